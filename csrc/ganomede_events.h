@@ -1,0 +1,268 @@
+/* ganomede_events.h - the public C API of the ganomede-events client engine.
+ *
+ * A client talks to a ganomede-events server (REST API, SPEC §2) over
+ * HTTP/1.1 or HTTPS with libcurl's multi interface: every request of a
+ * client runs concurrently on one thread, connections are kept alive and
+ * reused. The engine never blocks and owns no thread: it is driven either
+ *
+ *   - by its own blocking loop: ge_client_run() / ge_client_run_once(), or
+ *   - by a host event loop (libuv, libevent, epoll...): set `watch` and
+ *     `timer` in the options; the engine tells the host which sockets to
+ *     watch and when to call back, and the host calls
+ *     ge_client_socket_action() / ge_client_timeout_action() (the style of
+ *     curl_multi_socket_action).
+ *
+ * Threads: a client belongs to the thread that drives it. Every function
+ * except ge_client_stop() must be called from that thread, and every
+ * callback runs on it, from inside ge_client_run*, ge_client_socket_action
+ * or ge_client_timeout_action (never from inside the call that started the
+ * request). Different clients are independent; there is no global mutable
+ * state besides libcurl's one-time global initialisation (ge_global_init).
+ *
+ * Pointers: strings given to the API are copied before the call returns,
+ * unless said otherwise. Pointers handed to callbacks (events, errors,
+ * bodies, channel names) are owned by the engine and valid only until the
+ * callback returns: copy what you keep.
+ *
+ * Polling (SPEC §5): ge_client_subscribe() starts a poller for a channel.
+ * Its first request omits `after` (the server resumes from the client's
+ * last acknowledged id); each later request sends `after` = the highest id
+ * delivered so far, which acknowledges it. At most one request per channel
+ * is in flight. After an error the next request waits (back-off: 100 ms,
+ * doubling up to 30 s, reset by a success). ge_client_unsubscribe() stops
+ * the poller: no callback of that subscription runs after it returns; a
+ * request in flight finishes and its events are dropped (not acknowledged:
+ * a later subscription on the same client gets them again). */
+#ifndef GANOMEDE_EVENTS_H
+#define GANOMEDE_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GE_CLIENT_VERSION "1.5.0"
+
+/* Return codes (negative errno values). */
+#define GE_OK      0
+#define GE_EINVAL  (-22) /* invalid argument: nothing was started */
+#define GE_EEXIST  (-17) /* already subscribed to that channel */
+#define GE_ENOENT  (-2)  /* not subscribed to that channel */
+#define GE_ECLOSED (-108) /* the client was shut down */
+
+typedef struct ge_client ge_client;
+
+/* An error of a request. status is the HTTP status (0 for a network error:
+ * connection refused, reset, TLS failure, timeout...). For HTTP errors code
+ * and message are the server's `code`/`message` when it answered with the
+ * usual {"code","message"} body, else "HTTPError" and "HTTP <status>". For
+ * network errors code is an errno-style name ("ECONNREFUSED", "ETIMEDOUT",
+ * "ENOTFOUND", "ECONNRESET", "EPROTO", or "CURLE_<n>") and message is
+ * libcurl's description. body is the raw response body (may be empty, not
+ * NUL-terminated in general: use body_len; it is NUL-terminated in fact).
+ * Everything is owned by the engine, valid during the callback only. */
+typedef struct ge_error {
+    int status;
+    const char *code;
+    const char *message;
+    const char *body;
+    size_t body_len;
+} ge_error;
+
+/* A poll position: the query of one GET /events request. */
+typedef struct ge_cursor {
+    int has_after;   /* 0: the request omits `after` */
+    uint64_t after;
+    unsigned limit;  /* 0: the request omits `limit` (server default 100) */
+} ge_cursor;
+
+/* One event of a batch: the exact JSON text of the event object. */
+typedef struct ge_event_ref {
+    const char *json;
+    size_t len;
+    uint64_t id;
+} ge_event_ref;
+
+/* The result of one completed poll request of a channel. */
+typedef struct ge_poll {
+    const char *channel;
+    ge_cursor finished;        /* the request that completed */
+    ge_cursor next;            /* the request that follows it */
+    const ge_error *error;     /* NULL on success */
+    /* On success: the response body, a JSON array of `count` events in id
+     * order, and each event's own text (events[i].json points into json). */
+    const char *json;
+    size_t json_len;
+    size_t count;
+    const ge_event_ref *events;
+} ge_poll;
+
+/* Subscription callbacks. For every completed request of a subscribed
+ * channel, in this order: on_events (success, also when count == 0) or
+ * on_error; then on_cycle. If a callback unsubscribes, the later ones of
+ * that request are not called. Any of them may be NULL. */
+typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
+
+/* Completion of a one-shot request (send, latest, index). On success err is
+ * NULL and json/len is the server's JSON answer; on error err is set and
+ * json is NULL. Called exactly once per accepted request (with code
+ * "Aborted" when the client is freed first). */
+typedef void (*ge_reply_cb)(ge_client *client, const ge_error *err,
+                            const char *json, size_t len, void *userdata);
+
+/* Called when no channel is subscribed and no poll request is in flight
+ * (after the last unsubscribe, once the requests in flight finished). */
+typedef void (*ge_drain_cb)(ge_client *client, void *userdata);
+
+/* ---- Embedding in a host event loop ---------------------------------- */
+
+#define GE_WATCH_IN     1
+#define GE_WATCH_OUT    2
+#define GE_WATCH_REMOVE 4
+#define GE_WATCH_ERR    8 /* only as input of ge_client_socket_action */
+
+/* Watch fd for `events` (GE_WATCH_IN and/or GE_WATCH_OUT; both 0 means
+ * watch nothing for now), or stop watching it (GE_WATCH_REMOVE: the socket
+ * is about to be closed). socket_data is what the previous call for this
+ * fd returned (NULL the first time); return the host's per-socket data
+ * (e.g. its poll handle) to get it back next time; ignored on REMOVE. */
+typedef void *(*ge_watch_cb)(ge_client *client, int fd, int events,
+                             void *socket_data, void *loop_data);
+
+/* Call ge_client_timeout_action() once, timeout_ms from now (0: as soon as
+ * possible); -1 cancels. Replaces any previous request. */
+typedef void (*ge_timer_cb)(ge_client *client, long timeout_ms, void *loop_data);
+
+/* ---- Client ----------------------------------------------------------- */
+
+typedef struct ge_client_options {
+    const char *client_id;  /* clientId sent with polls and sends; needed by
+                               subscribe and send only */
+    const char *secret;     /* API_SECRET of the server; required, non-empty */
+    const char *protocol;   /* "http" (default) or "https"; "http:" accepted */
+    const char *hostname;   /* default "localhost"; IPv6 literals accepted */
+    unsigned port;          /* default 8000 */
+    /* The events endpoint, default "/events/v1/events". A path not ending
+     * in "/events" is a prefix ("/events/v1", the 1.5 client's form) and
+     * "/events" is appended. latest and indices live beside it:
+     * <prefix>/latest, <prefix>/indices. */
+    const char *pathname;
+    unsigned poll_limit;       /* `limit` of each poll; 0: omitted (100) */
+    long max_host_connections; /* 0: unlimited */
+    int no_keep_alive;         /* 1: close each connection after use */
+    long connect_timeout_ms;   /* 0: 10 s */
+    long request_timeout_ms;   /* one-shot requests; 0: none */
+    long poll_timeout_ms;      /* a poll taking longer fails; 0: none */
+    const char *ca_file;       /* https: CA bundle (PEM); NULL: system's */
+    int insecure;              /* https: 1 skips certificate verification */
+
+    ge_drain_cb on_drain;
+    void *userdata;            /* given to on_drain */
+
+    /* Host loop hooks: both or neither. With neither, drive the client
+     * with ge_client_run / ge_client_run_once. */
+    ge_watch_cb watch;
+    ge_timer_cb timer;
+    void *loop_data;
+} ge_client_options;
+
+/* Initialise libcurl once per process (thread-safe, idempotent; called by
+ * ge_client_new). Returns 0 or -1. */
+int ge_global_init(void);
+
+/* Fill *opts with zeros (every field's default). */
+void ge_client_options_init(ge_client_options *opts);
+
+/* Create a client. Returns NULL on invalid options and, if err != NULL,
+ * sets *err to a static message ("secret must be a non-empty string"...).
+ * The options are copied; opts may be freed after the call. */
+ge_client *ge_client_new(const ge_client_options *opts, const char **err);
+
+/* Destroy a client: aborts every request (each pending ge_reply_cb is
+ * called with code "Aborted"; subscription callbacks are not), closes its
+ * connections (with hooks: a final GE_WATCH_REMOVE per socket and
+ * timer(-1)) and frees everything. Called from a callback of that client,
+ * the work is deferred until the callback returns. NULL is a no-op. */
+void ge_client_free(ge_client *client);
+
+/* The options' userdata. */
+void *ge_client_userdata(const ge_client *client);
+
+/* ---- Requests ---------------------------------------------------------- */
+
+/* POST <events>: publish {from, type[, data]} on channel. data_json, if not
+ * NULL, must be the JSON text of a non-null object or array (data_len
+ * bytes). The reply is the stored event ({"id","timestamp",...}).
+ * Returns 0, or GE_EINVAL (nothing sent, cb not called). */
+int ge_client_send(ge_client *client, const char *channel, const char *from,
+                   const char *type, const char *data_json, size_t data_len,
+                   ge_reply_cb cb, void *userdata);
+
+/* GET <prefix>/latest: the last `limit` events (0: server default 100). */
+int ge_client_latest(ge_client *client, const char *channel, unsigned limit,
+                     ge_reply_cb cb, void *userdata);
+
+/* POST <prefix>/indices: reply "OK" (created) or null (existed). */
+int ge_client_index_create(ge_client *client, const char *index_id,
+                           const char *channel, const char *field,
+                           ge_reply_cb cb, void *userdata);
+
+/* GET <prefix>/indices/<id>/<value> (both URL-encoded):
+ * reply {"id","field","value","rows":[...]}. */
+int ge_client_index_get(ge_client *client, const char *index_id,
+                        const char *value, ge_reply_cb cb, void *userdata);
+
+/* ---- Polling ----------------------------------------------------------- */
+
+/* Start polling channel. Returns 0, GE_EEXIST if already subscribed,
+ * GE_EINVAL (empty channel, no client_id), GE_ECLOSED after shutdown. */
+int ge_client_subscribe(ge_client *client, const char *channel,
+                        ge_poll_cb on_events, ge_poll_cb on_error,
+                        ge_poll_cb on_cycle, void *userdata);
+
+/* Stop polling channel (see the top of this file). 0 or GE_ENOENT. */
+int ge_client_unsubscribe(ge_client *client, const char *channel);
+
+/* The cursor of the next request of channel (also after unsubscribe).
+ * Returns 0, or GE_ENOENT if the channel was never subscribed. */
+int ge_client_cursor(const ge_client *client, const char *channel, ge_cursor *out);
+
+/* Shut down: unsubscribe every channel and abort the poll requests in
+ * flight (no callback); one-shot requests in flight still complete; new
+ * subscriptions and requests are refused with GE_ECLOSED. on_drain is
+ * called once nothing is left. */
+void ge_client_shutdown(ge_client *client);
+
+/* Number of subscribed channels plus one-shot requests in flight: while it
+ * is 0 the client has nothing it must wait for (a host may then let its
+ * loop exit, e.g. by unref'ing its handles). */
+size_t ge_client_active(const ge_client *client);
+
+/* ---- Driving ----------------------------------------------------------- */
+
+/* Host loop mode: fd became ready (events: GE_WATCH_IN/OUT/ERR), or the
+ * timer requested through `timer` expired. Return 0. */
+int ge_client_socket_action(ge_client *client, int fd, int events);
+int ge_client_timeout_action(ge_client *client);
+
+/* Built-in loop mode (no hooks): wait up to timeout_ms (-1: no limit) for
+ * something to do, do it, return. Returns the number of requests in
+ * flight plus waiting pollers (0 means: nothing left to wait for), or
+ * GE_EINVAL in host loop mode. */
+int ge_client_run_once(ge_client *client, int timeout_ms);
+
+/* Built-in loop mode: run until ge_client_stop() is called or nothing is
+ * left (no subscription, no request in flight). Returns 0, or GE_EINVAL. */
+int ge_client_run(ge_client *client);
+
+/* Make ge_client_run return soon. The one function that may be called from
+ * any thread (not from a signal handler). */
+void ge_client_stop(ge_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

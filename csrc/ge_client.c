@@ -1,0 +1,251 @@
+/* The client: options, lifetime, and the one-shot requests (send, latest,
+ * index create/get). Pollers are in ge_client_poll.c, the HTTP layer in
+ * ge_client_http.c, the built-in loop in ge_client_loop.c. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_client_internal.h"
+#include "ge_json.h"
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc = -1; /* written once, under pthread_once */
+
+static void global_init(void) {
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+int ge_global_init(void) {
+    pthread_once(&global_once, global_init);
+    return global_rc;
+}
+
+void ge_client_options_init(ge_client_options *opts) { memset(opts, 0, sizeof *opts); }
+
+static int nonempty(const char *s) { return s && *s; }
+
+static char *dup_or_null(const char *s) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) abort();
+    return d;
+}
+
+/* Split the pathname into the events endpoint and the prefix. */
+static const char *set_paths(ge_client *c, const char *pathname) {
+    if (!nonempty(pathname)) pathname = "/events/v1/events";
+    if (pathname[0] != '/') return "pathname must start with '/'";
+    size_t n = strlen(pathname);
+    while (n > 1 && pathname[n - 1] == '/') n--;
+    static const char tail[] = "/events";
+    size_t tn = sizeof tail - 1;
+    if (n >= tn && memcmp(pathname + n - tn, tail, tn) == 0) {
+        ge_buf_append(&c->events_path, pathname, n);
+        ge_buf_append(&c->prefix, pathname, n - tn);
+    } else {
+        if (n == 1) n = 0; /* "/" */
+        ge_buf_append(&c->prefix, pathname, n);
+        ge_buf_append(&c->events_path, pathname, n);
+        ge_buf_puts(&c->events_path, tail);
+    }
+    if (!c->prefix.data) ge_buf_puts(&c->prefix, "");
+    return NULL;
+}
+
+static const char *set_base(ge_client *c, const ge_client_options *o) {
+    const char *proto = nonempty(o->protocol) ? o->protocol : "http";
+    if (strcmp(proto, "http") == 0 || strcmp(proto, "http:") == 0) c->https = 0;
+    else if (strcmp(proto, "https") == 0 || strcmp(proto, "https:") == 0) c->https = 1;
+    else return "protocol must be \"http\" or \"https\"";
+    const char *host = nonempty(o->hostname) ? o->hostname : "localhost";
+    if (strpbrk(host, "/?#@ ")) return "invalid hostname";
+    if (o->port > 65535) return "port must be between 1 and 65535";
+    unsigned port = o->port ? o->port : 8000;
+    ge_buf_puts(&c->base, c->https ? "https://" : "http://");
+    if (strchr(host, ':') && host[0] != '[') ge_buf_printf(&c->base, "[%s]", host);
+    else ge_buf_puts(&c->base, host);
+    ge_buf_printf(&c->base, ":%u", port);
+    return NULL;
+}
+
+ge_client *ge_client_new(const ge_client_options *o, const char **err) {
+    const char *dummy;
+    if (!err) err = &dummy;
+    *err = NULL;
+    if (!o) return *err = "options are required", NULL;
+    if (!nonempty(o->secret)) return *err = "secret must be a non-empty string", NULL;
+    if (!!o->watch != !!o->timer) return *err = "watch and timer hooks go together", NULL;
+    if (o->client_id && !*o->client_id) return *err = "clientId must be a non-empty string", NULL;
+    if (ge_global_init() != 0) return *err = "libcurl initialisation failed", NULL;
+
+    ge_client *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->opts = *o;
+    if ((*err = set_base(c, o)) || (*err = set_paths(c, o->pathname))) {
+        ge_buf_free(&c->base);
+        ge_buf_free(&c->events_path);
+        ge_buf_free(&c->prefix);
+        free(c);
+        return NULL;
+    }
+    c->client_id = dup_or_null(o->client_id);
+    c->secret = dup_or_null(o->secret);
+    c->ca_file = dup_or_null(o->ca_file);
+    c->opts.client_id = c->client_id;
+    c->opts.secret = c->secret;
+    c->opts.ca_file = c->ca_file;
+    c->opts.protocol = c->opts.hostname = c->opts.pathname = NULL;
+    atomic_init(&c->stop, 0);
+    if (ge__http_init(c) != 0) {
+        *err = "libcurl multi handle creation failed";
+        ge__client_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ge__client_destroy(ge_client *c) {
+    c->closed = 1;
+    c->dispatching++; /* a ge_client_free from an "Aborted" callback waits */
+    ge__http_cleanup(c);
+    ge__pollers_free(c);
+    ge_buf_free(&c->base);
+    ge_buf_free(&c->events_path);
+    ge_buf_free(&c->prefix);
+    free(c->client_id);
+    free(c->secret);
+    free(c->ca_file);
+    free(c);
+}
+
+void ge_client_free(ge_client *c) {
+    if (!c) return;
+    if (c->dispatching) {
+        c->free_pending = 1;
+        return;
+    }
+    ge__client_destroy(c);
+}
+
+void *ge_client_userdata(const ge_client *c) { return c->opts.userdata; }
+
+size_t ge_client_active(const ge_client *c) { return c->n_subscribed + c->n_replies; }
+
+/* ---- one-shot requests -------------------------------------------------- */
+
+static ge_req *reply_req(ge_client *c, ge_reply_cb cb, void *ud) {
+    ge_req *r = ge__req_new(c, GE_REQ_REPLY);
+    r->cb = cb;
+    r->userdata = ud;
+    return r;
+}
+
+static void json_member(ge_buf *b, const char *key, const char *val, int first) {
+    if (!first) ge_buf_putc(b, ',');
+    ge_json_string_encode(b, key, strlen(key));
+    ge_buf_putc(b, ':');
+    ge_json_string_encode(b, val, strlen(val));
+}
+
+static int start(ge_req *r) {
+    return ge__req_start(r) == 0 ? GE_OK : GE_EINVAL;
+}
+
+int ge_client_send(ge_client *c, const char *channel, const char *from, const char *type,
+                   const char *data_json, size_t data_len, ge_reply_cb cb, void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!c->client_id || !nonempty(channel) || !nonempty(from) || !nonempty(type)) return GE_EINVAL;
+    if (data_json) {
+        if (ge_json_validate(data_json, data_len, NULL) != 0) return GE_EINVAL;
+        ge_json_type t = ge_json_type_of((ge_slice){data_json, data_len});
+        if (t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) return GE_EINVAL;
+    }
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf_append(&r->url, c->base.data, c->base.len);
+    ge_buf_append(&r->url, c->events_path.data, c->events_path.len);
+    r->is_post = 1;
+    ge_buf *b = &r->post;
+    ge_buf_reserve(b, 96 + data_len);
+    ge_buf_putc(b, '{');
+    json_member(b, "clientId", c->client_id, 1);
+    json_member(b, "secret", c->secret, 0);
+    json_member(b, "channel", channel, 0);
+    json_member(b, "from", from, 0);
+    json_member(b, "type", type, 0);
+    if (data_json) {
+        ge_buf_puts(b, ",\"data\":");
+        ge_buf_append(b, data_json, data_len);
+    }
+    ge_buf_putc(b, '}');
+    return start(r);
+}
+
+int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply_cb cb, void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!nonempty(channel)) return GE_EINVAL;
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf *u = &r->url;
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->prefix.data, c->prefix.len);
+    ge_buf_puts(u, "/latest?channel=");
+    ge__url_escape(u, channel);
+    if (limit) ge_buf_printf(u, "&limit=%u", limit);
+    ge_buf_puts(u, "&secret=");
+    ge__url_escape(u, c->secret);
+    return start(r);
+}
+
+int ge_client_index_create(ge_client *c, const char *index_id, const char *channel,
+                           const char *field, ge_reply_cb cb, void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!nonempty(index_id) || !nonempty(channel) || !nonempty(field)) return GE_EINVAL;
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf_append(&r->url, c->base.data, c->base.len);
+    ge_buf_append(&r->url, c->prefix.data, c->prefix.len);
+    ge_buf_puts(&r->url, "/indices");
+    r->is_post = 1;
+    ge_buf *b = &r->post;
+    ge_buf_putc(b, '{');
+    json_member(b, "id", index_id, 1);
+    json_member(b, "secret", c->secret, 0);
+    json_member(b, "channel", channel, 0);
+    json_member(b, "field", field, 0);
+    ge_buf_putc(b, '}');
+    return start(r);
+}
+
+int ge_client_index_get(ge_client *c, const char *index_id, const char *value, ge_reply_cb cb,
+                        void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!nonempty(index_id) || !value) return GE_EINVAL;
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf *u = &r->url;
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->prefix.data, c->prefix.len);
+    ge_buf_puts(u, "/indices/");
+    ge__url_escape(u, index_id);
+    ge_buf_putc(u, '/');
+    ge__url_escape(u, value);
+    ge_buf_puts(u, "?secret=");
+    ge__url_escape(u, c->secret);
+    return start(r);
+}
+
+void ge__reply_done(ge_req *r, CURLcode rc, long status) {
+    ge_client *c = r->client;
+    if (!r->cb) return;
+    if (rc == CURLE_OK && status == 200 && r->body.len &&
+        ge_json_validate(r->body.data, r->body.len, NULL) == 0) {
+        r->cb(c, NULL, r->body.data, r->body.len, r->userdata);
+        return;
+    }
+    ge_error err;
+    ge_buf scratch = GE_BUF_INIT;
+    ge__make_error(r, rc, status, &err, &scratch);
+    r->cb(c, &err, NULL, 0, r->userdata);
+    ge_buf_free(&scratch);
+}

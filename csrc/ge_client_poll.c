@@ -1,0 +1,235 @@
+/* Per-channel pollers (SPEC §5): the cursor rules, one request in flight
+ * per channel, back-off after errors, and the drain notification.
+ *
+ * A poller outlives its subscription so that its cursor survives an
+ * unsubscribe/subscribe on the same client; it is freed with the client. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_client_internal.h"
+#include "ge_json.h"
+
+#define BACKOFF_FIRST_MS 100u
+#define BACKOFF_MAX_MS 30000u
+
+static ge_poller *find(const ge_client *c, const char *channel) {
+    for (ge_poller *p = c->pollers; p; p = p->next)
+        if (strcmp(p->channel, channel) == 0) return p;
+    return NULL;
+}
+
+static void set_wake(ge_poller *p, uint64_t at) {
+    ge_client *c = p->client;
+    if (p->wake_at && !at) c->n_waiting--;
+    if (!p->wake_at && at) c->n_waiting++;
+    p->wake_at = at;
+}
+
+static void back_off(ge_poller *p) {
+    if (!p->backoff_ms) p->backoff_ms = BACKOFF_FIRST_MS;
+    else if (p->backoff_ms < BACKOFF_MAX_MS) p->backoff_ms *= 2;
+    if (p->backoff_ms > BACKOFF_MAX_MS) p->backoff_ms = BACKOFF_MAX_MS;
+    set_wake(p, ge__now_ms() + p->backoff_ms);
+}
+
+static void poll_start(ge_poller *p) {
+    ge_client *c = p->client;
+    ge_req *r = ge__req_new(c, GE_REQ_POLL);
+    r->poller = p;
+    ge_buf *u = &r->url;
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->events_path.data, c->events_path.len);
+    ge_buf_puts(u, "?clientId=");
+    ge__url_escape(u, c->client_id);
+    ge_buf_puts(u, "&channel=");
+    ge__url_escape(u, p->channel);
+    if (p->cursor.has_after) {
+        ge_buf_puts(u, "&after=");
+        ge_buf_u64(u, p->cursor.after);
+    }
+    if (p->cursor.limit) ge_buf_printf(u, "&limit=%u", p->cursor.limit);
+    ge_buf_puts(u, "&secret=");
+    ge__url_escape(u, c->secret);
+    p->inflight = r;
+    if (ge__req_start(r) != 0) {
+        p->inflight = NULL;
+        back_off(p); /* could not even start: retry later */
+        ge__reschedule(c);
+    }
+}
+
+int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
+                        ge_poll_cb on_error, ge_poll_cb on_cycle, void *userdata) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!channel || !*channel || !c->client_id) return GE_EINVAL;
+    ge_poller *p = find(c, channel);
+    if (p && p->subscribed) return GE_EEXIST;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p) abort();
+        p->client = c;
+        p->channel = strdup(channel);
+        if (!p->channel) abort();
+        p->cursor.limit = c->opts.poll_limit;
+        p->next = c->pollers;
+        c->pollers = p;
+    }
+    p->subscribed = 1;
+    p->generation++;
+    p->on_events = on_events;
+    p->on_error = on_error;
+    p->on_cycle = on_cycle;
+    p->userdata = userdata;
+    c->n_subscribed++;
+    if (!p->inflight && !p->wake_at) poll_start(p);
+    return GE_OK;
+}
+
+int ge_client_unsubscribe(ge_client *c, const char *channel) {
+    if (!c || !channel) return GE_EINVAL;
+    ge_poller *p = find(c, channel);
+    if (!p || !p->subscribed) return GE_ENOENT;
+    p->subscribed = 0;
+    p->generation++;
+    p->on_events = p->on_error = p->on_cycle = NULL;
+    p->userdata = NULL;
+    c->n_subscribed--;
+    set_wake(p, 0);
+    if (c->n_subscribed == 0) {
+        c->drain_pending = 1;
+        ge__reschedule(c);
+    }
+    return GE_OK;
+}
+
+int ge_client_cursor(const ge_client *c, const char *channel, ge_cursor *out) {
+    ge_poller *p = c && channel ? find(c, channel) : NULL;
+    if (!p) return GE_ENOENT;
+    *out = p->cursor;
+    return GE_OK;
+}
+
+void ge_client_shutdown(ge_client *c) {
+    if (!c || c->closed) return;
+    c->closed = 1;
+    for (ge_poller *p = c->pollers; p; p = p->next) {
+        if (p->subscribed) ge_client_unsubscribe(c, p->channel);
+        if (p->inflight) {
+            ge_req *r = p->inflight;
+            p->inflight = NULL;
+            ge__req_abort(r);
+        }
+    }
+    c->drain_pending = 1;
+    ge__reschedule(c);
+}
+
+/* Parse a poll answer: a JSON array of objects with an integer id. */
+static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count, uint64_t *max_id) {
+    *refs = NULL;
+    *count = 0;
+    *max_id = 0;
+    if (!r->body.len || ge_json_validate(r->body.data, r->body.len, NULL) != 0) return -1;
+    ge_slice root = {r->body.data, r->body.len};
+    ge_json_iter it;
+    ge_slice k, v;
+    if (ge_json_iter_begin(&it, root) != GE_JSON_ARRAY) return -1;
+    size_t n = 0, cap = 0;
+    ge_event_ref *a = NULL;
+    while (ge_json_iter_next(&it, &k, &v)) {
+        ge_slice id;
+        uint64_t idv;
+        if (ge_json_type_of(v) != GE_JSON_OBJECT || !ge_json_object_get(v, "id", &id) ||
+            ge_json_type_of(id) != GE_JSON_NUMBER || ge_json_uint64(id, &idv) != 0) {
+            free(a);
+            return -1;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            a = realloc(a, cap * sizeof *a);
+            if (!a) abort();
+        }
+        a[n].json = v.p;
+        a[n].len = v.n;
+        a[n].id = idv;
+        if (idv > *max_id) *max_id = idv;
+        n++;
+    }
+    *refs = a;
+    *count = n;
+    return 0;
+}
+
+void ge__poll_done(ge_req *r, CURLcode rc, long status) {
+    ge_poller *p = r->poller;
+    ge_client *c = p->client;
+    p->inflight = NULL;
+    if (!p->subscribed) {
+        /* Unsubscribed while in flight: drop the answer, keep the cursor. */
+        if (c->n_subscribed == 0) c->drain_pending = 1;
+        return;
+    }
+    ge_poll poll;
+    memset(&poll, 0, sizeof poll);
+    poll.channel = p->channel;
+    poll.finished = p->cursor;
+    poll.next = p->cursor;
+    unsigned gen = p->generation;
+    void *ud = p->userdata;
+
+    ge_event_ref *refs = NULL;
+    size_t count = 0;
+    uint64_t max_id = 0;
+    if (rc == CURLE_OK && status == 200 && parse_batch(r, &refs, &count, &max_id) == 0) {
+        if (count) {
+            poll.next.has_after = 1;
+            if (!poll.finished.has_after || max_id > poll.finished.after) poll.next.after = max_id;
+        }
+        p->cursor = poll.next;
+        p->backoff_ms = 0;
+        poll.json = r->body.data;
+        poll.json_len = r->body.len;
+        poll.count = count;
+        poll.events = refs;
+        if (p->on_events) p->on_events(c, &poll, ud);
+        if (p->generation == gen && p->on_cycle) p->on_cycle(c, &poll, ud);
+        free(refs);
+        if (p->generation == gen && !c->closed) poll_start(p);
+        return;
+    }
+    ge_error err;
+    ge_buf scratch = GE_BUF_INIT;
+    ge__make_error(r, rc, status, &err, &scratch);
+    poll.error = &err;
+    if (p->generation == gen) back_off(p);
+    if (p->on_error) p->on_error(c, &poll, ud);
+    if (p->generation == gen && p->on_cycle) p->on_cycle(c, &poll, ud);
+    ge_buf_free(&scratch);
+}
+
+void ge__pollers_fire(ge_client *c, uint64_t now) {
+    for (ge_poller *p = c->pollers; p; p = p->next) {
+        if (!p->wake_at || p->wake_at > now) continue;
+        set_wake(p, 0);
+        if (p->subscribed && !p->inflight && !c->closed) poll_start(p);
+    }
+}
+
+uint64_t ge__pollers_next_wake(const ge_client *c) {
+    uint64_t w = 0;
+    for (const ge_poller *p = c->pollers; p; p = p->next)
+        if (p->wake_at && (!w || p->wake_at < w)) w = p->wake_at;
+    return w;
+}
+
+void ge__pollers_free(ge_client *c) {
+    ge_poller *p = c->pollers;
+    while (p) {
+        ge_poller *n = p->next;
+        free(p->channel);
+        free(p);
+        p = n;
+    }
+    c->pollers = NULL;
+}
