@@ -1,0 +1,503 @@
+#include "ge_api.h"
+
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_api_priv.h"
+#include "ge_json.h"
+
+#define PREFIX "/events/v1"
+
+/* ---- answers ------------------------------------------------------------ */
+
+void ge_api_error(ge_respond_fn respond, void *conn, int status, const char *code, const char *message) {
+    ge_buf b = GE_BUF_INIT;
+    ge_buf_puts(&b, "{\"code\":");
+    ge_json_string_encode(&b, code, strlen(code));
+    ge_buf_puts(&b, ",\"message\":");
+    ge_json_string_encode(&b, message, strlen(message));
+    ge_buf_putc(&b, '}');
+    respond(conn, status, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+static void invalid(ge_respond_fn respond, void *conn, const char *message) {
+    ge_api_error(respond, conn, 400, "InvalidContent", message);
+}
+
+static void unavailable(ge_respond_fn respond, void *conn) {
+    ge_api_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
+}
+
+void ge_api_json_array(ge_buf *out, const redisReply *r, size_t from) {
+    size_t total = 2;
+    for (size_t i = from; i < r->elements; i++) total += r->element[i]->len + 1;
+    ge_buf_reserve(out, total);
+    ge_buf_putc(out, '[');
+    for (size_t i = from; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+        if (out->data[out->len - 1] != '[') ge_buf_putc(out, ',');
+        ge_buf_append(out, r->element[i]->str, r->element[i]->len);
+    }
+    ge_buf_putc(out, ']');
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+ge_call *ge_call_new(ge_api *api, ge_respond_fn respond, void *conn) {
+    ge_call *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->api = api;
+    c->respond = respond;
+    c->conn = conn;
+    c->next = api->calls;
+    if (api->calls) api->calls->prev = c;
+    api->calls = c;
+    return c;
+}
+
+static void call_release(ge_call *c) {
+    if (!c->done || c->pending) return;
+    ge_api *api = c->api;
+    if (c->prev) c->prev->next = c->next;
+    else api->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->timer) api->loop.timer_free(c->timer);
+    free(c->client_id);
+    free(c->channel);
+    free(c->index_id);
+    free(c->value);
+    free(c->field);
+    free(c->ichannel);
+    free(c);
+}
+
+static void call_stop(ge_call *c) {
+    c->done = 1;
+    ge_waiters_remove(&c->waiter);
+    if (c->timer) c->api->loop.timer_stop(c->timer);
+}
+
+void ge_call_finish(ge_call *c, int status, const char *body, size_t len) {
+    if (!c->done) {
+        call_stop(c);
+        c->respond(c->conn, status, body, len);
+    }
+    call_release(c);
+}
+
+void ge_call_error(ge_call *c, int status, const char *code, const char *message) {
+    ge_buf b = GE_BUF_INIT;
+    ge_buf_puts(&b, "{\"code\":");
+    ge_json_string_encode(&b, code, strlen(code));
+    ge_buf_puts(&b, ",\"message\":");
+    ge_json_string_encode(&b, message, strlen(message));
+    ge_buf_putc(&b, '}');
+    ge_call_finish(c, status, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+void ge_call_cancel(ge_call *c) {
+    call_stop(c);
+    call_release(c);
+}
+
+int ge_call_arrived(ge_call *c) {
+    c->pending--;
+    if (c->done) {
+        call_release(c);
+        return 0;
+    }
+    return 1;
+}
+
+void ge_call_store_failed(ge_call *c, const redisReply *r) {
+    if (!r) ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
+    else ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+}
+
+/* ---- GET /events: read, then long-poll ----------------------------------- */
+
+static void events_read(ge_call *c, int ack);
+
+static void events_timeout(void *arg) { ge_call_finish(arg, 200, "[]", 2); }
+
+static void events_wake(ge_waiter *w, ge_wake why) {
+    ge_call *c = w->data;
+    if (why == GE_WAKE_LOST) {
+        ge_call_error(c, 503, "ServiceUnavailable", "Redis connection lost");
+        return;
+    }
+    if (c->reading) c->reread = 1; /* read again when the current read returns */
+    else events_read(c, 2);
+}
+
+static void events_park(ge_call *c) {
+    ge_api *api = c->api;
+    if (!ge_store_sub_ready(api->store)) {
+        ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
+        return;
+    }
+    c->waiter.cb = events_wake;
+    c->waiter.data = c;
+    c->timer = api->loop.timer_new(api->loop.data, events_timeout, c);
+    api->loop.timer_start(c->timer, api->poll_timeout_ms);
+    /* Armed already: the subscription predates this waiter but not
+     * necessarily the read, so read once more. */
+    if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, 2);
+}
+
+static void events_read_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    c->reading = 0;
+    if (!ge_call_arrived(c)) return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+        ge_call_store_failed(c, r);
+        return;
+    }
+    if (r->elements > 1) {
+        ge_buf b = GE_BUF_INIT;
+        ge_api_json_array(&b, r, 1);
+        ge_call_finish(c, 200, b.data, b.len);
+        ge_buf_free(&b);
+        return;
+    }
+    if (c->api->draining) {
+        ge_call_finish(c, 200, "[]", 2);
+        return;
+    }
+    if (!c->timer) {
+        c->after = strtoull(r->element[0]->str, NULL, 10);
+        events_park(c);
+    } else if (c->reread) {
+        c->reread = 0;
+        events_read(c, 2);
+    }
+}
+
+static void events_read(ge_call *c, int ack) {
+    c->reading = 1;
+    c->pending++;
+    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_read_cb, c);
+}
+
+static char *xstrdup(const char *s) {
+    char *d = strdup(s);
+    if (!d) abort();
+    return d;
+}
+
+static ge_call *events_get(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+    const char *client_id = ge_params_query_str(p, "clientId");
+    const char *channel = ge_params_query_str(p, "channel");
+    if (!client_id) return invalid(respond, conn, "Invalid Client ID"), NULL;
+    if (!channel) return invalid(respond, conn, "Invalid Channel"), NULL;
+    if (!ge_store_ready(api->store)) return unavailable(respond, conn), NULL;
+    const ge_pair *after = ge_form_get(&p->query, "after");
+    uint64_t limit = 100, a = 0;
+    ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
+    ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
+    ge_call *c = ge_call_new(api, respond, conn);
+    c->client_id = xstrdup(client_id);
+    c->channel = xstrdup(channel);
+    c->after = a;
+    c->limit = limit;
+    events_read(c, after ? 1 : 0);
+    return c;
+}
+
+/* ---- POST /events ------------------------------------------------------- */
+
+static void publish_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    if (!ge_call_arrived(c)) return;
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        ge_call_store_failed(c, r);
+        return;
+    }
+    c->api->published++;
+    ge_call_finish(c, 200, r->str, r->len);
+}
+
+static ge_call *events_post(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+    ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
+    const char *msg = NULL;
+    ge_slice d;
+    ge_call *c = NULL;
+    if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
+    else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
+    else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
+    else ge_json_string_encode(&from, tmp.data, tmp.len);
+    if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
+    else if (!msg) ge_json_string_encode(&type, tmp.data, tmp.len);
+    if (!msg) {
+        if (ge_params_body_json(p, "data", &d)) {
+            ge_json_type t = ge_json_type_of(d);
+            if ((t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) || ge_json_compact(d.p, d.n, &data, NULL) != 0)
+                msg = "Invalid data";
+        } else if (ge_form_get(&p->form, "data")) {
+            msg = "Invalid data"; /* a form field is a string, never an object */
+        }
+    }
+    if (msg) invalid(respond, conn, msg);
+    else if (!ge_store_ready(api->store)) unavailable(respond, conn);
+    else {
+        c = ge_call_new(api, respond, conn);
+        c->pending++;
+        ge_store_publish(api->store, channel.data, api->loop.now_ms(api->loop.data), type.data, from.data,
+                         data.data, data.len, publish_cb, c);
+    }
+    ge_buf_free(&tmp);
+    ge_buf_free(&channel);
+    ge_buf_free(&type);
+    ge_buf_free(&from);
+    ge_buf_free(&data);
+    return c;
+}
+
+/* ---- GET /latest ---------------------------------------------------------- */
+
+static void latest_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    if (!ge_call_arrived(c)) return;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        ge_call_store_failed(c, r);
+        return;
+    }
+    ge_buf b = GE_BUF_INIT;
+    ge_api_json_array(&b, r, 0);
+    ge_call_finish(c, 200, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+static ge_call *latest_get(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+    const char *channel = ge_params_query_str(p, "channel");
+    if (!channel) return invalid(respond, conn, "Invalid Channel"), NULL;
+    if (!ge_store_ready(api->store)) return unavailable(respond, conn), NULL;
+    uint64_t limit = 100;
+    ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
+    ge_call *c = ge_call_new(api, respond, conn);
+    c->pending++;
+    ge_store_latest(api->store, channel, limit, latest_cb, c);
+    return c;
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+enum route { R_NONE, R_ABOUT, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET };
+
+/* Match the raw path. For parameterised routes, seg[] receive the raw
+ * (still percent-encoded) segments. */
+static enum route match(const char *path, size_t n, ge_slice seg[2]) {
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(path, lit, n) == 0)
+    while (n > 1 && path[n - 1] == '/') n--; /* restify ignored a trailing slash */
+    if (IS("/about") || IS(PREFIX "/about")) return R_ABOUT;
+    if (IS(PREFIX "/events")) return R_EVENTS;
+    if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
+    if (IS(PREFIX "/indices")) return R_INDICES;
+#undef IS
+    static const char ping[] = PREFIX "/ping/", idx[] = PREFIX "/indices/";
+    if (n > sizeof ping - 1 && memcmp(path, ping, sizeof ping - 1) == 0) {
+        seg[0] = (ge_slice){path + sizeof ping - 1, n - (sizeof ping - 1)};
+        return memchr(seg[0].p, '/', seg[0].n) ? R_NONE : R_PING;
+    }
+    if (n > sizeof idx - 1 && memcmp(path, idx, sizeof idx - 1) == 0) {
+        const char *s = path + sizeof idx - 1, *end = path + n;
+        const char *slash = memchr(s, '/', (size_t)(end - s));
+        if (!slash || slash == s || slash + 1 == end || memchr(slash + 1, '/', (size_t)(end - slash - 1)))
+            return R_NONE;
+        seg[0] = (ge_slice){s, (size_t)(slash - s)};
+        seg[1] = (ge_slice){slash + 1, (size_t)(end - slash - 1)};
+        return R_INDEX_GET;
+    }
+    return R_NONE;
+}
+
+static int method_allowed(enum route r, ge_method m) {
+    switch (r) {
+    case R_PING: return m == GE_M_GET || m == GE_M_HEAD;
+    case R_EVENTS: return m == GE_M_GET || m == GE_M_POST;
+    case R_INDICES: return m == GE_M_POST;
+    default: return m == GE_M_GET;
+    }
+}
+
+static const char *method_name(ge_method m) {
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "This method"};
+    return names[m];
+}
+
+static void about(ge_api *api, ge_respond_fn respond, void *conn) {
+    ge_buf b = GE_BUF_INIT;
+    ge_buf_puts(&b, "{\"hostname\":");
+    ge_json_string_encode(&b, api->log->hostname, strlen(api->log->hostname));
+    ge_buf_puts(&b, ",\"type\":\"ganomede-events\",\"version\":");
+    ge_json_string_encode(&b, api->version, strlen(api->version));
+    ge_buf_puts(&b, ",\"description\":\"ganomede system events: publish to channels, receive by long-polling\","
+                    "\"startDate\":");
+    ge_json_string_encode(&b, api->start_date, strlen(api->start_date));
+    ge_buf_putc(&b, '}');
+    respond(conn, 200, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+static void ping(ge_slice token, ge_method m, ge_respond_fn respond, void *conn) {
+    if (m == GE_M_HEAD) {
+        respond(conn, 200, "", 0);
+        return;
+    }
+    ge_buf dec = GE_BUF_INIT, b = GE_BUF_INIT, s = GE_BUF_INIT;
+    ge_url_decode(&dec, token.p, token.n, 0);
+    ge_buf_puts(&s, "pong/");
+    ge_buf_append(&s, dec.data, dec.len);
+    ge_json_string_encode(&b, s.data, s.len);
+    respond(conn, 200, b.data, b.len);
+    ge_buf_free(&dec);
+    ge_buf_free(&b);
+    ge_buf_free(&s);
+}
+
+ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond, void *conn) {
+    ge_slice seg[2] = {{NULL, 0}, {NULL, 0}};
+    enum route r = match(req->path, req->path_len, seg);
+    if (r == R_NONE) {
+        ge_buf m = GE_BUF_INIT;
+        ge_buf_append(&m, req->path, req->path_len);
+        ge_buf_puts(&m, " does not exist");
+        ge_api_error(respond, conn, 404, "ResourceNotFound", m.data);
+        ge_buf_free(&m);
+        return NULL;
+    }
+    if (!method_allowed(r, req->method)) {
+        ge_buf m = GE_BUF_INIT;
+        ge_buf_printf(&m, "%s is not allowed", method_name(req->method));
+        ge_api_error(respond, conn, 405, "MethodNotAllowed", m.data);
+        ge_buf_free(&m);
+        return NULL;
+    }
+    if (r == R_ABOUT) return about(api, respond, conn), NULL;
+    if (r == R_PING) return ping(seg[0], req->method, respond, conn), NULL;
+    if (req->body_too_large) {
+        ge_api_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
+        return NULL;
+    }
+    if (api->draining) return unavailable(respond, conn), NULL;
+
+    ge_params p;
+    ge_params_init(&p, req->query, req->query_len);
+    const char *err = NULL;
+    ge_call *c = NULL;
+    if (req->method == GE_M_POST && ge_params_set_body(&p, req->content_type, req->body, req->body_len, &err) != 0) {
+        ge_buf m = GE_BUF_INIT;
+        ge_buf_printf(&m, "Invalid JSON: %s", err ? err : "parse error");
+        invalid(respond, conn, m.data);
+        ge_buf_free(&m);
+        goto out;
+    }
+    ge_buf secret = GE_BUF_INIT;
+    const char *given = req->method == GE_M_POST ? ge_params_body_str(&p, "secret", &secret) : NULL;
+    if (!given) given = ge_params_query_str(&p, "secret");
+    int authorized = ge_secret_equals(given, api->secret);
+    ge_buf_free(&secret);
+    if (!authorized) {
+        ge_api_error(respond, conn, 401, "InvalidCredentialsError", "Invalid credentials");
+        goto out;
+    }
+    switch (r) {
+    case R_EVENTS:
+        c = req->method == GE_M_GET ? events_get(api, &p, respond, conn) : events_post(api, &p, respond, conn);
+        break;
+    case R_LATEST: c = latest_get(api, &p, respond, conn); break;
+    case R_INDICES: c = ge_api_index_define(api, &p, respond, conn); break;
+    case R_INDEX_GET: {
+        ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
+        ge_url_decode(&id, seg[0].p, seg[0].n, 0);
+        ge_url_decode(&val, seg[1].p, seg[1].n, 0);
+        if (id.len == 0 || strlen(id.data) != id.len) invalid(respond, conn, "Invalid index ID");
+        else if (val.len == 0 || strlen(val.data) != val.len) invalid(respond, conn, "Invalid Index Value");
+        else if (!ge_store_ready(api->store)) unavailable(respond, conn);
+        else c = ge_api_index_get(api, id.data, val.data, respond, conn);
+        ge_buf_free(&id);
+        ge_buf_free(&val);
+        break;
+    }
+    default: break;
+    }
+out:
+    ge_params_free(&p);
+    return c;
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+static void on_subscribed(void *arg, const char *ch, size_t len) { ge_waiters_on_subscribed(arg, ch, len); }
+static void on_unsubscribed(void *arg, const char *ch, size_t len) { ge_waiters_on_unsubscribed(arg, ch, len); }
+static void on_message(void *arg, const char *ch, size_t len, const char *payload, size_t plen) {
+    (void)payload;
+    (void)plen;
+    ge_waiters_on_message(arg, ch, len);
+}
+static void on_lost(void *arg) { ge_waiters_on_lost(arg); }
+
+static void sub_subscribe(void *arg, const char *ch) { ge_store_subscribe(*(ge_store **)arg, ch); }
+static void sub_unsubscribe(void *arg, const char *ch) { ge_store_unsubscribe(*(ge_store **)arg, ch); }
+
+ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store_options *redis, const ge_log *log) {
+    ge_api *api = calloc(1, sizeof *api);
+    if (!api) abort();
+    api->loop = *loop;
+    api->log = log;
+    api->secret = xstrdup(cfg->secret);
+    api->version = xstrdup(cfg->version ? cfg->version : "0.0.0");
+    api->start_date = xstrdup(cfg->start_date ? cfg->start_date : "");
+    api->poll_timeout_ms = cfg->poll_timeout_ms;
+    ge_waiters_sub sub = {&api->store, sub_subscribe, sub_unsubscribe};
+    api->waiters = ge_waiters_new(&sub);
+    ge_store_events ev = {api->waiters, on_subscribed, on_unsubscribed, on_message, on_lost};
+    api->store = ge_store_new(loop, redis, log, &ev);
+    return api;
+}
+
+void ge_api_drain(ge_api *api) {
+    api->draining = 1;
+    for (ge_call *c = api->calls, *next; c; c = next) {
+        next = c->next;
+        if (!c->done && c->timer) ge_call_finish(c, 200, "[]", 2);
+    }
+}
+
+void ge_api_free(ge_api *api) {
+    if (!api) return;
+    api->draining = 1;
+    for (ge_call *c = api->calls, *next; c; c = next) {
+        next = c->next;
+        if (!c->done) ge_call_error(c, 503, "ServiceUnavailable", "Server is shutting down");
+    }
+    ge_store_free(api->store); /* runs the pending store callbacks: calls get released */
+    ge_waiters_free(api->waiters);
+    while (api->calls) { /* cannot happen unless a callback was lost; do not leak */
+        ge_call *c = api->calls;
+        c->pending = 0;
+        c->done = 1;
+        call_release(c);
+    }
+    free(api->secret);
+    free(api->version);
+    free(api->start_date);
+    free(api);
+}
+
+void ge_api_get_stats(const ge_api *api, ge_api_stats *out) {
+    out->published = api->published;
+    out->waiting = ge_waiters_count(api->waiters);
+    out->channels = ge_waiters_channels(api->waiters);
+}
+
+int ge_api_redis_ready(const ge_api *api) { return ge_store_ready(api->store); }
+
+size_t ge_api_open_calls(const ge_api *api) {
+    size_t n = 0;
+    for (const ge_call *c = api->calls; c; c = c->next) n += !c->done;
+    return n;
+}

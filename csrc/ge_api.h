@@ -1,0 +1,75 @@
+/* ge_api: the REST API of SPEC §2, independent of any HTTP library.
+ *
+ * The host (server/http.c) parses HTTP, hands each request over as a
+ * ge_request, and sends what the respond function gives back. Order of
+ * checks: route, method, secret, parameters.
+ *
+ * Lifetime: ge_api_handle() either answers at once (respond is called
+ * before it returns, and it returns NULL) or returns a ge_call. The host
+ * keeps the ge_call until respond is called for it (after which the call
+ * is gone) or until the client disconnects, when it must call
+ * ge_call_cancel() (respond is then never called). respond is called at
+ * most once per request; the body pointer is valid during the call only.
+ * Everything in ge_request is borrowed for the duration of ge_api_handle. */
+#ifndef GE_API_H
+#define GE_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ge_log.h"
+#include "ge_loop.h"
+#include "ge_store.h"
+
+typedef enum { GE_M_GET, GE_M_HEAD, GE_M_POST, GE_M_PUT, GE_M_DELETE, GE_M_OTHER } ge_method;
+
+typedef struct ge_request {
+    ge_method method;
+    const char *path;  /* raw (still percent-encoded), without the query */
+    size_t path_len;
+    const char *query; /* without '?', NULL if none */
+    size_t query_len;
+    const char *content_type; /* NULL if none */
+    const char *body;
+    size_t body_len;
+    int body_too_large; /* body exceeded max_body: answer 413 */
+} ge_request;
+
+/* body is JSON (Content-Type application/json) unless status is 200 on a
+ * HEAD request, when it is empty. */
+typedef void (*ge_respond_fn)(void *conn, int status, const char *body, size_t len);
+
+typedef struct ge_api_config {
+    const char *secret;       /* copied; required */
+    uint64_t poll_timeout_ms; /* long-poll wait */
+    const char *version;      /* copied, for /about */
+    const char *start_date;   /* copied, ISO time, for /about */
+} ge_api_config;
+
+typedef struct ge_api ge_api;
+typedef struct ge_call ge_call;
+
+typedef struct ge_api_stats {
+    uint64_t published;
+    size_t waiting;
+    size_t channels;
+} ge_api_stats;
+
+/* The api creates and owns its store and wait registry. loop is copied,
+ * log borrowed. */
+ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store_options *redis,
+                   const ge_log *log);
+ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond, void *conn);
+void ge_call_cancel(ge_call *c);
+
+/* Shutting down: answer every waiting long-poll with what it has ([]),
+ * refuse new requests with 503. */
+void ge_api_drain(ge_api *api);
+/* Frees everything; calls still open are answered 503 first. */
+void ge_api_free(ge_api *api);
+void ge_api_get_stats(const ge_api *api, ge_api_stats *out);
+int ge_api_redis_ready(const ge_api *api);
+/* Requests not answered yet (for a graceful stop). */
+size_t ge_api_open_calls(const ge_api *api);
+
+#endif

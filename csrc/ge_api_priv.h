@@ -1,0 +1,67 @@
+/* Internals shared by the files of ge_api (routes in ge_api.c, the
+ * incremental indexer in ge_api_index.c). Not a public interface. */
+#ifndef GE_API_PRIV_H
+#define GE_API_PRIV_H
+
+#include "ge_api.h"
+#include "ge_buf.h"
+#include "ge_params.h"
+#include "ge_waiters.h"
+
+struct redisReply;
+
+struct ge_api {
+    ge_loop loop;
+    const ge_log *log;
+    ge_store *store;
+    ge_waiters *waiters;
+    char *secret, *version, *start_date;
+    uint64_t poll_timeout_ms;
+    uint64_t published;
+    int draining;
+    ge_call *calls; /* every open call, for drain and free */
+};
+
+/* One request that outlives ge_api_handle. Freed when it is done
+ * (answered or cancelled) and no store operation refers to it. */
+struct ge_call {
+    ge_api *api;
+    ge_call *prev, *next;
+    ge_respond_fn respond;
+    void *conn;
+    int done;
+    int pending; /* store callbacks still to come */
+
+    /* GET /events */
+    char *client_id, *channel;
+    uint64_t after, limit;
+    ge_waiter waiter;
+    ge_timer *timer;
+    int reading, reread;
+
+    /* GET /indices/:id/:value */
+    char *index_id, *value, *field, *ichannel;
+    int rounds;
+};
+
+ge_call *ge_call_new(ge_api *api, ge_respond_fn respond, void *conn);
+/* Answer (if not done yet) and release. */
+void ge_call_finish(ge_call *c, int status, const char *body, size_t len);
+void ge_call_error(ge_call *c, int status, const char *code, const char *message);
+/* A store callback arrived: 1 if the call still wants it, 0 if it was
+ * cancelled meanwhile (and is now released). */
+int ge_call_arrived(ge_call *c);
+/* Answer a reply that is not what was asked for (NULL: Redis away). */
+void ge_call_store_failed(ge_call *c, const struct redisReply *r);
+
+/* Answer with an error body built from code and message. */
+void ge_api_error(ge_respond_fn respond, void *conn, int status, const char *code, const char *message);
+
+/* Append the elements [from, n) of an array reply as a JSON array. */
+void ge_api_json_array(ge_buf *out, const struct redisReply *r, size_t from);
+
+ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_respond_fn respond,
+                          void *conn);
+ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn);
+
+#endif

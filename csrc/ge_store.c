@@ -1,0 +1,436 @@
+#include "ge_store.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_buf.h"
+#include "ge_store_scripts.h"
+
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_COUNT };
+static const char *const script_src[S_COUNT] = {
+    GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,
+    GE_LUA_INDEX_PENDING, GE_LUA_INDEX_COMMIT, GE_LUA_INDEX_ROWS,
+};
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+typedef struct op {
+    struct op *next; /* in the deferred-failure list */
+    ge_store *s;
+    ge_store_cb cb;
+    void *arg;
+    int script;
+    int evaled; /* already re-sent with EVAL after NOSCRIPT */
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+} op;
+
+typedef struct conn {
+    ge_store *s;
+    redisAsyncContext *ac;
+    int is_sub;
+    int ready;
+    int setup_left;   /* replies still expected before ready */
+    int script_next;  /* which SCRIPT LOAD answers next */
+    unsigned backoff;
+    ge_timer *retry;
+    int down_logged;
+} conn;
+
+struct ge_store {
+    ge_loop loop;
+    const ge_log *log;
+    ge_store_events ev;
+    char *host, *password;
+    int port, db;
+    conn cmd, sub;
+    char sha[S_COUNT][41];
+    op *failed_head, *failed_tail;
+    ge_timer *fail_timer;
+};
+
+static void conn_open(conn *c);
+
+/* ---- connections ------------------------------------------------------ */
+
+static void conn_schedule_retry(conn *c) {
+    c->ac = NULL;
+    c->ready = 0;
+    c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN_MS;
+    if (c->backoff > BACKOFF_MAX_MS) c->backoff = BACKOFF_MAX_MS;
+    c->s->loop.timer_start(c->retry, c->backoff);
+}
+
+static void conn_retry_cb(void *arg) { conn_open(arg); }
+
+static void conn_became_ready(conn *c) {
+    c->ready = 1;
+    c->backoff = 0;
+    c->down_logged = 0;
+    ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)",
+                 c->is_sub ? "pub/sub" : "command", c->s->host, c->s->port);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
+    conn *c = priv;
+    redisReply *reply = r;
+    if (!reply || c->ac != ac) return; /* connection going away: disconnect handler retries */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ge_log_write(c->s->log, GE_LOG_ERROR, NULL, "redis setup failed: %s", reply->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (!c->is_sub && c->script_next < S_COUNT && reply->type == REDIS_REPLY_STRING) {
+        snprintf(c->s->sha[c->script_next], sizeof c->s->sha[0], "%.*s", (int)reply->len, reply->str);
+        c->script_next++;
+    }
+    if (--c->setup_left == 0) conn_became_ready(c);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    conn *c = ac->data;
+    if (status == REDIS_OK) return; /* ready comes with the last setup reply */
+    if (!c->down_logged) {
+        ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s:%d unreachable: %s (retrying)",
+                     c->s->host, c->s->port, ac->errstr);
+        c->down_logged = 1;
+    }
+    conn_schedule_retry(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    conn *c = ac->data;
+    if (!c) return; /* freed by ge_store_free */
+    ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s",
+                 c->is_sub ? "pub/sub" : "command", status == REDIS_OK ? "" : ": ",
+                 status == REDIS_OK ? "" : ac->errstr);
+    c->down_logged = 1;
+    conn_schedule_retry(c);
+    if (c->is_sub && c->s->ev.lost) c->s->ev.lost(c->s->ev.arg);
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static void conn_open(conn *c) {
+    ge_store *s = c->s;
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        if (!c->down_logged)
+            ge_log_write(s->log, GE_LOG_WARN, NULL, "redis connect failed: %s",
+                         ac ? ac->errstr : "out of memory");
+        c->down_logged = 1;
+        if (ac) redisAsyncFree(ac);
+        conn_schedule_retry(c);
+        return;
+    }
+    ac->data = c;
+    if (s->loop.redis_attach(s->loop.data, ac) != 0) {
+        redisAsyncFree(ac);
+        conn_schedule_retry(c);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    c->setup_left = 1; /* PING: proves the connection works before "ready" */
+    c->script_next = 0;
+    if (s->password && *s->password) {
+        redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", s->password);
+        c->setup_left++;
+    }
+    if (!c->is_sub && s->db) {
+        redisAsyncCommand(ac, on_setup_reply, c, "SELECT %d", s->db);
+        c->setup_left++;
+    }
+    if (!c->is_sub) {
+        for (int i = 0; i < S_COUNT; i++) {
+            redisAsyncCommand(ac, on_setup_reply, c, "SCRIPT LOAD %s", script_src[i]);
+            c->setup_left++;
+        }
+    }
+    redisAsyncCommand(ac, on_setup_reply, c, "PING");
+}
+
+/* ---- deferred failures -------------------------------------------------- */
+
+static void fail_later(op *o) {
+    o->next = NULL;
+    if (o->s->failed_tail) o->s->failed_tail->next = o;
+    else o->s->failed_head = o;
+    o->s->failed_tail = o;
+    o->s->loop.timer_start(o->s->fail_timer, 0);
+}
+
+static void fail_timer_cb(void *arg) {
+    ge_store *s = arg;
+    op *o = s->failed_head;
+    s->failed_head = s->failed_tail = NULL;
+    while (o) {
+        op *next = o->next;
+        o->cb(o->arg, NULL);
+        free(o);
+        o = next;
+    }
+}
+
+/* ---- scripted operations ------------------------------------------------ */
+
+static void op_send(op *o);
+
+static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    op *o = priv;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR && !o->evaled &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        o->evaled = 1;
+        o->argv[0] = "EVAL";
+        o->argv[1] = script_src[o->script];
+        o->argvlen[0] = 4;
+        o->argvlen[1] = strlen(script_src[o->script]);
+        op_send(o);
+        return;
+    }
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
+    o->cb(o->arg, reply);
+    free(o);
+}
+
+static void op_send(op *o) {
+    conn *c = &o->s->cmd;
+    if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK)
+        fail_later(o);
+}
+
+/* Run script `script` with nkeys keys then args; each argument is a
+ * (pointer, length) pair, copied into the op's single allocation. */
+static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
+                       const size_t *lens, ge_store_cb cb, void *arg) {
+    int argc = 3 + nargs;
+    size_t total = 0;
+    for (int i = 0; i < nargs; i++) total += lens[i] + 1;
+    op *o = malloc(sizeof *o + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
+    if (!o) abort();
+    o->s = s;
+    o->cb = cb;
+    o->arg = arg;
+    o->script = script;
+    o->evaled = 0;
+    o->argc = argc;
+    o->argv = (const char **)(o + 1);
+    o->argvlen = (size_t *)(o->argv + argc);
+    char *p = (char *)(o->argvlen + argc);
+    o->argv[0] = "EVALSHA";
+    o->argvlen[0] = 7;
+    o->argv[1] = s->sha[script];
+    o->argvlen[1] = strlen(s->sha[script]);
+    int kn = snprintf(p, 24, "%d", nkeys);
+    o->argv[2] = p;
+    o->argvlen[2] = (size_t)kn;
+    p += kn + 1;
+    for (int i = 0; i < nargs; i++) {
+        memcpy(p, args[i], lens[i]);
+        p[lens[i]] = '\0';
+        o->argv[3 + i] = p;
+        o->argvlen[3 + i] = lens[i];
+        p += lens[i] + 1;
+    }
+    op_send(o);
+}
+
+/* Small helper to build argument lists of C strings. */
+#define ARGS(...)                                                          \
+    const char *args_[] = {__VA_ARGS__};                                   \
+    size_t lens_[sizeof args_ / sizeof args_[0]];                          \
+    for (size_t i_ = 0; i_ < sizeof args_ / sizeof args_[0]; i_++)         \
+        lens_[i_] = strlen(args_[i_]);                                     \
+    const int nargs_ = (int)(sizeof args_ / sizeof args_[0])
+
+void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char *type_json,
+                      const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
+                      void *arg) {
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "indices:%s", channel);
+    ge_buf_printf(&k2, "%s:keys", channel);
+    char tsbuf[24];
+    snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
+    const char *args[] = {k1.data, k2.data, channel, tsbuf, type_json, from_json, data_json ? data_json : ""};
+    size_t lens[] = {k1.len, k2.len, strlen(channel), strlen(tsbuf), strlen(type_json), strlen(from_json),
+                     data_json ? data_len : 0};
+    run_script(s, S_PUBLISH, 2, 7, args, lens, cb, arg);
+    ge_buf_free(&k1);
+    ge_buf_free(&k2);
+}
+
+void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
+                   uint64_t limit, ge_store_cb cb, void *arg) {
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "%s:keys", channel);
+    ge_buf_printf(&k2, "last-fetched:%s:%s", client_id ? client_id : "", channel);
+    char mode[2] = {(char)('0' + ack), 0}, a[24], l[24];
+    snprintf(a, sizeof a, "%llu", (unsigned long long)after);
+    snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
+    ARGS(k1.data, k2.data, mode, a, l);
+    run_script(s, S_READ, 2, nargs_, args_, lens_, cb, arg);
+    ge_buf_free(&k1);
+    ge_buf_free(&k2);
+}
+
+void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg) {
+    ge_buf k1 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "%s:keys", channel);
+    char l[24];
+    snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
+    ARGS(k1.data, l);
+    run_script(s, S_LATEST, 1, nargs_, args_, lens_, cb, arg);
+    ge_buf_free(&k1);
+}
+
+void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb, void *arg) {
+    ge_buf k1 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "indices:%s", index_id);
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)batch);
+    ARGS(k1.data, index_id, b);
+    run_script(s, S_IDX_PENDING, 1, nargs_, args_, lens_, cb, arg);
+    ge_buf_free(&k1);
+}
+
+void ge_store_index_commit(ge_store *s, const char *index_id, const char *channel, const char *last,
+                           uint64_t upto, size_t npairs, const char *const *values,
+                           const uint64_t *ids, ge_store_cb cb, void *arg) {
+    int nargs = 4 + 2 * (int)npairs;
+    const char **args = calloc((size_t)nargs, sizeof *args);
+    size_t *lens = calloc((size_t)nargs, sizeof *lens);
+    char (*nums)[24] = calloc(npairs + 1, sizeof *nums);
+    if (!args || !lens || !nums) abort();
+    snprintf(nums[npairs], sizeof nums[0], "%llu", (unsigned long long)upto);
+    args[0] = index_id;
+    args[1] = channel;
+    args[2] = last;
+    args[3] = nums[npairs];
+    for (size_t i = 0; i < npairs; i++) {
+        snprintf(nums[i], sizeof nums[0], "%llu", (unsigned long long)ids[i]);
+        args[4 + 2 * i] = values[i];
+        args[5 + 2 * i] = nums[i];
+    }
+    for (int i = 0; i < nargs; i++) lens[i] = strlen(args[i]);
+    run_script(s, S_IDX_COMMIT, 0, nargs, args, lens, cb, arg);
+    free(args);
+    free(lens);
+    free(nums);
+}
+
+void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
+                         ge_store_cb cb, void *arg) {
+    ARGS(index_id, value, channel);
+    run_script(s, S_IDX_ROWS, 0, nargs_, args_, lens_, cb, arg);
+}
+
+/* ---- plain commands ----------------------------------------------------- */
+
+static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    op *o = priv;
+    o->cb(o->arg, r);
+    free(o);
+}
+
+void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
+                           void *arg) {
+    op *o = calloc(1, sizeof *o);
+    if (!o) abort();
+    o->s = s;
+    o->cb = cb;
+    o->arg = arg;
+    if (!s->cmd.ready ||
+        redisAsyncCommand(s->cmd.ac, plain_reply, o, "SET indices:%s %s NX", index_id, def_json) != REDIS_OK)
+        fail_later(o);
+}
+
+/* ---- pub/sub -------------------------------------------------------------- */
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    ge_store *s = priv;
+    redisReply *reply = r;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    redisReply *kind = reply->element[0], *ch = reply->element[1], *val = reply->element[2];
+    if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING) return;
+    if (strcmp(kind->str, "message") == 0 && val->type == REDIS_REPLY_STRING) {
+        if (s->ev.message) s->ev.message(s->ev.arg, ch->str, ch->len, val->str, val->len);
+    } else if (strcmp(kind->str, "subscribe") == 0) {
+        if (s->ev.subscribed) s->ev.subscribed(s->ev.arg, ch->str, ch->len);
+    } else if (strcmp(kind->str, "unsubscribe") == 0) {
+        if (s->ev.unsubscribed) s->ev.unsubscribed(s->ev.arg, ch->str, ch->len);
+    }
+}
+
+void ge_store_subscribe(ge_store *s, const char *channel) {
+    if (s->sub.ready) redisAsyncCommand(s->sub.ac, on_sub_reply, s, "SUBSCRIBE %b", channel, strlen(channel));
+}
+
+void ge_store_unsubscribe(ge_store *s, const char *channel) {
+    if (s->sub.ready) redisAsyncCommand(s->sub.ac, NULL, NULL, "UNSUBSCRIBE %b", channel, strlen(channel));
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+int ge_store_ready(const ge_store *s) { return s->cmd.ready; }
+int ge_store_sub_ready(const ge_store *s) { return s->sub.ready; }
+
+static char *dup_or_null(const char *p) {
+    if (!p) return NULL;
+    char *d = strdup(p);
+    if (!d) abort();
+    return d;
+}
+
+ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const ge_log *log,
+                       const ge_store_events *events) {
+    ge_store *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->loop = *loop;
+    s->log = log;
+    if (events) s->ev = *events;
+    s->host = dup_or_null(opt->host ? opt->host : "localhost");
+    s->password = dup_or_null(opt->password);
+    s->port = opt->port ? opt->port : 6379;
+    s->db = opt->db;
+    s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
+    conn *cs[2] = {&s->cmd, &s->sub};
+    for (int i = 0; i < 2; i++) {
+        cs[i]->s = s;
+        cs[i]->is_sub = i == 1;
+        cs[i]->retry = loop->timer_new(loop->data, conn_retry_cb, cs[i]);
+        conn_open(cs[i]);
+    }
+    return s;
+}
+
+void ge_store_free(ge_store *s) {
+    if (!s) return;
+    conn *cs[2] = {&s->cmd, &s->sub};
+    for (int i = 0; i < 2; i++) {
+        s->loop.timer_free(cs[i]->retry);
+        redisAsyncContext *ac = cs[i]->ac;
+        cs[i]->ac = NULL;
+        cs[i]->ready = 0;
+        if (ac) {
+            ac->data = NULL; /* on_disconnect: no retry */
+            redisAsyncFree(ac);
+        }
+    }
+    fail_timer_cb(s);
+    s->loop.timer_free(s->fail_timer);
+    free(s->host);
+    free(s->password);
+    free(s);
+}

@@ -1,0 +1,104 @@
+/* ge_store: the events in Redis — connections, key layout, scripts.
+ *
+ * Two hiredis async connections: one for commands, one for pub/sub (a
+ * subscribed connection cannot run commands). Both reconnect by themselves
+ * with back-off (50 ms doubling to 1 s) whenever they are lost; while the
+ * command connection is not ready every operation fails at once (reply
+ * NULL), so callers can answer 503 without waiting.
+ *
+ * Key layout (SPEC §3, byte for byte the original's):
+ *   indices:<channel>                  last event id (INCR)
+ *   <channel>:<id>                     the event JSON
+ *   <channel>:keys                     zset, member <channel>:<id>, score id
+ *   last-fetched:<clientId>:<channel>  last acknowledged id
+ *   indices:<indexId>                  index definition JSON
+ *   index:<indexId>:<value>            list of event ids, newest first
+ *
+ * Every multi-step operation is one Lua script (one round trip, atomic),
+ * sent with EVALSHA; on NOSCRIPT it is sent again with EVAL.
+ *
+ * Callbacks: every operation calls its callback exactly once, from the
+ * loop (never from inside the call that started it), with reply NULL when
+ * Redis is unreachable or the connection was lost, else the hiredis reply
+ * (borrowed: valid only during the callback). All string arguments are
+ * copied before the call returns. */
+#ifndef GE_STORE_H
+#define GE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ge_log.h"
+#include "ge_loop.h"
+
+struct redisReply;
+typedef struct ge_store ge_store;
+typedef void (*ge_store_cb)(void *arg, struct redisReply *reply);
+
+typedef struct ge_store_options {
+    const char *host;      /* copied */
+    int port;
+    const char *password;  /* copied; NULL or "" for none */
+    int db;
+} ge_store_options;
+
+/* Pub/sub notifications, all called from the loop. */
+typedef struct ge_store_events {
+    void *arg;
+    void (*subscribed)(void *arg, const char *channel, size_t len);
+    void (*unsubscribed)(void *arg, const char *channel, size_t len);
+    void (*message)(void *arg, const char *channel, size_t len, const char *payload, size_t plen);
+    /* The pub/sub connection was lost: every subscription is gone. */
+    void (*lost)(void *arg);
+} ge_store_events;
+
+/* loop is copied, log and events->arg borrowed (must outlive the store).
+ * Connecting starts at once; a failure is retried, never fatal. */
+ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const ge_log *log,
+                       const ge_store_events *events);
+/* Fails every pending operation (callbacks get NULL) and closes Redis. */
+void ge_store_free(ge_store *s);
+
+int ge_store_ready(const ge_store *s);      /* command connection usable */
+int ge_store_sub_ready(const ge_store *s);  /* pub/sub connection usable */
+
+/* Publish: INCR, SET NX, ZADD NX, PUBLISH. type_json/from_json are JSON
+ * string literals, data_json the compact data or NULL. Reply: the stored
+ * event JSON (bulk string). */
+void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, const char *type_json,
+                      const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
+                      void *arg);
+
+/* Read events of channel with id > after, at most limit. ack: 1 = store
+ * `after` as the client's last-fetched id first; 0 = read from the stored
+ * last-fetched id (client_id required); 2 = use `after` as given, store
+ * nothing. Reply: array, element 0 the effective after, then events. */
+void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
+                   uint64_t limit, ge_store_cb cb, void *arg);
+
+/* The last `limit` events, oldest first. Reply: array of events. */
+void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg);
+
+/* SET indices:<id> def NX. Reply: status OK, or nil when it existed. */
+void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
+                           void *arg);
+/* Read the definition, the indexed position and up to `batch` events not
+ * yet indexed. Reply: nil if no such index, else array [def, last, ev...]. */
+void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb,
+                            void *arg);
+/* Push (value, id) pairs and move the position from `last` to `upto`, only
+ * if nobody moved it meanwhile. Reply: integer 1 done, 0 raced (re-read). */
+void ge_store_index_commit(ge_store *s, const char *index_id, const char *channel, const char *last,
+                           uint64_t upto, size_t npairs, const char *const *values,
+                           const uint64_t *ids, ge_store_cb cb, void *arg);
+/* Events listed under index:<id>:<value>, newest first. Reply: array. */
+void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
+                         ge_store_cb cb, void *arg);
+
+/* Pub/sub. Confirmations arrive through ge_store_events. Calls made while
+ * the pub/sub connection is down are dropped: `lost` was (or will be)
+ * reported, and the caller subscribes again after it. */
+void ge_store_subscribe(ge_store *s, const char *channel);
+void ge_store_unsubscribe(ge_store *s, const char *channel);
+
+#endif

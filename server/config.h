@@ -1,0 +1,28 @@
+/* The daemon's configuration, read from the environment (SPEC §4). */
+#ifndef GE_SERVER_CONFIG_H
+#define GE_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GE_VERSION "2.0.0"
+
+typedef struct ge_config {
+    const char *secret;      /* API_SECRET, borrowed from the environment */
+    const char *redis_host;  /* borrowed */
+    int redis_port;
+    const char *redis_password;
+    int redis_db;
+    uint64_t poll_timeout_ms;
+    const char *host;        /* borrowed */
+    int port;
+    int log_level;
+    size_t max_body;
+    int workers;
+} ge_config;
+
+/* Fill cfg from the environment. On error writes a message (never the
+ * secret) into err and returns -1. */
+int ge_config_load(ge_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,174 @@
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ge_http {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    ge_api *api;
+    const ge_log *log;
+    size_t max_body;
+};
+
+/* One request between ge_api_handle and its answer. */
+typedef struct pending {
+    struct evhttp_request *req;
+    ge_call *call;      /* set when the answer comes later */
+    int in_handle;      /* inside ge_api_handle */
+    int answered;
+    int head;
+    struct event *closed; /* EV_CLOSED watch of a waiting GET */
+} pending;
+
+static const char *reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg);
+
+static void respond(void *conn, int status, const char *body, size_t len) {
+    pending *p = conn;
+    struct evhttp_request *req = p->req;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (p->call && evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (p->closed) event_free(p->closed);
+    p->closed = NULL;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (!(p->head && status == 200 && len == 0))
+        evhttp_add_header(h, "Content-Type", "application/json");
+    if (len) evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    evhttp_send_reply(req, status, reason(status), NULL);
+    p->answered = 1;
+    if (!p->in_handle) free(p);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    pending *p = arg;
+    ge_call_cancel(p->call);
+    if (p->closed) event_free(p->closed);
+    /* libevent detached the unanswered request from the dying connection
+     * and left it to us; a request still attached is freed by libevent. */
+    if (!evhttp_request_get_connection(p->req)) evhttp_request_free(p->req);
+    free(p);
+}
+
+static void on_peer_closed(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    /* Runs on_close (cancelling the call), then frees the request. */
+    evhttp_connection_free(arg);
+}
+
+static ge_method method_of(struct evhttp_request *req) {
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET: return GE_M_GET;
+    case EVHTTP_REQ_HEAD: return GE_M_HEAD;
+    case EVHTTP_REQ_POST: return GE_M_POST;
+    case EVHTTP_REQ_PUT: return GE_M_PUT;
+    case EVHTTP_REQ_DELETE: return GE_M_DELETE;
+    default: return GE_M_OTHER;
+    }
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    ge_http *h = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    const char *q = strchr(uri, '?');
+    ge_request r = {0};
+    r.method = method_of(req);
+    r.path = uri;
+    r.path_len = q ? (size_t)(q - uri) : strlen(uri);
+    if (q) {
+        r.query = q + 1;
+        r.query_len = strlen(q + 1);
+        const char *hash = memchr(r.query, '#', r.query_len);
+        if (hash) r.query_len = (size_t)(hash - r.query);
+    }
+    r.content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(in);
+    if (blen > h->max_body) {
+        r.body_too_large = 1;
+    } else if (blen) {
+        r.body = (const char *)evbuffer_pullup(in, -1);
+        r.body_len = blen;
+    }
+    if (ge_log_enabled(h->log, GE_LOG_DEBUG)) /* the path only: the query may hold the secret */
+        ge_log_write(h->log, GE_LOG_DEBUG, NULL, "request %d %.*s", (int)r.method, (int)r.path_len, r.path);
+
+    pending *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->req = req;
+    p->head = r.method == GE_M_HEAD;
+    p->in_handle = 1;
+    ge_call *call = ge_api_handle(h->api, &r, respond, p);
+    p->in_handle = 0;
+    if (p->answered) {
+        free(p);
+        return;
+    }
+    p->call = call;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (!evcon) return;
+    evhttp_connection_set_closecb(evcon, on_close, p);
+    /* libevent 2.1 stops reading a connection while its request waits for
+     * an answer, so it would only notice a client that went away when the
+     * long-poll ends. EV_CLOSED (EPOLLRDHUP) tells at once. */
+    if (r.method == GE_M_GET) {
+        evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+        p->closed = event_new(h->base, fd, EV_CLOSED, on_peer_closed, evcon);
+        if (p->closed) event_add(p->closed, NULL);
+    }
+}
+
+ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, int fd, size_t max_body,
+                     int timeout_secs) {
+    ge_http *h = calloc(1, sizeof *h);
+    if (!h) abort();
+    h->base = base;
+    h->api = api;
+    h->log = log;
+    h->max_body = max_body;
+    h->http = evhttp_new(base);
+    if (!h->http) abort();
+    /* Read a little past the limit so an oversized body is answered with
+     * our JSON 413; far past it libevent cuts the connection itself. */
+    size_t hard = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)hard);
+    evhttp_set_max_headers_size(h->http, 64 * 1024);
+    evhttp_set_timeout(h->http, timeout_secs);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(h->http, on_request, h);
+    h->bound = evhttp_accept_socket_with_handle(h->http, fd);
+    if (!h->bound) abort();
+    return h;
+}
+
+void ge_http_stop_accepting(ge_http *h) {
+    if (h->bound) evhttp_del_accept_socket(h->http, h->bound);
+    h->bound = NULL;
+}
+
+void ge_http_free(ge_http *h) {
+    if (!h) return;
+    evhttp_free(h->http);
+    free(h);
+}

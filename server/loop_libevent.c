@@ -1,0 +1,64 @@
+#include "loop_libevent.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <stdlib.h>
+#include <sys/time.h>
+
+/* A ge_timer owns its libevent event; the trampoline adapts libevent's
+ * callback signature to the core's. */
+struct ge_timer {
+    struct event *ev;
+    void (*cb)(void *arg);
+    void *arg;
+};
+
+static void trampoline(evutil_socket_t fd, short what, void *p) {
+    (void)fd;
+    (void)what;
+    ge_timer *t = p;
+    t->cb(t->arg);
+}
+
+static ge_timer *timer_new(void *data, void (*cb)(void *), void *arg) {
+    ge_timer *t = malloc(sizeof *t);
+    if (!t) abort();
+    t->cb = cb;
+    t->arg = arg;
+    t->ev = evtimer_new((struct event_base *)data, trampoline, t);
+    if (!t->ev) abort();
+    return t;
+}
+
+static void timer_start(ge_timer *t, uint64_t ms) {
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(t->ev, &tv);
+}
+
+static void timer_stop(ge_timer *t) { evtimer_del(t->ev); }
+
+static void timer_free(ge_timer *t) {
+    event_free(t->ev);
+    free(t);
+}
+
+static int redis_attach(void *data, redisAsyncContext *ac) {
+    return redisLibeventAttach(ac, (struct event_base *)data) == REDIS_OK ? 0 : -1;
+}
+
+static uint64_t now_ms(void *data) {
+    (void)data;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+void ge_loop_libevent(ge_loop *loop, struct event_base *base) {
+    loop->data = base;
+    loop->timer_new = timer_new;
+    loop->timer_start = timer_start;
+    loop->timer_stop = timer_stop;
+    loop->timer_free = timer_free;
+    loop->redis_attach = redis_attach;
+    loop->now_ms = now_ms;
+}

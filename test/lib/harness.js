@@ -1,0 +1,178 @@
+'use strict';
+// Test harness: starts real processes (the daemon, and Redis when a test
+// needs one of its own) on free loopback ports, and stops them at the end.
+// scripts/test.sh starts one shared Redis and exports GE_TEST_REDIS_PORT;
+// tests that need a private Redis (to stop and restart it) call startRedis().
+const { spawn } = require('node:child_process');
+const net = require('node:net');
+const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD = process.env.GE_BUILD || 'build';
+const DAEMON = path.join(ROOT, BUILD, 'ganomede-events-server');
+const SECRET = 'test-secret-' + process.pid;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function waitPort(port, ms = 10000) {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(); });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error('port ' + port + ' never opened'));
+        else setTimeout(attempt, 25);
+      });
+    };
+    attempt();
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A private redis-server on a free port. opts.appendonly keeps an AOF so
+// a SIGKILLed Redis comes back with its data.
+async function startRedis(opts = {}) {
+  const port = opts.port || await freePort();
+  const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'ge-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no'];
+  if (opts.password) args.push('--requirepass', opts.password);
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  await waitPort(port);
+  return {
+    port, dir, proc,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await done;
+    },
+  };
+}
+
+// The real daemon. opts.env is merged over a test environment; opts.wait
+// = false returns at once (for tests of start-up failures).
+async function startServer(opts = {}) {
+  const port = opts.port || await freePort();
+  const env = Object.assign({
+    PATH: process.env.PATH,
+    API_SECRET: SECRET,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_EVENTS_PORT_6379_TCP_ADDR: '127.0.0.1',
+    REDIS_EVENTS_PORT_6379_TCP_PORT: String(opts.redisPort || process.env.GE_TEST_REDIS_PORT || 6379),
+    POLL_TIMEOUT: '2000',
+    LOG_LEVEL: 'WARN',
+  }, opts.env || {});
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
+  const cmd = wrap.length ? wrap[0] : DAEMON;
+  const args = wrap.length ? wrap.slice(1).concat([DAEMON], opts.args || []) : (opts.args || []);
+  const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  proc.stdout.on('data', (d) => { stdout += d; });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const server = {
+    port, proc, exited, secret: env.API_SECRET,
+    url: 'http://127.0.0.1:' + port,
+    get stdout() { return stdout; },
+    get stderr() { return stderr; },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && !proc.signalCode) proc.kill(signal);
+      return exited;
+    },
+  };
+  if (opts.wait !== false) {
+    await Promise.race([
+      waitPort(port, 20000),
+      exited.then((e) => { throw new Error('daemon exited early: ' + JSON.stringify(e) + ' ' + stderr + stdout); }),
+    ]);
+  }
+  return server;
+}
+
+// One HTTP request with fetch; resolves {status, headers, body, json}.
+async function request(base, method, pathAndQuery, body, headers = {}) {
+  const init = { method, headers: Object.assign({}, headers) };
+  if (body !== undefined) {
+    if (typeof body === 'string' || Buffer.isBuffer(body)) init.body = body;
+    else { init.body = JSON.stringify(body); init.headers['content-type'] = init.headers['content-type'] || 'application/json'; }
+  }
+  const res = await fetch(base + pathAndQuery, init);
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch (_) { json = undefined; }
+  return { status: res.status, headers: res.headers, body: text, json };
+}
+
+// A redis client good enough for tests: sends one command, reads one reply.
+function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let payload = '*' + args.length + '\r\n';
+    for (const a of args) {
+      const b = Buffer.from(String(a));
+      payload += '$' + b.length + '\r\n' + b.toString('binary') + '\r\n';
+    }
+    let buf = Buffer.alloc(0);
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const r = parseResp(buf, 0);
+      if (r) { s.destroy(); r.value instanceof Error ? reject(r.value) : resolve(r.value); }
+    });
+    s.on('error', reject);
+    s.write(Buffer.from(payload, 'binary'));
+  });
+}
+
+function parseResp(buf, i) {
+  const nl = buf.indexOf('\r\n', i);
+  if (nl < 0) return null;
+  const type = String.fromCharCode(buf[i]);
+  const line = buf.toString('utf8', i + 1, nl);
+  const next = nl + 2;
+  if (type === '+') return { value: line, end: next };
+  if (type === '-') return { value: new Error(line), end: next };
+  if (type === ':') return { value: Number(line), end: next };
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return { value: null, end: next };
+    if (buf.length < next + n + 2) return null;
+    return { value: buf.toString('utf8', next, next + n), end: next + n + 2 };
+  }
+  if (type === '*') {
+    const n = Number(line);
+    if (n < 0) return { value: null, end: next };
+    const out = [];
+    let at = next;
+    for (let k = 0; k < n; k++) {
+      const r = parseResp(buf, at);
+      if (!r) return null;
+      out.push(r.value);
+      at = r.end;
+    }
+    return { value: out, end: at };
+  }
+  return { value: new Error('bad RESP'), end: buf.length };
+}
+
+let uniq = 0;
+const unique = (prefix = 'ch') => prefix + '-' + process.pid + '-' + Date.now().toString(36) + '-' + (uniq++);
+
+module.exports = { ROOT, BUILD, DAEMON, SECRET, freePort, waitPort, sleep, startRedis, startServer, request, redisCommand, unique };
