@@ -5,7 +5,7 @@
 include csrc/sources.mk
 
 CC      ?= cc
-BUILD   ?= build
+BUILD   ?= out
 CFLAGS  ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Icsrc
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
@@ -52,15 +52,15 @@ test:
 # The whole suite with AddressSanitizer + UndefinedBehaviorSanitizer: the
 # test script builds into build-asan/ and runs the daemon from there.
 asan:
-	GE_BUILD=build-asan GE_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	GE_BUILD=out-asan GE_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	GE_LDFLAGS="-fsanitize=address,undefined" bash scripts/test.sh
 
 # The whole suite with every C process under valgrind memcheck.
 valgrind:
-	GE_BUILD=build GE_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	GE_BUILD=out GE_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	bash scripts/test.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf out out-asan build
 
 -include $(CORE_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)

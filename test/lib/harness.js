@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const BUILD = process.env.GE_BUILD || 'build';
+const BUILD = process.env.GE_BUILD || 'out';
 const DAEMON = path.join(ROOT, BUILD, 'ganomede-events-server');
 const SECRET = 'test-secret-' + process.pid;
 
