@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // `ganomede-events-server` for npm's bin: runs the C daemon built by
-// `npm install` (node-gyp: build/Release/) or by `make` (build/), with the
+// `npm install` (node-gyp: build/Release/) or by `make` (out/), with the
 // same arguments, environment and stdio, and exits with its status.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,7 +10,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const candidates = [
   path.join(root, 'build', 'Release', 'ganomede-events-server'),
-  path.join(root, 'build', 'ganomede-events-server'),
+  path.join(root, 'out', 'ganomede-events-server'),
 ];
 const exe = candidates.find((f) => fs.existsSync(f));
 if (!exe) {
