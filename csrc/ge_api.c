@@ -285,7 +285,7 @@ static ge_call *latest_get(ge_api *api, const ge_params *p, ge_respond_fn respon
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET };
+enum route { R_NONE, R_ABOUT, R_HEALTH, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET };
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
  * (still percent-encoded) segments. */
@@ -293,6 +293,7 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(path, lit, n) == 0)
     while (n > 1 && path[n - 1] == '/') n--; /* restify ignored a trailing slash */
     if (IS("/about") || IS(PREFIX "/about")) return R_ABOUT;
+    if (IS("/health") || IS(PREFIX "/health")) return R_HEALTH;
     if (IS(PREFIX "/events")) return R_EVENTS;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
@@ -316,7 +317,8 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
 
 static int method_allowed(enum route r, ge_method m) {
     switch (r) {
-    case R_PING: return m == GE_M_GET || m == GE_M_HEAD;
+    case R_PING:
+    case R_HEALTH: return m == GE_M_GET || m == GE_M_HEAD;
     case R_EVENTS: return m == GE_M_GET || m == GE_M_POST;
     case R_INDICES: return m == GE_M_POST;
     default: return m == GE_M_GET;
@@ -339,6 +341,16 @@ static void about(ge_api *api, ge_respond_fn respond, void *conn) {
     ge_json_string_encode(&b, api->start_date, strlen(api->start_date));
     ge_buf_putc(&b, '}');
     respond(conn, 200, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+/* For load balancers: 200 while both Redis connections are usable. */
+static void health(ge_api *api, ge_respond_fn respond, void *conn) {
+    int cmd = ge_store_ready(api->store), sub = ge_store_sub_ready(api->store);
+    ge_buf b = GE_BUF_INIT;
+    ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s}}",
+                  cmd && sub ? "ok" : "unavailable", cmd ? "true" : "false", sub ? "true" : "false");
+    respond(conn, cmd && sub ? 200 : 503, b.data, b.len);
     ge_buf_free(&b);
 }
 
@@ -378,6 +390,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond
     }
     if (r == R_ABOUT) return about(api, respond, conn), NULL;
     if (r == R_PING) return ping(seg[0], req->method, respond, conn), NULL;
+    if (r == R_HEALTH) return health(api, respond, conn), NULL;
     if (req->body_too_large) {
         ge_api_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
         return NULL;

@@ -42,6 +42,17 @@ function waitPort(port, ms = 10000) {
   });
 }
 
+async function waitHealthy(url, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url + '/health')).status === 200) return;
+    } catch (_) { /* not yet */ }
+    if (Date.now() > deadline) throw new Error('daemon never became healthy at ' + url);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A private redis-server on a free port. opts.appendonly keeps an AOF so
@@ -99,10 +110,11 @@ async function startServer(opts = {}) {
     },
   };
   if (opts.wait !== false) {
-    await Promise.race([
-      waitPort(port, 20000),
-      exited.then((e) => { throw new Error('daemon exited early: ' + JSON.stringify(e) + ' ' + stderr + stdout); }),
-    ]);
+    const early = exited.then((e) => { throw new Error('daemon exited early: ' + JSON.stringify(e) + ' ' + stderr + stdout); });
+    await Promise.race([waitPort(port, 20000), early]);
+    // Ready means Redis answers too (GET /health), unless the test wants
+    // to see the server without Redis.
+    if (opts.waitRedis !== false) await Promise.race([waitHealthy(server.url, 20000), early]);
   }
   return server;
 }
@@ -175,4 +187,4 @@ function parseResp(buf, i) {
 let uniq = 0;
 const unique = (prefix = 'ch') => prefix + '-' + process.pid + '-' + Date.now().toString(36) + '-' + (uniq++);
 
-module.exports = { ROOT, BUILD, DAEMON, SECRET, freePort, waitPort, sleep, startRedis, startServer, request, redisCommand, unique };
+module.exports = { ROOT, BUILD, DAEMON, SECRET, freePort, waitPort, waitHealthy, sleep, startRedis, startServer, request, redisCommand, unique };
