@@ -1,0 +1,153 @@
+'use strict';
+// Long-polling: timeout, wake-ups (every waiter, no lost wake-up in a race),
+// disconnects, subscriptions dropped, wake-ups across processes.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, request, redisCommand, unique, sleep } = require('../lib/harness');
+
+const REDIS = Number(process.env.GE_TEST_REDIS_PORT || 6379);
+const POLL = 4000;
+let srv;
+test.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: String(POLL) } }); });
+test.after(async () => { await srv.stop(); });
+
+const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
+const publish = (s, channel, type = 'T') => request(s.url, 'POST', '/events/v1/events',
+  { secret: s.secret, clientId: 'pub', channel, from: 'tests', type });
+const poll = (s, channel, after, clientId = 'waiter', signal) =>
+  fetch(s.url + '/events/v1/events?' + q({ secret: s.secret, clientId, channel, after }), { signal })
+    .then(async (r) => ({ status: r.status, json: await r.json(), at: Date.now() }));
+const numsub = async (ch) => (await redisCommand(REDIS, 'PUBSUB', 'NUMSUB', ch))[1];
+
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
+    await sleep(10);
+  }
+}
+
+test('a wait with nothing to read answers [] after POLL_TIMEOUT', async () => {
+  const s = await startServer({ env: { POLL_TIMEOUT: '600' } });
+  try {
+    const t0 = Date.now();
+    const r = await poll(s, unique(), 0);
+    const took = Date.now() - t0;
+    assert.deepEqual([r.status, r.json], [200, []]);
+    assert.ok(took >= 550 && took < 3000, 'took ' + took + ' ms');
+  } finally { await s.stop(); }
+});
+
+test('a publish ends the wait at once with the event', async () => {
+  const ch = unique();
+  const t0 = Date.now();
+  const waiting = poll(srv, ch, 0);
+  await until(async () => (await numsub(ch)) === 1, 2000, 'subscription');
+  await publish(srv, ch, 'wake');
+  const r = await waiting;
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.map((e) => [e.id, e.type]), [[1, 'wake']]);
+  assert.ok(r.at - t0 < POLL - 500, 'answered before the timeout');
+  await until(async () => (await numsub(ch)) === 0, 2000, 'unsubscribe after the last waiter');
+});
+
+test('one publish wakes every one of 200 waiters on a channel', async () => {
+  const ch = unique();
+  const waiters = [];
+  for (let i = 0; i < 200; i++) waiters.push(poll(srv, ch, 0, 'w' + i));
+  await sleep(300); // let them all park (a waiter that has not parked yet reads the event anyway)
+  const t0 = Date.now();
+  await publish(srv, ch, 'fan');
+  const results = await Promise.all(waiters);
+  const answeredWithEvent = results.filter((r) => r.status === 200 && r.json.length === 1 && r.json[0].type === 'fan');
+  assert.equal(answeredWithEvent.length, 200);
+  const slowest = Math.max(...results.map((r) => r.at)) - t0;
+  assert.ok(slowest < POLL - 500, 'all answered long before the timeout (slowest ' + slowest + ' ms)');
+  assert.equal(await numsub(ch) <= 1, true);
+});
+
+test('a publish racing the start of a wait is never missed (200 tries)', async () => {
+  const ch = unique('race');
+  let missed = 0;
+  for (let i = 0; i < 200; i++) {
+    const t0 = Date.now();
+    const waiting = poll(srv, ch, i, 'racer');
+    if (i % 3 === 1) await sleep(0);
+    if (i % 3 === 2) await sleep(1);
+    const pub = await publish(srv, ch);
+    assert.equal(pub.json.id, i + 1);
+    const r = await waiting;
+    if (!(r.json.length === 1 && r.json[0].id === i + 1) || r.at - t0 > POLL / 2) missed++;
+  }
+  assert.equal(missed, 0, missed + ' wake-ups missed');
+});
+
+test('a client that disconnects while waiting is forgotten at once', async () => {
+  const ch = unique();
+  const ac = new AbortController();
+  const waiting = poll(srv, ch, 0, 'quitter', ac.signal).catch((e) => e);
+  await until(async () => (await numsub(ch)) === 1, 2000, 'subscription');
+  const t0 = Date.now();
+  ac.abort();
+  await waiting;
+  await until(async () => (await numsub(ch)) === 0, POLL / 2, 'unsubscribe after disconnect');
+  assert.ok(Date.now() - t0 < POLL / 2);
+  // The server is fine and later waiters on the channel still work.
+  const again = poll(srv, ch, 0);
+  await until(async () => (await numsub(ch)) === 1, 2000, 'subscription');
+  await publish(srv, ch);
+  assert.equal((await again).json.length, 1);
+});
+
+test('many disconnects while waiting leave nothing behind', async () => {
+  const ch = unique();
+  const acs = [];
+  const all = [];
+  for (let i = 0; i < 50; i++) {
+    const ac = new AbortController();
+    acs.push(ac);
+    all.push(poll(srv, ch, 0, 'q' + i, ac.signal).catch(() => null));
+  }
+  await until(async () => (await numsub(ch)) === 1, 2000, 'subscription');
+  await sleep(100);
+  acs.forEach((ac) => ac.abort());
+  await Promise.all(all);
+  await until(async () => (await numsub(ch)) === 0, POLL / 2, 'unsubscribe');
+  const r = await request(srv.url, 'GET', '/health');
+  assert.equal(r.status, 200);
+});
+
+test('a publish on another server sharing the Redis wakes the waiters here', async () => {
+  const other = await startServer({ env: { POLL_TIMEOUT: String(POLL) } });
+  try {
+    const ch = unique();
+    const t0 = Date.now();
+    const waiting = poll(srv, ch, 0);
+    await until(async () => (await numsub(ch)) === 1, 2000, 'subscription');
+    await publish(other, ch, 'remote');
+    const r = await waiting;
+    assert.deepEqual(r.json.map((e) => e.type), ['remote']);
+    assert.ok(r.at - t0 < POLL - 500);
+  } finally { await other.stop(); }
+});
+
+test('WORKERS=2 serves from two processes and wakes across them', async () => {
+  const s = await startServer({ env: { WORKERS: '2', POLL_TIMEOUT: String(POLL) } });
+  try {
+    const ch = unique();
+    const waiters = [];
+    for (let i = 0; i < 20; i++) waiters.push(poll(s, ch, 0, 'k' + i));
+    await sleep(300);
+    const pubs = [];
+    for (let i = 0; i < 10; i++) pubs.push(publish(s, unique()));
+    assert.ok((await Promise.all(pubs)).every((r) => r.status === 200));
+    await publish(s, ch, 'both');
+    const res = await Promise.all(waiters);
+    assert.ok(res.every((r) => r.json.length === 1 && r.json[0].type === 'both'));
+    const ps = require('node:child_process').execSync('pgrep -P ' + s.proc.pid).toString().trim().split('\n');
+    assert.equal(ps.length, 2, 'two worker processes');
+  } finally {
+    const e = await s.stop();
+    assert.equal(e.code, 0);
+  }
+});
