@@ -1,0 +1,253 @@
+'use strict';
+// The Node client against the real daemon and Redis: every point of SPEC §5.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const t = require('../lib/client-harness');
+const { Client, Cursor, IndexerClient } = require('../..');
+
+const T = { timeout: 30000 };
+let stack;
+const clients = [];
+function client(id, extra) {
+  const c = new Client(id || t.unique('client'), stack.options(extra));
+  clients.push(c);
+  return c;
+}
+
+test.before(async () => { stack = await t.startStack(); });
+test.after(async () => {
+  for (const c of clients) c.close();
+  await stack.server.stop();
+});
+
+test('exports Client, Cursor, IndexerClient; loading needs no environment', T, async () => {
+  assert.equal(typeof Client, 'function');
+  assert.equal(typeof Cursor, 'function');
+  assert.equal(typeof IndexerClient, 'function');
+  const r = await t.runNode("const m = require('.'); console.log(Object.keys(m).sort().join(','))", { env: {} });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'Client,Cursor,IndexerClient');
+});
+
+test('constructor checks its options', T, () => {
+  assert.throws(() => new Client('id'), /secret/);
+  assert.throws(() => new Client('id', {}), /secret/);
+  assert.throws(() => new Client('id', { secret: '' }), /secret/);
+  assert.throws(() => new Client('id', { secret: 42 }), /secret/);
+  assert.throws(() => new Client('', { secret: 's' }), /clientId/);
+  assert.throws(() => new Client('id', { secret: 's', protocol: 'ftp' }), /protocol/);
+  assert.throws(() => new Client('id', { secret: 's', port: 'abc' }), /port/);
+  const c = new Client('id', { secret: 's' });
+  assert.ok(c instanceof require('node:events').EventEmitter);
+  c.close();
+});
+
+test('send then listen: handler gets (event, channel), data comes back exactly', T, async () => {
+  const ch = t.unique();
+  const c = client();
+  const header = await t.cb2p((cb) => c.send(ch, { from: 'tests', type: 'add', data: { thing: 'abc', stuff: 123, blob: [12, 13, 14], f: 0.1 } }, cb));
+  assert.equal(header.id, 1);
+  assert.equal(typeof header.timestamp, 'number');
+  const got = t.collect(c, ch, 1);
+  const [[event, channel]] = await got;
+  assert.equal(channel, ch);
+  assert.deepEqual(event, { id: 1, timestamp: header.timestamp, type: 'add', from: 'tests', data: { thing: 'abc', stuff: 123, blob: [12, 13, 14], f: 0.1 } });
+});
+
+test('every way of registering a listener starts polling', T, async () => {
+  for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
+    const ch = t.unique(method);
+    const c = client();
+    const p = new Promise((resolve) => c[method](ch, (e, channel) => resolve([e, channel])));
+    await t.publish(stack, ch, { from: 'x', type: method });
+    const [e, channel] = await p;
+    assert.equal(e.type, method, method);
+    assert.equal(channel, ch);
+    c.removeAllListeners(ch);
+  }
+});
+
+test('special names are never polled and never sendable', T, async () => {
+  const special = ['newListener', 'removeListener', 'error', 'drain', 'cycle'];
+  for (const name of special) await t.publish(stack, name, { from: 'x', type: 'trap' });
+  const c = client();
+  const seen = [];
+  for (const name of special) c.on(name, (a) => { if (a && a.type === 'trap') seen.push(name); });
+  const ch = t.unique();
+  c.on(ch, () => {});
+  const got = t.collect(c, ch, 1);
+  await t.publish(stack, ch, { from: 'x', type: 'real' });
+  await got;
+  await t.collect(c, 'cycle', 1); // one more (empty, timed-out) long-poll of the real channel
+  assert.deepEqual(seen, []);
+  for (const name of special) {
+    const err = await new Promise((resolve) => c.send(name, { from: 'x', type: 'y' }, resolve));
+    assert.ok(err instanceof TypeError, name);
+  }
+  c.removeAllListeners();
+});
+
+test('send: invalid events call back asynchronously with a TypeError and send nothing', T, async () => {
+  const ch = t.unique();
+  const c = client();
+  const bad = [
+    {}, { from: 'a' }, { type: 'b' }, { from: '', type: 'b' }, { from: 'a', type: 7 },
+    { from: 'a', type: 'b', data: null }, { from: 'a', type: 'b', data: 0 }, { from: 'a', type: 'b', data: 'str' },
+    { from: 'a', type: 'b', data: false },
+  ];
+  for (const ev of bad) {
+    let sync = true;
+    const err = await new Promise((resolve) => { c.send(ch, ev, resolve); sync = false; });
+    assert.equal(sync, false);
+    assert.ok(err instanceof TypeError, JSON.stringify(ev));
+  }
+  const latest = await t.cb2p((cb) => c.getLatestEvents(ch, 10, cb));
+  assert.deepEqual(latest, []);
+});
+
+test('cycle: {finished, next} Cursors; after = highest id seen, acknowledged on the next request', T, async () => {
+  const ch = t.unique();
+  const id = t.unique('cid');
+  for (let i = 0; i < 3; i++) await t.publish(stack, ch, { from: 'x', type: 't' + i });
+  const c = client(id);
+  const events = [];
+  c.on(ch, (e) => events.push(e.id));
+  const [[first, ch1]] = await t.collect(c, 'cycle', 1);
+  assert.equal(ch1, ch);
+  assert.ok(first.finished instanceof Cursor && first.next instanceof Cursor);
+  assert.equal(first.finished.channel, ch);
+  assert.equal(first.finished.after, null); // first request omits after
+  assert.deepEqual(events, [1, 2, 3]);
+  assert.equal(first.next.after, 3);
+  await t.publish(stack, ch, { from: 'x', type: 't3' });
+  const [[second]] = await t.collect(c, 'cycle', 1);
+  assert.equal(second.finished.after, 3);
+  assert.equal(second.next.after, 4);
+  // The first request (no after) acknowledged nothing; the request with
+  // after=3 stored 3, the one with after=4 (in flight now) stores 4.
+  const key = 'last-fetched:' + id + ':' + ch;
+  const deadline = Date.now() + 5000;
+  let acked;
+  while ((acked = await t.redisCommand(t.REDIS_PORT, 'GET', key)) !== '4' && Date.now() < deadline) await t.sleep(10);
+  assert.equal(acked, '4');
+  c.removeAllListeners(ch);
+});
+
+test('a restarted client with the same clientId gets only what it had not acknowledged', T, async () => {
+  const ch = t.unique();
+  const id = t.unique('cid');
+  const a = client(id);
+  const seenA = [];
+  a.on(ch, (e) => seenA.push(e.id));
+  await t.collect(a, 'cycle', 1); // first (empty) long-poll done; next one carries no events yet
+  for (let i = 0; i < 2; i++) await t.publish(stack, ch, { from: 'x', type: 'a' });
+  while (seenA.length < 2) await t.collect(a, 'cycle', 1);
+  // Ack of 2 happens with the next request: wait for it to be in flight.
+  await t.sleep(100);
+  a.removeAllListeners(ch);
+  a.close();
+  for (let i = 0; i < 2; i++) await t.publish(stack, ch, { from: 'x', type: 'b' });
+  const b = client(id);
+  const cycles = [];
+  b.on('cycle', ({ finished }) => cycles.push(finished.after));
+  const got = await t.collect(b, ch, 2);
+  assert.deepEqual(got.map(([e]) => e.id), [3, 4]);
+  assert.deepEqual(cycles, [null]); // its first request omitted `after`
+  b.removeAllListeners();
+});
+
+test('after the last listener goes, the request in flight finishes, its events are dropped, then drain', T, async () => {
+  const ch = t.unique();
+  const id = t.unique('cid');
+  const c = client(id);
+  const seen = [];
+  const handler = (e) => seen.push(e.id);
+  c.on(ch, handler);
+  await t.collect(c, 'cycle', 1); // a long-poll is now in flight
+  const drained = t.once(c, 'drain');
+  c.removeListener(ch, handler);
+  await t.publish(stack, ch, { from: 'x', type: 'late' }); // ends the in-flight long-poll
+  await drained;
+  await t.sleep(200);
+  assert.deepEqual(seen, []);
+  // Dropped events were not acknowledged: listening again on this client gets them.
+  const got = await t.collect(c, ch, 1);
+  assert.equal(got[0][0].id, 1);
+  c.removeAllListeners(ch);
+});
+
+test('two listeners on one channel: one request stream, each event once per listener', T, async () => {
+  const ch = t.unique();
+  const c = client();
+  const a = [], b = [];
+  c.on(ch, (e) => a.push(e.id));
+  c.on(ch, (e) => b.push(e.id));
+  for (let i = 0; i < 5; i++) await t.publish(stack, ch, { from: 'x', type: 'y' });
+  while (a.length < 5) await t.collect(c, 'cycle', 1);
+  await t.sleep(100);
+  assert.deepEqual(a, [1, 2, 3, 4, 5]);
+  assert.deepEqual(b, [1, 2, 3, 4, 5]);
+  c.removeAllListeners(ch);
+});
+
+test('HTTP errors reach "error" as (error, channel) with statusCode, restCode, body; then cycle', T, async () => {
+  const ch = t.unique();
+  const c = client(undefined, { secret: 'wrong-secret' });
+  const errs = [];
+  c.on('error', (err, channel) => errs.push([err, channel]));
+  c.on(ch, () => {});
+  const [[cy, cych]] = await t.collect(c, 'cycle', 1);
+  c.removeAllListeners(ch);
+  assert.equal(errs.length, 1);
+  const [err, channel] = errs[0];
+  assert.ok(err instanceof Error);
+  assert.equal(channel, ch);
+  assert.equal(err.statusCode, 401);
+  assert.equal(err.restCode, 'InvalidCredentialsError');
+  assert.equal(typeof err.body, 'object');
+  assert.equal(err.body.code, 'InvalidCredentialsError');
+  assert.equal(cych, ch);
+  assert.equal(cy.finished.after, cy.next.after);
+  const sendErr = await new Promise((resolve) => c.send(ch, { from: 'a', type: 'b' }, resolve));
+  assert.equal(sendErr.statusCode, 401);
+  assert.equal(sendErr.restCode, 'InvalidCredentialsError');
+});
+
+test('getLatestEvents: last `limit` events, oldest first, default 100', T, async () => {
+  const ch = t.unique();
+  const c = client();
+  for (let i = 0; i < 5; i++) await t.publish(stack, ch, { from: 'x', type: 't' + i });
+  const two = await t.cb2p((cb) => c.getLatestEvents(ch, 2, cb));
+  assert.deepEqual(two.map((e) => e.id), [4, 5]);
+  const all = await t.cb2p((cb) => c.getLatestEvents(ch, cb));
+  assert.deepEqual(all.map((e) => e.id), [1, 2, 3, 4, 5]);
+});
+
+test('IndexerClient: createIndex then getIndexEvents', T, async () => {
+  const ch = t.unique();
+  const idx = t.unique('idx');
+  const ic = new IndexerClient({ secret: stack.server.secret, hostname: '127.0.0.1', port: stack.server.port, pathnamePrefix: '/events/v1' });
+  assert.equal(await t.cb2p((cb) => ic.createIndex(idx, ch, 'data.user', cb)), 'OK');
+  assert.equal(await t.cb2p((cb) => ic.createIndex(idx, ch, 'data.user', cb)), null);
+  await t.publish(stack, ch, { from: 'x', type: 'a', data: { user: 'bob/1' } });
+  await t.publish(stack, ch, { from: 'x', type: 'b', data: { user: 'alice' } });
+  await t.publish(stack, ch, { from: 'x', type: 'c', data: { user: 'bob/1' } });
+  const r = await t.cb2p((cb) => ic.getIndexEvents(idx, 'bob/1', cb));
+  assert.equal(r.id, idx);
+  assert.equal(r.field, 'data.user');
+  assert.equal(r.value, 'bob/1');
+  assert.deepEqual(r.rows.map((e) => e.type), ['c', 'a']);
+  const missing = await new Promise((resolve) => ic.getIndexEvents(t.unique('nope'), 'v', resolve));
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.restCode, 'ResourceNotFound');
+});
+
+test('the 1.5 prefix form of pathname works too', T, async () => {
+  const ch = t.unique();
+  const c = client(undefined, { pathname: '/events/v1' });
+  const h = await t.cb2p((cb) => c.send(ch, { from: 'x', type: 'y' }, cb));
+  assert.equal(h.id, 1);
+  const got = await t.collect(c, ch, 1);
+  assert.equal(got[0][0].type, 'y');
+  c.removeAllListeners(ch);
+});
