@@ -1,0 +1,94 @@
+'use strict';
+// Indices: define, query, incremental indexing, 404 for unknown ids.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer, request, redisCommand, unique } = require('../lib/harness');
+
+const REDIS = Number(process.env.GE_TEST_REDIS_PORT || 6379);
+let srv;
+test.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: '3000' } }); });
+test.after(async () => { await srv.stop(); });
+
+const define = (id, channel, field) => request(srv.url, 'POST', '/events/v1/indices', { secret: srv.secret, id, channel, field });
+const lookup = (id, value) => request(srv.url, 'GET', '/events/v1/indices/' + encodeURIComponent(id) + '/' +
+  encodeURIComponent(value) + '?secret=' + encodeURIComponent(srv.secret));
+const publish = (channel, data) => request(srv.url, 'POST', '/events/v1/events',
+  { secret: srv.secret, clientId: 'ix', channel, from: 'f', type: 't', data });
+
+test('define answers "OK" then null, and stores the definition', async () => {
+  const id = unique('idx'), ch = unique();
+  let r = await define(id, ch, 'data.user');
+  assert.deepEqual([r.status, r.json], [200, 'OK']);
+  r = await define(id, ch, 'data.other');
+  assert.deepEqual([r.status, r.json], [200, null]);
+  assert.equal(await redisCommand(REDIS, 'GET', 'indices:' + id), JSON.stringify({ id, channel: ch, field: 'data.user' }));
+});
+
+test('define parameter errors', async () => {
+  const cases = [[{ id: '' }, 'Invalid index ID'], [{ channel: 3 }, 'Invalid Channel'], [{ field: undefined }, 'Invalid field']];
+  for (const [change, message] of cases) {
+    const body = Object.assign({ secret: srv.secret, id: 'a', channel: 'b', field: 'c' }, change);
+    const r = await request(srv.url, 'POST', '/events/v1/indices', body);
+    assert.deepEqual([r.status, r.json], [400, { code: 'InvalidContent', message }]);
+  }
+});
+
+test('GET lists the events whose field has the value, newest first, incrementally', async () => {
+  const id = unique('idx'), ch = unique('ich');
+  await publish(ch, { user: { name: 'bob' } });
+  await publish(ch, { user: { name: 'alice' } });
+  await define(id, ch, 'data.user.name');
+  await publish(ch, { user: { name: 'bob' } });
+  await publish(ch, { user: { name: 42 } });
+  await publish(ch, { list: [{ name: 'bob' }] });
+  let r = await lookup(id, 'bob');
+  assert.equal(r.status, 200);
+  assert.deepEqual(Object.keys(r.json), ['id', 'field', 'value', 'rows']);
+  assert.deepEqual([r.json.id, r.json.field, r.json.value], [id, 'data.user.name', 'bob']);
+  assert.deepEqual(r.json.rows.map((e) => e.id), [3, 1]);
+  assert.equal(await redisCommand(REDIS, 'GET', 'last-fetched:' + id + ':' + ch), '5');
+  assert.deepEqual(await redisCommand(REDIS, 'LRANGE', 'index:' + id + ':bob', 0, -1), ['3', '1']);
+  await publish(ch, { user: { name: 'bob' } });
+  r = await lookup(id, 'bob');
+  assert.deepEqual(r.json.rows.map((e) => e.id), [6, 3, 1]);
+  r = await lookup(id, 'alice');
+  assert.deepEqual(r.json.rows.map((e) => e.id), [2]);
+  r = await lookup(id, 'nobody');
+  assert.deepEqual(r.json.rows, []);
+  // Concurrent GETs index every event once.
+  for (let i = 0; i < 20; i++) await publish(ch, { user: { name: 'carol' } });
+  const all = await Promise.all(Array.from({ length: 10 }, () => lookup(id, 'carol')));
+  assert.ok(all.every((x) => x.json.rows.length === 20));
+  assert.equal((await redisCommand(REDIS, 'LRANGE', 'index:' + id + ':carol', 0, -1)).length, 20);
+});
+
+test('array paths and URL-decoded segments', async () => {
+  const id = unique('idx') + ' x/y', ch = unique();
+  await define(id, ch, 'data.list[1].tag');
+  await publish(ch, { list: [{ tag: 'a' }, { tag: 'é b' }] });
+  const r = await lookup(id, 'é b');
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.rows.map((e) => e.id), [1]);
+});
+
+test('unknown index is 404; an empty channel answers at once', async () => {
+  let r = await lookup(unique('none'), 'v');
+  assert.deepEqual([r.status, r.json.code], [404, 'ResourceNotFound']);
+  const id = unique('idx');
+  await define(id, unique('empty'), 'data.x');
+  const t0 = Date.now();
+  r = await lookup(id, 'v');
+  assert.deepEqual([r.status, r.json.rows], [200, []]);
+  assert.ok(Date.now() - t0 < 1000, 'never long-polls');
+});
+
+test('a large backlog is indexed in batches', async () => {
+  const id = unique('idx'), ch = unique('big');
+  const pubs = [];
+  for (let i = 0; i < 2500; i++) pubs.push(publish(ch, { k: i % 2 ? 'odd' : 'even' }));
+  await Promise.all(pubs);
+  await define(id, ch, 'data.k');
+  const r = await lookup(id, 'odd');
+  assert.equal(r.json.rows.length, 1250);
+  assert.equal(r.json.rows[0].id, 2500);
+});
