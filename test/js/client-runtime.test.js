@@ -1,0 +1,153 @@
+'use strict';
+// The client as a citizen of the Node process: the loop stays free, the
+// process exits by itself, errors throw like EventEmitter's, back-off
+// while the server is down, close() aborts long-polls.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const t = require('../lib/client-harness');
+
+const T = { timeout: 60000 };
+
+test('20 channels on one Client at once while a setInterval keeps ticking on time', T, async () => {
+  const stack = await t.startStack({ env: { POLL_TIMEOUT: '1000' } });
+  const c = new t.Client(t.unique('cid'), stack.options());
+  try {
+    const channels = Array.from({ length: 20 }, () => t.unique('many'));
+    const received = new Map(channels.map((ch) => [ch, []]));
+    for (const ch of channels) c.on(ch, (e) => received.get(ch).push(e.type));
+    // Ticks every 20 ms: record the worst lateness while 20 long-polls wait.
+    let worst = 0, last = Date.now(), ticks = 0;
+    const iv = setInterval(() => {
+      const now = Date.now();
+      worst = Math.max(worst, now - last - 20);
+      last = now;
+      ticks++;
+    }, 20);
+    await t.sleep(1500); // every channel has had a long-poll waiting, some timed out
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(channels.map((ch) => t.publish(stack, ch, { from: 'x', type: 'r' + round })));
+    }
+    const deadline = Date.now() + 10000;
+    while (channels.some((ch) => received.get(ch).length < 3) && Date.now() < deadline) await t.sleep(20);
+    clearInterval(iv);
+    for (const ch of channels) assert.deepEqual(received.get(ch), ['r0', 'r1', 'r2'], ch);
+    assert.ok(ticks > 50, 'interval ticked ' + ticks + ' times');
+    assert.ok(worst < 200, 'an interval tick was ' + worst + ' ms late');
+  } finally {
+    c.close();
+    await stack.server.stop();
+  }
+});
+
+test('the process exits by itself after the last removeListener', T, async () => {
+  const stack = await t.startStack({ env: { POLL_TIMEOUT: '30000' } });
+  try {
+    const ch = t.unique();
+    await t.publish(stack, ch, { from: 'x', type: 'first' });
+    // The child listens, gets one event, removes its listener (a 30 s
+    // long-poll is then in flight) and must exit without waiting for it.
+    const script = `
+      const { Client } = require('.');
+      const c = new Client('exit-test', { secret: ${JSON.stringify(stack.server.secret)}, hostname: '127.0.0.1', port: ${stack.server.port} });
+      const h = (e) => { console.log('got ' + e.type); setTimeout(() => c.removeListener(${JSON.stringify(ch)}, h), 50); };
+      c.on(${JSON.stringify(ch)}, h);
+      process.on('exit', () => console.log('exit'));`;
+    const r = await t.runNode(script, { timeout: 20000 });
+    assert.equal(r.signal, null, 'killed: did not exit by itself; ' + r.stderr);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'got first\nexit\n');
+    assert.ok(r.ms < 10000, 'took ' + r.ms + ' ms');
+  } finally {
+    await stack.server.stop();
+  }
+});
+
+test('a process that still listens does not exit', T, async () => {
+  const stack = await t.startStack({ env: { POLL_TIMEOUT: '500' } });
+  try {
+    const script = `
+      const { Client } = require('.');
+      const c = new Client('stay', { secret: ${JSON.stringify(stack.server.secret)}, hostname: '127.0.0.1', port: ${stack.server.port} });
+      c.on('stay-channel-' + process.pid, () => {});
+      c.on('cycle', () => console.log('cycle'));`;
+    const r = await t.runNode(script, { timeout: 2500 });
+    assert.equal(r.signal, 'SIGKILL'); // still running when killed
+    assert.ok(r.stdout.split('\n').filter((l) => l === 'cycle').length >= 3, r.stdout);
+  } finally {
+    await stack.server.stop();
+  }
+});
+
+test('with no "error" listener an error throws, as EventEmitter does', T, async () => {
+  const port = await t.freePort(); // nothing listens there
+  const script = `
+    const { Client } = require('.');
+    process.on('uncaughtException', (err) => {
+      console.log(JSON.stringify({ message: err.message, code: err.code, statusCode: err.statusCode, isError: err instanceof Error }));
+      process.exit(3);
+    });
+    new Client('thrower', { secret: 's', hostname: '127.0.0.1', port: ${port} }).on('some-channel', () => {});`;
+  const r = await t.runNode(script);
+  assert.equal(r.code, 3, r.stderr);
+  const err = JSON.parse(r.stdout);
+  assert.equal(err.isError, true);
+  assert.equal(err.code, 'ECONNREFUSED');
+  assert.equal(err.statusCode, 0);
+  // And without any handler the process dies with it, like any unhandled 'error'.
+  const r2 = await t.runNode(`
+    const { Client } = require('.');
+    new Client('thrower', { secret: 's', hostname: '127.0.0.1', port: ${port} }).on('some-channel', () => {});`);
+  assert.notEqual(r2.code, 0);
+  assert.match(r2.stderr, /ECONNREFUSED|Couldn't connect/);
+});
+
+test('while the server is down requests back off, then resume when it is back', T, async () => {
+  const port = await t.freePort();
+  const c = new t.Client(t.unique('cid'), { secret: t.SECRET, hostname: '127.0.0.1', port });
+  const ch = t.unique();
+  const errorsAt = [];
+  const t0 = Date.now();
+  c.on('error', (err) => { errorsAt.push(Date.now() - t0); assert.equal(err.code, 'ECONNREFUSED'); });
+  const got = [];
+  c.on(ch, (e) => got.push(e.type));
+  let server;
+  try {
+    await t.sleep(1650);
+    // Without back-off a refused connection is retried at once: thousands
+    // of requests. With 100, 200, 400, 800 ms: 5 requests in 1.6 s.
+    const n = errorsAt.length;
+    assert.ok(n >= 4 && n <= 6, 'requests while down: ' + n + ' at ' + errorsAt.join(','));
+    const gaps = errorsAt.slice(1).map((v, i) => v - errorsAt[i]);
+    for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i] >= gaps[i - 1] * 1.5, 'gaps grow: ' + gaps.join(','));
+    server = await t.startServer({ port, redisPort: t.REDIS_PORT, env: { POLL_TIMEOUT: '500' } });
+    await t.publish({ server, url: server.url }, ch, { from: 'x', type: 'after-outage' });
+    const deadline = Date.now() + 10000; // next retry is at most 1.6 s away
+    while (got.length === 0 && Date.now() < deadline) await t.sleep(20);
+    assert.deepEqual(got, ['after-outage']);
+  } finally {
+    c.close();
+    if (server) await server.stop();
+  }
+});
+
+test('close() aborts long-polls in flight; sends in flight still complete', T, async () => {
+  const stack = await t.startStack({ env: { POLL_TIMEOUT: '30000' } });
+  try {
+    const script = `
+      const { Client } = require('.');
+      const c = new Client('closer', { secret: ${JSON.stringify(stack.server.secret)}, hostname: '127.0.0.1', port: ${stack.server.port} });
+      for (let i = 0; i < 3; i++) c.on('close-test-' + i + '-' + process.pid, () => {});
+      c.on('drain', () => console.log('drain'));
+      setTimeout(() => {
+        c.send('close-test-sent-' + process.pid, { from: 'x', type: 'y' }, (err, h) => console.log('sent ' + (err ? err.message : h.id)));
+        c.close();
+        const t0 = Date.now();
+        process.on('exit', () => console.log('exit after ' + (Date.now() - t0 < 5000 ? 'less' : 'more') + ' than 5 s'));
+      }, 300);`;
+    const r = await t.runNode(script, { timeout: 20000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['drain', 'exit after less than 5 s', 'sent 1']);
+  } finally {
+    await stack.server.stop();
+  }
+});
