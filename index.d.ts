@@ -1,0 +1,127 @@
+// Type declarations of require('ganomede-events').
+import { EventEmitter } from 'events';
+import type { Agent as HttpAgent } from 'http';
+import type { Agent as HttpsAgent } from 'https';
+
+export interface GanomedeEvent<D = any> {
+  id: number;
+  timestamp: number;
+  from: string;
+  type: string;
+  data?: D;
+}
+
+export interface EventToSend<D = any> {
+  from: string;
+  type: string;
+  /** a truthy object or array */
+  data?: D;
+}
+
+/** An HTTP error (statusCode > 0) or a network error (statusCode 0, code set). */
+export interface RequestError extends Error {
+  statusCode: number;
+  /** the server's `code`, e.g. 'InvalidCredentialsError' (HTTP errors) */
+  restCode?: string;
+  /** errno-style name, e.g. 'ECONNREFUSED' (network errors) */
+  code?: string;
+  /** the parsed JSON body, or its raw text */
+  body?: any;
+}
+
+export type Callback<T> = (err: RequestError | TypeError | null, result?: T) => void;
+
+export interface ConnectionOptions {
+  /** API_SECRET of the server; required, non-empty */
+  secret: string;
+  /** 'http' (default) or 'https' */
+  protocol?: 'http' | 'https' | 'http:' | 'https:';
+  /** default 'localhost' */
+  hostname?: string;
+  /** default 8000 */
+  port?: number;
+  /** keepAlive: false and a finite maxSockets are honoured */
+  agent?: HttpAgent | HttpsAgent;
+  /** https: a CA bundle (PEM file) to trust instead of the system's */
+  caFile?: string;
+  /** https: false skips certificate verification */
+  rejectUnauthorized?: boolean;
+  /** ms; a one-shot request (send, latest, index) taking longer fails */
+  requestTimeout?: number;
+  /** ms; default 10000 */
+  connectTimeout?: number;
+}
+
+export interface ClientOptions extends ConnectionOptions {
+  /** the events endpoint, default '/events/v1/events'; the prefix form '/events/v1' is accepted */
+  pathname?: string;
+  /** `limit` of each poll request; default: not sent (server default 100) */
+  limit?: number;
+}
+
+export class Cursor {
+  constructor(channel: string, options?: { after?: number | null; limit?: number | null });
+  readonly channel: string;
+  after: number | null;
+  limit: number | null;
+  advance(events: GanomedeEvent[]): Cursor;
+  toQuery(): { channel: string; after?: number; limit?: number };
+}
+
+export interface Cycle {
+  finished: Cursor;
+  next: Cursor;
+}
+
+export class Client extends EventEmitter {
+  constructor(clientId: string, options: ClientOptions);
+  readonly clientId: string;
+
+  on(event: 'error', listener: (error: RequestError, channel: string) => void): this;
+  on(event: 'cycle', listener: (cycle: Cycle, channel: string) => void): this;
+  on(event: 'drain', listener: () => void): this;
+  on(event: 'newListener' | 'removeListener', listener: (name: string | symbol, listener: (...args: any[]) => void) => void): this;
+  on(channel: string, listener: (event: GanomedeEvent, channel: string) => void): this;
+
+  once(event: 'error', listener: (error: RequestError, channel: string) => void): this;
+  once(event: 'cycle', listener: (cycle: Cycle, channel: string) => void): this;
+  once(event: 'drain', listener: () => void): this;
+  once(channel: string, listener: (event: GanomedeEvent, channel: string) => void): this;
+
+  addListener(channel: string, listener: (...args: any[]) => void): this;
+  prependListener(channel: string, listener: (...args: any[]) => void): this;
+  prependOnceListener(channel: string, listener: (...args: any[]) => void): this;
+  removeListener(channel: string, listener: (...args: any[]) => void): this;
+  off(channel: string, listener: (...args: any[]) => void): this;
+  removeAllListeners(channel?: string): this;
+
+  /** Publish; the callback gets the stored event's header ({id, timestamp, ...}). */
+  send(channel: string, event: EventToSend, callback?: Callback<GanomedeEvent>): void;
+  /** The last `limit` (default 100) events of channel, oldest first. */
+  getLatestEvents(channel: string, limit: number, callback: Callback<GanomedeEvent[]>): void;
+  getLatestEvents(channel: string, callback: Callback<GanomedeEvent[]>): void;
+  /** Stop polling every channel now (long-polls in flight are aborted). */
+  close(): void;
+}
+
+export interface IndexerClientOptions extends ConnectionOptions {
+  /** default '/events/v1' */
+  pathnamePrefix?: string;
+}
+
+export interface IndexEvents {
+  id: string;
+  field: string;
+  value: string;
+  /** newest first */
+  rows: GanomedeEvent[];
+}
+
+export class IndexerClient {
+  constructor(options: IndexerClientOptions);
+  /** 'OK' when created, null when it already existed */
+  createIndex(id: string, channel: string, field: string, callback?: Callback<'OK' | null>): void;
+  getIndexEvents(indexId: string, value: string, callback: Callback<IndexEvents>): void;
+  /** the 1.5 client's name of getIndexEvents */
+  getIndiceEvents(indexId: string, value: string, callback: Callback<IndexEvents>): void;
+}
