@@ -24,7 +24,7 @@ fi
 # Node's headers ship with Debian's nodejs (/usr/include/node); point
 # node-gyp at them so it never tries to download them.
 if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
-if [ -f package.json ]; then
+if [ -f package.json ] && [ -z "${GE_SKIP_NPM:-}" ]; then
   stamp=node_modules/.ge-installed
   if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ]; then
     echo "# npm install" >&2

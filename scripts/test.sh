@@ -16,11 +16,10 @@ echo "# building into $GE_BUILD" >&2
 if ! make -s -j2 BUILD="$GE_BUILD" CFLAGS="${GE_CFLAGS:--O2 -g}" LDFLAGS="${GE_LDFLAGS:-}" all >&2; then
   echo "0 passed, 1 failed"; exit 1
 fi
-# The Node addon: node-gyp owns build/ (ours is out/). Incremental after
-# the first configure.
+# The Node addon (and node-gyp's copy of the daemon) in build/, which
+# node-gyp owns; ours is out/. lib/build-addon.js finds node-gyp.
 if [ -f binding.gyp ]; then
-  if [ -f build/Makefile ]; then npx --no-install node-gyp build >&2; else npx --no-install node-gyp rebuild >&2; fi \
-    || { echo "0 passed, 1 failed"; exit 1; }
+  node lib/build-addon.js >&2 || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
