@@ -771,29 +771,43 @@ int ge_json_path_get(ge_slice root, const char *path, ge_slice *value) {
     if (!path) return 0;
     size_t plen = strlen(path);
     const char *e = path + plen, *i = path;
-    ge_slice cur = root, next;
-    seg s;
-    int n = 0;
+    seg whole = {path, plen, 0}, first, s;
+    ge_slice cur;
+    int have_first;
 
     if (!path_is_deep(path, e)) {
-        if (!get_member(root, (seg){path, plen, 0}, &next)) return 0;
-        *value = next;
-        return 1;
-    }
-    /* _.get first tries the whole path as a key of the object */
-    if (ge_json_type_of(root) == GE_JSON_OBJECT && get_member(root, (seg){path, plen, 0}, &next)) {
-        *value = next;
+        if (!get_member(root, whole, &cur)) return 0;
+        *value = cur;
         return 1;
     }
     if (*path == '.') {
-        if (!get_member(cur, (seg){path, 0, 0}, &cur)) return 0;
-        n++;
+        first = (seg){path, 0, 0};
+        have_first = 1;
+    } else {
+        have_first = path_next(&i, e, &first);
     }
-    while (path_next(&i, e, &s)) {
+    if (ge_json_type_of(root) == GE_JSON_OBJECT) {
+        /* _.get first tries the whole path as a key of the object; one
+         * pass over the root looks for it and for the first segment */
+        ge_json_iter it;
+        ge_slice k, v, wv = {NULL, 0};
+        int fw = 0, ff = 0;
+        ge_json_iter_begin(&it, root);
+        while (ge_json_iter_next(&it, &k, &v)) {
+            uptr p = (uptr)k.p + 1, ke = (uptr)k.p + k.n - 1;
+            if (body_equals(p, ke, whole)) wv = v, fw = 1;
+            if (have_first && body_equals(p, ke, first)) cur = v, ff = 1;
+        }
+        if (fw) {
+            *value = wv;
+            return 1;
+        }
+        if (!ff) return 0;
+    } else {
+        if (!have_first || !get_member(root, first, &cur)) return 0;
+    }
+    while (path_next(&i, e, &s))
         if (!get_member(cur, s, &cur)) return 0;
-        n++;
-    }
-    if (n == 0) return 0;
     *value = cur;
     return 1;
 }

@@ -395,6 +395,8 @@ static void test_path(void) {
     is_str(path("{\"a\":{\"x\\\"y\":4}}", "a[\"x\\\"y\"]"), "4", "quoted bracket key with escaped quote");
     is_str(path("{\"a\":{\"0\":\"zero\"}}", "a.0"), "\"zero\"", "numeric segment on an object is a key");
     is_str(path("{\"a\":{\"0\":\"zero\"}}", "a[0]"), "\"zero\"", "bracket index on an object is a key");
+    is_str(path("{\"a\":{\"x[y\":5}}", "a[\"x[y\"]"), "5", "quoted bracket key with a '['");
+    is_str(path("{\"a[b\":6}", "a[b"), "6", "unclosed '[' makes the whole path one key");
     is_str(path("{\"\":1}", ""), "1", "empty path is the empty key");
     is_str(path("{}", ""), "(missing)", "empty path, no empty key");
     is_str(path("{\"a\":{\"b\":1},\"a\":{\"b\":2}}", "a.b"), "2", "last duplicate wins along a path");
@@ -409,6 +411,7 @@ static void test_path(void) {
 
 static void test_decode(void) {
     is_str(decode("\"a\\nb\""), "a\nb", "decode \\n");
+    is_str(decode("\"\\b\\f\\r\\t\""), "\b\f\r\t", "decode \\b \\f \\r \\t");
     is_str(decode("\"\\u0000x\""), "<0>x", "decode \\u0000 to a NUL byte");
     is_str(decode("\"\\ud83d\\ude00\""), "\xf0\x9f\x98\x80", "decode surrogate pair");
     is_str(decode("\"\\ud800\\u0041\""), "\xef\xbf\xbd" "A", "decode lone surrogate to U+FFFD");
