@@ -227,3 +227,13 @@ test('bodies larger than MAX_BODY_BYTES get 413 PayloadTooLarge, and the server 
     assert.equal(r.status, 200);
   } finally { await small.stop(); }
 });
+
+test('publishing and reading survive SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
+  const ch = unique();
+  assert.equal((await publish(ch)).status, 200);
+  assert.equal(await redisCommand(REDIS, 'SCRIPT', 'FLUSH'), 'OK');
+  const r = await publish(ch);
+  assert.deepEqual([r.status, r.json.id], [200, 2]);
+  const g = await get('/events/v1/events?' + q({ secret: srv.secret, clientId: 'f', channel: ch, after: 0 }));
+  assert.deepEqual(g.json.map((e) => e.id), [1, 2]);
+});

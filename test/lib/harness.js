@@ -106,7 +106,9 @@ async function startServer(opts = {}) {
     get stderr() { return stderr; },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && !proc.signalCode) proc.kill(signal);
-      return exited;
+      const e = await exited;
+      checkMemoryReports(stderr);
+      return e;
     },
   };
   if (opts.wait !== false) {
@@ -182,6 +184,13 @@ function parseResp(buf, i) {
     return { value: out, end: at };
   }
   return { value: new Error('bad RESP'), end: buf.length };
+}
+
+// Under `make asan` / `make valgrind` a memory error or leak in the daemon
+// must fail the test that stopped it.
+function checkMemoryReports(stderr) {
+  const m = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|==\d+== (Invalid|Conditional|Mismatched|Syscall param)|definitely lost: [1-9]/.exec(stderr);
+  if (m) throw new Error('memory report from the daemon:\n' + stderr.slice(Math.max(0, m.index - 200), m.index + 4000));
 }
 
 let uniq = 0;
