@@ -11,7 +11,7 @@
 
 /* ---- answers ------------------------------------------------------------ */
 
-void ge_api_error(ge_respond_fn respond, void *conn, int status, const char *code, const char *message) {
+void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message) {
     ge_buf b = GE_BUF_INIT;
     ge_buf_puts(&b, "{\"code\":");
     ge_json_string_encode(&b, code, strlen(code));
@@ -22,11 +22,11 @@ void ge_api_error(ge_respond_fn respond, void *conn, int status, const char *cod
     ge_buf_free(&b);
 }
 
-static void invalid(ge_respond_fn respond, void *conn, const char *message) {
+static void invalid(ge_reply_fn respond, void *conn, const char *message) {
     ge_api_error(respond, conn, 400, "InvalidContent", message);
 }
 
-static void unavailable(ge_respond_fn respond, void *conn) {
+static void unavailable(ge_reply_fn respond, void *conn) {
     ge_api_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
 }
 
@@ -45,7 +45,7 @@ void ge_api_json_array(ge_buf *out, const redisReply *r, size_t from) {
 
 /* ---- calls -------------------------------------------------------------- */
 
-ge_call *ge_call_new(ge_api *api, ge_respond_fn respond, void *conn) {
+ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_call *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->api = api;
@@ -96,11 +96,6 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
     ge_buf_putc(&b, '}');
     ge_call_finish(c, status, b.data, b.len);
     ge_buf_free(&b);
-}
-
-void ge_call_cancel(ge_call *c) {
-    call_stop(c);
-    call_release(c);
 }
 
 int ge_call_arrived(ge_call *c) {
@@ -188,7 +183,7 @@ static char *xstrdup(const char *s) {
     return d;
 }
 
-static ge_call *events_get(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     const char *client_id = ge_params_query_str(p, "clientId");
     const char *channel = ge_params_query_str(p, "channel");
     if (!client_id) return invalid(respond, conn, "Invalid Client ID"), NULL;
@@ -220,7 +215,7 @@ static void publish_cb(void *arg, redisReply *r) {
     ge_call_finish(c, 200, r->str, r->len);
 }
 
-static ge_call *events_post(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+static ge_call *events_post(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
     const char *msg = NULL;
     ge_slice d;
@@ -271,7 +266,7 @@ static void latest_cb(void *arg, redisReply *r) {
     ge_buf_free(&b);
 }
 
-static ge_call *latest_get(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+static ge_call *latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     const char *channel = ge_params_query_str(p, "channel");
     if (!channel) return invalid(respond, conn, "Invalid Channel"), NULL;
     if (!ge_store_ready(api->store)) return unavailable(respond, conn), NULL;
@@ -285,7 +280,10 @@ static ge_call *latest_get(ge_api *api, const ge_params *p, ge_respond_fn respon
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_HEALTH, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET };
+enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_COUNT };
+static const char *const route_names[R_COUNT] = {
+    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index",
+};
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
  * (still percent-encoded) segments. */
@@ -294,6 +292,7 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     while (n > 1 && path[n - 1] == '/') n--; /* restify ignored a trailing slash */
     if (IS("/about") || IS(PREFIX "/about")) return R_ABOUT;
     if (IS("/health") || IS(PREFIX "/health")) return R_HEALTH;
+    if (IS("/metrics") || IS(PREFIX "/metrics")) return R_METRICS;
     if (IS(PREFIX "/events")) return R_EVENTS;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
@@ -318,7 +317,8 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
 static int method_allowed(enum route r, ge_method m) {
     switch (r) {
     case R_PING:
-    case R_HEALTH: return m == GE_M_GET || m == GE_M_HEAD;
+    case R_HEALTH:
+    case R_METRICS: return m == GE_M_GET || m == GE_M_HEAD;
     case R_EVENTS: return m == GE_M_GET || m == GE_M_POST;
     case R_INDICES: return m == GE_M_POST;
     default: return m == GE_M_GET;
@@ -330,7 +330,7 @@ static const char *method_name(ge_method m) {
     return names[m];
 }
 
-static void about(ge_api *api, ge_respond_fn respond, void *conn) {
+static void about(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_buf b = GE_BUF_INIT;
     ge_buf_puts(&b, "{\"hostname\":");
     ge_json_string_encode(&b, api->log->hostname, strlen(api->log->hostname));
@@ -345,7 +345,7 @@ static void about(ge_api *api, ge_respond_fn respond, void *conn) {
 }
 
 /* For load balancers: 200 while both Redis connections are usable. */
-static void health(ge_api *api, ge_respond_fn respond, void *conn) {
+static void health(ge_api *api, ge_reply_fn respond, void *conn) {
     int cmd = ge_store_ready(api->store), sub = ge_store_sub_ready(api->store);
     ge_buf b = GE_BUF_INIT;
     ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s}}",
@@ -354,7 +354,7 @@ static void health(ge_api *api, ge_respond_fn respond, void *conn) {
     ge_buf_free(&b);
 }
 
-static void ping(ge_slice token, ge_method m, ge_respond_fn respond, void *conn) {
+static void ping(ge_slice token, ge_method m, ge_reply_fn respond, void *conn) {
     if (m == GE_M_HEAD) {
         respond(conn, 200, "", 0);
         return;
@@ -370,9 +370,60 @@ static void ping(ge_slice token, ge_method m, ge_respond_fn respond, void *conn)
     ge_buf_free(&s);
 }
 
-ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond, void *conn) {
+/* Every answer passes through here: count it, time it, tell the observer,
+ * then hand it to the host. One allocation per request carries the route
+ * and start time to answers that come later. */
+typedef struct metered {
+    ge_api *api;
+    ge_respond_fn respond;
+    void *conn;
+    enum route route;
+    double t0;
+} metered;
+
+static void metered_done(metered *m, int status) {
+    double dt = ge_metrics_now() - m->t0;
+    ge_metrics_record(m->api->metrics, m->route, status, dt);
+    if (m->api->observer) m->api->observer(m->api->observer_arg, route_names[m->route], status, dt);
+}
+
+static void metered_respond(void *conn, int status, const char *body, size_t len) {
+    metered *m = conn;
+    metered_done(m, status);
+    const char *type = "application/json";
+    if (len == 0) type = NULL; /* HEAD */
+    else if (m->route == R_METRICS && status == 200) type = "text/plain; version=0.0.4; charset=utf-8";
+    m->respond(m->conn, status, type, body, len);
+    free(m);
+}
+
+void ge_call_cancel(ge_call *c) {
+    call_stop(c);
+    metered *m = c->conn;
+    metered_done(m, 499);
+    free(m);
+    c->conn = NULL;
+    call_release(c);
+}
+
+static void metrics(ge_api *api, ge_reply_fn respond, void *conn) {
+    ge_metrics_gauges g = {api->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
+                           ge_store_ready(api->store), ge_store_sub_ready(api->store),
+                           ge_metrics_now() - api->started};
+    ge_buf b = GE_BUF_INIT;
+    ge_metrics_render(api->metrics, &g, &b);
+    respond(conn, 200, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_respond, void *host_conn) {
     ge_slice seg[2] = {{NULL, 0}, {NULL, 0}};
     enum route r = match(req->path, req->path_len, seg);
+    metered *mt = malloc(sizeof *mt);
+    if (!mt) abort();
+    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now()};
+    ge_reply_fn respond = metered_respond;
+    void *conn = mt;
     if (r == R_NONE) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_append(&m, req->path, req->path_len);
@@ -391,6 +442,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond
     if (r == R_ABOUT) return about(api, respond, conn), NULL;
     if (r == R_PING) return ping(seg[0], req->method, respond, conn), NULL;
     if (r == R_HEALTH) return health(api, respond, conn), NULL;
+    if (r == R_METRICS) return metrics(api, respond, conn), NULL;
     if (req->body_too_large) {
         ge_api_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
         return NULL;
@@ -465,6 +517,10 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->version = xstrdup(cfg->version ? cfg->version : "0.0.0");
     api->start_date = xstrdup(cfg->start_date ? cfg->start_date : "");
     api->poll_timeout_ms = cfg->poll_timeout_ms;
+    api->observer = cfg->observer;
+    api->observer_arg = cfg->observer_arg;
+    api->metrics = ge_metrics_new(route_names, R_COUNT);
+    api->started = ge_metrics_now();
     ge_waiters_sub sub = {&api->store, sub_subscribe, sub_unsubscribe};
     api->waiters = ge_waiters_new(&sub);
     ge_store_events ev = {api->waiters, on_subscribed, on_unsubscribed, on_message, on_lost};
@@ -495,6 +551,7 @@ void ge_api_free(ge_api *api) {
         c->done = 1;
         call_release(c);
     }
+    ge_metrics_free(api->metrics);
     free(api->secret);
     free(api->version);
     free(api->start_date);

@@ -35,15 +35,21 @@ typedef struct ge_request {
     int body_too_large; /* body exceeded max_body: answer 413 */
 } ge_request;
 
-/* body is JSON (Content-Type application/json) unless status is 200 on a
- * HEAD request, when it is empty. */
-typedef void (*ge_respond_fn)(void *conn, int status, const char *body, size_t len);
+/* content_type is what to send as Content-Type (application/json for
+ * every API answer), NULL for an empty body (HEAD). */
+typedef void (*ge_respond_fn)(void *conn, int status, const char *content_type, const char *body, size_t len);
+
+/* Told of every answered request (route name, status, seconds; status
+ * 499 when the client left first), e.g. to feed statsd. */
+typedef void (*ge_api_observer)(void *arg, const char *route, int status, double seconds);
 
 typedef struct ge_api_config {
     const char *secret;       /* copied; required */
     uint64_t poll_timeout_ms; /* long-poll wait */
     const char *version;      /* copied, for /about */
     const char *start_date;   /* copied, ISO time, for /about */
+    ge_api_observer observer; /* optional */
+    void *observer_arg;       /* borrowed */
 } ge_api_config;
 
 typedef struct ge_api ge_api;

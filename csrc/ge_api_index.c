@@ -144,7 +144,7 @@ static void index_pending(ge_call *c) {
     ge_store_index_pending(c->api->store, c->index_id, INDEX_BATCH, pending_cb, c);
 }
 
-ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_respond_fn respond,
+ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
                           void *conn) {
     ge_call *c = ge_call_new(api, respond, conn);
     c->index_id = xstrdup(index_id);
@@ -166,7 +166,7 @@ static void define_cb(void *arg, redisReply *r) {
     else ge_call_finish(c, 200, "null", 4);
 }
 
-ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn) {
+ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     ge_call *c = NULL;
     ge_buf id = GE_BUF_INIT, channel = GE_BUF_INIT, field = GE_BUF_INIT, def = GE_BUF_INIT;
     const char *msg = NULL;

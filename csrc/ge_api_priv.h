@@ -5,10 +5,15 @@
 
 #include "ge_api.h"
 #include "ge_buf.h"
+#include "ge_metrics.h"
 #include "ge_params.h"
 #include "ge_waiters.h"
 
 struct redisReply;
+
+/* Inside the api every answer goes through the metering shim, which adds
+ * the content type and calls the host's ge_respond_fn. */
+typedef void (*ge_reply_fn)(void *conn, int status, const char *body, size_t len);
 
 struct ge_api {
     ge_loop loop;
@@ -19,6 +24,10 @@ struct ge_api {
     uint64_t poll_timeout_ms;
     uint64_t published;
     int draining;
+    ge_metrics *metrics;
+    double started;
+    ge_api_observer observer;
+    void *observer_arg;
     ge_call *calls; /* every open call, for drain and free */
 };
 
@@ -27,7 +36,7 @@ struct ge_api {
 struct ge_call {
     ge_api *api;
     ge_call *prev, *next;
-    ge_respond_fn respond;
+    ge_reply_fn respond;
     void *conn;
     int done;
     int pending; /* store callbacks still to come */
@@ -44,7 +53,7 @@ struct ge_call {
     int rounds;
 };
 
-ge_call *ge_call_new(ge_api *api, ge_respond_fn respond, void *conn);
+ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn);
 /* Answer (if not done yet) and release. */
 void ge_call_finish(ge_call *c, int status, const char *body, size_t len);
 void ge_call_error(ge_call *c, int status, const char *code, const char *message);
@@ -55,13 +64,13 @@ int ge_call_arrived(ge_call *c);
 void ge_call_store_failed(ge_call *c, const struct redisReply *r);
 
 /* Answer with an error body built from code and message. */
-void ge_api_error(ge_respond_fn respond, void *conn, int status, const char *code, const char *message);
+void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
 
 /* Append the elements [from, n) of an array reply as a JSON array. */
 void ge_api_json_array(ge_buf *out, const struct redisReply *r, size_t from);
 
-ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_respond_fn respond,
+ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
                           void *conn);
-ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_respond_fn respond, void *conn);
+ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);
 
 #endif

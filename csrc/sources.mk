@@ -6,7 +6,7 @@
 #   SERVICE - the server side of the core: Redis store, wait registry, REST API
 #   CLIENT  - the client engine (libcurl multi) and the public C API
 COMMON_SRC  := csrc/ge_buf.c csrc/ge_json.c csrc/ge_params.c csrc/ge_log.c
-SERVICE_SRC := csrc/ge_store.c csrc/ge_waiters.c csrc/ge_api.c csrc/ge_api_index.c
+SERVICE_SRC := csrc/ge_store.c csrc/ge_waiters.c csrc/ge_metrics.c csrc/ge_api.c csrc/ge_api_index.c
 CLIENT_SRC  := $(sort $(wildcard csrc/ge_client*.c csrc/ge_http*.c))
 DAEMON_SRC  := $(sort $(wildcard server/*.c))
 

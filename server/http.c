@@ -22,7 +22,6 @@ typedef struct pending {
     ge_call *call;      /* set when the answer comes later */
     int in_handle;      /* inside ge_api_handle */
     int answered;
-    int head;
     struct event *closed; /* EV_CLOSED watch of a waiting GET */
 } pending;
 
@@ -42,7 +41,7 @@ static const char *reason(int status) {
 
 static void on_close(struct evhttp_connection *evcon, void *arg);
 
-static void respond(void *conn, int status, const char *body, size_t len) {
+static void respond(void *conn, int status, const char *content_type, const char *body, size_t len) {
     pending *p = conn;
     struct evhttp_request *req = p->req;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -50,8 +49,7 @@ static void respond(void *conn, int status, const char *body, size_t len) {
     if (p->closed) event_free(p->closed);
     p->closed = NULL;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (!(p->head && status == 200 && len == 0))
-        evhttp_add_header(h, "Content-Type", "application/json");
+    if (content_type) evhttp_add_header(h, "Content-Type", content_type);
     if (len) evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
     evhttp_send_reply(req, status, reason(status), NULL);
     p->answered = 1;
@@ -116,7 +114,6 @@ static void on_request(struct evhttp_request *req, void *arg) {
     pending *p = calloc(1, sizeof *p);
     if (!p) abort();
     p->req = req;
-    p->head = r.method == GE_M_HEAD;
     p->in_handle = 1;
     ge_call *call = ge_api_handle(h->api, &r, respond, p);
     p->in_handle = 0;

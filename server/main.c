@@ -21,6 +21,7 @@
 #include "ge_log.h"
 #include "http.h"
 #include "loop_libevent.h"
+#include "statsd.h"
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -47,7 +48,8 @@ static void usage(FILE *f) {
             "  HOST, PORT                        listen address (0.0.0.0, 8000)\n"
             "  LOG_LEVEL                         FATAL ERROR WARN INFO DEBUG TRACE (INFO)\n"
             "  MAX_BODY_BYTES                    largest request body (1048576)\n"
-            "  WORKERS                           processes sharing the port (1)\n");
+            "  WORKERS                           processes sharing the port (1)\n"
+            "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
 }
 
 static int listen_socket(const char *host, int port, int reuseport, char *err, size_t errlen) {
@@ -112,7 +114,13 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     if (!d.base) return 1;
     ge_loop loop;
     ge_loop_libevent(&loop, d.base);
-    ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, GE_VERSION, start_date};
+    char err[256];
+    ge_statsd *statsd = ge_statsd_new(getenv("STATSD_HOST"), getenv("STATSD_PORT"), getenv("STATSD_PREFIX"), err,
+                                      sizeof err);
+    if (!statsd && getenv("STATSD_HOST") && *getenv("STATSD_HOST"))
+        ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
+    ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, GE_VERSION, start_date,
+                          statsd ? ge_statsd_observe : NULL, statsd};
     ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_password, cfg->redis_db};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     int timeout = (int)(cfg->poll_timeout_ms / 1000) + 60;
@@ -129,6 +137,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     event_free(d.sigterm);
     event_free(d.sigint);
     if (d.drain_timer) event_free(d.drain_timer);
+    ge_statsd_free(statsd);
     event_base_free(d.base);
     ge_log_write(log, GE_LOG_INFO, NULL, "stopped");
     return 0;
