@@ -47,7 +47,7 @@ struct ge_store {
     ge_loop loop;
     const ge_log *log;
     ge_store_events ev;
-    char *host, *password;
+    char *host, *password, *unix_path, *username;
     int port, db;
     conn cmd, sub;
     char sha[S_COUNT][41];
@@ -74,7 +74,8 @@ static void conn_became_ready(conn *c) {
     c->backoff = 0;
     c->down_logged = 0;
     ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)",
-                 c->is_sub ? "pub/sub" : "command", c->s->host, c->s->port);
+                 c->is_sub ? "pub/sub" : "command", c->s->unix_path ? c->s->unix_path : c->s->host,
+                 c->s->unix_path ? 0 : c->s->port);
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
@@ -82,7 +83,9 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
     redisReply *reply = r;
     if (!reply || c->ac != ac) return; /* connection going away: disconnect handler retries */
     if (reply->type == REDIS_REPLY_ERROR) {
-        ge_log_write(c->s->log, GE_LOG_ERROR, NULL, "redis setup failed: %s", reply->str);
+        if (!c->down_logged) /* once per outage, not once per retry */
+            ge_log_write(c->s->log, GE_LOG_ERROR, NULL, "redis setup failed: %s", reply->str);
+        c->down_logged = 1;
         redisAsyncDisconnect(ac);
         return;
     }
@@ -119,7 +122,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv);
 
 static void conn_open(conn *c) {
     ge_store *s = c->s;
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path) : redisAsyncConnect(s->host, s->port);
     if (!ac || ac->err) {
         if (!c->down_logged)
             ge_log_write(s->log, GE_LOG_WARN, NULL, "redis connect failed: %s",
@@ -141,7 +144,10 @@ static void conn_open(conn *c) {
     c->setup_left = 1; /* PING: proves the connection works before "ready" */
     c->script_next = 0;
     if (s->password && *s->password) {
-        redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", s->password);
+        if (s->username && *s->username)
+            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s %s", s->username, s->password);
+        else
+            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", s->password);
         c->setup_left++;
     }
     if (!c->is_sub && s->db) {
@@ -402,6 +408,8 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     if (events) s->ev = *events;
     s->host = dup_or_null(opt->host ? opt->host : "localhost");
     s->password = dup_or_null(opt->password);
+    s->username = dup_or_null(opt->username);
+    s->unix_path = opt->unix_path && *opt->unix_path ? dup_or_null(opt->unix_path) : NULL;
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
@@ -432,5 +440,7 @@ void ge_store_free(ge_store *s) {
     s->loop.timer_free(s->fail_timer);
     free(s->host);
     free(s->password);
+    free(s->username);
+    free(s->unix_path);
     free(s);
 }

@@ -38,6 +38,8 @@ typedef void (*ge_store_cb)(void *arg, struct redisReply *reply);
 typedef struct ge_store_options {
     const char *host;      /* copied */
     int port;
+    const char *unix_path; /* copied; when set, used instead of host/port */
+    const char *username;  /* copied; NULL or "" for none (Redis 6 ACL) */
     const char *password;  /* copied; NULL or "" for none */
     int db;
 } ge_store_options;

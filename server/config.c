@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ge_log.h"
 
@@ -26,6 +27,86 @@ static int env_num(const char *name, const char *dflt, unsigned long long min, u
     return 0;
 }
 
+static int hexv(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copy s[0..n) percent-decoded into out (size outlen); -1 if too long. */
+static int copy_decoded(char *out, size_t outlen, const char *s, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+            c = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
+            i += 2;
+        }
+        if (o + 1 >= outlen) return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock[?db=N] */
+static int parse_redis_url(ge_config *cfg, const char *url, char *err, size_t errlen) {
+    const char *p;
+    if (!strncmp(url, "unix://", 7)) {
+        p = url + 7;
+        const char *qm = strchr(p, '?');
+        size_t n = qm ? (size_t)(qm - p) : strlen(p);
+        if (n == 0 || copy_decoded(cfg->redis_unix, sizeof cfg->redis_unix, p, n) != 0) goto bad;
+        if (qm) {
+            if (strncmp(qm, "?db=", 4) != 0) goto bad;
+            char *end;
+            long db = strtol(qm + 4, &end, 10);
+            if (*end || end == qm + 4 || db < 0) goto bad;
+            cfg->redis_db = (int)db;
+        }
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) goto bad;
+    p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon) goto bad; /* a bare user without a password means nothing to AUTH */
+        if (copy_decoded(cfg->redis_username, sizeof cfg->redis_username, p, (size_t)(colon - p)) != 0 ||
+            copy_decoded(cfg->redis_password, sizeof cfg->redis_password, colon + 1, (size_t)(at - colon - 1)) != 0)
+            goto bad;
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    const char *hostend = slash ? slash : p + strlen(p);
+    const char *colon = NULL;
+    if (*p == '[') { /* [IPv6]:port */
+        const char *rb = memchr(p, ']', (size_t)(hostend - p));
+        if (!rb) goto bad;
+        if (copy_decoded(cfg->redis_host, sizeof cfg->redis_host, p + 1, (size_t)(rb - p - 1)) != 0) goto bad;
+        colon = rb + 1 < hostend && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', (size_t)(hostend - p));
+        size_t hn = (size_t)((colon ? colon : hostend) - p);
+        if (hn && copy_decoded(cfg->redis_host, sizeof cfg->redis_host, p, hn) != 0) goto bad;
+    }
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (end != hostend || port < 1 || port > 65535) goto bad;
+        cfg->redis_port = (int)port;
+    }
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0) goto bad;
+        cfg->redis_db = (int)db;
+    }
+    return 0;
+bad:
+    /* The URL may hold a password: do not echo it. */
+    snprintf(err, errlen, "REDIS_URL is not redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]");
+    return -1;
+}
+
 int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     unsigned long long n;
     cfg->secret = getenv("API_SECRET");
@@ -39,12 +120,15 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "LOG_LEVEL \"%s\" is not one of FATAL ERROR WARN INFO DEBUG TRACE", lvl);
         return -1;
     }
-    cfg->redis_host = env_or("REDIS_EVENTS_PORT_6379_TCP_ADDR", "localhost");
+    snprintf(cfg->redis_host, sizeof cfg->redis_host, "%s", env_or("REDIS_EVENTS_PORT_6379_TCP_ADDR", "localhost"));
     if (env_num("REDIS_EVENTS_PORT_6379_TCP_PORT", "6379", 1, 65535, &n, err, errlen)) return -1;
     cfg->redis_port = (int)n;
-    cfg->redis_password = getenv("REDIS_PASSWORD");
+    cfg->redis_unix[0] = cfg->redis_username[0] = '\0';
+    snprintf(cfg->redis_password, sizeof cfg->redis_password, "%s", env_or("REDIS_PASSWORD", ""));
     if (env_num("REDIS_DB", "0", 0, 100000, &n, err, errlen)) return -1;
     cfg->redis_db = (int)n;
+    const char *url = getenv("REDIS_URL");
+    if (url && *url && parse_redis_url(cfg, url, err, errlen) != 0) return -1;
     if (env_num("POLL_TIMEOUT", "5000", 0, 86400000ULL, &n, err, errlen)) return -1;
     cfg->poll_timeout_ms = n;
     cfg->host = env_or("HOST", "0.0.0.0");

@@ -9,9 +9,12 @@
 
 typedef struct ge_config {
     const char *secret;      /* API_SECRET, borrowed from the environment */
-    const char *redis_host;  /* borrowed */
+    /* Redis: REDIS_URL when set, else the original's variables. */
+    char redis_host[256];
     int redis_port;
-    const char *redis_password;
+    char redis_unix[256];     /* "" unless a unix:// URL */
+    char redis_username[128];
+    char redis_password[256];
     int redis_db;
     uint64_t poll_timeout_ms;
     const char *host;        /* borrowed */

@@ -44,6 +44,8 @@ static void usage(FILE *f) {
             "  REDIS_EVENTS_PORT_6379_TCP_ADDR   Redis host (localhost)\n"
             "  REDIS_EVENTS_PORT_6379_TCP_PORT   Redis port (6379)\n"
             "  REDIS_PASSWORD, REDIS_DB          Redis AUTH password, database (none, 0)\n"
+            "  REDIS_URL                         redis://[[user]:password@]host[:port][/db] or\n"
+            "                                    unix:///path/to.sock[?db=N]; wins over the above\n"
             "  POLL_TIMEOUT                      long-poll wait in ms (5000)\n"
             "  HOST, PORT                        listen address (0.0.0.0, 8000)\n"
             "  LOG_LEVEL                         FATAL ERROR WARN INFO DEBUG TRACE (INFO)\n"
@@ -121,7 +123,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd};
-    ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_password, cfg->redis_db};
+    ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_unix, cfg->redis_username,
+                             cfg->redis_password, cfg->redis_db};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     int timeout = (int)(cfg->poll_timeout_ms / 1000) + 60;
     d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, timeout);

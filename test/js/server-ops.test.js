@@ -13,7 +13,7 @@ test('refuses to start without API_SECRET, with a clear message', async () => {
   for (const secret of [undefined, '']) {
     const s = await startServer({ env: { API_SECRET: secret }, wait: false });
     const e = await s.exited;
-    assert.equal(e.code, 1);
+    assert.equal(e.code, 1, JSON.stringify(e) + s.stderr);
     assert.match(s.stderr, /API_SECRET is not set/);
   }
 });

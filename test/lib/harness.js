@@ -63,6 +63,7 @@ async function startRedis(opts = {}) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no'];
   if (opts.password) args.push('--requirepass', opts.password);
+  if (opts.unixsocket) args.push('--unixsocket', opts.unixsocket, '--unixsocketperm', '700');
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
   await waitPort(port);
   return {

@@ -1,0 +1,78 @@
+'use strict';
+// Redis configuration beyond host and port: REDIS_URL (password, user,
+// database, unix socket), REDIS_PASSWORD, and clear errors.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { startServer, startRedis, request, redisCommand, unique } = require('../lib/harness');
+
+const publish = (s, channel) => request(s.url, 'POST', '/events/v1/events',
+  { secret: s.secret, clientId: 'r', channel, from: 'f', type: 't' });
+
+test('REDIS_URL with a password and a database number', async () => {
+  const redis = await startRedis({ password: 'p@ss:word' });
+  try {
+    const s = await startServer({ env: { REDIS_URL: 'redis://:p%40ss%3Aword@127.0.0.1:' + redis.port + '/3' } });
+    try {
+      const ch = unique();
+      assert.equal((await publish(s, ch)).status, 200);
+      // The event is in database 3, behind the password.
+      const sock = require('node:net');
+      const got = await new Promise((resolve, reject) => {
+        const c = sock.connect(redis.port, '127.0.0.1');
+        let buf = '';
+        c.on('data', (d) => { buf += d; if (buf.split('\r\n').length > 4) { c.destroy(); resolve(buf); } });
+        c.on('error', reject);
+        c.write('AUTH p@ss:word\r\nSELECT 3\r\nGET indices:' + ch + '\r\n');
+      });
+      assert.match(got, /^\+OK\r\n\+OK\r\n\$1\r\n1\r\n/);
+      assert.ok(!s.stdout.includes('p@ss'), 'the password is not logged');
+    } finally { await s.stop(); }
+  } finally { await redis.stop(); }
+});
+
+test('a wrong password: the server stays up, answers 503 and logs why', async () => {
+  const redis = await startRedis({ password: 'right' });
+  try {
+    const s = await startServer({ waitRedis: false, env: { LOG_LEVEL: 'INFO', REDIS_URL: 'redis://:wrong@127.0.0.1:' + redis.port } });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await publish(s, unique())).status, 503);
+      assert.equal((await request(s.url, 'GET', '/health')).status, 503);
+      assert.match(s.stdout, /redis setup failed/);
+      assert.ok(!s.stdout.includes('wrong'), 'the password is not logged');
+    } finally { await s.stop(); }
+  } finally { await redis.stop(); }
+});
+
+test('REDIS_PASSWORD with the original host/port variables', async () => {
+  const redis = await startRedis({ password: 'sekret' });
+  try {
+    const s = await startServer({ redisPort: redis.port, env: { REDIS_PASSWORD: 'sekret' } });
+    try { assert.equal((await publish(s, unique())).status, 200); } finally { await s.stop(); }
+  } finally { await redis.stop(); }
+});
+
+test('REDIS_URL unix:// socket', async () => {
+  const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'ge-sock-'));
+  const sockPath = path.join(dir, 'redis.sock');
+  const redis = await startRedis({ unixsocket: sockPath });
+  try {
+    const s = await startServer({ env: { REDIS_URL: 'unix://' + sockPath + '?db=2' } });
+    try {
+      const ch = unique();
+      assert.equal((await publish(s, ch)).status, 200);
+      assert.equal(await redisCommand(redis.port, 'GET', 'indices:' + ch), null, 'not in db 0');
+    } finally { await s.stop(); }
+  } finally { await redis.stop(); }
+});
+
+test('a malformed REDIS_URL is a start-up error that does not echo the password', async () => {
+  for (const url of ['http://x', 'redis://:secretpw@host:notaport', 'redis://user@host', 'unix://']) {
+    const s = await startServer({ env: { REDIS_URL: url }, wait: false });
+    const e = await s.exited;
+    assert.equal(e.code, 1, url);
+    assert.match(s.stderr, /REDIS_URL is not/);
+    assert.ok(!s.stderr.includes('secretpw'));
+  }
+});
