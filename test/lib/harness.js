@@ -62,6 +62,8 @@ async function startRedis(opts = {}) {
   const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'ge-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no'];
+  // Durable: an event acknowledged with 200 survives a SIGKILL of Redis.
+  if (opts.appendonly) args.push('--appendfsync', 'always');
   if (opts.password) args.push('--requirepass', opts.password);
   if (opts.unixsocket) args.push('--unixsocket', opts.unixsocket, '--unixsocketperm', '700');
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
