@@ -1,6 +1,7 @@
 #include "ge_api.h"
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,10 +462,12 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         goto out;
     }
     ge_buf secret = GE_BUF_INIT;
+    p.max_len = 0; /* the name limit is not the secret's */
     const char *given = req->method == GE_M_POST ? ge_params_body_str(&p, "secret", &secret) : NULL;
     if (!given) given = ge_params_query_str(&p, "secret");
     int authorized = ge_secret_equals(given, api->secret);
     ge_buf_free(&secret);
+    p.max_len = api->max_name;
     if (!authorized) {
         ge_api_error(respond, conn, 401, "InvalidCredentialsError", "Invalid credentials");
         goto out;
@@ -479,8 +482,10 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
         ge_url_decode(&id, seg[0].p, seg[0].n, 0);
         ge_url_decode(&val, seg[1].p, seg[1].n, 0);
-        if (id.len == 0 || strlen(id.data) != id.len) invalid(respond, conn, "Invalid index ID");
-        else if (val.len == 0 || strlen(val.data) != val.len) invalid(respond, conn, "Invalid Index Value");
+        size_t max = api->max_name ? api->max_name : SIZE_MAX;
+        if (id.len == 0 || strlen(id.data) != id.len || id.len > max) invalid(respond, conn, "Invalid index ID");
+        else if (val.len == 0 || strlen(val.data) != val.len || val.len > max)
+            invalid(respond, conn, "Invalid Index Value");
         else if (!ge_store_ready(api->store)) unavailable(respond, conn);
         else c = ge_api_index_get(api, id.data, val.data, respond, conn);
         ge_buf_free(&id);
@@ -517,6 +522,7 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->version = xstrdup(cfg->version ? cfg->version : "0.0.0");
     api->start_date = xstrdup(cfg->start_date ? cfg->start_date : "");
     api->poll_timeout_ms = cfg->poll_timeout_ms;
+    api->max_name = cfg->max_name;
     api->observer = cfg->observer;
     api->observer_arg = cfg->observer_arg;
     api->metrics = ge_metrics_new(route_names, R_COUNT);

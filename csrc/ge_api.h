@@ -46,6 +46,7 @@ typedef void (*ge_api_observer)(void *arg, const char *route, int status, double
 typedef struct ge_api_config {
     const char *secret;       /* copied; required */
     uint64_t poll_timeout_ms; /* long-poll wait */
+    size_t max_name;          /* longest string parameter (channel, clientId...); 0: none */
     const char *version;      /* copied, for /about */
     const char *start_date;   /* copied, ISO time, for /about */
     ge_api_observer observer; /* optional */

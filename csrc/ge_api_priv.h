@@ -22,6 +22,7 @@ struct ge_api {
     ge_waiters *waiters;
     char *secret, *version, *start_date;
     uint64_t poll_timeout_ms;
+    size_t max_name;
     uint64_t published;
     int draining;
     ge_metrics *metrics;

@@ -108,13 +108,14 @@ void ge_params_free(ge_params *p) {
     ge_form_free(&p->form);
 }
 
-static const char *pair_str(const ge_pair *pr) {
+static const char *pair_str(const ge_params *p, const ge_pair *pr) {
     if (!pr || pr->repeated || pr->val_len == 0 || strlen(pr->val) != pr->val_len) return NULL;
+    if (p->max_len && pr->val_len > p->max_len) return NULL;
     return pr->val;
 }
 
 const char *ge_params_query_str(const ge_params *p, const char *name) {
-    return pair_str(ge_form_get(&p->query, name));
+    return pair_str(p, ge_form_get(&p->query, name));
 }
 
 int ge_params_body_json(const ge_params *p, const char *name, ge_slice *v) {
@@ -124,7 +125,7 @@ int ge_params_body_json(const ge_params *p, const char *name, ge_slice *v) {
 const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out) {
     ge_buf_reset(out);
     if (!p->json.p) {
-        const char *v = pair_str(ge_form_get(&p->form, name));
+        const char *v = pair_str(p, ge_form_get(&p->form, name));
         if (!v) return NULL;
         ge_buf_puts(out, v);
         return out->data;
@@ -132,6 +133,7 @@ const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out
     ge_slice v;
     if (!ge_json_object_get(p->json, name, &v) || ge_json_type_of(v) != GE_JSON_STRING) return NULL;
     if (ge_json_string_decode(v, out) != 0 || out->len == 0 || strlen(out->data) != out->len) return NULL;
+    if (p->max_len && out->len > p->max_len) return NULL;
     return out->data;
 }
 

@@ -31,6 +31,7 @@ typedef struct ge_form {
 } ge_form;
 
 typedef struct ge_params {
+    size_t max_len;      /* longest valid string parameter; 0: no limit */
     ge_form query;
     ge_form form;        /* urlencoded body */
     ge_slice json;       /* JSON body (validated), p == NULL if none */
@@ -57,7 +58,8 @@ int ge_params_set_body(ge_params *p, const char *content_type, const char *body,
 void ge_params_free(ge_params *p);
 
 /* String parameter from the body (JSON or form) or, when from_query, the
- * query string. Valid only if it is a non-empty string without NUL bytes.
+ * query string. Valid only if it is a non-empty string without NUL bytes,
+ * at most max_len bytes long (when max_len is set).
  * body_str copies the value into out (reset first) and returns out->data;
  * query_str returns a pointer owned by p. Both return NULL when invalid. */
 const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out);

@@ -136,6 +136,12 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->port = (int)n;
     if (env_num("MAX_BODY_BYTES", "1048576", 1, 1ULL << 30, &n, err, errlen)) return -1;
     cfg->max_body = (size_t)n;
+    if (env_num("MAX_HEADER_BYTES", "65536", 1024, 1ULL << 24, &n, err, errlen)) return -1;
+    cfg->max_header = (size_t)n;
+    if (env_num("MAX_NAME_BYTES", "1024", 1, 1ULL << 20, &n, err, errlen)) return -1;
+    cfg->max_name = (size_t)n;
+    if (env_num("READ_TIMEOUT", "30", 1, 3600, &n, err, errlen)) return -1;
+    cfg->read_timeout = (int)n;
     if (env_num("WORKERS", "1", 1, 256, &n, err, errlen)) return -1;
     cfg->workers = (int)n;
     return 0;

@@ -21,6 +21,9 @@ typedef struct ge_config {
     int port;
     int log_level;
     size_t max_body;
+    size_t max_header;
+    size_t max_name;
+    int read_timeout;        /* seconds of silence before a connection is dropped */
     int workers;
 } ge_config;
 

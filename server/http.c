@@ -136,7 +136,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
 }
 
 ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, int fd, size_t max_body,
-                     int timeout_secs) {
+                     size_t max_header, int timeout_secs) {
     ge_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->base = base;
@@ -149,7 +149,7 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
      * our JSON 413; far past it libevent cuts the connection itself. */
     size_t hard = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
     evhttp_set_max_body_size(h->http, (ev_ssize_t)hard);
-    evhttp_set_max_headers_size(h->http, 64 * 1024);
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)max_header);
     evhttp_set_timeout(h->http, timeout_secs);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);

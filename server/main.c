@@ -51,6 +51,9 @@ static void usage(FILE *f) {
             "  LOG_LEVEL                         FATAL ERROR WARN INFO DEBUG TRACE (INFO)\n"
             "  MAX_BODY_BYTES                    largest request body (1048576)\n"
             "  WORKERS                           processes sharing the port (1)\n"
+            "  MAX_HEADER_BYTES                  largest request head (65536)\n"
+            "  MAX_NAME_BYTES                    longest channel, clientId... (1024)\n"
+            "  READ_TIMEOUT                      seconds of silence before a connection is closed (30)\n"
             "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
 }
 
@@ -121,13 +124,12 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                                       sizeof err);
     if (!statsd && getenv("STATSD_HOST") && *getenv("STATSD_HOST"))
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
-    ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, GE_VERSION, start_date,
+    ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd};
     ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_unix, cfg->redis_username,
                              cfg->redis_password, cfg->redis_db};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
-    int timeout = (int)(cfg->poll_timeout_ms / 1000) + 60;
-    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, timeout);
+    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout);
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     evsignal_add(d.sigterm, NULL);

@@ -1,0 +1,56 @@
+'use strict';
+// Configurable limits: name lengths, header size, read timeout (which must
+// not cut long-polls short).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { startServer, request, unique, sleep } = require('../lib/harness');
+
+const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
+
+test('channel, clientId and index names longer than MAX_NAME_BYTES are 400', async () => {
+  const s = await startServer({ env: { MAX_NAME_BYTES: '16' } });
+  try {
+    const long = 'c'.repeat(17);
+    let r = await request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'c', channel: long, from: 'f', type: 't' });
+    assert.deepEqual([r.status, r.json.message], [400, 'Invalid Channel']);
+    r = await request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'c', channel: 'c'.repeat(16), from: 'f', type: 't' });
+    assert.equal(r.status, 200, 'exactly the limit is fine');
+    r = await request(s.url, 'GET', '/events/v1/events?' + q({ secret: s.secret, clientId: long, channel: 'x' }));
+    assert.deepEqual([r.status, r.json.message], [400, 'Invalid Client ID']);
+    r = await request(s.url, 'GET', '/events/v1/indices/' + long + '/v?secret=' + s.secret);
+    assert.deepEqual([r.status, r.json.message], [400, 'Invalid index ID']);
+  } finally { await s.stop(); }
+});
+
+test('a request head larger than MAX_HEADER_BYTES is refused', async () => {
+  const s = await startServer({ env: { MAX_HEADER_BYTES: '2048' } });
+  try {
+    const big = await fetch(s.url + '/events/v1/ping/x', { headers: { 'x-big': 'v'.repeat(4000) } }).then((r) => r.status, () => 0);
+    assert.ok(big === 0 || (big >= 400 && big < 500), String(big));
+    assert.equal((await fetch(s.url + '/events/v1/ping/x')).status, 200);
+  } finally { await s.stop(); }
+});
+
+test('READ_TIMEOUT drops stalled and idle connections but not waiting long-polls', async () => {
+  const s = await startServer({ env: { READ_TIMEOUT: '1', POLL_TIMEOUT: '2500' } });
+  try {
+    // A client that sends half a request and stalls is dropped.
+    const closedAfter = await new Promise((resolve) => {
+      const c = net.connect(s.port, '127.0.0.1');
+      const t0 = Date.now();
+      c.on('connect', () => c.write('GET /events/v1/ping/x HTTP/1.1\r\nHost: x\r\n'));
+      c.on('close', () => resolve(Date.now() - t0));
+      c.on('error', () => {});
+      setTimeout(() => { c.destroy(); resolve(-1); }, 8000);
+    });
+    assert.ok(closedAfter > 0 && closedAfter < 6000, 'stalled connection closed after ' + closedAfter + ' ms');
+    // A long-poll waiting longer than READ_TIMEOUT still gets its answer.
+    const t0 = Date.now();
+    const r = await fetch(s.url + '/events/v1/events?' + q({ secret: s.secret, clientId: 'w', channel: unique(), after: 0 }));
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), '[]');
+    assert.ok(Date.now() - t0 >= 2000, 'waited the full POLL_TIMEOUT');
+    await sleep(10);
+  } finally { await s.stop(); }
+});
