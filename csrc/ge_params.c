@@ -24,7 +24,8 @@ void ge_url_decode(ge_buf *out, const char *s, size_t n, int plus_is_space) {
             ge_buf_putc(out, c);
         }
     }
-    if (!out->data) ge_buf_reserve(out, 0), out->data[0] = '\0';
+    /* reserve() above allocated even for n == 0, without writing the NUL */
+    out->data[out->len] = '\0';
 }
 
 static char *decode_dup(const char *s, size_t n, size_t *len) {
