@@ -1,0 +1,43 @@
+#!/bin/sh
+# Runtime stage of the Docker image: only the shared libraries the daemon
+# links (hiredis, libevent, libcurl) and CA certificates, then the
+# unprivileged user `events` (uid/gid 10001, no home, no shell).
+#
+#   docker/runtime-deps.sh           install what is missing, create the user
+#   docker/runtime-deps.sh --check   change nothing; exit 1 naming the
+#                                    runtime packages that are missing
+#   docker/runtime-deps.sh --list    print the package list
+set -eu
+
+RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7 libcurl4 ca-certificates"
+EVENTS_UID=10001
+
+missing=""
+for p in $RUNTIME_PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+
+case "${1:-}" in
+  --list) echo "$RUNTIME_PKGS"; exit 0 ;;
+  --check)
+    if [ -n "$missing" ]; then echo "runtime-deps.sh: missing:$missing" >&2; exit 1; fi
+    exit 0 ;;
+  "") ;;
+  *) echo "usage: docker/runtime-deps.sh [--check|--list]" >&2; exit 2 ;;
+esac
+
+if [ -n "$missing" ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "runtime-deps.sh: run as root to install:$missing" >&2; exit 1; }
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  apt-get clean
+  rm -rf /var/lib/apt/lists/*
+fi
+
+if ! id events >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || { echo "runtime-deps.sh: run as root to create the user events" >&2; exit 1; }
+  groupadd --system --gid "$EVENTS_UID" events
+  useradd --system --uid "$EVENTS_UID" --gid events --no-create-home \
+    --home-dir /nonexistent --shell /usr/sbin/nologin events
+fi
