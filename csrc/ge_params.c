@@ -48,8 +48,14 @@ void ge_form_parse(ge_form *f, const char *s, size_t n) {
             char *val = eq ? decode_dup(eq + 1, (size_t)(stop - eq - 1), &vlen) : decode_dup("", 0, &vlen);
             ge_pair *old = NULL;
             for (size_t i = 0; i < f->n; i++)
-                if (strcmp(f->items[i].key, key) == 0 && strlen(key) == klen) old = &f->items[i];
-            if (old) {
+                if (strcmp(f->items[i].key, key) == 0) old = &f->items[i];
+            if (strlen(key) != klen) {
+                /* "after%00x=1": a key with a NUL is no parameter name (Node's
+                 * querystring keeps it apart); as a C string it would pass
+                 * for "after", so drop it. */
+                free(key);
+                free(val);
+            } else if (old) {
                 old->repeated = 1;
                 free(key);
                 free(val);
