@@ -64,3 +64,92 @@ clean:
 	rm -rf out out-asan build
 
 -include $(CORE_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)
+
+# libFuzzer targets: `make fuzz` (FUZZ_SECONDS each), `make fuzz-smoke` (CI).
+-include test/fuzz/fuzz.mk
+
+# ---- C API, CLI, install (issue 4) ----
+# The client library (COMMON + CLIENT objects: needs libcurl only), shared
+# with a soname and static; the CLI; the examples; the C API test programs
+# (out/capi/, run by test/js/capi*.test.js, not by the TAP runner); install.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+
+GE_SOMAJOR   := 1
+GE_VERSION   := $(shell sed -n 's/^\#define GE_CLIENT_VERSION "\(.*\)"/\1/p' csrc/ganomede_events.h)
+GE_SONAME    := libganomede-events.so.$(GE_SOMAJOR)
+CLIENT_LIBS  := -lcurl -lpthread -lm
+LIB_OBJ      := $(COMMON_OBJ) $(CLIENT_OBJ)
+SHLIB        := $(BUILD)/$(GE_SONAME)
+STLIB        := $(BUILD)/libganomede-events.a
+CLI          := $(BUILD)/ganomede-events
+CLI_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cli/*.c)))
+EXAMPLE_BIN  := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
+CAPI_BIN     := $(patsubst test/capi/%.c,$(BUILD)/capi/%,$(sort $(wildcard test/capi/*.c)))
+
+.PHONY: lib cli examples capi install uninstall
+all: lib cli examples capi
+lib: $(SHLIB) $(STLIB)
+cli: $(CLI)
+examples: $(EXAMPLE_BIN)
+capi: $(CAPI_BIN)
+
+$(STLIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# Only the public API (ge_client_*, ge_result_free, ge_global_init) is
+# exported from the shared library.
+$(BUILD)/libganomede-events.map: Makefile
+	@mkdir -p $(dir $@)
+	printf '{ global: ge_client_*; ge_result_free; ge_global_init; local: *; };\n' > $@
+
+$(SHLIB): $(LIB_OBJ) $(BUILD)/libganomede-events.map
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(GE_SONAME) \
+	  -Wl,--version-script,$(BUILD)/libganomede-events.map -o $@ $(LIB_OBJ) $(CLIENT_LIBS)
+	ln -sf $(GE_SONAME) $(BUILD)/libganomede-events.so
+
+$(CLI): $(CLI_OBJ) $(STLIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STLIB) $(CLIENT_LIBS)
+
+# The libevent example embeds the client in a libevent loop.
+$(BUILD)/examples/%: examples/%.c $(STLIB) csrc/ganomede_events.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
+
+$(BUILD)/capi/%: test/capi/%.c $(STLIB) csrc/ganomede_events.h test/c/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itest/c $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
+
+$(BUILD)/ganomede-events.pc: ganomede-events.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(GE_VERSION)|g' $< > $@
+
+# The .pc embeds PREFIX: regenerate it at every install.
+install: $(DAEMON) $(CLI) $(SHLIB) $(STLIB)
+	@rm -f $(BUILD)/ganomede-events.pc
+	$(MAKE) --no-print-directory $(BUILD)/ganomede-events.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 755 $(DAEMON) $(CLI) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(GE_SONAME)
+	ln -sf $(GE_SONAME) $(DESTDIR)$(LIBDIR)/libganomede-events.so
+	$(INSTALL) -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 644 csrc/ganomede_events.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(BUILD)/ganomede-events.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(INSTALL) -m 644 man/ganomede-events.1 man/ganomede-events-server.1 $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ganomede-events-server $(DESTDIR)$(BINDIR)/ganomede-events \
+	  $(DESTDIR)$(LIBDIR)/$(GE_SONAME) $(DESTDIR)$(LIBDIR)/libganomede-events.so \
+	  $(DESTDIR)$(LIBDIR)/libganomede-events.a $(DESTDIR)$(INCLUDEDIR)/ganomede_events.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/ganomede-events.pc \
+	  $(DESTDIR)$(MANDIR)/man1/ganomede-events.1 $(DESTDIR)$(MANDIR)/man1/ganomede-events-server.1
+
+-include $(CLI_OBJ:.o=.d)

@@ -261,6 +261,68 @@ int ge_client_run(ge_client *client);
  * any thread (not from a signal handler). */
 void ge_client_stop(ge_client *client);
 
+/* ==== Blocking conveniences and acknowledgement (issue 4) ==============
+ * Implemented in ge_client_sync.c on top of the functions above.
+ *
+ * A blocking call starts the request and drives the client with its
+ * built-in loop until that request completed. Other requests of the same
+ * client progress meanwhile and their callbacks run (on this thread, from
+ * inside the blocking call). Use it in built-in loop mode only, and not
+ * from inside a callback of the same client.
+ *
+ * Return values:
+ *   GE_OK       the server answered 200: res->json holds its JSON answer
+ *   GE_EFAILED  the request failed: res->status, res->code, res->message
+ *               are set as in ge_error (status 0: network error)
+ *   GE_EINVAL   invalid argument, or the client is in host-loop mode:
+ *               nothing was sent
+ *   GE_EBUSY    called from inside a callback of this client
+ *   GE_ECLOSED  the client was shut down
+ * In every case *res is first zeroed; afterwards it owns malloc'd strings
+ * (or NULLs): release them with ge_result_free(), also after a failure. */
+
+#define GE_EFAILED (-5)  /* the request failed (EIO) */
+#define GE_EBUSY   (-16) /* a blocking call from inside a callback (EBUSY) */
+
+typedef struct ge_result {
+    int status;    /* HTTP status; 200 on success; 0 for a network error */
+    char *json;    /* success: the server's JSON answer, NUL-terminated */
+    size_t len;    /* strlen of json */
+    char *code;    /* failure: "InvalidCredentialsError", "ECONNREFUSED"... */
+    char *message; /* failure: human-readable text */
+} ge_result;
+
+/* Free the strings of *res and zero it. NULL is a no-op. */
+void ge_result_free(ge_result *res);
+
+/* Blocking forms of ge_client_send / latest / index_create / index_get. */
+int ge_client_send_sync(ge_client *client, const char *channel, const char *from,
+                        const char *type, const char *data_json, size_t data_len,
+                        ge_result *res);
+int ge_client_latest_sync(ge_client *client, const char *channel, unsigned limit,
+                          ge_result *res);
+int ge_client_index_create_sync(ge_client *client, const char *index_id,
+                                const char *channel, const char *field, ge_result *res);
+int ge_client_index_get_sync(ge_client *client, const char *index_id, const char *value,
+                             ge_result *res);
+
+/* Acknowledge events of channel up to id `after` for the client's
+ * client_id, independently of any subscription: a
+ * GET <events>?clientId&channel&after=<after>&limit=1, which the server
+ * stores as the last-fetched id before it reads. The answer is a JSON
+ * array with at most the one next event (not acknowledged); when there is
+ * none the server long-polls, so the answer comes after up to its
+ * POLL_TIMEOUT. Once the answer arrived (any 200), the acknowledgement is
+ * stored. Use it when a program stops after handling events the poller
+ * has not acknowledged yet: a poller acknowledges a batch only with its
+ * next request, and none is made after an unsubscribe.
+ * Returns like ge_client_send (needs client_id). */
+int ge_client_ack(ge_client *client, const char *channel, uint64_t after,
+                  ge_reply_cb cb, void *userdata);
+int ge_client_ack_sync(ge_client *client, const char *channel, uint64_t after,
+                       ge_result *res);
+/* ==== end of the issue 4 block ========================================= */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,168 @@
+/* ganomede-events: publish and consume ganomede-events from a shell.
+ *
+ *   ganomede-events [--url URL] [--secret S] [--client-id ID] COMMAND ...
+ *
+ * Exit status: 0 ok, 1 server or network error, 2 usage. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "Usage: " CLI_NAME " [--url URL] [--secret S] [--client-id ID] COMMAND ...\n"
+    "\n"
+    "Publish and consume ganomede-events from the command line.\n"
+    "\n"
+    "Commands:\n"
+    "  send CHANNEL FROM TYPE [DATA_JSON]\n"
+    "      Publish an event (DATA_JSON: a JSON object or array) and print the\n"
+    "      server's answer, the stored event, as one JSON line.\n"
+    "  listen [--count N] CHANNEL...\n"
+    "      Print events as they arrive, one JSON object per line, resuming\n"
+    "      after the last event acknowledged for the client id. Exits after\n"
+    "      N events, or on SIGINT/SIGTERM, once what it printed is\n"
+    "      acknowledged (this can take up to the server's POLL_TIMEOUT).\n"
+    "  latest CHANNEL [LIMIT]\n"
+    "      Print the last LIMIT (default 100) events as a JSON array.\n"
+    "  index create ID CHANNEL FIELD\n"
+    "      Define index ID over FIELD (a path such as data.username) of the\n"
+    "      events of CHANNEL; prints \"OK\", or null if ID already existed.\n"
+    "  index get ID VALUE\n"
+    "      Print {\"id\",\"field\",\"value\",\"rows\":[events, newest first]}.\n"
+    "\n"
+    "Options:\n"
+    "  --url URL        the server, http[s]://host[:port][/prefix]\n"
+    "                   (env GANOMEDE_EVENTS_URL, default " CLI_DEFAULT_URL ")\n"
+    "  --secret S       the server's API_SECRET (env API_SECRET)\n"
+    "  --client-id ID   client id for send and listen (default " CLI_DEFAULT_CLIENT_ID ")\n"
+    "  --help           print this help and exit\n"
+    "\n"
+    "Exit status: 0 ok, 1 server or network error (message on stderr),\n"
+    "2 usage error.\n";
+
+void cli_usage_error(const char *fmt, ...) {
+    va_list ap;
+    fputs(CLI_NAME ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry '" CLI_NAME " --help'.\n", stderr);
+}
+
+int cli_parse_uint(const char *s, unsigned long min, unsigned long *out) {
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > 0xffffffffUL) return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_print_failure(const char *what, const ge_result *res) {
+    const char *code = res->code ? res->code : "Error";
+    const char *msg = res->message ? res->message : "";
+    if (res->status)
+        fprintf(stderr, CLI_NAME ": %s: HTTP %d %s: %s\n", what, res->status, code, msg);
+    else
+        fprintf(stderr, CLI_NAME ": %s: %s: %s\n", what, code, msg);
+}
+
+ge_client *cli_client_new(const cli_ctx *ctx, long request_timeout_ms) {
+    ge_client_options o;
+    ge_client_options_init(&o);
+    o.client_id = ctx->client_id;
+    o.secret = ctx->secret;
+    o.protocol = ctx->url.protocol;
+    o.hostname = ctx->url.hostname;
+    o.port = ctx->url.port;
+    o.pathname = ctx->url.pathname;
+    o.request_timeout_ms = request_timeout_ms;
+    const char *err = NULL;
+    ge_client *c = ge_client_new(&o, &err);
+    if (!c) cli_usage_error("%s", err ? err : "cannot create the client");
+    return c;
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (i advanced
+ * past VALUE), 0 if argv[*i] is not that option, -1 if VALUE is missing. */
+static int take_opt(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.url_text = getenv("GANOMEDE_EVENTS_URL");
+    if (!ctx.url_text || !*ctx.url_text) ctx.url_text = CLI_DEFAULT_URL;
+    ctx.secret = getenv("API_SECRET");
+    ctx.client_id = CLI_DEFAULT_CLIENT_ID;
+
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) break;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        }
+
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        static const char *const names[] = {"--url", "--secret", "--client-id"};
+        const char **dest[] = {&ctx.url_text, &ctx.secret, &ctx.client_id};
+        int r = 0;
+        for (size_t k = 0; k < 3 && r == 0; k++) {
+            r = take_opt(argc, argv, &i, names[k], dest[k]);
+            if (r < 0) {
+                cli_usage_error("option %s needs a value", names[k]);
+                return CLI_USAGE;
+            }
+        }
+        if (r == 0) {
+            cli_usage_error("unknown option '%s'", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    if (i >= argc) {
+        cli_usage_error("missing COMMAND (send, listen, latest or index)");
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[i++];
+    int (*run)(const cli_ctx *, int, char **) = NULL;
+    if (strcmp(cmd, "send") == 0) run = cli_cmd_send;
+    else if (strcmp(cmd, "listen") == 0) run = cli_cmd_listen;
+    else if (strcmp(cmd, "latest") == 0) run = cli_cmd_latest;
+    else if (strcmp(cmd, "index") == 0) run = cli_cmd_index;
+    else {
+        cli_usage_error("unknown command '%s'", cmd);
+        return CLI_USAGE;
+    }
+    if (!ctx.secret || !*ctx.secret) {
+        cli_usage_error("no secret: give --secret S or set API_SECRET");
+        return CLI_USAGE;
+    }
+    if (!*ctx.client_id) {
+        cli_usage_error("--client-id must not be empty");
+        return CLI_USAGE;
+    }
+    const char *err = NULL;
+    if (cli_url_parse(ctx.url_text, &ctx.url, &err) != 0) {
+        cli_usage_error("invalid URL '%s': %s", ctx.url_text, err);
+        return CLI_USAGE;
+    }
+    int rc = run(&ctx, argc - i, argv + i);
+    cli_url_free(&ctx.url);
+    return rc;
+}
