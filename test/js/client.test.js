@@ -119,8 +119,11 @@ test('cycle: {finished, next} Cursors; after = highest id seen, acknowledged on 
   assert.equal(first.finished.after, null); // first request omits after
   assert.deepEqual(events, [1, 2, 3]);
   assert.equal(first.next.after, 3);
+  // Listen before publishing: the wake-up can reach the client before the
+  // publish's own answer does.
+  const secondCycle = t.collect(c, 'cycle', 1);
   await t.publish(stack, ch, { from: 'x', type: 't3' });
-  const [[second]] = await t.collect(c, 'cycle', 1);
+  const [[second]] = await secondCycle;
   assert.equal(second.finished.after, 3);
   assert.equal(second.next.after, 4);
   // The first request (no after) acknowledged nothing; the request with
