@@ -1,0 +1,263 @@
+'use strict';
+// The ganomede-events command-line tool end to end: the real binary
+// against the real daemon and Redis. Exit codes (0 ok, 1 server/network,
+// 2 usage), stdout JSON lines, stderr messages, acknowledgement in Redis.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const h = require('../lib/harness');
+
+const T = { timeout: 60000 };
+const CLI = path.join(h.ROOT, h.BUILD, 'ganomede-events');
+let server, deadPort;
+const redisPort = () => process.env.GE_TEST_REDIS_PORT;
+
+function start(args, env = {}) {
+  const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
+  const fullEnv = Object.assign({ PATH: process.env.PATH, GANOMEDE_EVENTS_URL: server.url, API_SECRET: h.SECRET }, env);
+  for (const k of Object.keys(fullEnv)) if (fullEnv[k] === undefined) delete fullEnv[k];
+  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, { env: fullEnv });
+  const r = { proc: p, stdout: '', stderr: '' };
+  p.stdout.on('data', (d) => { r.stdout += d; });
+  p.stderr.on('data', (d) => { r.stderr += d; });
+  const timer = setTimeout(() => p.kill('SIGKILL'), 30000);
+  r.done = new Promise((resolve) => p.on('close', (code, signal) => {
+    clearTimeout(timer);
+    resolve({ code, signal, stdout: r.stdout, stderr: r.stderr });
+  }));
+  return r;
+}
+const cli = (args, env) => start(args, env).done;
+
+async function waitFor(cond, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await h.sleep(20);
+  }
+}
+
+const lines = (s) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const publish = (channel, type = 'T', data) => h.request(server.url, 'POST', '/events/v1/events',
+  { secret: h.SECRET, clientId: 'test', channel, from: 'test/v1', type, data });
+const lastFetched = (id, ch) => h.redisCommand(redisPort(), 'GET', `last-fetched:${id}:${ch}`);
+
+test.before(async () => {
+  server = await h.startServer({ env: { POLL_TIMEOUT: '1000' } });
+  deadPort = await h.freePort();
+});
+test.after(async () => { await server.stop(); });
+
+test('--help prints the interface and exits 0', T, async () => {
+  for (const args of [['--help'], ['send', '--help'], ['-h']]) {
+    const r = await cli(args, { API_SECRET: undefined });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] COMMAND \.\.\./);
+    for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] CHANNEL...', 'latest CHANNEL [LIMIT]',
+      'index create ID CHANNEL FIELD', 'index get ID VALUE', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
+      assert.ok(r.stdout.includes(s), s);
+  }
+});
+
+test('usage errors exit 2 with a message on stderr, nothing on stdout', T, async () => {
+  const cases = [
+    [[], /missing COMMAND/],
+    [['frobnicate'], /unknown command/],
+    [['--bogus', 'latest', 'c'], /unknown option/],
+    [['--url'], /needs a value/],
+    [['send', 'c', 'f'], /usage: send/],
+    [['send', 'c', 'f', 't', '{}', 'extra'], /usage: send/],
+    [['send', '', 'f', 't'], /CHANNEL must not be empty/],
+    [['send', 'c', 'f', 't', '"str"'], /DATA_JSON/],
+    [['send', 'c', 'f', 't', '{"a":'], /DATA_JSON/],
+    [['send', 'c', 'f', 't', 'null'], /DATA_JSON/],
+    [['latest'], /usage: latest/],
+    [['latest', 'c', '0'], /LIMIT/],
+    [['latest', 'c', '12x'], /LIMIT/],
+    [['latest', 'c', '-3'], /LIMIT/],
+    [['listen'], /usage: listen/],
+    [['listen', '--count', '0', 'c'], /--count/],
+    [['listen', '--count', 'x', 'c'], /--count/],
+    [['listen', '--count'], /--count/],
+    [['listen', '--zap', 'c'], /unknown option/],
+    [['index'], /usage: index/],
+    [['index', 'drop', 'x'], /usage: index/],
+    [['index', 'create', 'id', 'ch'], /usage: index create/],
+    [['index', 'get', 'id'], /usage: index get/],
+    [['--url', 'ftp://x', 'latest', 'c'], /http:\/\/ or https:\/\//],
+    [['--url', 'http://h:99999', 'latest', 'c'], /port/],
+    [['--url', 'http://', 'latest', 'c'], /no host/],
+    [['--client-id', '', 'latest', 'c'], /client-id/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, JSON.stringify(args) + ' ' + r.stderr);
+    assert.match(r.stderr, re, JSON.stringify(args));
+    assert.match(r.stderr, /--help/);
+    assert.equal(r.stdout, '', JSON.stringify(args));
+  }
+  const r = await cli(['latest', 'c'], { API_SECRET: undefined });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /secret/);
+});
+
+test('send prints the stored event as one JSON line', T, async () => {
+  const ch = h.unique('cli-send');
+  let r = await cli(['send', ch, 'game/v1', 'MOVE', '{"x": 0.1, "big": 123456789012345678901234567890, "s": "é\\n"}']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split('\n').length, 2);
+  assert.match(r.stdout, /^\{"id":1,"timestamp":\d+,"type":"MOVE","from":"game\/v1","data":\{"x":0\.1,"big":123456789012345678901234567890,"s":"é\\n"\}\}\n$/);
+  r = await cli(['send', ch, 'game/v1', 'END']);
+  assert.equal(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  assert.equal(ev.id, 2);
+  assert.equal(ev.data, undefined);
+  const stored = await h.redisCommand(redisPort(), 'GET', `${ch}:2`);
+  assert.deepEqual(JSON.parse(stored), ev);
+});
+
+test('flags override the environment; --url takes a prefix and --opt=value', T, async () => {
+  const ch = h.unique('cli-flags');
+  let r = await cli(['--url', server.url, '--secret', h.SECRET, 'send', ch, 'f', 't'],
+    { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}`, API_SECRET: 'wrong' });
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli([`--url=${server.url}/events/v1`, `--secret=${h.SECRET}`, '--client-id=abc', 'latest', ch],
+    { GANOMEDE_EVENTS_URL: undefined, API_SECRET: undefined });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).length, 1);
+  r = await cli(['latest', ch], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${server.port}/events/v1/events/` });
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('default URL is http://localhost:8000', T, async () => {
+  // Whatever listens on 8000 (usually nothing), the CLI must go there.
+  const r = await cli(['--secret', 'x', 'latest', 'c'], { GANOMEDE_EVENTS_URL: undefined });
+  if (r.code === 1) assert.match(r.stderr, /localhost|8000|ECONNREFUSED|HTTP/);
+  else assert.ok([0, 1].includes(r.code));
+});
+
+test('server and network errors exit 1 with the message on stderr', T, async () => {
+  let r = await cli(['--secret', 'wrong', 'send', 'c', 'f', 't']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^ganomede-events: send: HTTP 401 InvalidCredentialsError: /);
+  r = await cli(['latest', 'c'], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}` });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ECONNREFUSED/);
+  r = await cli(['index', 'get', h.unique('nope'), 'v']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /HTTP 404 ResourceNotFound/);
+  r = await cli(['latest', 'c'], { GANOMEDE_EVENTS_URL: `${server.url}/elsewhere` });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /404/);
+  r = await cli(['--secret', 'wrong', 'listen', 'c']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /401 InvalidCredentialsError/);
+  r = await cli(['listen', 'c'], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}` });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ECONNREFUSED/);
+});
+
+test('latest prints the JSON array', T, async () => {
+  const ch = h.unique('cli-latest');
+  let r = await cli(['latest', ch]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '[]\n');
+  for (let i = 0; i < 3; i++) await publish(ch);
+  r = await cli(['latest', ch]);
+  assert.deepEqual(JSON.parse(r.stdout).map((e) => e.id), [1, 2, 3]);
+  r = await cli(['latest', ch, '2']);
+  assert.equal(r.code, 0);
+  assert.deepEqual(JSON.parse(r.stdout).map((e) => e.id), [2, 3]);
+});
+
+test('index create and index get', T, async () => {
+  const ch = h.unique('cli-index');
+  const ix = h.unique('ix');
+  await publish(ch, 'JOIN', { user: 'alice' });
+  await publish(ch, 'JOIN', { user: 'bob' });
+  await publish(ch, 'JOIN', { user: 'alice' });
+  let r = await cli(['index', 'create', ix, ch, 'data.user']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '"OK"\n');
+  r = await cli(['index', 'create', ix, ch, 'data.user']);
+  assert.equal(r.stdout, 'null\n');
+  r = await cli(['index', 'get', ix, 'alice']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.id, ix);
+  assert.equal(got.field, 'data.user');
+  assert.equal(got.value, 'alice');
+  assert.deepEqual(got.rows.map((e) => e.id), [3, 1]);
+  r = await cli(['index', 'get', ix, 'nobody']);
+  assert.deepEqual(JSON.parse(r.stdout).rows, []);
+});
+
+test('listen --count N prints N events, acknowledges exactly them, and resumes', T, async () => {
+  const ch = h.unique('cli-listen');
+  const id = h.unique('listener');
+  for (let i = 0; i < 3; i++) await publish(ch, 'T', { n: i + 1 });
+  let r = await cli(['--client-id', id, 'listen', '--count', '2', ch]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines(r.stdout).map((e) => [e.id, e.data.n]), [[1, 1], [2, 2]]);
+  // Event 3 came in the same batch but was not printed: not acknowledged.
+  assert.equal(await lastFetched(id, ch), '2');
+  r = await cli(['--client-id', id, 'listen', '--count=1', ch]);
+  assert.deepEqual(lines(r.stdout).map((e) => e.id), [3]);
+  assert.equal(await lastFetched(id, ch), '3');
+  // Another client id starts from the beginning.
+  r = await cli(['--client-id', id + '-other', 'listen', '--count', '1', ch]);
+  assert.deepEqual(lines(r.stdout).map((e) => e.id), [1]);
+});
+
+test('listen waits for new events, on several channels', T, async () => {
+  const a = h.unique('cli-a'), b = h.unique('cli-b');
+  const id = h.unique('listener');
+  const l = start(['--client-id', id, 'listen', '--count', '3', a, b]);
+  await h.sleep(300);
+  assert.equal(l.stdout, '');
+  await publish(a, 'A1');
+  await publish(b, 'B1');
+  await publish(a, 'A2');
+  const r = await l.done;
+  assert.equal(r.code, 0, r.stderr);
+  const got = lines(r.stdout).map((e) => e.type).sort();
+  assert.deepEqual(got, ['A1', 'A2', 'B1']);
+  assert.equal(await lastFetched(id, a), '2');
+  assert.equal(await lastFetched(id, b), '1');
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  test(`listen exits 0 on ${sig} after acknowledging what it printed`, T, async () => {
+    const ch = h.unique('cli-sig');
+    const id = h.unique('listener');
+    const l = start(['--client-id', id, 'listen', ch]);
+    await h.sleep(200);
+    await publish(ch, 'ONE');
+    await publish(ch, 'TWO');
+    await waitFor(() => l.stdout.split('\n').length > 2);
+    l.proc.kill(sig);
+    const t0 = Date.now();
+    const r = await l.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 < 3000, 'exit took too long');
+    assert.deepEqual(lines(r.stdout).map((e) => e.type), ['ONE', 'TWO']);
+    assert.equal(await lastFetched(id, ch), '2');
+    // A restarted listener resumes after them.
+    await publish(ch, 'THREE');
+    const again = await cli(['--client-id', id, 'listen', '--count', '1', ch]);
+    assert.deepEqual(lines(again.stdout).map((e) => e.type), ['THREE']);
+  });
+}
+
+test('listen with nothing printed exits at once on SIGINT', T, async () => {
+  const l = start(['listen', h.unique('cli-quiet')]);
+  await h.sleep(300);
+  l.proc.kill('SIGINT');
+  const t0 = Date.now();
+  const r = await l.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.ok(Date.now() - t0 < 1000);
+});
