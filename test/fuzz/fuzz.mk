@@ -1,0 +1,81 @@
+# libFuzzer targets (issue 5). Included by the Makefile; standalone:
+#   make -f Makefile -f test/fuzz/fuzz.mk fuzz
+#
+#   make fuzz                    every test/fuzz/fuzz_*.c for FUZZ_SECONDS (20) each
+#   make fuzz-smoke              the same for 10 s each (CI)
+#   make fuzz-run-params         one target
+#   make fuzz-build              build only
+#
+# Each target test/fuzz/fuzz_<name>.c is built into out/fuzz/fuzz_<name>
+# with Debian's clang (installed if missing) and run on a copy of
+# test/fuzz/corpus/<name>/ in out/fuzz/corpus-<name>/ (the repo's corpus is
+# never written), with test/fuzz/<name>.dict if there is one. Any crash,
+# sanitizer report, leak or timeout fails the run; the reproducer is left in
+# out/fuzz/artifacts-<name>/. Targets link only the pure COMMON sources;
+# client_response also links the client engine and libcurl.
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_OUT     ?= out/fuzz
+FUZZ_TIMEOUT ?= 10
+FUZZ_CFLAGS  ?= -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icsrc
+FUZZ_ARGS    ?=
+
+FUZZ_COMMON_SRC := csrc/ge_buf.c csrc/ge_json.c csrc/ge_params.c
+FUZZ_CLIENT_SRC := csrc/ge_client.c csrc/ge_client_http.c csrc/ge_client_poll.c
+
+FUZZ_SRC   := $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:test/fuzz/fuzz_%.c=%)
+FUZZ_BIN   := $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
+
+# Per-target extra sources and libraries.
+FUZZ_EXTRA_client_response := $(FUZZ_CLIENT_SRC)
+FUZZ_LIBS_client_response  := -lcurl
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-clang $(FUZZ_NAMES:%=fuzz-run-%)
+
+fuzz: $(FUZZ_NAMES:%=fuzz-run-%)
+
+# Target-specific: inherited by the fuzz-run-* it depends on.
+fuzz-smoke: FUZZ_SECONDS = 10
+fuzz-smoke: $(FUZZ_NAMES:%=fuzz-run-%)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Debian's clang and its libFuzzer runtime, installed when missing (CI
+# starts from a fresh machine). The probe links an empty fuzz target.
+fuzz-clang:
+	@set -e; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	probe() { printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+	    | $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; }; \
+	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    echo "fuzz: $(FUZZ_CC) not found, installing Debian's clang"; \
+	    $$SUDO apt-get install -y clang || { $$SUDO apt-get update && $$SUDO apt-get install -y clang; }; \
+	fi; \
+	if ! probe; then \
+	    v=$$($(FUZZ_CC) --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1); \
+	    echo "fuzz: libFuzzer runtime missing, installing libclang-rt-$$v-dev"; \
+	    $$SUDO apt-get install -y libclang-rt-$$v-dev || { $$SUDO apt-get update && $$SUDO apt-get install -y libclang-rt-$$v-dev; }; \
+	    probe || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer" >&2; exit 1; }; \
+	fi
+
+$(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(wildcard csrc/*.h) | fuzz-clang
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_COMMON_SRC) $(FUZZ_EXTRA_$*) $(FUZZ_LIBS_$*)
+
+# Run one target on a fresh copy of its seeds. libFuzzer exits non-zero on
+# a crash, a sanitizer report, a leak or a unit slower than FUZZ_TIMEOUT.
+$(FUZZ_NAMES:%=fuzz-run-%): fuzz-run-%: $(FUZZ_OUT)/fuzz_%
+	@set -e; c=$(FUZZ_OUT)/corpus-$*; a=$(FUZZ_OUT)/artifacts-$*; \
+	rm -rf $$c $$a; mkdir -p $$c $$a; \
+	if [ -d test/fuzz/corpus/$* ]; then cp -R test/fuzz/corpus/$*/. $$c/; fi; \
+	d=; [ ! -f test/fuzz/$*.dict ] || d=-dict=test/fuzz/$*.dict; \
+	echo "fuzz: $* for $(FUZZ_SECONDS) s"; \
+	$(FUZZ_OUT)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+	    -print_final_stats=1 -artifact_prefix=$$a/ $$d $(FUZZ_ARGS) $$c \
+	    > $(FUZZ_OUT)/fuzz-$*.log 2>&1 || { \
+	    tail -n 60 $(FUZZ_OUT)/fuzz-$*.log >&2; \
+	    echo "fuzz: $* FAILED (log $(FUZZ_OUT)/fuzz-$*.log, reproducer in $$a/)" >&2; exit 1; }; \
+	runs=$$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' $(FUZZ_OUT)/fuzz-$*.log | sed 's/Done //;s/ second/ s/'); \
+	echo "fuzz: $* ok: $$runs, corpus $$(ls $$c | wc -l) files"
