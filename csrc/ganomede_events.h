@@ -279,7 +279,12 @@ void ge_client_stop(ge_client *client);
  *   GE_EBUSY    called from inside a callback of this client
  *   GE_ECLOSED  the client was shut down
  * In every case *res is first zeroed; afterwards it owns malloc'd strings
- * (or NULLs): release them with ge_result_free(), also after a failure. */
+ * (or NULLs): release them with ge_result_free(), also after a failure.
+ *
+ * Examples (built by `make` into out/examples/): examples/producer.c
+ * (blocking sends), examples/consumer.c (subscription + ge_client_run +
+ * ge_client_ack_sync) and examples/libevent_consumer.c, the complete glue
+ * of the watch/timer hooks for a libevent loop. Guide: docs/c-api.md. */
 
 #define GE_EFAILED (-5)  /* the request failed (EIO) */
 #define GE_EBUSY   (-16) /* a blocking call from inside a callback (EBUSY) */
