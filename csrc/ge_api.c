@@ -12,13 +12,17 @@
 
 /* ---- answers ------------------------------------------------------------ */
 
+static void error_json(ge_buf *b, const char *code, const char *message) {
+    ge_buf_puts(b, "{\"code\":");
+    ge_json_string_encode(b, code, strlen(code));
+    ge_buf_puts(b, ",\"message\":");
+    ge_json_string_encode(b, message, strlen(message));
+    ge_buf_putc(b, '}');
+}
+
 void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message) {
     ge_buf b = GE_BUF_INIT;
-    ge_buf_puts(&b, "{\"code\":");
-    ge_json_string_encode(&b, code, strlen(code));
-    ge_buf_puts(&b, ",\"message\":");
-    ge_json_string_encode(&b, message, strlen(message));
-    ge_buf_putc(&b, '}');
+    error_json(&b, code, message);
     respond(conn, status, b.data, b.len);
     ge_buf_free(&b);
 }
@@ -90,11 +94,7 @@ void ge_call_finish(ge_call *c, int status, const char *body, size_t len) {
 
 void ge_call_error(ge_call *c, int status, const char *code, const char *message) {
     ge_buf b = GE_BUF_INIT;
-    ge_buf_puts(&b, "{\"code\":");
-    ge_json_string_encode(&b, code, strlen(code));
-    ge_buf_puts(&b, ",\"message\":");
-    ge_json_string_encode(&b, message, strlen(message));
-    ge_buf_putc(&b, '}');
+    error_json(&b, code, message);
     ge_call_finish(c, status, b.data, b.len);
     ge_buf_free(&b);
 }
@@ -111,6 +111,21 @@ int ge_call_arrived(ge_call *c) {
 void ge_call_store_failed(ge_call *c, const redisReply *r) {
     if (!r) ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
     else ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+}
+
+int ge_call_take(ge_call *c, const redisReply *r, int type) {
+    if (!ge_call_arrived(c)) return 0;
+    if (!r || r->type != type) {
+        ge_call_store_failed(c, r);
+        return 0;
+    }
+    return 1;
+}
+
+char *ge_xstrdup(const char *s) {
+    char *d = strdup(s);
+    if (!d) abort();
+    return d;
 }
 
 /* ---- GET /events: read, then long-poll ----------------------------------- */
@@ -178,12 +193,6 @@ static void events_read(ge_call *c, int ack) {
     ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_read_cb, c);
 }
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
-
 static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     const char *client_id = ge_params_query_str(p, "clientId");
     const char *channel = ge_params_query_str(p, "channel");
@@ -195,8 +204,8 @@ static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
     ge_call *c = ge_call_new(api, respond, conn);
-    c->client_id = xstrdup(client_id);
-    c->channel = xstrdup(channel);
+    c->client_id = ge_xstrdup(client_id);
+    c->channel = ge_xstrdup(channel);
     c->after = a;
     c->limit = limit;
     events_read(c, after ? 1 : 0);
@@ -207,11 +216,7 @@ static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
 
 static void publish_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
-    if (!r || r->type != REDIS_REPLY_STRING) {
-        ge_call_store_failed(c, r);
-        return;
-    }
+    if (!ge_call_take(c, r, REDIS_REPLY_STRING)) return;
     c->api->published++;
     ge_call_finish(c, 200, r->str, r->len);
 }
@@ -256,11 +261,7 @@ static ge_call *events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
 
 static void latest_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        ge_call_store_failed(c, r);
-        return;
-    }
+    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
     ge_api_json_array(&b, r, 0);
     ge_call_finish(c, 200, b.data, b.len);
@@ -518,9 +519,9 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     if (!api) abort();
     api->loop = *loop;
     api->log = log;
-    api->secret = xstrdup(cfg->secret);
-    api->version = xstrdup(cfg->version ? cfg->version : "0.0.0");
-    api->start_date = xstrdup(cfg->start_date ? cfg->start_date : "");
+    api->secret = ge_xstrdup(cfg->secret);
+    api->version = ge_xstrdup(cfg->version ? cfg->version : "0.0.0");
+    api->start_date = ge_xstrdup(cfg->start_date ? cfg->start_date : "");
     api->poll_timeout_ms = cfg->poll_timeout_ms;
     api->max_name = cfg->max_name;
     api->observer = cfg->observer;

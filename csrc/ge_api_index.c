@@ -19,19 +19,9 @@
 
 static void index_pending(ge_call *c);
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
-
 static void rows_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        ge_call_store_failed(c, r);
-        return;
-    }
+    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
     ge_buf_puts(&b, "{\"id\":");
     ge_json_string_encode(&b, c->index_id, strlen(c->index_id));
@@ -53,11 +43,7 @@ static void index_rows(ge_call *c) {
 
 static void commit_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
-        ge_call_store_failed(c, r);
-        return;
-    }
+    if (!ge_call_take(c, r, REDIS_REPLY_INTEGER)) return;
     index_pending(c); /* raced, or there may be more: look again */
 }
 
@@ -147,8 +133,8 @@ static void index_pending(ge_call *c) {
 ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
                           void *conn) {
     ge_call *c = ge_call_new(api, respond, conn);
-    c->index_id = xstrdup(index_id);
-    c->value = xstrdup(value);
+    c->index_id = ge_xstrdup(index_id);
+    c->value = ge_xstrdup(value);
     index_pending(c);
     return c;
 }

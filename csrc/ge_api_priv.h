@@ -63,6 +63,11 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
 int ge_call_arrived(ge_call *c);
 /* Answer a reply that is not what was asked for (NULL: Redis away). */
 void ge_call_store_failed(ge_call *c, const struct redisReply *r);
+/* ge_call_arrived, then check the reply has the redisReply type `type`
+ * (answering 503/500 when not): 1 when the callback should go on. */
+int ge_call_take(ge_call *c, const struct redisReply *r, int type);
+/* strdup that aborts on allocation failure, like ge_buf. */
+char *ge_xstrdup(const char *s);
 
 /* Answer with an error body built from code and message. */
 void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
