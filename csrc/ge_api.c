@@ -130,9 +130,159 @@ char *ge_xstrdup(const char *s) {
 
 /* ---- GET /events: read, then long-poll ----------------------------------- */
 
+/* Reads with `after` known and a small limit take the script-free range
+ * read (ge_store_read_range); the rest, and the first read of a client
+ * without `after`, the READ script. */
+#define RANGE_READ_MAX 100
+
 static void events_read(ge_call *c, int ack);
+static void events_read_script(ge_call *c, int ack);
+
+/* What a read found, parsed once even when it serves many calls. */
+typedef struct read_result {
+    const redisReply *bad; /* set (or NULL with ok == 0) when the read failed */
+    int ok;
+    size_t count;
+    ge_buf body;           /* the JSON array, when count > 0 */
+    int gap;               /* range read found nothing though the channel has later ids */
+    uint64_t after;        /* the effective after (script reads without after) */
+} read_result;
+
+static void parse_script_reply(const redisReply *r, read_result *res) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+        res->bad = r;
+        return;
+    }
+    res->ok = 1;
+    res->after = strtoull(r->element[0]->str, NULL, 10);
+    res->count = r->elements - 1;
+    if (res->count) ge_api_json_array(&res->body, r, 1);
+}
+
+static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+        res->bad = r;
+        return;
+    }
+    res->ok = 1;
+    res->after = after;
+    for (size_t i = 1; i < r->elements; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
+    if (res->count) ge_api_json_array(&res->body, r, 1);
+    else if (r->element[0]->type == REDIS_REPLY_STRING && strtoull(r->element[0]->str, NULL, 10) > after)
+        res->gap = 1; /* ids with holes (data written by something else): the script reads past them */
+}
 
 static void events_timeout(void *arg) { ge_call_finish(arg, 200, "[]", 2); }
+
+static void events_park(ge_call *c);
+
+/* A read for c came back (c->pending already accounted for). */
+static void events_apply(ge_call *c, const read_result *res) {
+    c->reading = 0;
+    if (!ge_call_arrived(c)) return;
+    if (!res->ok) {
+        ge_call_store_failed(c, res->bad);
+    } else if (res->count) {
+        ge_call_finish(c, 200, res->body.data, res->body.len);
+    } else if (res->gap) {
+        events_read_script(c, 2);
+    } else if (c->api->draining) {
+        ge_call_finish(c, 200, "[]", 2);
+    } else if (!c->timer) {
+        c->after = res->after;
+        events_park(c);
+    } else if (c->reread) {
+        c->reread = 0;
+        events_read(c, 2);
+    }
+}
+
+static void events_script_cb(void *arg, redisReply *r) {
+    read_result res = {0};
+    parse_script_reply(r, &res);
+    events_apply(arg, &res);
+    ge_buf_free(&res.body);
+}
+
+static void events_range_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    read_result res = {0};
+    parse_range_reply(r, c->after, &res);
+    events_apply(c, &res);
+    ge_buf_free(&res.body);
+}
+
+static void events_read_script(ge_call *c, int ack) {
+    c->reading = 1;
+    c->pending++;
+    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_script_cb, c);
+}
+
+static void events_read(ge_call *c, int ack) {
+    if (ack == 0 || c->limit > RANGE_READ_MAX) {
+        events_read_script(c, ack);
+        return;
+    }
+    c->reading = 1;
+    c->pending++;
+    ge_store_read_range(c->api->store, c->client_id, c->channel, ack, c->after, (unsigned)c->limit,
+                        events_range_cb, c);
+}
+
+/* One publish wakes every waiter of a channel in the same turn of the loop;
+ * those waiting with the same after and limit share one read, issued after
+ * the publish, so sharing cannot hide it. */
+typedef struct shared_read {
+    ge_api *api;
+    uint64_t after, limit;
+    size_t n, cap;
+    ge_call **calls;
+} shared_read;
+
+static void shared_read_cb(void *arg, redisReply *r) {
+    shared_read *sr = arg;
+    read_result res = {0};
+    parse_range_reply(r, sr->after, &res);
+    for (size_t i = 0; i < sr->n; i++) events_apply(sr->calls[i], &res);
+    ge_buf_free(&res.body);
+    free(sr->calls);
+    free(sr);
+}
+
+static void wake_read(ge_call *c) {
+    ge_api *api = c->api;
+    if (c->limit > RANGE_READ_MAX) {
+        events_read(c, 2);
+        return;
+    }
+    shared_read *sr = NULL;
+    for (size_t i = 0; i < api->wake_n; i++) {
+        shared_read *w = api->wake_reads[i];
+        if (w->after == c->after && w->limit == c->limit) sr = w;
+    }
+    if (!sr) {
+        sr = calloc(1, sizeof *sr);
+        if (!sr) abort();
+        sr->api = api;
+        sr->after = c->after;
+        sr->limit = c->limit;
+        if (api->wake_n == api->wake_cap) {
+            api->wake_cap = api->wake_cap ? api->wake_cap * 2 : 8;
+            api->wake_reads = realloc(api->wake_reads, api->wake_cap * sizeof *api->wake_reads);
+            if (!api->wake_reads) abort();
+        }
+        api->wake_reads[api->wake_n++] = sr;
+        ge_store_read_range(api->store, NULL, c->channel, 2, c->after, (unsigned)c->limit, shared_read_cb, sr);
+    }
+    if (sr->n == sr->cap) {
+        sr->cap = sr->cap ? sr->cap * 2 : 8;
+        sr->calls = realloc(sr->calls, sr->cap * sizeof *sr->calls);
+        if (!sr->calls) abort();
+    }
+    sr->calls[sr->n++] = c;
+    c->reading = 1;
+    c->pending++;
+}
 
 static void events_wake(ge_waiter *w, ge_wake why) {
     ge_call *c = w->data;
@@ -141,6 +291,7 @@ static void events_wake(ge_waiter *w, ge_wake why) {
         return;
     }
     if (c->reading) c->reread = 1; /* read again when the current read returns */
+    else if (why == GE_WAKE_MESSAGE) wake_read(c);
     else events_read(c, 2);
 }
 
@@ -157,40 +308,6 @@ static void events_park(ge_call *c) {
     /* Armed already: the subscription predates this waiter but not
      * necessarily the read, so read once more. */
     if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, 2);
-}
-
-static void events_read_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    c->reading = 0;
-    if (!ge_call_arrived(c)) return;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
-        ge_call_store_failed(c, r);
-        return;
-    }
-    if (r->elements > 1) {
-        ge_buf b = GE_BUF_INIT;
-        ge_api_json_array(&b, r, 1);
-        ge_call_finish(c, 200, b.data, b.len);
-        ge_buf_free(&b);
-        return;
-    }
-    if (c->api->draining) {
-        ge_call_finish(c, 200, "[]", 2);
-        return;
-    }
-    if (!c->timer) {
-        c->after = strtoull(r->element[0]->str, NULL, 10);
-        events_park(c);
-    } else if (c->reread) {
-        c->reread = 0;
-        events_read(c, 2);
-    }
-}
-
-static void events_read(ge_call *c, int ack) {
-    c->reading = 1;
-    c->pending++;
-    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_read_cb, c);
 }
 
 static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
@@ -502,14 +619,21 @@ out:
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
-static void on_subscribed(void *arg, const char *ch, size_t len) { ge_waiters_on_subscribed(arg, ch, len); }
-static void on_unsubscribed(void *arg, const char *ch, size_t len) { ge_waiters_on_unsubscribed(arg, ch, len); }
+static void on_subscribed(void *arg, const char *ch, size_t len) {
+    ge_waiters_on_subscribed(((ge_api *)arg)->waiters, ch, len);
+}
+static void on_unsubscribed(void *arg, const char *ch, size_t len) {
+    ge_waiters_on_unsubscribed(((ge_api *)arg)->waiters, ch, len);
+}
 static void on_message(void *arg, const char *ch, size_t len, const char *payload, size_t plen) {
     (void)payload;
     (void)plen;
-    ge_waiters_on_message(arg, ch, len);
+    ge_api *api = arg;
+    api->wake_n = 0; /* shared reads are per publish: see wake_read */
+    ge_waiters_on_message(api->waiters, ch, len);
+    api->wake_n = 0;
 }
-static void on_lost(void *arg) { ge_waiters_on_lost(arg); }
+static void on_lost(void *arg) { ge_waiters_on_lost(((ge_api *)arg)->waiters); }
 
 static void sub_subscribe(void *arg, const char *ch) { ge_store_subscribe(*(ge_store **)arg, ch); }
 static void sub_unsubscribe(void *arg, const char *ch) { ge_store_unsubscribe(*(ge_store **)arg, ch); }
@@ -530,7 +654,7 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->started = ge_metrics_now();
     ge_waiters_sub sub = {&api->store, sub_subscribe, sub_unsubscribe};
     api->waiters = ge_waiters_new(&sub);
-    ge_store_events ev = {api->waiters, on_subscribed, on_unsubscribed, on_message, on_lost};
+    ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost};
     api->store = ge_store_new(loop, redis, log, &ev);
     return api;
 }
@@ -559,6 +683,7 @@ void ge_api_free(ge_api *api) {
         call_release(c);
     }
     ge_metrics_free(api->metrics);
+    free(api->wake_reads);
     free(api->secret);
     free(api->version);
     free(api->start_date);

@@ -30,6 +30,8 @@ struct ge_api {
     ge_api_observer observer;
     void *observer_arg;
     ge_call *calls; /* every open call, for drain and free */
+    struct shared_read **wake_reads; /* reads shared during one publish's wake-ups */
+    size_t wake_n, wake_cap;
 };
 
 /* One request that outlives ge_api_handle. Freed when it is done

@@ -349,6 +349,51 @@ static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     free(o);
 }
 
+void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
+                         unsigned n, ge_store_cb cb, void *arg) {
+    if (n > 1000) n = 1000;
+    op *o = calloc(1, sizeof *o);
+    if (!o) abort();
+    o->s = s;
+    o->cb = cb;
+    o->arg = arg;
+    if (!s->cmd.ready) {
+        fail_later(o);
+        return;
+    }
+    /* Keys are written into one buffer; argv points into it. */
+    size_t clen = strlen(channel);
+    ge_buf keys = GE_BUF_INIT;
+    ge_buf_reserve(&keys, (n + 1) * (clen + 24));
+    const char *argv[1002];
+    size_t lens[1002], offs[1002];
+    argv[0] = "MGET";
+    lens[0] = 4;
+    offs[1] = keys.len;
+    ge_buf_puts(&keys, "indices:");
+    ge_buf_append(&keys, channel, clen);
+    lens[1] = keys.len - offs[1];
+    for (unsigned i = 0; i < n; i++) {
+        offs[2 + i] = keys.len;
+        ge_buf_append(&keys, channel, clen);
+        ge_buf_putc(&keys, ':');
+        ge_buf_u64(&keys, after + 1 + i);
+        lens[2 + i] = keys.len - offs[2 + i];
+    }
+    for (unsigned i = 1; i < n + 2; i++) argv[i] = keys.data + offs[i];
+    int rc = REDIS_OK;
+    if (ack == 1) {
+        char a[24];
+        snprintf(a, sizeof a, "%llu", (unsigned long long)after);
+        rc = redisAsyncCommand(s->cmd.ac, NULL, NULL, "SET last-fetched:%s:%b %s", client_id ? client_id : "",
+                               channel, clen, a);
+    }
+    if (rc != REDIS_OK ||
+        redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)n + 2, argv, lens) != REDIS_OK)
+        fail_later(o);
+    ge_buf_free(&keys);
+}
+
 void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
                            void *arg) {
     op *o = calloc(1, sizeof *o);

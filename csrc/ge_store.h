@@ -78,6 +78,14 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                    uint64_t limit, ge_store_cb cb, void *arg);
 
+/* The fast read, no script: ids are 1, 2, 3... without gaps, so the events
+ * after `after` are the keys <channel>:<after+1>..<after+n>. One MGET of
+ * indices:<channel> and those keys, preceded (ack) by a pipelined SET of
+ * the client's last-fetched id. Reply: array, element 0 the channel's last
+ * id (nil if none), then n values, nil where no such event. n <= 1000. */
+void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
+                         unsigned n, ge_store_cb cb, void *arg);
+
 /* The last `limit` events, oldest first. Reply: array of events. */
 void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg);
 

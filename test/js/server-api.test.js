@@ -237,3 +237,20 @@ test('publishing and reading survive SCRIPT FLUSH (EVALSHA falls back to EVAL)',
   const g = await get('/events/v1/events?' + q({ secret: srv.secret, clientId: 'f', channel: ch, after: 0 }));
   assert.deepEqual(g.json.map((e) => e.id), [1, 2]);
 });
+
+test('a channel whose ids have holes (written by something else) is read past them', async () => {
+  const ch = unique('holes');
+  const ev = (id) => '{"id":' + id + ',"timestamp":1,"type":"t","from":"f"}';
+  for (const id of [1, 2, 150]) {
+    await redisCommand(REDIS, 'SET', ch + ':' + id, ev(id));
+    await redisCommand(REDIS, 'ZADD', ch + ':keys', String(id), ch + ':' + id);
+  }
+  await redisCommand(REDIS, 'SET', 'indices:' + ch, '150');
+  const ids = async (after, limit) => (await get('/events/v1/events?' + q(Object.assign({ secret: srv.secret, clientId: 'h', channel: ch, after },
+    limit ? { limit } : {})))).json.map((e) => e.id);
+  assert.deepEqual(await ids(0), [1, 2]);
+  assert.deepEqual(await ids(2), [150], 'a hole wider than the page');
+  assert.deepEqual(await ids(0, 500), [1, 2, 150]);
+  assert.equal((await publish(ch)).json.id, 151);
+  assert.deepEqual(await ids(150), [151]);
+});
