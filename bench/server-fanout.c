@@ -3,7 +3,11 @@
  * same JSON output as bench/server-fanout.js; bench/server.sh compiles it
  * (cc -O2) and uses it when a C compiler is there.
  *
- *   server-fanout PORT REDIS_PORT DAEMON_PID SECRET CHANNEL WAITERS
+ *   server-fanout PORT REDIS_PORT DAEMON_PID SECRET CHANNEL WAITERS [HOLD_SECONDS]
+ *
+ * With HOLD_SECONDS, the parked waiters are held that long before the
+ * POST, and the daemon's CPU use over the hold is reported (hold_cpu_pct,
+ * from /proc/PID/stat) with any waiter answered early ("premature").
  *
  * 1. publishes one event on CHANNEL to learn the last id;
  * 2. opens WAITERS connections (500 connecting at a time), each sending
@@ -156,6 +160,22 @@ static long rss_kb(const char *field) {
     return v;
 }
 
+/* utime + stime of the daemon, in clock ticks. */
+static long long cpu_ticks(void) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    long long ut = 0, st = 0;
+    /* after ") " come fields 3..: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) == 2) return ut + st;
+    return -1;
+}
+
 static int fd_count(void) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", pid);
@@ -240,8 +260,8 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s PORT REDIS_PORT DAEMON_PID SECRET CHANNEL WAITERS\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s PORT REDIS_PORT DAEMON_PID SECRET CHANNEL WAITERS [HOLD_SECONDS]\n", argv[0]);
         return 2;
     }
     port = atoi(argv[1]);
@@ -250,6 +270,7 @@ int main(int argc, char **argv) {
     secret = argv[4];
     channel = argv[5];
     nwait = atoi(argv[6]);
+    int hold_s = argc == 8 ? atoi(argv[7]) : 0;
     w = calloc((size_t)nwait, sizeof *w);
     ep = epoll_create1(0);
     snprintf(get_req_fmt, sizeof get_req_fmt,
@@ -308,6 +329,16 @@ int main(int argc, char **argv) {
     double park_ms = now_ms() - tc0;
     long rss_parked = rss_kb("VmRSS:"), hwm = rss_kb("VmHWM:");
     int fds = fd_count();
+    double hold_cpu_pct = -1;
+    long rss_held = -1;
+    if (hold_s > 0) {
+        long long c0 = cpu_ticks();
+        double h0 = now_ms();
+        while (now_ms() - h0 < hold_s * 1000.0) pump(200);
+        long long c1 = cpu_ticks();
+        hold_cpu_pct = 100.0 * (double)(c1 - c0) / (double)sysconf(_SC_CLK_TCK) / ((now_ms() - h0) / 1000.0);
+        rss_held = rss_kb("VmRSS:");
+    }
 
     published = 1;
     int pst;
@@ -339,10 +370,11 @@ int main(int argc, char **argv) {
            "\"acks\":%lld,\"numsub\":%lld,\"answered\":%d,\"ok\":%d,"
            "\"min_ms\":%.2f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,"
            "\"post_ms\":%.2f,\"post_status\":%d,\"rss_idle_kb\":%ld,\"rss_parked_kb\":%ld,\"hwm_kb\":%ld,"
-           "\"fds_parked\":%d,\"connect_ms\":%.0f,\"park_ms\":%.0f",
+           "\"fds_parked\":%d,\"connect_ms\":%.0f,\"park_ms\":%.0f,\"hold_s\":%d,\"hold_cpu_pct\":%.2f,"
+           "\"rss_held_kb\":%ld",
            nwait, connected, errors, first_errno ? strerror(first_errno) : "", premature, acks, subs, nl, ok,
            nl ? lat[0] : -1, PCT(0.5), PCT(0.9), PCT(0.99), nl ? lat[nl - 1] : -1, post_ms, pst, rss_idle,
-           rss_parked, hwm, fds, connect_ms, park_ms);
+           rss_parked, hwm, fds, connect_ms, park_ms, hold_s, hold_cpu_pct, rss_held);
     if (bad >= 0) {
         char sample[160];
         memcpy(sample, w[bad].buf, sizeof sample - 1);
