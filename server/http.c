@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
+
 struct ge_http {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    ge_guard *guard;
     ge_api *api;
     const ge_log *log;
     size_t max_body;
@@ -18,6 +21,7 @@ struct ge_http {
 
 /* One request between ge_api_handle and its answer. */
 typedef struct pending {
+    ge_http *h;
     struct evhttp_request *req;
     ge_call *call;      /* set when the answer comes later */
     int in_handle;      /* inside ge_api_handle */
@@ -46,6 +50,7 @@ static void respond(void *conn, int status, const char *content_type, const char
     struct evhttp_request *req = p->req;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     if (p->call && evcon) evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (evcon) ge_guard_busy(p->h->guard, evcon, 0);
     if (p->closed) event_free(p->closed);
     p->closed = NULL;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -113,7 +118,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
 
     pending *p = calloc(1, sizeof *p);
     if (!p) abort();
+    p->h = h;
     p->req = req;
+    struct evhttp_connection *evcon0 = evhttp_request_get_connection(req);
+    if (evcon0) ge_guard_busy(h->guard, evcon0, 1);
     p->in_handle = 1;
     ge_call *call = ge_api_handle(h->api, &r, respond, p);
     p->in_handle = 0;
@@ -154,6 +162,7 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, on_request, h);
+    h->guard = ge_guard_new(base, h->http, timeout_secs);
     h->bound = evhttp_accept_socket_with_handle(h->http, fd);
     if (!h->bound) abort();
     return h;
@@ -167,5 +176,6 @@ void ge_http_stop_accepting(ge_http *h) {
 void ge_http_free(ge_http *h) {
     if (!h) return;
     evhttp_free(h->http);
+    ge_guard_free(h->guard);
     free(h);
 }

@@ -54,3 +54,29 @@ test('READ_TIMEOUT drops stalled and idle connections but not waiting long-polls
     await sleep(10);
   } finally { await s.stop(); }
 });
+
+test('a client trickling one byte at a time is dropped after READ_TIMEOUT', async () => {
+  const s = await startServer({ env: { READ_TIMEOUT: '2' } });
+  try {
+    const req = 'GET /events/v1/ping/slow HTTP/1.1\r\nHost: x\r\nX-Pad: ' + 'a'.repeat(200) + '\r\n\r\n';
+    const res = await new Promise((resolve) => {
+      const c = net.connect(s.port, '127.0.0.1');
+      let i = 0, got = '';
+      const t0 = Date.now();
+      const tick = setInterval(() => { if (i < req.length) c.write(req[i++]); }, 250);
+      c.on('data', (d) => { got += d; });
+      c.on('close', () => { clearInterval(tick); resolve({ ms: Date.now() - t0, got, sent: i }); });
+      c.on('error', () => {});
+      setTimeout(() => { clearInterval(tick); c.destroy(); resolve({ ms: -1, got, sent: i }); }, 10000);
+    });
+    assert.ok(res.ms > 1500 && res.ms < 5000, 'closed after ' + res.ms + ' ms');
+    assert.ok(res.sent < req.length, 'before the request was complete');
+    assert.equal(res.got, '', 'without an answer');
+    // Keep-alive clients that answer in time are not affected.
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await fetch(s.url + '/events/v1/ping/x')).status, 200);
+      await sleep(1000);
+    }
+    assert.equal((await fetch(s.url + '/health')).status, 200);
+  } finally { await s.stop(); }
+});
