@@ -142,6 +142,8 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->max_name = (size_t)n;
     if (env_num("READ_TIMEOUT", "30", 1, 3600, &n, err, errlen)) return -1;
     cfg->read_timeout = (int)n;
+    if (env_num("MAX_CONNECTIONS", "0", 0, 10000000, &n, err, errlen)) return -1;
+    cfg->max_connections = (size_t)n;
     if (env_num("WORKERS", "1", 1, 256, &n, err, errlen)) return -1;
     cfg->workers = (int)n;
     return 0;

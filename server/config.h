@@ -23,7 +23,8 @@ typedef struct ge_config {
     size_t max_body;
     size_t max_header;
     size_t max_name;
-    int read_timeout;        /* seconds of silence before a connection is dropped */
+    int read_timeout;
+    size_t max_connections;  /* 0: the file-descriptor limit less a reserve */        /* seconds of silence before a connection is dropped */
     int workers;
 } ge_config;
 

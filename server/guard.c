@@ -1,6 +1,7 @@
 #include "guard.h"
 
 #include <event2/bufferevent.h>
+#include <event2/listener.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/time.h>
@@ -19,6 +20,9 @@ struct ge_guard {
     uint64_t timeout_ms;
     entry *tab; /* open addressing on the bufferevent's address */
     size_t cap, n;
+    size_t max_conns;
+    struct evconnlistener *listener;
+    int paused;
 };
 
 static uint64_t now_ms(void) {
@@ -71,6 +75,10 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg) {
     bufferevent_incref(bev);
     if ((g->n + 1) * 2 > g->cap) rehash(g, g->cap * 2);
     insert(g, bev, now_ms());
+    if (g->max_conns && g->n >= g->max_conns && g->listener && !g->paused) {
+        evconnlistener_disable(g->listener);
+        g->paused = 1;
+    }
     return bev;
 }
 
@@ -102,11 +110,21 @@ static void sweep(evutil_socket_t fd, short what, void *arg) {
         }
     }
     if (dropped) rehash(g, g->cap); /* open addressing: rebuild rather than leave holes */
+    if (g->paused && g->n < g->max_conns && g->listener) {
+        evconnlistener_enable(g->listener);
+        g->paused = 0;
+    }
 }
 
-ge_guard *ge_guard_new(struct event_base *base, struct evhttp *http, int timeout_secs) {
+void ge_guard_set_listener(ge_guard *g, struct evconnlistener *listener) {
+    g->listener = listener;
+    if (!listener) g->paused = 0;
+}
+
+ge_guard *ge_guard_new(struct event_base *base, struct evhttp *http, int timeout_secs, size_t max_conns) {
     ge_guard *g = calloc(1, sizeof *g);
     if (!g) abort();
+    g->max_conns = max_conns;
     g->base = base;
     g->timeout_ms = (uint64_t)timeout_secs * 1000;
     g->cap = 256;

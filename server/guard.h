@@ -12,7 +12,11 @@
  * it drops the reference at its next sweep (every 100 ms), which is when
  * the socket of a closed connection is finally released.
  *
- * Lifetime: borrows base and http; free it before evhttp_free. */
+ * It also caps the connections open at once (MAX_CONNECTIONS): at the cap
+ * it stops accepting (new clients wait in the kernel's backlog) and starts
+ * again when connections have closed.
+ *
+ * Lifetime: borrows base, http and the listener; free it before evhttp_free. */
 #ifndef GE_SERVER_GUARD_H
 #define GE_SERVER_GUARD_H
 
@@ -21,7 +25,11 @@
 
 typedef struct ge_guard ge_guard;
 
-ge_guard *ge_guard_new(struct event_base *base, struct evhttp *http, int timeout_secs);
+struct evconnlistener;
+/* max_conns 0: no cap. */
+ge_guard *ge_guard_new(struct event_base *base, struct evhttp *http, int timeout_secs, size_t max_conns);
+/* The listener to pause at the cap (NULL: none, e.g. after it was removed). */
+void ge_guard_set_listener(ge_guard *g, struct evconnlistener *listener);
 /* A request arrived on evcon (busy = 1) / its answer was sent (busy = 0). */
 void ge_guard_busy(ge_guard *g, struct evhttp_connection *evcon, int busy);
 void ge_guard_free(ge_guard *g);

@@ -144,7 +144,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
 }
 
 ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, int fd, size_t max_body,
-                     size_t max_header, int timeout_secs) {
+                     size_t max_header, int timeout_secs, size_t max_conns) {
     ge_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->base = base;
@@ -162,13 +162,15 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, on_request, h);
-    h->guard = ge_guard_new(base, h->http, timeout_secs);
+    h->guard = ge_guard_new(base, h->http, timeout_secs, max_conns);
     h->bound = evhttp_accept_socket_with_handle(h->http, fd);
     if (!h->bound) abort();
+    ge_guard_set_listener(h->guard, evhttp_bound_socket_get_listener(h->bound));
     return h;
 }
 
 void ge_http_stop_accepting(ge_http *h) {
+    ge_guard_set_listener(h->guard, NULL);
     if (h->bound) evhttp_del_accept_socket(h->http, h->bound);
     h->bound = NULL;
 }

@@ -16,7 +16,7 @@ typedef struct ge_http ge_http;
  * read or written (or idle between requests) is closed; a long-poll that
  * waits for an event is not subject to it. */
 ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, int fd, size_t max_body,
-                     size_t max_header, int timeout_secs);
+                     size_t max_header, int timeout_secs, size_t max_conns);
 /* Stop accepting new connections (requests in flight go on). */
 void ge_http_stop_accepting(ge_http *h);
 void ge_http_free(ge_http *h);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -53,7 +54,8 @@ static void usage(FILE *f) {
             "  WORKERS                           processes sharing the port (1)\n"
             "  MAX_HEADER_BYTES                  largest request head (65536)\n"
             "  MAX_NAME_BYTES                    longest channel, clientId... (1024)\n"
-            "  READ_TIMEOUT                      seconds of silence before a connection is closed (30)\n"
+            "  READ_TIMEOUT                      seconds to deliver a request, from accept or the last answer (30)\n"
+            "  MAX_CONNECTIONS                   connections open at once per process (0: the fd limit - 64)\n"
             "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
 }
 
@@ -129,7 +131,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_unix, cfg->redis_username,
                              cfg->redis_password, cfg->redis_db};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
-    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout);
+    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
+                         cfg->max_connections);
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     evsignal_add(d.sigterm, NULL);
@@ -212,6 +215,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     log.level = cfg.log_level;
+    /* Every parked long-poll holds a socket: take all the descriptors the
+     * system allows, and by default stop accepting before running out (an
+     * accept() failing with EMFILE would spin). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (!cfg.max_connections && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
+            cfg.max_connections = (size_t)rl.rlim_cur - 64;
+    }
     int fd = listen_socket(cfg.host, cfg.port, cfg.workers > 1, err, sizeof err);
     if (fd < 0) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
@@ -227,8 +243,9 @@ int main(int argc, char **argv) {
     snprintf(start_date + w, sizeof start_date - w, ".%03dZ", (int)(tv.tv_usec / 1000));
 
     char extra[256];
-    snprintf(extra, sizeof extra, "\"port\":%d,\"host\":\"%s\",\"workers\":%d,\"pollTimeout\":%llu", cfg.port,
-             cfg.host, cfg.workers, (unsigned long long)cfg.poll_timeout_ms);
+    snprintf(extra, sizeof extra,
+             "\"port\":%d,\"host\":\"%s\",\"workers\":%d,\"pollTimeout\":%llu,\"maxConnections\":%zu", cfg.port,
+             cfg.host, cfg.workers, (unsigned long long)cfg.poll_timeout_ms, cfg.max_connections);
     ge_log_write(&log, GE_LOG_INFO, extra, "ganomede-events-server %s listening on %s:%d", GE_VERSION, cfg.host,
                  cfg.port);
     if (cfg.workers == 1) return serve(&cfg, &log, fd, start_date);

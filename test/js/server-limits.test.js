@@ -80,3 +80,33 @@ test('a client trickling one byte at a time is dropped after READ_TIMEOUT', asyn
     assert.equal((await fetch(s.url + '/health')).status, 200);
   } finally { await s.stop(); }
 });
+
+test('MAX_CONNECTIONS: at the cap new clients wait until a connection closes', async () => {
+  const s = await startServer({ env: { MAX_CONNECTIONS: '4', READ_TIMEOUT: '30' } });
+  try {
+    const open = [];
+    for (let i = 0; i < 4; i++) {
+      const c = net.connect(s.port, '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      open.push(c);
+    }
+    await sleep(300);
+    let answeredAt = 0;
+    const fifth = new Promise((resolve) => {
+      const c = net.connect(s.port, '127.0.0.1');
+      let got = '';
+      c.on('connect', () => c.write('GET /events/v1/ping/fifth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      c.on('data', (d) => { got += d; if (!answeredAt) answeredAt = Date.now(); });
+      c.on('close', () => resolve(got));
+      c.on('error', () => resolve(got));
+    });
+    await sleep(700);
+    assert.equal(answeredAt, 0, 'not served while 4 connections are open');
+    const closedAt = Date.now();
+    open[0].destroy();
+    const got = await fifth;
+    assert.match(got, /^HTTP\/1\.1 200/);
+    assert.ok(answeredAt - closedAt < 1500, 'served as soon as a connection closed (' + (answeredAt - closedAt) + ' ms)');
+    open.forEach((c) => c.destroy());
+  } finally { await s.stop(); }
+});

@@ -42,11 +42,20 @@ function waitPort(port, ms = 10000) {
   });
 }
 
+// GET url once on a connection of its own, closed after the answer (so
+// that the check leaves no keep-alive connection behind).
+function getStatus(url) {
+  return new Promise((resolve, reject) => {
+    const req = require('node:http').get(url, { agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+  });
+}
+
 async function waitHealthy(url, ms) {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      if ((await fetch(url + '/health')).status === 200) return;
+      if ((await getStatus(url + '/health')) === 200) return;
     } catch (_) { /* not yet */ }
     if (Date.now() > deadline) throw new Error('daemon never became healthy at ' + url);
     await new Promise((r) => setTimeout(r, 20));
