@@ -197,6 +197,27 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     return start(r);
 }
 
+/* The server has no acknowledge-only route: a GET with `after` stores it
+ * (and answers what follows, or waits up to its POLL_TIMEOUT). */
+int ge_client_ack(ge_client *c, const char *channel, uint64_t after, ge_reply_cb cb, void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!nonempty(channel) || !c->client_id) return GE_EINVAL;
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf *u = &r->url;
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->events_path.data, c->events_path.len);
+    ge_buf_puts(u, "?clientId=");
+    ge__url_escape(u, c->client_id);
+    ge_buf_puts(u, "&channel=");
+    ge__url_escape(u, channel);
+    ge_buf_puts(u, "&after=");
+    ge_buf_u64(u, after);
+    ge_buf_puts(u, "&limit=1&secret=");
+    ge__url_escape(u, c->secret);
+    return start(r);
+}
+
 int ge_client_index_create(ge_client *c, const char *index_id, const char *channel,
                            const char *field, ge_reply_cb cb, void *ud) {
     if (!c) return GE_EINVAL;

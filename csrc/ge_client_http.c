@@ -316,7 +316,7 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
 }
 
 int ge_client_socket_action(ge_client *c, int fd, int events) {
-    if (!c->opts.watch) return GE_EINVAL;
+    if (!c || !c->opts.watch) return GE_EINVAL;
     int mask = 0, running = 0;
     if (events & GE_WATCH_IN) mask |= CURL_CSELECT_IN;
     if (events & GE_WATCH_OUT) mask |= CURL_CSELECT_OUT;
@@ -327,7 +327,7 @@ int ge_client_socket_action(ge_client *c, int fd, int events) {
 }
 
 int ge_client_timeout_action(ge_client *c) {
-    if (!c->opts.timer) return GE_EINVAL;
+    if (!c || !c->opts.timer) return GE_EINVAL;
     c->timer_armed = 0; /* the host's timer has fired */
     uint64_t now = ge__now_ms();
     if (c->curl_deadline && now + 1 >= c->curl_deadline) {

@@ -106,27 +106,6 @@ int ge_client_index_get_sync(ge_client *c, const char *index_id, const char *val
 
 /* ---- acknowledgement ---------------------------------------------------- */
 
-int ge_client_ack(ge_client *c, const char *channel, uint64_t after, ge_reply_cb cb, void *ud) {
-    if (!c) return GE_EINVAL;
-    if (c->closed) return GE_ECLOSED;
-    if (!channel || !*channel || !c->client_id) return GE_EINVAL;
-    ge_req *r = ge__req_new(c, GE_REQ_REPLY);
-    r->cb = cb;
-    r->userdata = ud;
-    ge_buf *u = &r->url;
-    ge_buf_append(u, c->base.data, c->base.len);
-    ge_buf_append(u, c->events_path.data, c->events_path.len);
-    ge_buf_puts(u, "?clientId=");
-    ge__url_escape(u, c->client_id);
-    ge_buf_puts(u, "&channel=");
-    ge__url_escape(u, channel);
-    ge_buf_puts(u, "&after=");
-    ge_buf_u64(u, after);
-    ge_buf_puts(u, "&limit=1&secret=");
-    ge__url_escape(u, c->secret);
-    return ge__req_start(r) == 0 ? GE_OK : GE_EINVAL;
-}
-
 int ge_client_ack_sync(ge_client *c, const char *channel, uint64_t after, ge_result *res) {
     int rc = check(c, res);
     if (rc != GE_OK) return rc;
