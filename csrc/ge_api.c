@@ -566,7 +566,10 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         ge_api_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
         return NULL;
     }
-    if (api->draining) return unavailable(respond, conn), NULL;
+    if (api->draining) {
+        ge_api_error(respond, conn, 503, "ServiceUnavailable", "Server is shutting down");
+        return NULL;
+    }
 
     ge_params p;
     ge_params_init(&p, req->query, req->query_len);
