@@ -252,8 +252,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 test('listen with nothing printed exits at once on SIGINT', T, async () => {
-  const l = start(['listen', h.unique('cli-quiet')]);
-  await h.sleep(300);
+  const ch = h.unique('cli-quiet');
+  const l = start(['listen', ch]);
+  // Signal it once it is really listening (its long-poll is parked), which
+  // under valgrind takes much longer than natively.
+  const deadline = Date.now() + 20000;
+  while ((await h.redisCommand(redisPort(), 'PUBSUB', 'NUMSUB', ch))[1] < 1 && Date.now() < deadline) await h.sleep(20);
   l.proc.kill('SIGINT');
   const t0 = Date.now();
   const r = await l.done;
