@@ -197,6 +197,15 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     return start(r);
 }
 
+void ge__events_url(ge_buf *u, const ge_client *c, const char *channel) {
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->events_path.data, c->events_path.len);
+    ge_buf_puts(u, "?clientId=");
+    ge__url_escape(u, c->client_id);
+    ge_buf_puts(u, "&channel=");
+    ge__url_escape(u, channel);
+}
+
 /* The server has no acknowledge-only route: a GET with `after` stores it
  * (and answers what follows, or waits up to its POLL_TIMEOUT). */
 int ge_client_ack(ge_client *c, const char *channel, uint64_t after, ge_reply_cb cb, void *ud) {
@@ -205,12 +214,7 @@ int ge_client_ack(ge_client *c, const char *channel, uint64_t after, ge_reply_cb
     if (!nonempty(channel) || !c->client_id) return GE_EINVAL;
     ge_req *r = reply_req(c, cb, ud);
     ge_buf *u = &r->url;
-    ge_buf_append(u, c->base.data, c->base.len);
-    ge_buf_append(u, c->events_path.data, c->events_path.len);
-    ge_buf_puts(u, "?clientId=");
-    ge__url_escape(u, c->client_id);
-    ge_buf_puts(u, "&channel=");
-    ge__url_escape(u, channel);
+    ge__events_url(u, c, channel);
     ge_buf_puts(u, "&after=");
     ge_buf_u64(u, after);
     ge_buf_puts(u, "&limit=1&secret=");

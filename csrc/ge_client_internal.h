@@ -90,6 +90,9 @@ ge_req *ge__req_new(ge_client *c, ge_req_kind kind);
 int ge__req_start(ge_req *r);            /* 0, or -1 (r freed, no callback) */
 void ge__req_abort(ge_req *r);           /* remove, free; no callback */
 void ge__url_escape(ge_buf *out, const char *s);
+/* Append the events endpoint's URL with clientId and channel: the start of
+ * every GET /events the client makes (polls and acknowledgements). */
+void ge__events_url(ge_buf *u, const ge_client *c, const char *channel);
 int ge__process(ge_client *c);           /* completions, timers, drain; 1 if c was freed */
 void ge__reschedule(ge_client *c);
 int ge__http_init(ge_client *c);

@@ -37,12 +37,7 @@ static void poll_start(ge_poller *p) {
     ge_req *r = ge__req_new(c, GE_REQ_POLL);
     r->poller = p;
     ge_buf *u = &r->url;
-    ge_buf_append(u, c->base.data, c->base.len);
-    ge_buf_append(u, c->events_path.data, c->events_path.len);
-    ge_buf_puts(u, "?clientId=");
-    ge__url_escape(u, c->client_id);
-    ge_buf_puts(u, "&channel=");
-    ge__url_escape(u, p->channel);
+    ge__events_url(u, c, p->channel);
     if (p->cursor.has_after) {
         ge_buf_puts(u, "&after=");
         ge_buf_u64(u, p->cursor.after);
