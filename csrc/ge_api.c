@@ -693,13 +693,6 @@ void ge_api_free(ge_api *api) {
     free(api);
 }
 
-void ge_api_get_stats(const ge_api *api, ge_api_stats *out) {
-    out->published = api->published;
-    out->waiting = ge_waiters_count(api->waiters);
-    out->channels = ge_waiters_channels(api->waiters);
-}
-
-int ge_api_redis_ready(const ge_api *api) { return ge_store_ready(api->store); }
 
 size_t ge_api_open_calls(const ge_api *api) {
     size_t n = 0;

@@ -56,12 +56,6 @@ typedef struct ge_api_config {
 typedef struct ge_api ge_api;
 typedef struct ge_call ge_call;
 
-typedef struct ge_api_stats {
-    uint64_t published;
-    size_t waiting;
-    size_t channels;
-} ge_api_stats;
-
 /* The api creates and owns its store and wait registry. loop is copied,
  * log borrowed. */
 ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store_options *redis,
@@ -74,8 +68,6 @@ void ge_call_cancel(ge_call *c);
 void ge_api_drain(ge_api *api);
 /* Frees everything; calls still open are answered 503 first. */
 void ge_api_free(ge_api *api);
-void ge_api_get_stats(const ge_api *api, ge_api_stats *out);
-int ge_api_redis_ready(const ge_api *api);
 /* Requests not answered yet (for a graceful stop). */
 size_t ge_api_open_calls(const ge_api *api);
 

@@ -150,11 +150,8 @@ void ge_waiters_on_subscribed(ge_waiters *r, const char *channel, size_t len) {
         r->sub.unsubscribe(r->sub.arg, c->name);
         return;
     }
+    /* A callback that removes the last waiter unsubscribes (ge_waiters_remove). */
     each(c, GE_WAKE_ARMED, 1);
-    if (c->count == 0 && c->state == SUB_ACTIVE) {
-        c->state = SUB_LEAVING;
-        r->sub.unsubscribe(r->sub.arg, c->name);
-    }
 }
 
 void ge_waiters_on_unsubscribed(ge_waiters *r, const char *channel, size_t len) {

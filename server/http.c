@@ -120,8 +120,8 @@ static void on_request(struct evhttp_request *req, void *arg) {
     if (!p) abort();
     p->h = h;
     p->req = req;
-    struct evhttp_connection *evcon0 = evhttp_request_get_connection(req);
-    if (evcon0) ge_guard_busy(h->guard, evcon0, 1);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon) ge_guard_busy(h->guard, evcon, 1);
     p->in_handle = 1;
     ge_call *call = ge_api_handle(h->api, &r, respond, p);
     p->in_handle = 0;
@@ -130,7 +130,6 @@ static void on_request(struct evhttp_request *req, void *arg) {
         return;
     }
     p->call = call;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     if (!evcon) return;
     evhttp_connection_set_closecb(evcon, on_close, p);
     /* libevent 2.1 stops reading a connection while its request waits for

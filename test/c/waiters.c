@@ -85,6 +85,16 @@ int main(void) {
     ge_waiters_on_subscribed(reg, "x", 1);
     is_str(l.ops[l.n - 1], "UNSUB x", "confirmation with nobody waiting unsubscribes");
 
+    /* The only waiter leaves from its ARMED callback. */
+    init(&a);
+    a.remove_on_wake = 1;
+    ge_waiters_add(reg, &a.w, "y");
+    int before = l.n;
+    ge_waiters_on_subscribed(reg, "y", 1);
+    ok(a.armed == 1 && a.w.chan == NULL, "armed, then removed itself");
+    ok(l.n == before + 1 && strcmp(l.ops[(l.n - 1) % 64], "UNSUB y") == 0, "which unsubscribes, once");
+    ge_waiters_on_unsubscribed(reg, "y", 1);
+
     /* Many channels (hash table growth) and connection loss. */
     static req many[300];
     char name[32];
