@@ -7,7 +7,7 @@ include csrc/sources.mk
 CC      ?= cc
 BUILD   ?= out
 CFLAGS  ?= -O2 -g
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Icsrc
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror $(INC_SRC:%=-I%)
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 LDFLAGS ?=
 LIBS    := -lhiredis -levent -lcurl -lm
@@ -82,7 +82,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL    ?= install
 
 GE_SOMAJOR   := 1
-GE_VERSION   := $(shell sed -n 's/^\#define GE_CLIENT_VERSION "\(.*\)"/\1/p' csrc/ganomede_events.h)
+GE_VERSION   := $(shell sed -n 's/^\#define GE_CLIENT_VERSION "\(.*\)"/\1/p' include/ganomede_events.h)
 GE_SONAME    := libganomede-events.so.$(GE_SOMAJOR)
 CLIENT_LIBS  := -lcurl -lpthread -lm
 LIB_OBJ      := $(COMMON_OBJ) $(CLIENT_OBJ)
@@ -119,11 +119,11 @@ $(CLI): $(CLI_OBJ) $(STLIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STLIB) $(CLIENT_LIBS)
 
 # The libevent example embeds the client in a libevent loop.
-$(BUILD)/examples/%: examples/%.c $(STLIB) csrc/ganomede_events.h
+$(BUILD)/examples/%: examples/%.c $(STLIB) include/ganomede_events.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
 
-$(BUILD)/capi/%: test/capi/%.c $(STLIB) csrc/ganomede_events.h test/c/tap.h
+$(BUILD)/capi/%: test/capi/%.c $(STLIB) include/ganomede_events.h test/c/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itest/c $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
 
@@ -141,7 +141,7 @@ install: $(DAEMON) $(CLI) $(SHLIB) $(STLIB)
 	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(GE_SONAME)
 	ln -sf $(GE_SONAME) $(DESTDIR)$(LIBDIR)/libganomede-events.so
 	$(INSTALL) -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 644 csrc/ganomede_events.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 include/ganomede_events.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/ganomede-events.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(INSTALL) -m 644 man/ganomede-events.1 man/ganomede-events-server.1 $(DESTDIR)$(MANDIR)/man1/
 

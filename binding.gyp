@@ -1,7 +1,7 @@
 {
   # The C sources come from csrc/sources.mk, the one list shared with make.
   'target_defaults': {
-    'include_dirs': ['csrc', 'server'],
+    'include_dirs': ['<!@(make -s -f csrc/sources.mk print-INC)', 'server'],
     'defines': ['_GNU_SOURCE'],
     'cflags_c': ['-std=c11', '-Wall', '-Wextra', '-Werror'],
     'cflags': ['-fPIC'],

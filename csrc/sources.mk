@@ -1,14 +1,21 @@
-# The one list of C sources. The Makefile includes this file and binding.gyp
-# reads it through `make -s -f csrc/sources.mk print-<GROUP>`, so the npm
-# build and the make build never drift apart.
+# The one list of C sources and include folders. The Makefile and
+# test/fuzz/fuzz.mk include this file; binding.gyp reads it through
+# `make -s -f csrc/sources.mk print-<GROUP>`, so the npm build, the make
+# build and the fuzz build never drift apart.
 #
-#   COMMON  - pure C, no I/O library: buffers, JSON, parameter rules
+# Dependencies point one way: service -> common, client -> common (+ the
+# public header in include/); common depends on nothing of ours; the daemon
+# (server/) sits on service, the addon (napi/) and the CLI (cli/) on client.
+#
+#   COMMON  - pure C, no I/O library: buffers, JSON, parameter rules, logging
 #   SERVICE - the server side of the core: Redis store, wait registry, REST API
 #   CLIENT  - the client engine (libcurl multi) and the public C API
-COMMON_SRC  := csrc/ge_buf.c csrc/ge_json.c csrc/ge_params.c csrc/ge_log.c
-SERVICE_SRC := csrc/ge_store.c csrc/ge_waiters.c csrc/ge_metrics.c csrc/ge_api.c csrc/ge_api_index.c
-CLIENT_SRC  := $(sort $(wildcard csrc/ge_client*.c csrc/ge_http*.c))
+COMMON_SRC  := $(sort $(wildcard csrc/common/*.c))
+SERVICE_SRC := $(sort $(wildcard csrc/service/*.c))
+CLIENT_SRC  := $(sort $(wildcard csrc/client/*.c))
 DAEMON_SRC  := $(sort $(wildcard server/*.c))
+# Include folders, as -I flags for make and as a list for gyp (print-INC).
+INC_SRC     := include csrc/common csrc/service csrc/client
 
 print-%:
 	@echo $($*_SRC)

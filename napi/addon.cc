@@ -1,4 +1,4 @@
-// The Node-API binding of the C client engine (csrc/ganomede_events.h).
+// The Node-API binding of the C client engine (include/ganomede_events.h).
 //
 // JS: new Engine(options, handlers) where handlers is an object of
 // functions the engine calls on Node's main thread:

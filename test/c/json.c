@@ -1,4 +1,4 @@
-/* Unit tests for csrc/ge_json.c (TAP).
+/* Unit tests for csrc/common/ge_json.c (TAP).
  *
  * Every input is copied into a heap block of exactly its length (no NUL
  * after it), so AddressSanitizer/valgrind catch any read past the end. */

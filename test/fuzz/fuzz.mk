@@ -19,11 +19,11 @@ FUZZ_SECONDS ?= 20
 FUZZ_OUT     ?= out/fuzz
 FUZZ_TIMEOUT ?= 10
 FUZZ_CFLAGS  ?= -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icsrc
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(INC_SRC:%=-I%)
 FUZZ_ARGS    ?=
 
-FUZZ_COMMON_SRC := csrc/ge_buf.c csrc/ge_json.c csrc/ge_params.c
-FUZZ_CLIENT_SRC := csrc/ge_client.c csrc/ge_client_http.c csrc/ge_client_poll.c
+FUZZ_COMMON_SRC := $(filter-out %/ge_log.c,$(COMMON_SRC))
+FUZZ_CLIENT_SRC := $(filter-out %/ge_client_loop.c %/ge_client_sync.c,$(CLIENT_SRC))
 
 FUZZ_SRC   := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRC:test/fuzz/fuzz_%.c=%)
@@ -60,7 +60,7 @@ fuzz-clang:
 	    probe || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer" >&2; exit 1; }; \
 	fi
 
-$(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(wildcard csrc/*.h) | fuzz-clang
+$(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(wildcard csrc/*/*.h include/*.h) | fuzz-clang
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_COMMON_SRC) $(FUZZ_EXTRA_$*) $(FUZZ_LIBS_$*)
 

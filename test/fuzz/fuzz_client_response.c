@@ -1,5 +1,5 @@
 /* libFuzzer target for the client engine's reading of server answers
- * (csrc/ge_client_poll.c, csrc/ge_client_http.c, csrc/ge_client.c): the
+ * (csrc/client/ge_client_poll.c, csrc/client/ge_client_http.c, csrc/client/ge_client.c): the
  * events array of a poll (splitting events, finding each "id", the next
  * cursor) and the {"code","message"} of an error answer.
  *
@@ -10,9 +10,9 @@
  * closed so that a successful poll does not start the next request.
  *
  *   make fuzz            (test/fuzz/fuzz.mk; or by hand:)
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Icsrc -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_client_response.c csrc/ge_client.c \
- *       csrc/ge_client_http.c csrc/ge_client_poll.c csrc/ge_json.c csrc/ge_buf.c \
+ *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
+ *       -fno-sanitize-recover=all test/fuzz/fuzz_client_response.c csrc/client/ge_client.c \
+ *       csrc/client/ge_client_http.c csrc/client/ge_client_poll.c csrc/common/ge_json.c csrc/common/ge_buf.c \
  *       -lcurl -o out/fuzz/fuzz_client_response
  *
  * Input layout: byte 0 picks the case (byte % 8, so letters read well in the

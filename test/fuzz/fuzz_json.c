@@ -1,7 +1,7 @@
-/* libFuzzer target for csrc/ge_json.c.
+/* libFuzzer target for csrc/common/ge_json.c.
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Icsrc -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_json.c csrc/ge_json.c csrc/ge_buf.c \
+ *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
+ *       -fno-sanitize-recover=all test/fuzz/fuzz_json.c csrc/common/ge_json.c csrc/common/ge_buf.c \
  *       -o build/fuzz_json
  *   build/fuzz_json -max_total_time=60 -dict=test/fuzz/json.dict \
  *       /tmp/fuzz-json-corpus test/fuzz/corpus/json

@@ -1,10 +1,10 @@
-/* libFuzzer target for csrc/ge_params.c: query strings, JSON and urlencoded
+/* libFuzzer target for csrc/common/ge_params.c: query strings, JSON and urlencoded
  * bodies, the string and integer parameter rules, the secret comparison.
  *
  *   make fuzz            (test/fuzz/fuzz.mk; or by hand:)
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Icsrc -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_params.c csrc/ge_params.c \
- *       csrc/ge_json.c csrc/ge_buf.c -o out/fuzz/fuzz_params
+ *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
+ *       -fno-sanitize-recover=all test/fuzz/fuzz_params.c csrc/common/ge_params.c \
+ *       csrc/common/ge_json.c csrc/common/ge_buf.c -o out/fuzz/fuzz_params
  *   out/fuzz/fuzz_params -dict=test/fuzz/params.dict /tmp/corpus test/fuzz/corpus/params
  *
  * Input layout: byte 0 chooses the Content-Type (low 4 bits; 15 = the bytes

@@ -1,9 +1,9 @@
-/* libFuzzer target for the field paths of csrc/ge_json.c (ge_json_path_get,
+/* libFuzzer target for the field paths of csrc/common/ge_json.c (ge_json_path_get,
  * the `field` of an index: "data.username", "a.b[0].c", lodash's _.get).
  *
  *   make fuzz            (test/fuzz/fuzz.mk; or by hand:)
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Icsrc -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_path.c csrc/ge_json.c csrc/ge_buf.c \
+ *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
+ *       -fno-sanitize-recover=all test/fuzz/fuzz_path.c csrc/common/ge_json.c csrc/common/ge_buf.c \
  *       -o out/fuzz/fuzz_path
  *   out/fuzz/fuzz_path -dict=test/fuzz/path.dict /tmp/corpus test/fuzz/corpus/path
  *

@@ -1,5 +1,5 @@
 'use strict';
-// The public C API (csrc/ganomede_events.h) against the real daemon and
+// The public C API (include/ganomede_events.h) against the real daemon and
 // Redis: test/capi/capi_check.c is a TAP program (send, latest, index,
 // subscriptions, every error path, unsubscribe with a request in flight,
 // ack); this file starts the daemon, runs it and checks its verdict. It
