@@ -11,7 +11,13 @@
  *
  * Functions that take a slice "already validated" (iterators, get, path)
  * must only be given text that ge_json_validate() accepted; on other text
- * they return an error but never read out of bounds. */
+ * they return an error but never read out of bounds.
+ *
+ * One concept per file: ge_json_scan.c (validate, compact: the scanner),
+ * ge_json_nav.c (type, iteration, member lookup, integers),
+ * ge_json_path.c (field paths of indices), ge_json_codec.c (string
+ * literals to bytes and back); ge_json_text.h holds the byte-level rules
+ * they share. */
 #ifndef GE_JSON_H
 #define GE_JSON_H
 

@@ -1,10 +1,6 @@
-/* libFuzzer target for csrc/common/ge_json.c.
+/* libFuzzer target for the JSON module (csrc/common/ge_json*.c).
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_json.c csrc/common/ge_json.c csrc/common/ge_buf.c \
- *       -o build/fuzz_json
- *   build/fuzz_json -max_total_time=60 -dict=test/fuzz/json.dict \
- *       /tmp/fuzz-json-corpus test/fuzz/corpus/json
+ *   make fuzz-run-json FUZZ_SECONDS=60     (see test/fuzz/fuzz.mk)
  *
  * Properties checked (abort() on violation):
  *  - validate and compact agree; a failed compact leaves the buffer alone;

@@ -1,0 +1,26 @@
+/* ge_str: the small string helpers every part of the core needs, in one
+ * place.
+ *
+ * Allocation failure aborts, as ge_buf does: the process cannot do
+ * anything useful without memory, and callers stay free of checks. */
+#ifndef GE_STR_H
+#define GE_STR_H
+
+#include <stddef.h>
+
+/* A malloc'd copy of s, owned by the caller (free()); NULL if s is NULL. */
+char *ge_xstrdup(const char *s);
+
+/* A malloc'd, NUL-terminated copy of s[0..n), owned by the caller. */
+char *ge_xstrndup(const char *s, size_t n);
+
+/* Value of the hex digit c (0-9, a-f, A-F), or -1. Inline: the JSON
+ * scanner calls it per byte of every \u escape. */
+static inline int ge_hexval(unsigned c) {
+    if (c - '0' < 10u) return (int)(c - '0');
+    c |= 0x20;
+    if (c - 'a' < 6u) return (int)(c - 'a' + 10);
+    return -1;
+}
+
+#endif
