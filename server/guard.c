@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <sys/time.h>
 
+#include "ge_time.h"
+
 #define SWEEP_MS 100
 
 typedef struct entry {
@@ -24,12 +26,6 @@ struct ge_guard {
     struct evconnlistener *listener;
     int paused;
 };
-
-static uint64_t now_ms(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 static size_t slot_of(const ge_guard *g, const void *p) {
     uintptr_t h = (uintptr_t)p;
@@ -74,7 +70,7 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg) {
     if (!bev) return NULL;
     bufferevent_incref(bev);
     if ((g->n + 1) * 2 > g->cap) rehash(g, g->cap * 2);
-    insert(g, bev, now_ms());
+    insert(g, bev, ge_now_ms());
     if (g->max_conns && g->n >= g->max_conns && g->listener && !g->paused) {
         evconnlistener_disable(g->listener);
         g->paused = 1;
@@ -86,14 +82,14 @@ void ge_guard_busy(ge_guard *g, struct evhttp_connection *evcon, int busy) {
     entry *e = find(g, evhttp_connection_get_bufferevent(evcon));
     if (!e) return;
     e->busy = busy;
-    if (!busy) e->since = now_ms();
+    if (!busy) e->since = ge_now_ms();
 }
 
 static void sweep(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     ge_guard *g = arg;
-    uint64_t now = now_ms();
+    uint64_t now = ge_now_ms();
     int dropped = 0;
     for (size_t i = 0; i < g->cap; i++) {
         entry *e = &g->tab[i];

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <sys/time.h>
 
+#include "ge_time.h"
+
 /* A ge_timer owns its libevent event; the trampoline adapts libevent's
  * callback signature to the core's. */
 struct ge_timer {
@@ -48,9 +50,7 @@ static int redis_attach(void *data, redisAsyncContext *ac) {
 
 static uint64_t now_ms(void *data) {
     (void)data;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    return ge_wall_ms();
 }
 
 void ge_loop_libevent(ge_loop *loop, struct event_base *base) {

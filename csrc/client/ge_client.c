@@ -24,13 +24,6 @@ void ge_client_options_init(ge_client_options *opts) { memset(opts, 0, sizeof *o
 
 static int nonempty(const char *s) { return s && *s; }
 
-static char *dup_or_null(const char *s) {
-    if (!s) return NULL;
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
-
 /* Split the pathname into the events endpoint and the prefix. */
 static const char *set_paths(ge_client *c, const char *pathname) {
     if (!nonempty(pathname)) pathname = "/events/v1/events";
@@ -88,9 +81,9 @@ ge_client *ge_client_new(const ge_client_options *o, const char **err) {
         free(c);
         return NULL;
     }
-    c->client_id = dup_or_null(o->client_id);
-    c->secret = dup_or_null(o->secret);
-    c->ca_file = dup_or_null(o->ca_file);
+    c->client_id = ge_xstrdup(o->client_id);
+    c->secret = ge_xstrdup(o->secret);
+    c->ca_file = ge_xstrdup(o->ca_file);
     c->opts.client_id = c->client_id;
     c->opts.secret = c->secret;
     c->opts.ca_file = c->ca_file;

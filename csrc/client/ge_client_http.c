@@ -9,12 +9,6 @@
 #include "ge_client_internal.h"
 #include "ge_json.h"
 
-uint64_t ge__now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- requests ---------------------------------------------------------- */
 
 static size_t write_cb(char *p, size_t sz, size_t n, void *ud) {
@@ -256,7 +250,7 @@ int ge__process(ge_client *c) {
         if (m->msg == CURLMSG_DONE) complete(c, m);
         if (c->free_pending) break;
     }
-    if (!c->free_pending && c->n_waiting) ge__pollers_fire(c, ge__now_ms());
+    if (!c->free_pending && c->n_waiting) ge__pollers_fire(c, ge_now_ms());
     if (!c->free_pending && c->drain_pending) {
         c->drain_pending = 0;
         if (c->n_subscribed == 0 && c->n_polls == 0 && c->opts.on_drain)
@@ -280,7 +274,7 @@ void ge__reschedule(ge_client *c) {
         if (w && (!due || w < due)) due = w;
     }
     if (c->drain_pending) {
-        now = ge__now_ms();
+        now = ge_now_ms();
         if (!due || now < due) due = now;
     }
     if (due == c->timer_armed) return;
@@ -289,14 +283,14 @@ void ge__reschedule(ge_client *c) {
         c->opts.timer(c, -1, c->opts.loop_data);
         return;
     }
-    if (!now) now = ge__now_ms();
+    if (!now) now = ge_now_ms();
     c->opts.timer(c, due > now ? (long)(due - now) : 0L, c->opts.loop_data);
 }
 
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *ud) {
     (void)m;
     ge_client *c = ud;
-    c->curl_deadline = timeout_ms < 0 ? 0 : ge__now_ms() + (uint64_t)timeout_ms;
+    c->curl_deadline = timeout_ms < 0 ? 0 : ge_now_ms() + (uint64_t)timeout_ms;
     if (timeout_ms >= 0 && !c->curl_deadline) c->curl_deadline = 1;
     ge__reschedule(c);
     return 0;
@@ -329,7 +323,7 @@ int ge_client_socket_action(ge_client *c, int fd, int events) {
 int ge_client_timeout_action(ge_client *c) {
     if (!c || !c->opts.timer) return GE_EINVAL;
     c->timer_armed = 0; /* the host's timer has fired */
-    uint64_t now = ge__now_ms();
+    uint64_t now = ge_now_ms();
     if (c->curl_deadline && now + 1 >= c->curl_deadline) {
         int running = 0;
         c->curl_deadline = 0;

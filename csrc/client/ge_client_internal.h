@@ -13,6 +13,8 @@
 
 #include "ganomede_events.h"
 #include "ge_buf.h"
+#include "ge_str.h"
+#include "ge_time.h"
 
 typedef struct ge_req ge_req;
 typedef struct ge_poller ge_poller;
@@ -83,7 +85,6 @@ struct ge_client {
     atomic_int stop;
 };
 
-uint64_t ge__now_ms(void);
 
 /* ge_client_http.c */
 ge_req *ge__req_new(ge_client *c, ge_req_kind kind);

@@ -11,7 +11,7 @@ static int pending(const ge_client *c) {
 
 /* Returns the pending count, or -1 if a callback freed the client. */
 static int run_once(ge_client *c, int timeout_ms) {
-    uint64_t now = ge__now_ms();
+    uint64_t now = ge_now_ms();
     long t = timeout_ms;
     if (c->drain_pending) t = 0;
     if (c->n_waiting) {

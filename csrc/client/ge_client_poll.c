@@ -29,7 +29,7 @@ static void back_off(ge_poller *p) {
     if (!p->backoff_ms) p->backoff_ms = BACKOFF_FIRST_MS;
     else if (p->backoff_ms < BACKOFF_MAX_MS) p->backoff_ms *= 2;
     if (p->backoff_ms > BACKOFF_MAX_MS) p->backoff_ms = BACKOFF_MAX_MS;
-    set_wake(p, ge__now_ms() + p->backoff_ms);
+    set_wake(p, ge_now_ms() + p->backoff_ms);
 }
 
 static void poll_start(ge_poller *p) {

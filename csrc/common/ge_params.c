@@ -4,19 +4,14 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+#include "ge_str.h"
 
 void ge_url_decode(ge_buf *out, const char *s, size_t n, int plus_is_space) {
     ge_buf_reserve(out, n);
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            ge_buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+        if (c == '%' && i + 2 < n && ge_hexval((unsigned char)s[i + 1]) >= 0 && ge_hexval((unsigned char)s[i + 2]) >= 0) {
+            ge_buf_putc(out, (char)(ge_hexval((unsigned char)s[i + 1]) * 16 + ge_hexval((unsigned char)s[i + 2])));
             i += 2;
         } else if (c == '+' && plus_is_space) {
             ge_buf_putc(out, ' ');

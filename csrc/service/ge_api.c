@@ -122,12 +122,6 @@ int ge_call_take(ge_call *c, const redisReply *r, int type) {
     return 1;
 }
 
-char *ge_xstrdup(const char *s) {
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
-
 /* ---- GET /events: read, then long-poll ----------------------------------- */
 
 /* Reads with `after` known and a small limit take the script-free range

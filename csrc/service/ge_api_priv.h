@@ -7,6 +7,7 @@
 #include "ge_buf.h"
 #include "ge_metrics.h"
 #include "ge_params.h"
+#include "ge_str.h"
 #include "ge_waiters.h"
 
 struct redisReply;
@@ -68,8 +69,6 @@ void ge_call_store_failed(ge_call *c, const struct redisReply *r);
 /* ge_call_arrived, then check the reply has the redisReply type `type`
  * (answering 503/500 when not): 1 when the callback should go on. */
 int ge_call_take(ge_call *c, const struct redisReply *r, int type);
-/* strdup that aborts on allocation failure, like ge_buf. */
-char *ge_xstrdup(const char *s);
 
 /* Answer with an error body built from code and message. */
 void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_str.h"
 #include "ge_store_scripts.h"
 
 enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_COUNT };
@@ -437,13 +438,6 @@ void ge_store_unsubscribe(ge_store *s, const char *channel) {
 int ge_store_ready(const ge_store *s) { return s->cmd.ready; }
 int ge_store_sub_ready(const ge_store *s) { return s->sub.ready; }
 
-static char *dup_or_null(const char *p) {
-    if (!p) return NULL;
-    char *d = strdup(p);
-    if (!d) abort();
-    return d;
-}
-
 ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const ge_log *log,
                        const ge_store_events *events) {
     ge_store *s = calloc(1, sizeof *s);
@@ -451,10 +445,10 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->loop = *loop;
     s->log = log;
     if (events) s->ev = *events;
-    s->host = dup_or_null(opt->host ? opt->host : "localhost");
-    s->password = dup_or_null(opt->password);
-    s->username = dup_or_null(opt->username);
-    s->unix_path = opt->unix_path && *opt->unix_path ? dup_or_null(opt->unix_path) : NULL;
+    s->host = ge_xstrdup(opt->host ? opt->host : "localhost");
+    s->password = ge_xstrdup(opt->password);
+    s->username = ge_xstrdup(opt->username);
+    s->unix_path = opt->unix_path && *opt->unix_path ? ge_xstrdup(opt->unix_path) : NULL;
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
