@@ -1,7 +1,8 @@
 /* The ganomede-events command-line tool: shared declarations.
  *
  * main.c         global options, environment, dispatch, usage
- * url.c          --url / GANOMEDE_EVENTS_URL into client options
+ * url.c          --url / GANOMEDE_EVENTS_URL into client options (libcurl's
+ *                URL parser)
  * cmd_request.c  send, latest, index create|get (one request each)
  * cmd_listen.c   listen (subscriptions, acknowledgement on exit)
  */
@@ -13,6 +14,9 @@
 #define CLI_NAME "ganomede-events"
 #define CLI_DEFAULT_URL "http://localhost:8000"
 #define CLI_DEFAULT_CLIENT_ID "ganomede-events-cli"
+/* A request the server does not answer fails after this long: the
+ * server's longest wait (POLL_TIMEOUT, 30 s by default) plus a margin. */
+#define CLI_DEFAULT_TIMEOUT_MS 60000L
 
 /* Exit statuses (part of the interface). */
 #define CLI_OK 0
@@ -30,6 +34,7 @@ typedef struct cli_ctx {
     const char *url_text;
     const char *secret;
     const char *client_id;
+    long timeout_ms; /* --timeout / GANOMEDE_EVENTS_TIMEOUT */
     cli_url url;
 } cli_ctx;
 
@@ -40,16 +45,16 @@ void cli_url_free(cli_url *u);
 
 /* main.c */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Create the client for ctx (request_timeout_ms: 0 for none). NULL after
- * printing the reason (a usage problem: the caller exits CLI_USAGE). */
-ge_client *cli_client_new(const cli_ctx *ctx, long request_timeout_ms);
+/* Create the client for ctx. NULL after printing the reason (a usage
+ * problem: the caller exits CLI_USAGE). */
+ge_client *cli_client_new(const cli_ctx *ctx);
 /* Print a failed request's error on stderr as "ganomede-events: WHAT: ...". */
 void cli_print_failure(const char *what, const ge_result *res);
 /* Parse a decimal integer >= min; 0 ok, -1 otherwise. */
 int cli_parse_uint(const char *s, unsigned long min, unsigned long *out);
 
-/* The commands: argc/argv start after the command name. Return the exit
- * status. */
+/* The commands: argv[0] is the command name (getopt_long's convention),
+ * its arguments follow. Return the exit status. */
 int cli_cmd_send(const cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_latest(const cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_index(const cli_ctx *ctx, int argc, char **argv);

@@ -14,6 +14,7 @@
  * URL, secret, channel...) is fatal: exit 1. Later errors (server restart,
  * Redis outage) are reported on stderr and retried with the engine's
  * back-off. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,28 +151,31 @@ static int acknowledge(listen_state *st) {
 }
 
 int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"count", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
     unsigned long count = 0;
-    int i = 0;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        }
-        const char *v = NULL;
-        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) v = argv[++i];
-        else if (strncmp(argv[i], "--count=", 8) == 0) v = argv[i] + 8;
-        else if (strcmp(argv[i], "--count") == 0) {
+    int opt;
+    /* "+": options stop at the first CHANNEL; ":": report a missing value
+     * ourselves. optind 0 makes glibc start afresh after main's scan. */
+    opterr = 0;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+        if (opt == ':') {
             cli_usage_error("listen: --count needs a value");
             return CLI_USAGE;
-        } else {
-            cli_usage_error("listen: unknown option '%s'", argv[i]);
+        }
+        if (opt == '?') {
+            cli_usage_error("listen: unknown option '%s'", argv[optind - 1]);
             return CLI_USAGE;
         }
-        if (cli_parse_uint(v, 1, &count) != 0) {
-            cli_usage_error("listen: --count must be a positive integer, not '%s'", v);
+        if (cli_parse_uint(optarg, 1, &count) != 0) {
+            cli_usage_error("listen: --count must be a positive integer, not '%s'", optarg);
             return CLI_USAGE;
         }
     }
+    int i = optind;
     if (i >= argc) {
         cli_usage_error("usage: listen [--count N] CHANNEL...");
         return CLI_USAGE;
@@ -190,7 +194,7 @@ int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
         if (!find(&st, argv[i])) st.ch[st.n++].name = argv[i];
     }
 
-    st.client = cli_client_new(ctx, 0);
+    st.client = cli_client_new(ctx);
     if (!st.client) {
         free(st.ch);
         return CLI_USAGE;

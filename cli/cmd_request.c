@@ -5,8 +5,6 @@
 
 #include "cli.h"
 
-#define REQUEST_TIMEOUT_MS 60000L
-
 /* Print a finished request's outcome; returns the exit status. */
 static int finish(const char *what, int rc, ge_result *res) {
     int status = CLI_OK;
@@ -40,6 +38,7 @@ static int nonempty_args(const char *cmd, char **argv, int n, const char *const 
 }
 
 int cli_cmd_send(const cli_ctx *ctx, int argc, char **argv) {
+    argc--, argv++; /* the command name */
     static const char *const names[] = {"CHANNEL", "FROM", "TYPE"};
     if (argc < 3 || argc > 4) {
         cli_usage_error("usage: send CHANNEL FROM TYPE [DATA_JSON]");
@@ -47,7 +46,7 @@ int cli_cmd_send(const cli_ctx *ctx, int argc, char **argv) {
     }
     if (!nonempty_args("send", argv, 3, names)) return CLI_USAGE;
     const char *data = argc == 4 ? argv[3] : NULL;
-    ge_client *c = cli_client_new(ctx, REQUEST_TIMEOUT_MS);
+    ge_client *c = cli_client_new(ctx);
     if (!c) return CLI_USAGE;
     ge_result res;
     int rc = ge_client_send_sync(c, argv[0], argv[1], argv[2], data, data ? strlen(data) : 0, &res);
@@ -63,6 +62,7 @@ int cli_cmd_send(const cli_ctx *ctx, int argc, char **argv) {
 }
 
 int cli_cmd_latest(const cli_ctx *ctx, int argc, char **argv) {
+    argc--, argv++; /* the command name */
     static const char *const names[] = {"CHANNEL"};
     unsigned long limit = 0;
     if (argc < 1 || argc > 2) {
@@ -74,7 +74,7 @@ int cli_cmd_latest(const cli_ctx *ctx, int argc, char **argv) {
         cli_usage_error("latest: LIMIT must be a positive integer, not '%s'", argv[1]);
         return CLI_USAGE;
     }
-    ge_client *c = cli_client_new(ctx, REQUEST_TIMEOUT_MS);
+    ge_client *c = cli_client_new(ctx);
     if (!c) return CLI_USAGE;
     ge_result res;
     int status = finish("latest", ge_client_latest_sync(c, argv[0], (unsigned)limit, &res), &res);
@@ -83,6 +83,7 @@ int cli_cmd_latest(const cli_ctx *ctx, int argc, char **argv) {
 }
 
 int cli_cmd_index(const cli_ctx *ctx, int argc, char **argv) {
+    argc--, argv++; /* the command name */
     static const char *const create_names[] = {"ID", "CHANNEL", "FIELD"};
     static const char *const get_names[] = {"ID"};
     int create;
@@ -102,7 +103,7 @@ int cli_cmd_index(const cli_ctx *ctx, int argc, char **argv) {
     }
     if (!nonempty_args("index", argv + 1, create ? 3 : 1, create ? create_names : get_names))
         return CLI_USAGE;
-    ge_client *c = cli_client_new(ctx, REQUEST_TIMEOUT_MS);
+    ge_client *c = cli_client_new(ctx);
     if (!c) return CLI_USAGE;
     ge_result res;
     int status;

@@ -1,9 +1,11 @@
 /* ganomede-events: publish and consume ganomede-events from a shell.
  *
- *   ganomede-events [--url URL] [--secret S] [--client-id ID] COMMAND ...
+ *   ganomede-events [--url URL] [--secret S] [--client-id ID]
+ *                   [--timeout MS] COMMAND ...
  *
  * Exit status: 0 ok, 1 server or network error, 2 usage. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "Usage: " CLI_NAME " [--url URL] [--secret S] [--client-id ID] COMMAND ...\n"
+    "Usage: " CLI_NAME " [--url URL] [--secret S] [--client-id ID] [--timeout MS] COMMAND ...\n"
     "\n"
     "Publish and consume ganomede-events from the command line.\n"
     "\n"
@@ -38,6 +40,8 @@ static const char usage_text[] =
     "                   (env GANOMEDE_EVENTS_URL, default " CLI_DEFAULT_URL ")\n"
     "  --secret S       the server's API_SECRET (env API_SECRET)\n"
     "  --client-id ID   client id for send and listen (default " CLI_DEFAULT_CLIENT_ID ")\n"
+    "  --timeout MS     a request unanswered after MS milliseconds fails\n"
+    "                   (env GANOMEDE_EVENTS_TIMEOUT, default 60000)\n"
     "  --help           print this help and exit\n"
     "\n"
     "Exit status: 0 ok, 1 server or network error (message on stderr),\n"
@@ -71,7 +75,7 @@ void cli_print_failure(const char *what, const ge_result *res) {
         fprintf(stderr, CLI_NAME ": %s: %s: %s\n", what, code, msg);
 }
 
-ge_client *cli_client_new(const cli_ctx *ctx, long request_timeout_ms) {
+ge_client *cli_client_new(const cli_ctx *ctx) {
     ge_client_options o;
     ge_client_options_init(&o);
     o.client_id = ctx->client_id;
@@ -80,37 +84,46 @@ ge_client *cli_client_new(const cli_ctx *ctx, long request_timeout_ms) {
     o.hostname = ctx->url.hostname;
     o.port = ctx->url.port;
     o.pathname = ctx->url.pathname;
-    o.request_timeout_ms = request_timeout_ms;
+    o.request_timeout_ms = ctx->timeout_ms;
     const char *err = NULL;
     ge_client *c = ge_client_new(&o, &err);
     if (!c) cli_usage_error("%s", err ? err : "cannot create the client");
     return c;
 }
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (i advanced
- * past VALUE), 0 if argv[*i] is not that option, -1 if VALUE is missing. */
-static int take_opt(int argc, char **argv, int *i, const char *name, const char **val) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
+/* --timeout / GANOMEDE_EVENTS_TIMEOUT: milliseconds, at least 1. */
+static int set_timeout(cli_ctx *ctx, const char *v, const char *from) {
+    unsigned long ms;
+    if (cli_parse_uint(v, 1, &ms) != 0) {
+        cli_usage_error("%s must be a positive number of milliseconds, not '%s'", from, v);
+        return -1;
     }
-    if (a[n] != '\0') return 0;
-    if (*i + 1 >= argc) return -1;
-    *val = argv[++*i];
-    return 1;
+    ctx->timeout_ms = (long)ms;
+    return 0;
 }
 
 int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"secret", required_argument, NULL, 's'},
+        {"client-id", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.url_text = getenv("GANOMEDE_EVENTS_URL");
     if (!ctx.url_text || !*ctx.url_text) ctx.url_text = CLI_DEFAULT_URL;
     ctx.secret = getenv("API_SECRET");
     ctx.client_id = CLI_DEFAULT_CLIENT_ID;
+    ctx.timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    const char *env_timeout = getenv("GANOMEDE_EVENTS_TIMEOUT");
+    if (env_timeout && *env_timeout && set_timeout(&ctx, env_timeout, "GANOMEDE_EVENTS_TIMEOUT") != 0)
+        return CLI_USAGE;
 
+    /* --help anywhere before "--" wins, even after the command
+     * ("ganomede-events send --help"). */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) break;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -118,28 +131,32 @@ int main(int argc, char **argv) {
             return CLI_OK;
         }
 
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        static const char *const names[] = {"--url", "--secret", "--client-id"};
-        const char **dest[] = {&ctx.url_text, &ctx.secret, &ctx.client_id};
-        int r = 0;
-        for (size_t k = 0; k < 3 && r == 0; k++) {
-            r = take_opt(argc, argv, &i, names[k], dest[k]);
-            if (r < 0) {
-                cli_usage_error("option %s needs a value", names[k]);
-                return CLI_USAGE;
-            }
-        }
-        if (r == 0) {
-            cli_usage_error("unknown option '%s'", argv[i]);
+    /* "+": the global options end at the COMMAND, whose own options
+     * getopt_long reads next; ":": we report a missing value ourselves. */
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'u': ctx.url_text = optarg; break;
+        case 's': ctx.secret = optarg; break;
+        case 'c': ctx.client_id = optarg; break;
+        case 't':
+            if (set_timeout(&ctx, optarg, "--timeout") != 0) return CLI_USAGE;
+            break;
+        case ':':
+            cli_usage_error("option %s needs a value", argv[optind - 1]);
+            return CLI_USAGE;
+        default:
+            cli_usage_error("unknown option '%s'", argv[optind - 1]);
             return CLI_USAGE;
         }
     }
+    int i = optind;
     if (i >= argc) {
         cli_usage_error("missing COMMAND (send, listen, latest or index)");
         return CLI_USAGE;
     }
-    const char *cmd = argv[i++];
+    const char *cmd = argv[i];
     int (*run)(const cli_ctx *, int, char **) = NULL;
     if (strcmp(cmd, "send") == 0) run = cli_cmd_send;
     else if (strcmp(cmd, "listen") == 0) run = cli_cmd_listen;

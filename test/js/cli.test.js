@@ -53,7 +53,7 @@ test('--help prints the interface and exits 0', T, async () => {
   for (const args of [['--help'], ['send', '--help'], ['-h']]) {
     const r = await cli(args, { API_SECRET: undefined });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] COMMAND \.\.\./);
+    assert.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] \[--timeout MS\] COMMAND \.\.\./);
     for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] CHANNEL...', 'latest CHANNEL [LIMIT]',
       'index create ID CHANNEL FIELD', 'index get ID VALUE', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
       assert.ok(r.stdout.includes(s), s);
@@ -89,6 +89,13 @@ test('usage errors exit 2 with a message on stderr, nothing on stdout', T, async
     [['--url', 'http://h:99999', 'latest', 'c'], /port/],
     [['--url', 'http://', 'latest', 'c'], /no host/],
     [['--client-id', '', 'latest', 'c'], /client-id/],
+    [['--url', 'http://user:pw@127.0.0.1:1', 'latest', 'c'], /user or password/],
+    [['--url', 'http://127.0.0.1:1/events/v1?x=1', 'latest', 'c'], /query or fragment/],
+    [['--url', 'http://[::1', 'latest', 'c'], /invalid URL/],
+    [['--url', 'localhost:8000', 'latest', 'c'], /http:\/\/ or https:\/\//],
+    [['--timeout', '0', 'latest', 'c'], /--timeout must be a positive number/],
+    [['--timeout', '5s', 'latest', 'c'], /--timeout must be a positive number/],
+    [['--timeout'], /--timeout needs a value/],
   ];
   for (const [args, re] of cases) {
     const r = await cli(args);
@@ -128,6 +135,37 @@ test('flags override the environment; --url takes a prefix and --opt=value', T, 
   assert.equal(JSON.parse(r.stdout).length, 1);
   r = await cli(['latest', ch], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${server.port}/events/v1/events/` });
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('the URL follows the standard: any case of scheme and host, default ports, IPv6 brackets', T, async () => {
+  const ch = h.unique('cli-url');
+  let r = await cli(['send', ch, 'f', 't'], { GANOMEDE_EVENTS_URL: `HTTP://LocalHost:${server.port}/events/v1` });
+  assert.equal(r.code, 0, r.stderr);
+  // An IPv6 literal reaches the engine whole (nothing listens on [::1] here:
+  // the error names the address, not a parse failure).
+  r = await cli(['latest', ch], { GANOMEDE_EVENTS_URL: `http://[::1]:${deadPort}` });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH|Couldn't connect/);
+});
+
+test('--timeout MS and GANOMEDE_EVENTS_TIMEOUT bound a request the server never answers', T, async (t) => {
+  const net = require('node:net');
+  const held = [];
+  const silent = net.createServer((sock) => { held.push(sock); });
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => { for (const s of held) s.destroy(); silent.close(); });
+  const url = `http://127.0.0.1:${silent.address().port}`;
+  for (const [args, env] of [[['--timeout', '300', 'latest', 'c'], {}],
+    [['send', 'c', 'f', 't'], { GANOMEDE_EVENTS_TIMEOUT: '300' }],
+    [['--timeout=300', 'index', 'get', 'i', 'v'], { GANOMEDE_EVENTS_TIMEOUT: '999999' }]]) {
+    const t0 = Date.now();
+    const r = await cli(args, Object.assign({ GANOMEDE_EVENTS_URL: url }, env));
+    assert.equal(r.code, 1, JSON.stringify(args) + r.stderr);
+    assert.match(r.stderr, /ETIMEDOUT/);
+    // Never the 60 s default, never a hang (the harness kills at 30 s).
+    assert.ok(Date.now() - t0 < 25000, `${Date.now() - t0} ms`);
+  }
+  assert.ok(held.length >= 3, 'every request reached the silent server');
 });
 
 test('default URL is http://localhost:8000', T, async () => {
