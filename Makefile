@@ -69,7 +69,8 @@ clean:
 -include test/fuzz/fuzz.mk
 
 # ---- C API, CLI, install (issue 4) ----
-# The client library (COMMON + CLIENT objects: needs libcurl only), shared
+# The client library (COMMON + CLIENT + CAPI objects: libcurl, and jansson
+# for the accessors of ganomede_events_jansson.h), shared
 # with a soname and static; the CLI; the examples; the C API test programs
 # (out/capi/, run by test/js/capi*.test.js, not by the TAP runner); install.
 PREFIX     ?= /usr/local
@@ -85,7 +86,8 @@ GE_SOMAJOR   := 1
 GE_VERSION   := $(shell sed -n 's/^\#define GE_CLIENT_VERSION "\(.*\)"/\1/p' include/ganomede_events.h)
 GE_SONAME    := libganomede-events.so.$(GE_SOMAJOR)
 CLIENT_LIBS  := -lcurl -lpthread -lm
-LIB_OBJ      := $(COMMON_OBJ) $(CLIENT_OBJ)
+CAPI_OBJ     := $(CAPI_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ      := $(COMMON_OBJ) $(CLIENT_OBJ) $(CAPI_OBJ)
 SHLIB        := $(BUILD)/$(GE_SONAME)
 STLIB        := $(BUILD)/libganomede-events.a
 CLI          := $(BUILD)/ganomede-events
@@ -108,24 +110,26 @@ $(STLIB): $(LIB_OBJ)
 # exported from the shared library.
 $(BUILD)/libganomede-events.map: Makefile
 	@mkdir -p $(dir $@)
-	printf '{ global: ge_client_*; ge_result_free; ge_global_init; local: *; };\n' > $@
+	printf '{ global: ge_client_*; ge_jansson_*; ge_result_free; ge_global_init; local: *; };\n' > $@
 
 $(SHLIB): $(LIB_OBJ) $(BUILD)/libganomede-events.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(GE_SONAME) \
-	  -Wl,--version-script,$(BUILD)/libganomede-events.map -o $@ $(LIB_OBJ) $(CLIENT_LIBS)
+	  -Wl,--version-script,$(BUILD)/libganomede-events.map -o $@ $(LIB_OBJ) $(CLIENT_LIBS) -ljansson
 	ln -sf $(GE_SONAME) $(BUILD)/libganomede-events.so
 
 $(CLI): $(CLI_OBJ) $(STLIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STLIB) $(CLIENT_LIBS)
 
-# The libevent example embeds the client in a libevent loop.
-$(BUILD)/examples/%: examples/%.c $(STLIB) include/ganomede_events.h
+# The libevent example embeds the client in a libevent loop; programs named
+# *jansson* use ganomede_events_jansson.h.
+EXTRA_LIBS = $(if $(findstring libevent,$*),-levent) $(if $(findstring jansson,$*),-ljansson)
+$(BUILD)/examples/%: examples/%.c $(STLIB) $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(EXTRA_LIBS) $(CLIENT_LIBS)
 
-$(BUILD)/capi/%: test/capi/%.c $(STLIB) include/ganomede_events.h test/c/tap.h
+$(BUILD)/capi/%: test/capi/%.c $(STLIB) $(wildcard include/*.h) test/c/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itest/c $(LDFLAGS) -o $@ $< $(STLIB) $(if $(findstring libevent,$*),-levent) $(CLIENT_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itest/c $(LDFLAGS) -o $@ $< $(STLIB) $(EXTRA_LIBS) $(CLIENT_LIBS)
 
 $(BUILD)/ganomede-events.pc: ganomede-events.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -141,7 +145,7 @@ install: $(DAEMON) $(CLI) $(SHLIB) $(STLIB)
 	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(GE_SONAME)
 	ln -sf $(GE_SONAME) $(DESTDIR)$(LIBDIR)/libganomede-events.so
 	$(INSTALL) -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	$(INSTALL) -m 644 include/ganomede_events.h $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 include/ganomede_events.h include/ganomede_events_jansson.h $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(BUILD)/ganomede-events.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	$(INSTALL) -m 644 man/ganomede-events.1 man/ganomede-events-server.1 $(DESTDIR)$(MANDIR)/man1/
 
@@ -149,7 +153,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ganomede-events-server $(DESTDIR)$(BINDIR)/ganomede-events \
 	  $(DESTDIR)$(LIBDIR)/$(GE_SONAME) $(DESTDIR)$(LIBDIR)/libganomede-events.so \
 	  $(DESTDIR)$(LIBDIR)/libganomede-events.a $(DESTDIR)$(INCLUDEDIR)/ganomede_events.h \
+	  $(DESTDIR)$(INCLUDEDIR)/ganomede_events_jansson.h \
 	  $(DESTDIR)$(PKGCONFIGDIR)/ganomede-events.pc \
 	  $(DESTDIR)$(MANDIR)/man1/ganomede-events.1 $(DESTDIR)$(MANDIR)/man1/ganomede-events-server.1
 
--include $(CLI_OBJ:.o=.d)
+-include $(CLI_OBJ:.o=.d) $(CAPI_OBJ:.o=.d)

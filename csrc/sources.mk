@@ -10,9 +10,12 @@
 #   COMMON  - pure C, no I/O library: buffers, JSON, parameter rules, logging
 #   SERVICE - the server side of the core: Redis store, wait registry, REST API
 #   CLIENT  - the client engine (libcurl multi) and the public C API
+#   CAPI    - extras of the C library only (jansson accessors): not in the
+#             Node addon, which builds COMMON + CLIENT
 COMMON_SRC  := $(sort $(wildcard csrc/common/*.c))
 SERVICE_SRC := $(sort $(wildcard csrc/service/*.c))
 CLIENT_SRC  := $(sort $(wildcard csrc/client/*.c))
+CAPI_SRC    := $(sort $(wildcard csrc/capi/*.c))
 DAEMON_SRC  := $(sort $(wildcard server/*.c))
 # Include folders, as -I flags for make and as a list for gyp (print-INC).
 INC_SRC     := include csrc/common csrc/service csrc/client

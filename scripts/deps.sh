@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential pkg-config redis-server libhiredis-dev libevent-dev libcurl4-openssl-dev
+PKGS=(build-essential pkg-config redis-server libhiredis-dev libevent-dev libcurl4-openssl-dev libjansson-dev
       stunnel4 openssl ca-certificates nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
