@@ -32,6 +32,8 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
 # Per-target extra sources and libraries.
 FUZZ_EXTRA_client_response := $(FUZZ_CLIENT_SRC)
 FUZZ_LIBS_client_response  := -lcurl
+# json: jansson is the reference parser the scanner is compared with.
+FUZZ_LIBS_json             := -ljansson
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-clang $(FUZZ_NAMES:%=fuzz-run-%)
 

@@ -10,10 +10,21 @@
  *    exactly encode(decode(literal)); every key decodes to something that
  *    key_equals and object_get find;
  *  - the slice helpers (iterate, get, path, decode) never read outside
- *    their slice, even on the raw, possibly invalid input. */
+ *    their slice, even on the raw, possibly invalid input;
+ *  - jansson as a reference parser: what jansson accepts we accept (unless
+ *    deeper than GE_JSON_MAX_DEPTH), and on input both accept, both see
+ *    the same tree: types, decoded strings, numbers (integers as int64,
+ *    others as the same double), array elements in order, object members
+ *    (last duplicate winning in both). jansson rejects some valid JSON
+ *    (integers beyond int64, lone surrogates): there only we accept.
+ *    Input with a raw NUL byte (never valid JSON) is not given to jansson,
+ *    which stops reading at it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <errno.h>
+#include <jansson.h>
 
 #include "ge_buf.h"
 #include "ge_json.h"
@@ -81,6 +92,78 @@ static void walk(ge_slice v, int depth) {
     }
 }
 
+/* Our view of the validated value v equals jansson's j. */
+static void same_tree(ge_slice v, const json_t *j) {
+    ge_json_iter it;
+    ge_slice k, x;
+    switch (ge_json_type_of(v)) {
+    case GE_JSON_OBJECT: {
+        CHECK(json_is_object(j));
+        size_t distinct = 0;
+        CHECK(ge_json_iter_begin(&it, v) == GE_JSON_OBJECT);
+        while (ge_json_iter_next(&it, &k, &x)) {
+            ge_buf kd = GE_BUF_INIT;
+            CHECK(ge_json_string_decode(k, &kd) == 0);
+            /* jansson keys are C strings: a key with a NUL is not comparable */
+            if (strlen(kd.data) == kd.len) {
+                ge_slice last;
+                CHECK(ge_json_object_get(v, kd.data, &last));
+                const json_t *jm = json_object_get(j, kd.data);
+                CHECK(jm != NULL);
+                if (last.p == x.p) { /* the occurrence both keep */
+                    distinct++;
+                    same_tree(x, jm);
+                }
+            } else {
+                distinct = (size_t)-1;
+            }
+            ge_buf_free(&kd);
+        }
+        if (distinct != (size_t)-1) CHECK(distinct == json_object_size(j));
+        break;
+    }
+    case GE_JSON_ARRAY: {
+        CHECK(json_is_array(j));
+        size_t n = 0;
+        CHECK(ge_json_iter_begin(&it, v) == GE_JSON_ARRAY);
+        while (ge_json_iter_next(&it, NULL, &x)) {
+            CHECK(n < json_array_size(j));
+            same_tree(x, json_array_get(j, n++));
+        }
+        CHECK(n == json_array_size(j));
+        break;
+    }
+    case GE_JSON_STRING: {
+        CHECK(json_is_string(j));
+        ge_buf d = GE_BUF_INIT;
+        CHECK(ge_json_string_decode(v, &d) == 0);
+        CHECK(d.len == json_string_length(j) && memcmp(d.data, json_string_value(j), d.len) == 0);
+        ge_buf_free(&d);
+        break;
+    }
+    case GE_JSON_NUMBER: {
+        char num[512];
+        CHECK(v.n < sizeof num); /* jansson refuses longer numbers */
+        memcpy(num, v.p, v.n);
+        num[v.n] = '\0';
+        if (json_is_integer(j)) {
+            CHECK(!memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) && !memchr(v.p, 'E', v.n));
+            errno = 0;
+            long long ll = strtoll(num, NULL, 10);
+            CHECK(errno == 0 && ll == json_integer_value(j));
+        } else {
+            CHECK(json_is_real(j));
+            CHECK(strtod(num, NULL) == json_real_value(j));
+        }
+        break;
+    }
+    case GE_JSON_TRUE: CHECK(json_is_true(j)); break;
+    case GE_JSON_FALSE: CHECK(json_is_false(j)); break;
+    case GE_JSON_NULL: CHECK(json_is_null(j)); break;
+    default: abort();
+    }
+}
+
 /* Exercise the slice helpers on text that may be anything. */
 static void poke(ge_slice s, const char *path) {
     ge_json_iter it;
@@ -120,8 +203,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = ge_json_compact(in, size, &out, &err);
     int vrc = ge_json_validate(in, size, &verr);
     CHECK(rc == vrc);
+    /* jansson takes a raw NUL byte for the end of the input ("4\0" is 4
+     * to it): such input is invalid JSON, and no reference. */
+    json_t *ref = memchr(in, 0, size) ? NULL
+                                      : json_loadb(in, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (rc != 0) {
         CHECK(err && verr && strcmp(err, verr) == 0);
+        CHECK(!ref || strcmp(err, "nesting too deep") == 0);
+        json_decref(ref);
         CHECK(out.len == 3 && strcmp(out.data, "pre") == 0);
         poke((ge_slice){in, size}, path);
         ge_buf_free(&out);
@@ -133,6 +222,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(ge_json_compact(c.p, c.n, &again, NULL) == 0);
     CHECK(again.len == c.n && memcmp(again.data, c.p, c.n) == 0);
     walk(c, 0);
+    if (ref) same_tree(c, ref);
+    json_decref(ref);
     poke(c, path);
     poke((ge_slice){in, size}, path);
     ge_buf_free(&out);
