@@ -30,7 +30,7 @@ COPY --from=build /out/ /
 # events, numerically so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 8000
-# The defaults of SPEC §4, visible in `docker inspect`. The Redis address
+# The defaults of README.md's "Configuration", visible in `docker inspect`. The Redis address
 # is NOT set here: an image ENV would override the variables --link sets
 # (Docker lets Config.Env win over link variables); the entrypoint
 # defaults it to redis_events:6379 only when it is unset.

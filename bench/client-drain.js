@@ -2,7 +2,8 @@
 // Benchmark: one Client drains a backlog of N events (default 100,000)
 // into a JS handler. Target: >= 100,000 events/s.
 // Usage: node bench/client-drain.js [N] [limit]   (GE_TEST_REDIS_PORT: a Redis to use)
-// The backlog is written straight into Redis in the server's layout (SPEC §3)
+// The backlog is written straight into Redis in the server's layout (docs/protocol.md,
+// "## Redis layout")
 // so that only the drain is timed.
 const net = require('node:net');
 const t = require('../test/lib/client-harness');

@@ -14,8 +14,9 @@
 #define CLI_NAME "ganomede-events"
 #define CLI_DEFAULT_URL "http://localhost:8000"
 #define CLI_DEFAULT_CLIENT_ID "ganomede-events-cli"
-/* A request the server does not answer fails after this long: the
- * server's longest wait (POLL_TIMEOUT, 30 s by default) plus a margin. */
+/* A request the server does not answer fails after this long: well above
+ * the server's long-poll wait (POLL_TIMEOUT, 5 s by default), which an
+ * acknowledgement of `listen` may have to sit out. */
 #define CLI_DEFAULT_TIMEOUT_MS 60000L
 
 /* Exit statuses (part of the interface). */

@@ -1,6 +1,7 @@
-/* ge_params: the request-parameter rules of the REST API (SPEC §2), and the
- * decoding of the places parameters come from: the query string, a JSON
- * body, an application/x-www-form-urlencoded body.
+/* ge_params: the request-parameter rules of the REST API (docs/protocol.md,
+ * "## Parameters"), and the decoding of the places parameters come from:
+ * the query string, a JSON body, an application/x-www-form-urlencoded
+ * body.
  *
  * Ownership: a ge_params owns the decoded query/form strings it holds and
  * frees them in ge_params_free(). body_json points into the request body,
@@ -68,7 +69,7 @@ const char *ge_params_query_str(const ge_params *p, const char *name);
 /* Raw JSON value of a body member (JSON bodies only). 1 found, 0 not. */
 int ge_params_body_json(const ge_params *p, const char *name, ge_slice *v);
 
-/* SPEC §2 integer rule: s must be a decimal integer written exactly ("12",
+/* The integer rule (docs/protocol.md, "## Parameters"): s must be a decimal integer written exactly ("12",
  * not "012", "12.0", " 12", "+12"); returns 1 and sets *out when it is and
  * lies in [min, GE_PARAM_INT_MAX]; 0 otherwise (the caller uses its default). */
 int ge_param_uint(const char *s, uint64_t min, uint64_t *out);

@@ -1,4 +1,4 @@
-/* Parameter rules of SPEC §2: integers, strings, query and form decoding,
+/* Parameter rules (docs/protocol.md, "## Parameters"): integers, strings, query and form decoding,
  * the secret comparison. */
 #include <string.h>
 
