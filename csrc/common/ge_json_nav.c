@@ -133,7 +133,8 @@ stop:
     return 0;
 }
 
-static inline int seg_next(const char **qp, const char *qe, int esc) {
+/* The next byte of a key, lodash quote escapes undone; -1 at its end. */
+static inline int key_next(const char **qp, const char *qe, int esc) {
     const char *q = *qp;
     if (q >= qe) return -1;
     if (esc && *q == '\\') {
@@ -144,7 +145,7 @@ static inline int seg_next(const char **qp, const char *qe, int esc) {
     return (unsigned char)*q;
 }
 
-/* Does the string literal body [p, e) decode to the segment's bytes? */
+/* Does the string literal body [p, e) decode to the key's bytes? */
 int ge__json_body_equals(uptr p, uptr e, ge__json_key s) {
     const char *q = s.p, *qe = s.p + s.n;
     if (!s.esc) {
@@ -163,9 +164,9 @@ int ge__json_body_equals(uptr p, uptr e, ge__json_key s) {
             return 0;
         }
         for (int i = 0; i < n; i++)
-            if (seg_next(&q, qe, s.esc) != tmp[i]) return 0;
+            if (key_next(&q, qe, s.esc) != tmp[i]) return 0;
     }
-    return seg_next(&q, qe, s.esc) < 0;
+    return key_next(&q, qe, s.esc) < 0;
 }
 
 int ge_json_key_equals(ge_slice lit, const char *key, size_t keylen) {
@@ -175,7 +176,7 @@ int ge_json_key_equals(ge_slice lit, const char *key, size_t keylen) {
     return ge__json_body_equals(p, e, (ge__json_key){key, keylen, 0});
 }
 
-/* Member (object) or element (array) named by segment s; last key wins. */
+/* Member (object) or element (array) named by key s; last key wins. */
 int ge__json_member(ge_slice cur, ge__json_key s, ge_slice *out) {
     ge_json_iter it;
     ge_slice k, v;
@@ -196,7 +197,7 @@ int ge__json_member(ge_slice cur, ge__json_key s, ge_slice *out) {
         const char *q = s.p, *qe = s.p + s.n;
         uint64_t idx = 0;
         int c, nd = 0, lead0 = 0;
-        while ((c = seg_next(&q, qe, s.esc)) >= 0) {
+        while ((c = key_next(&q, qe, s.esc)) >= 0) {
             if (!IS_DIGIT(c) || lead0) return 0;
             if (nd == 0 && c == '0') lead0 = 1;
             idx = idx * 10 + (uint64_t)(c - '0');
