@@ -78,8 +78,9 @@ typedef struct ge_client ge_client;
  * (also: no complete answer within the request timeout), "ENOTFOUND",
  * "ECONNRESET", "EPROTO", or "CURLE_<n>") and message is libcurl's
  * description. An answer larger than max_response_bytes is the error
- * "ResponseTooLarge" (status: the answer's, when it was known). body is the raw response body (may be empty, not
- * NUL-terminated in general: use body_len; it is NUL-terminated in fact).
+ * "ResponseTooLarge" (status 0). body is the raw response body (may be
+ * empty, not NUL-terminated in general: use body_len; it is NUL-terminated
+ * in fact).
  * Everything is owned by the engine, valid during the callback only. */
 typedef struct ge_error {
     int status;
