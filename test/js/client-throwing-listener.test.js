@@ -61,3 +61,26 @@ t.test('a listener removed mid-batch: the undelivered rest is not acknowledged',
   t.same(again.map(([e]) => e.id), [3, 4], '3 and 4 come again');
   a.close();
 });
+
+t.test('listener bookkeeping: removeAllListeners() then a new listener polls again', { timeout: 30000 }, async (t) => {
+  const c = new h.Client(h.unique('cid'), stack.options());
+  c.on('error', () => {});
+  const ch1 = h.unique('a');
+  c.on(ch1, () => {});
+  await h.collect(c, 'cycle', 1); // a long-poll of ch1 is in flight
+  c.removeAllListeners(); // every listener, 'drain' and 'error' ones included
+  c.on('error', () => {});
+  await h.once(c, 'drain'); // comes once the request in flight ended
+  t.pass('removing every listener stops every channel (drain)');
+  const ch2 = h.unique('b');
+  c.on(ch2, () => {}); // stays until removeAllListeners(ch2)
+  const got = h.collect(c, ch2, 1);
+  await h.publish(stack, ch2, { from: 'x', type: 'again' });
+  const [[event]] = await got;
+  t.equal(event.type, 'again', 'a listener added afterwards starts polling');
+  const drained2 = h.once(c, 'drain');
+  c.removeAllListeners(ch2);
+  await drained2;
+  t.pass('removeAllListeners(channel) stops it');
+  c.close();
+});
