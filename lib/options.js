@@ -51,6 +51,7 @@ function connection(opts, pathKey, defaultPath) {
     if (!opts.rejectUnauthorized) out.insecure = true;
   }
   const limit = integer(opts, 'limit', 1, 'a positive integer');
+  if (limit > 0xffffffff) throw new TypeError('options.limit must be a positive integer below 2^32');
   if (limit !== undefined) out.limit = limit;
   // 0 disables the deadline (the engine's -1); absent keeps its 60 s.
   const requestTimeout = integer(opts, 'requestTimeout', 0, 'an integer of ms, 0 for none');

@@ -178,8 +178,9 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
     opts.insecure = OptBool(o, "insecure", &ok);
     if (!ok) return;
-    if (limit < 0 || max_bytes < 0) {
-        Napi::TypeError::New(env, limit < 0 ? "options.limit must be positive" : "options.maxResponseBytes must be positive")
+    if (limit < 0 || limit > 4294967295L || max_bytes < 0) {
+        Napi::TypeError::New(env, max_bytes < 0 ? "options.maxResponseBytes must be positive"
+                                                : "options.limit must be an integer from 1 to 2^32-1")
             .ThrowAsJavaScriptException();
         return;
     }
@@ -204,9 +205,12 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     Napi::Object res = Napi::Object::New(env);
     resource_ = Napi::Persistent(res);
     if (!Check(env, napi_async_init(env, res, Napi::String::New(env, "GanomedeEvents"), &async_),
-               "napi_async_init") ||
-        !Check(env, napi_add_env_cleanup_hook(env, CleanupHook, this), "napi_add_env_cleanup_hook")) {
+               "napi_async_init")) {
         async_ = nullptr;
+        Destroy();
+        return;
+    }
+    if (!Check(env, napi_add_env_cleanup_hook(env, CleanupHook, this), "napi_add_env_cleanup_hook")) {
         Destroy();
         return;
     }

@@ -79,7 +79,7 @@ t.test('bad options are a TypeError naming the option, never replaced', { timeou
   const bad = [
     ['requestTimeout', 'abc'], ['requestTimeout', -1], ['requestTimeout', 1.5],
     ['connectTimeout', 0], ['connectTimeout', '10'], ['maxResponseBytes', 0], ['maxResponseBytes', -5],
-    ['limit', 0], ['limit', 'x'], ['limit', 2.5], ['caFile', 42], ['rejectUnauthorized', 'no'], ['agent', 'x'],
+    ['limit', 0], ['limit', 'x'], ['limit', 2.5], ['limit', 2 ** 40], ['caFile', 42], ['rejectUnauthorized', 'no'], ['agent', 'x'],
   ];
   for (const [key, value] of bad) {
     t.throws(() => new Client('id', Object.assign({}, base, { [key]: value })),
