@@ -106,11 +106,11 @@ $(STLIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# Only the public API (ge_client_*, ge_result_free, ge_global_init) is
+# Only the public API (ge_client_*, ge_result_free, ge_global_init, ge_strerror, ge_err_name) is
 # exported from the shared library.
 $(BUILD)/libganomede-events.map: Makefile
 	@mkdir -p $(dir $@)
-	printf '{ global: ge_client_*; ge_jansson_*; ge_result_free; ge_global_init; local: *; };\n' > $@
+	printf '{ global: ge_client_*; ge_jansson_*; ge_result_free; ge_global_init; ge_strerror; ge_err_name; local: *; };\n' > $@
 
 $(SHLIB): $(LIB_OBJ) $(BUILD)/libganomede-events.map
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(GE_SONAME) \

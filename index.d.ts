@@ -31,6 +31,10 @@ export interface RequestError extends Error {
 
 export type Callback<T> = (err: RequestError | TypeError | null, result?: T) => void;
 
+/** The code of a RequestError with statusCode 0 may also be 'ResponseTooLarge'
+ * (the answer passed maxResponseBytes); a request refused before it was sent
+ * has code 'ERR_CLIENT_CLOSED' (after close()) or 'ERR_INVALID_ARG'. */
+
 export interface ConnectionOptions {
   /** API_SECRET of the server; required, non-empty */
   secret: string;
@@ -46,10 +50,14 @@ export interface ConnectionOptions {
   caFile?: string;
   /** https: false skips certificate verification */
   rejectUnauthorized?: boolean;
-  /** ms; a one-shot request (send, latest, index) taking longer fails */
+  /** ms; any request (long-polls included) without a complete answer by then
+   * fails with code 'ETIMEDOUT'; default 60000 (keep it above the server's
+   * POLL_TIMEOUT); 0: none */
   requestTimeout?: number;
   /** ms; default 10000 */
   connectTimeout?: number;
+  /** bytes; a larger answer fails with code 'ResponseTooLarge'; default 16 MiB */
+  maxResponseBytes?: number;
 }
 
 export interface ClientOptions extends ConnectionOptions {
@@ -97,7 +105,7 @@ export class Client extends EventEmitter {
 
   /** Publish; the callback gets the stored event's header ({id, timestamp, ...}). */
   send(channel: string, event: EventToSend, callback?: Callback<GanomedeEvent>): void;
-  /** The last `limit` (default 100) events of channel, oldest first. */
+  /** The last `limit` (default 100; a positive integer, else a TypeError) events of channel, oldest first. */
   getLatestEvents(channel: string, limit: number, callback: Callback<GanomedeEvent[]>): void;
   getLatestEvents(channel: string, callback: Callback<GanomedeEvent[]>): void;
   /** Stop polling every channel now (long-polls in flight are aborted). */

@@ -1,6 +1,7 @@
 /* ganomede_events.h - the public C API of the ganomede-events client engine.
  *
- * A client talks to a ganomede-events server (REST API, SPEC §2) over
+ * A client talks to a ganomede-events server (its REST API: docs/protocol.md,
+ * "Routes") over
  * HTTP/1.1 or HTTPS with libcurl's multi interface: every request of a
  * client runs concurrently on one thread, connections are kept alive and
  * reused. The engine never blocks and owns no thread: it is driven either
@@ -24,12 +25,16 @@
  * bodies, channel names) are owned by the engine and valid only until the
  * callback returns: copy what you keep.
  *
- * Polling (SPEC §5): ge_client_subscribe() starts a poller for a channel.
+ * Polling (docs/protocol.md, "Cursor and acknowledgement"):
+ * ge_client_subscribe() starts a poller for a channel.
  * Its first request omits `after` (the server resumes from the client's
  * last acknowledged id); each later request sends `after` = the highest id
  * delivered so far, which acknowledges it. At most one request per channel
  * is in flight. After an error the next request waits (back-off: 100 ms,
- * doubling up to 30 s, reset by a success). ge_client_unsubscribe() stops
+ * doubling up to 30 s, reset by a success). The cursor moves only past the
+ * events handed to on_events: a callback that stops mid-batch says how
+ * many it consumed (ge_client_consumed) and the rest come again with the
+ * next request. ge_client_unsubscribe() stops
  * the poller: no callback of that subscription runs after it returns; a
  * request in flight finishes and its events are dropped (not acknowledged:
  * a later subscription on the same client gets them again). */
@@ -45,12 +50,23 @@ extern "C" {
 
 #define GE_CLIENT_VERSION "1.5.0"
 
-/* Return codes (negative errno values). */
+/* Return codes (negative errno values; ge_strerror / ge_err_name below). */
 #define GE_OK      0
 #define GE_EINVAL  (-22) /* invalid argument: nothing was started */
 #define GE_EEXIST  (-17) /* already subscribed to that channel */
 #define GE_ENOENT  (-2)  /* not subscribed to that channel */
 #define GE_ECLOSED (-108) /* the client was shut down */
+
+/* A human-readable text and the name ("GE_EINVAL"...) of a return code of
+ * this API, static strings; an unknown code gives "unknown error" and
+ * "GE_EUNKNOWN". */
+const char *ge_strerror(int rc);
+const char *ge_err_name(int rc);
+
+/* The defaults of ge_client_options' request_timeout_ms (a server's
+ * POLL_TIMEOUT, 30 s by default, plus a margin) and max_response_bytes. */
+#define GE_DEFAULT_REQUEST_TIMEOUT_MS 60000L
+#define GE_DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 << 20)
 
 typedef struct ge_client ge_client;
 
@@ -58,10 +74,13 @@ typedef struct ge_client ge_client;
  * connection refused, reset, TLS failure, timeout...). For HTTP errors code
  * and message are the server's `code`/`message` when it answered with the
  * usual {"code","message"} body, else "HTTPError" and "HTTP <status>". For
- * network errors code is an errno-style name ("ECONNREFUSED", "ETIMEDOUT",
- * "ENOTFOUND", "ECONNRESET", "EPROTO", or "CURLE_<n>") and message is
- * libcurl's description. body is the raw response body (may be empty, not
- * NUL-terminated in general: use body_len; it is NUL-terminated in fact).
+ * network errors code is an errno-style name ("ECONNREFUSED", "ETIMEDOUT"
+ * (also: no complete answer within the request timeout), "ENOTFOUND",
+ * "ECONNRESET", "EPROTO", or "CURLE_<n>") and message is libcurl's
+ * description. An answer larger than max_response_bytes is the error
+ * "ResponseTooLarge" (status 0). body is the raw response body (may be
+ * empty, not NUL-terminated in general: use body_len; it is NUL-terminated
+ * in fact).
  * Everything is owned by the engine, valid during the callback only. */
 typedef struct ge_error {
     int status;
@@ -102,7 +121,8 @@ typedef struct ge_poll {
 /* Subscription callbacks. For every completed request of a subscribed
  * channel, in this order: on_events (success, also when count == 0) or
  * on_error; then on_cycle. If a callback unsubscribes, the later ones of
- * that request are not called. Any of them may be NULL. */
+ * that request are not called. Any of them may be NULL. on_events consumes
+ * the whole batch unless it calls ge_client_consumed (below). */
 typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
 
 /* Completion of a one-shot request (send, latest, index). On success err is
@@ -153,8 +173,15 @@ typedef struct ge_client_options {
     long max_host_connections; /* 0: unlimited */
     int no_keep_alive;         /* 1: close each connection after use */
     long connect_timeout_ms;   /* 0: 10 s */
-    long request_timeout_ms;   /* one-shot requests; 0: none */
-    long poll_timeout_ms;      /* a poll taking longer fails; 0: none */
+    /* Every request (one-shot requests, acknowledgements, polls) that has
+     * no complete answer after this long fails with ETIMEDOUT (a poll then
+     * backs off as after any error). 0: GE_DEFAULT_REQUEST_TIMEOUT_MS
+     * (60 s); -1: none. Keep it above the server's POLL_TIMEOUT. */
+    long request_timeout_ms;
+    long poll_timeout_ms;      /* polls only; 0: as request_timeout_ms; -1: none */
+    /* An answer larger than this fails with "ResponseTooLarge" instead of
+     * being buffered. 0: GE_DEFAULT_MAX_RESPONSE_BYTES (16 MiB). */
+    size_t max_response_bytes;
     const char *ca_file;       /* https: CA bundle (PEM); NULL: system's */
     int insecure;              /* https: 1 skips certificate verification */
 
@@ -221,6 +248,16 @@ int ge_client_index_get(ge_client *client, const char *index_id,
 int ge_client_subscribe(ge_client *client, const char *channel,
                         ge_poll_cb on_events, ge_poll_cb on_error,
                         ge_poll_cb on_cycle, void *userdata);
+
+/* From inside on_events of channel only: the callback handled just the
+ * first n events of poll->events (n < count) and stops there. The cursor
+ * moves past events[n-1] only (for n == 0: stays where the finished
+ * request was), poll->next as on_cycle sees it says so, and the next
+ * request brings the rest again: at once, or after the back-off when n is
+ * 0 (so a callback that never consumes does not spin). n == count changes
+ * nothing. Returns 0; GE_EINVAL when not inside on_events of that channel
+ * or n > count; GE_ENOENT for a channel never subscribed. */
+int ge_client_consumed(ge_client *client, const char *channel, size_t n);
 
 /* Stop polling channel (see the top of this file). 0 or GE_ENOENT. */
 int ge_client_unsubscribe(ge_client *client, const char *channel);

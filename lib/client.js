@@ -1,19 +1,20 @@
 'use strict';
-// Client: an EventEmitter whose event names are channels (SPEC §5).
+// Client: an EventEmitter whose event names are channels (docs/client.md;
+// the cursor rules: docs/protocol.md, "Cursor and acknowledgement").
 // Registering a listener for a channel, by any method, starts polling it
-// in the native engine; removing its last listener stops polling.
+// in the native engine; removing its last listener stops polling. The
+// emitter's own 'newListener' / 'removeListener' events tell us both.
 const { EventEmitter } = require('node:events');
 const { Cursor } = require('./cursor');
 const { Remote } = require('./remote');
 const { requestError, engineError } = require('./errors');
-const { nonEmptyString, connection } = require('./options');
+const { nonEmptyString, connection, latestLimit } = require('./options');
 
 // Names that are not channels: never polled, never sendable.
 const SPECIAL = ['newListener', 'removeListener', 'error', 'drain', 'cycle'];
 const specialSet = new Set(SPECIAL);
 const noop = () => undefined;
-
-const base = EventEmitter.prototype;
+const isChannel = (name) => typeof name === 'string' && name.length > 0 && !specialSet.has(name);
 
 class Client extends EventEmitter {
   constructor(clientId, options = {}) {
@@ -30,11 +31,63 @@ class Client extends EventEmitter {
       drain: () => this.emit('drain'),
     });
     Object.defineProperty(this, '_remote', { value: remote });
+    // 'newListener' comes before the listener is added, 'removeListener'
+    // after it is gone.
+    Object.defineProperty(this, '_hooks', {
+      value: {
+        newListener: (name) => { if (isChannel(name)) this._poll(name, true); },
+        removeListener: (name) => { if (isChannel(name) && this.listenerCount(name) === 0) this._poll(name, false); },
+      },
+    });
+    this._installHooks();
   }
 
+  _installHooks() {
+    for (const name of ['newListener', 'removeListener']) {
+      if (!this.listeners(name).includes(this._hooks[name])) super.on(name, this._hooks[name]);
+    }
+  }
+
+  // removeAllListeners() with no name (or for the two hook names) also
+  // drops our hooks: channels stop through 'removeListener' as usual, then
+  // the hooks come back for the listeners registered later.
+  removeAllListeners(name) {
+    if (arguments.length === 0) super.removeAllListeners();
+    else super.removeAllListeners(name);
+    if (arguments.length === 0 || name === 'newListener' || name === 'removeListener') this._installHooks();
+    return this;
+  }
+
+  _poll(channel, want) {
+    if (this._closed) return;
+    const has = this._channels.has(channel);
+    if (want && !has) {
+      if (this._remote.engine.subscribe(channel) === 0) this._channels.add(channel);
+    } else if (!want && has) {
+      this._channels.delete(channel);
+      this._remote.engine.unsubscribe(channel);
+    }
+  }
+
+  // Hand the batch to the listeners one event at a time. The cursor moves
+  // only past events handed over: if a listener throws (the exception goes
+  // on, to 'uncaughtException'), or the last listener left, or close() was
+  // called, the engine is told how many were, and the rest come again
+  // with the next request instead of being acknowledged unseen.
   _onBatch(channel, json, finishedAfter, nextAfter) {
     const events = JSON.parse(json);
-    for (let i = 0; i < events.length; i++) this.emit(channel, events[i], channel);
+    let handed = 0;
+    try {
+      while (handed < events.length && this._channels.has(channel)) {
+        const event = events[handed++];
+        this.emit(channel, event, channel);
+      }
+    } finally {
+      if (handed < events.length) {
+        this._remote.engine.consumed(channel, handed);
+        nextAfter = handed === 0 ? finishedAfter : Math.max(finishedAfter || 0, events[handed - 1].id);
+      }
+    }
     if (this.listenerCount('cycle') > 0) {
       const finished = new Cursor(channel, { after: finishedAfter, limit: this.limit });
       const next = nextAfter === finishedAfter ? finished : new Cursor(channel, { after: nextAfter, limit: this.limit });
@@ -48,37 +101,6 @@ class Client extends EventEmitter {
       const cursor = new Cursor(channel, { after, limit: this.limit });
       this.emit('cycle', { finished: cursor, next: cursor }, channel);
     }
-  }
-
-  // Start or stop polling `name` to match its listeners.
-  _sync(name) {
-    if (typeof name !== 'string' || name.length === 0 || specialSet.has(name) || this._closed) return;
-    const want = base.listenerCount.call(this, name) > 0;
-    const has = this._channels.has(name);
-    if (want && !has) {
-      if (this._remote.engine.subscribe(name) === 0) this._channels.add(name);
-    } else if (!want && has) {
-      this._channels.delete(name);
-      this._remote.engine.unsubscribe(name);
-    }
-  }
-
-  on(name, listener) { base.on.call(this, name, listener); this._sync(name); return this; }
-  addListener(name, listener) { return this.on(name, listener); }
-  prependListener(name, listener) { base.prependListener.call(this, name, listener); this._sync(name); return this; }
-  once(name, listener) { base.once.call(this, name, listener); this._sync(name); return this; }
-  prependOnceListener(name, listener) { base.prependOnceListener.call(this, name, listener); this._sync(name); return this; }
-  removeListener(name, listener) { base.removeListener.call(this, name, listener); this._sync(name); return this; }
-  off(name, listener) { return this.removeListener(name, listener); }
-  removeAllListeners(name) {
-    if (arguments.length === 0) {
-      base.removeAllListeners.call(this);
-      for (const ch of Array.from(this._channels)) this._sync(ch);
-    } else {
-      base.removeAllListeners.call(this, name);
-      this._sync(name);
-    }
-    return this;
   }
 
   // Publish {from, type[, data]} on channel; callback(err, header).
@@ -101,12 +123,14 @@ class Client extends EventEmitter {
   }
 
   // The last `limit` events of channel, oldest first; callback(err, events).
+  // A bad channel or limit calls back (asynchronously) with a TypeError.
   getLatestEvents(channel, limit = 100, callback = noop) {
     if (typeof limit === 'function') { callback = limit; limit = 100; }
     const cb = typeof callback === 'function' ? callback : noop;
     if (!nonEmptyString(channel)) return setImmediate(cb, new TypeError('channel must be non-empty string'));
-    const n = Number(limit);
-    this._remote.call('latest', [channel, Number.isInteger(n) && n > 0 ? n : 100], cb);
+    let n;
+    try { n = latestLimit(limit); } catch (err) { return setImmediate(cb, err); }
+    this._remote.call('latest', [channel, n], cb);
   }
 
   // Stop: every channel stops polling at once (long-polls in flight are

@@ -1,5 +1,6 @@
 'use strict';
-// A poll position: the query of one GET /events request (SPEC §5).
+// A poll position: the query of one GET /events request (docs/protocol.md,
+// "Cursor and acknowledgement").
 const util = require('node:util');
 
 class Cursor {

@@ -2,6 +2,12 @@
 // Errors of requests: an Error with statusCode (0 for network errors),
 // restCode (the server's `code`), body (the parsed JSON body, or the raw
 // text), and for network errors `code` (ECONNREFUSED, ETIMEDOUT...).
+// Engine return codes come from the C API (ge_strerror / ge_err_name) through
+// the addon: no number is written here.
+const binding = require('./binding');
+
+const { codes } = binding;
+
 function requestError(status, code, message, body) {
   const err = new Error(message || (status ? 'HTTP ' + status : code));
   err.statusCode = status;
@@ -18,12 +24,11 @@ function requestError(status, code, message, body) {
   return err;
 }
 
-const RC = { '-22': 'invalid argument', '-17': 'already subscribed', '-2': 'not subscribed', '-108': 'client closed' };
-
+// A request the engine refused to start: closed client, or a bad argument.
 function engineError(rc) {
-  const err = rc === -108 ? new Error('ganomede-events: the client is closed') : new TypeError('ganomede-events: ' + (RC[rc] || 'error ' + rc));
-  err.code = rc === -108 ? 'ERR_CLIENT_CLOSED' : 'ERR_INVALID_ARG';
-  return err;
+  const text = 'ganomede-events: ' + binding.strerror(rc);
+  if (rc === codes.GE_ECLOSED) return Object.assign(new Error(text), { code: 'ERR_CLIENT_CLOSED' });
+  return Object.assign(new TypeError(text), { code: 'ERR_INVALID_ARG' });
 }
 
 module.exports = { requestError, engineError };

@@ -1,5 +1,6 @@
 'use strict';
-// IndexerClient: define indices and read them (SPEC §2 /indices).
+// IndexerClient: define indices and read them (docs/protocol.md, "Routes":
+// /indices).
 const { Remote } = require('./remote');
 const { nonEmptyString, connection } = require('./options');
 

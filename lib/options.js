@@ -1,38 +1,75 @@
 'use strict';
-// Option checks shared by Client and IndexerClient.
+// The one place where the JavaScript API's options are checked (Client and
+// IndexerClient): a bad value is a TypeError naming the option, never
+// silently replaced by a default. The result goes unchanged to the native
+// engine (napi/addon.cc converts, the C engine applies its defaults).
 
 function nonEmptyString(v) { return typeof v === 'string' && v.length > 0; }
 
+const absent = (v) => v === undefined || v === null;
+
+// An integer option: absent gives undefined; otherwise an integer >= min.
+function integer(opts, key, min, what) {
+  const v = opts[key];
+  if (absent(v)) return undefined;
+  if (!Number.isSafeInteger(v) || v < min) throw new TypeError('options.' + key + ' must be ' + what);
+  return v;
+}
+
 function connection(opts, pathKey, defaultPath) {
-  if (!nonEmptyString(opts.secret)) throw new Error('options.secret must be non-empty string');
-  let protocol = opts.protocol == null ? 'http' : opts.protocol;
+  if (!opts || typeof opts !== 'object') throw new TypeError('options must be an object');
+  if (!nonEmptyString(opts.secret)) throw new TypeError('options.secret must be non-empty string');
+  let protocol = absent(opts.protocol) ? 'http' : opts.protocol;
   if (typeof protocol !== 'string') throw new TypeError('options.protocol must be "http" or "https"');
   if (protocol.endsWith(':')) protocol = protocol.slice(0, -1);
   if (protocol !== 'http' && protocol !== 'https') throw new TypeError('options.protocol must be "http" or "https"');
-  const hostname = opts.hostname == null ? 'localhost' : opts.hostname;
+  const hostname = absent(opts.hostname) ? 'localhost' : opts.hostname;
   if (!nonEmptyString(hostname)) throw new TypeError('options.hostname must be non-empty string');
-  const port = opts.port == null ? 8000 : Number(opts.port);
+  const port = absent(opts.port) ? 8000 : Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError('options.port must be a port number');
-  const pathname = opts[pathKey] == null ? defaultPath : opts[pathKey];
+  const pathname = absent(opts[pathKey]) ? defaultPath : opts[pathKey];
   if (typeof pathname !== 'string' || (pathname !== '' && !pathname.startsWith('/'))) {
     throw new TypeError('options.' + pathKey + ' must be a path starting with /');
   }
   const out = { secret: opts.secret, protocol, hostname, port, pathname: pathname || '/' };
   // An http(s).Agent: honour what has a meaning for a libcurl connection pool.
   const agent = opts.agent;
-  if (agent && typeof agent === 'object') {
-    if (agent.keepAlive === false) out.keepAlive = false;
-    if (Number.isFinite(agent.maxSockets) && agent.maxSockets > 0) out.maxSockets = agent.maxSockets;
+  if (!absent(agent)) {
+    if (typeof agent !== 'object') throw new TypeError('options.agent must be an http(s).Agent');
+    if (agent.keepAlive === false) out.noKeepAlive = true;
+    if (Number.isSafeInteger(agent.maxSockets) && agent.maxSockets > 0) out.maxSockets = agent.maxSockets;
     const ao = agent.options || {};
     if (ao.ca && typeof ao.ca === 'string' && !ao.ca.includes('-----BEGIN')) out.caFile = ao.ca;
     if (ao.rejectUnauthorized === false) out.insecure = true;
   }
-  if (nonEmptyString(opts.caFile)) out.caFile = opts.caFile;
-  if (opts.rejectUnauthorized === false) out.insecure = true;
-  if (Number.isInteger(opts.limit) && opts.limit > 0) out.limit = opts.limit;
-  if (Number.isInteger(opts.requestTimeout) && opts.requestTimeout > 0) out.requestTimeout = opts.requestTimeout;
-  if (Number.isInteger(opts.connectTimeout) && opts.connectTimeout > 0) out.connectTimeout = opts.connectTimeout;
+  if (!absent(opts.caFile)) {
+    if (!nonEmptyString(opts.caFile)) throw new TypeError('options.caFile must be a path (non-empty string)');
+    out.caFile = opts.caFile;
+  }
+  if (!absent(opts.rejectUnauthorized)) {
+    if (typeof opts.rejectUnauthorized !== 'boolean') throw new TypeError('options.rejectUnauthorized must be a boolean');
+    if (!opts.rejectUnauthorized) out.insecure = true;
+  }
+  const limit = integer(opts, 'limit', 1, 'a positive integer');
+  if (limit > 0xffffffff) throw new TypeError('options.limit must be a positive integer below 2^32');
+  if (limit !== undefined) out.limit = limit;
+  // 0 disables the deadline (the engine's -1); absent keeps its 60 s.
+  const requestTimeout = integer(opts, 'requestTimeout', 0, 'an integer of ms, 0 for none');
+  if (requestTimeout !== undefined) out.requestTimeout = requestTimeout === 0 ? -1 : requestTimeout;
+  const connectTimeout = integer(opts, 'connectTimeout', 1, 'a positive integer of ms');
+  if (connectTimeout !== undefined) out.connectTimeout = connectTimeout;
+  const maxResponseBytes = integer(opts, 'maxResponseBytes', 1, 'a positive integer');
+  if (maxResponseBytes !== undefined) out.maxResponseBytes = maxResponseBytes;
   return out;
 }
 
-module.exports = { nonEmptyString, connection };
+// getLatestEvents' limit: absent gives the server's default of 100.
+function latestLimit(limit) {
+  if (absent(limit)) return 100;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 0xffffffff) {
+    throw new TypeError('limit must be a positive integer');
+  }
+  return limit;
+}
+
+module.exports = { nonEmptyString, connection, latestLimit };

@@ -7,13 +7,26 @@
 //   reply(id, json)  or  reply(id, undefined, status, code, message, body)
 //   drain()
 // `after` values are numbers, or null when the request had no `after`.
+// engine.consumed(channel, n), from inside batch(), says that only the
+// first n events were handed to listeners (ge_client_consumed).
+//
+// Options and arguments are checked by lib/ (lib/options.js) and by the C
+// engine (ge_client_new); this file only converts them, and a value of
+// the wrong JS type is a TypeError, never silently replaced.
 //
 // Lifetime: the handlers object is held strongly while the engine has
 // something to wait for (a subscription or a request in flight) and
 // weakly otherwise, so an idle, unreachable client can be collected; the
-// finalizer frees the engine. A JS exception thrown by a handler becomes
-// an uncaught exception ('uncaughtException' / process exit), as it would
-// from any other I/O callback.
+// finalizer frees the engine. Between the collection of the JS object and
+// its finalizer (which Node runs later, from the loop), socket and timer
+// events can still arrive: they drive the engine but reach no JS, and
+// nothing here touches the collected object's reference.
+// A JS exception thrown by a handler becomes an uncaught exception
+// ('uncaughtException' / process exit), as it would from any other I/O
+// callback. Every napi_status is checked: a failure in a method is a JS
+// exception; in a callback from the loop, where nothing could catch it,
+// it is a fatal error with its own message (never a stray pending
+// exception that surfaces later as "Unknown failure").
 #include <napi.h>
 #include <uv.h>
 
@@ -31,6 +44,7 @@ public:
         return DefineClass(env, "Engine",
                            {InstanceMethod("subscribe", &Engine::Subscribe),
                             InstanceMethod("unsubscribe", &Engine::Unsubscribe),
+                            InstanceMethod("consumed", &Engine::Consumed),
                             InstanceMethod("send", &Engine::Send),
                             InstanceMethod("latest", &Engine::Latest),
                             InstanceMethod("indexCreate", &Engine::IndexCreate),
@@ -45,6 +59,7 @@ public:
 private:
     Napi::Value Subscribe(const Napi::CallbackInfo &info);
     Napi::Value Unsubscribe(const Napi::CallbackInfo &info);
+    Napi::Value Consumed(const Napi::CallbackInfo &info);
     Napi::Value Send(const Napi::CallbackInfo &info);
     Napi::Value Latest(const Napi::CallbackInfo &info);
     Napi::Value IndexCreate(const Napi::CallbackInfo &info);
@@ -73,16 +88,62 @@ private:
     bool hook_ = false;
 };
 
-std::string OptString(const Napi::Object &o, const char *key) {
-    Napi::Value v = o.Get(key);
-    return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+// A failed Node-API call where no JS caller could catch an exception (a
+// callback from the loop): abort with a message naming the call.
+void CheckFatal(napi_env env, napi_status st, const char *what) {
+    if (st == napi_ok) return;
+    const napi_extended_error_info *info = nullptr;
+    napi_get_last_error_info(env, &info);
+    std::string msg = std::string("ganomede-events: ") + what + " failed: " +
+                      (info && info->error_message ? info->error_message : "unknown status");
+    napi_fatal_error("ganomede-events", NAPI_AUTO_LENGTH, msg.c_str(), NAPI_AUTO_LENGTH);
 }
 
-long OptNumber(const Napi::Object &o, const char *key) {
+// In a method: a failed call becomes a JS Error naming the call (unless
+// the failure already left an exception pending). Returns st == napi_ok.
+bool Check(Napi::Env env, napi_status st, const char *what) {
+    if (st == napi_ok) return true;
+    if (!env.IsExceptionPending())
+        Napi::Error::New(env, std::string("ganomede-events: ") + what + " failed").ThrowAsJavaScriptException();
+    return false;
+}
+
+// Option values: undefined/null leaves the C default; any other type than
+// the expected one is a TypeError (*ok = false).
+std::string OptString(const Napi::Object &o, const char *key, bool *ok) {
     Napi::Value v = o.Get(key);
-    if (!v.IsNumber()) return 0;
-    double d = v.As<Napi::Number>().DoubleValue();
-    return d > 0 && d < 2147483647.0 ? static_cast<long>(d) : 0;
+    if (v.IsEmpty() || v.IsUndefined() || v.IsNull()) return std::string();
+    if (!v.IsString()) {
+        if (*ok) Napi::TypeError::New(o.Env(), std::string("options.") + key + " must be a string").ThrowAsJavaScriptException();
+        *ok = false;
+        return std::string();
+    }
+    return v.As<Napi::String>().Utf8Value();
+}
+
+// An integer that fits a C long (the engine checks its range).
+long OptInteger(const Napi::Object &o, const char *key, bool *ok) {
+    Napi::Value v = o.Get(key);
+    if (v.IsEmpty() || v.IsUndefined() || v.IsNull()) return 0;
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.5;
+    if (!v.IsNumber() || d != static_cast<double>(static_cast<long long>(d)) || d < -2147483648.0 ||
+        d > 9007199254740991.0) {
+        if (*ok) Napi::TypeError::New(o.Env(), std::string("options.") + key + " must be an integer").ThrowAsJavaScriptException();
+        *ok = false;
+        return 0;
+    }
+    return static_cast<long>(d);
+}
+
+bool OptBool(const Napi::Object &o, const char *key, bool *ok) {
+    Napi::Value v = o.Get(key);
+    if (v.IsEmpty() || v.IsUndefined() || v.IsNull()) return false;
+    if (!v.IsBoolean()) {
+        if (*ok) Napi::TypeError::New(o.Env(), std::string("options.") + key + " must be a boolean").ThrowAsJavaScriptException();
+        *ok = false;
+        return false;
+    }
+    return v.As<Napi::Boolean>().Value();
 }
 
 Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) {
@@ -92,13 +153,10 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
         return;
     }
     Napi::Object o = info[0].As<Napi::Object>();
-    std::string client_id = OptString(o, "clientId"), secret = OptString(o, "secret"),
-                protocol = OptString(o, "protocol"), hostname = OptString(o, "hostname"),
-                pathname = OptString(o, "pathname"), ca_file = OptString(o, "caFile");
-
-    uv_loop_t *loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    driver_ = std::make_unique<UvDriver>(loop);
+    bool ok = true;
+    std::string client_id = OptString(o, "clientId", &ok), secret = OptString(o, "secret", &ok),
+                protocol = OptString(o, "protocol", &ok), hostname = OptString(o, "hostname", &ok),
+                pathname = OptString(o, "pathname", &ok), ca_file = OptString(o, "caFile", &ok);
 
     ge_client_options opts;
     ge_client_options_init(&opts);
@@ -106,15 +164,30 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.secret = secret.c_str();
     opts.protocol = protocol.c_str();
     opts.hostname = hostname.c_str();
-    opts.port = static_cast<unsigned>(OptNumber(o, "port"));
+    long port = OptInteger(o, "port", &ok), limit = OptInteger(o, "limit", &ok);
+    long max_bytes = OptInteger(o, "maxResponseBytes", &ok);
+    // Out of the C types' range: refused by the engine, not wrapped.
+    opts.port = port < 0 || port > 65535 ? 65536u : static_cast<unsigned>(port);
     opts.pathname = pathname.c_str();
-    opts.poll_limit = static_cast<unsigned>(OptNumber(o, "limit"));
-    opts.max_host_connections = OptNumber(o, "maxSockets");
-    opts.no_keep_alive = o.Get("keepAlive").IsBoolean() && !o.Get("keepAlive").As<Napi::Boolean>().Value();
-    opts.connect_timeout_ms = OptNumber(o, "connectTimeout");
-    opts.request_timeout_ms = OptNumber(o, "requestTimeout");
+    opts.poll_limit = limit < 0 ? 0u : static_cast<unsigned>(limit);
+    opts.max_host_connections = OptInteger(o, "maxSockets", &ok);
+    opts.no_keep_alive = OptBool(o, "noKeepAlive", &ok);
+    opts.connect_timeout_ms = OptInteger(o, "connectTimeout", &ok);
+    opts.request_timeout_ms = OptInteger(o, "requestTimeout", &ok);
+    opts.max_response_bytes = max_bytes < 0 ? 0 : static_cast<size_t>(max_bytes);
     opts.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
-    opts.insecure = o.Get("insecure").ToBoolean().Value();
+    opts.insecure = OptBool(o, "insecure", &ok);
+    if (!ok) return;
+    if (limit < 0 || limit > 4294967295L || max_bytes < 0) {
+        Napi::TypeError::New(env, max_bytes < 0 ? "options.maxResponseBytes must be positive"
+                                                : "options.limit must be an integer from 1 to 2^32-1")
+            .ThrowAsJavaScriptException();
+        return;
+    }
+
+    uv_loop_t *loop = nullptr;
+    if (!Check(env, napi_get_uv_event_loop(env, &loop), "napi_get_uv_event_loop")) return;
+    driver_ = std::make_unique<UvDriver>(loop);
     opts.on_drain = OnDrain;
     opts.userdata = this;
     opts.watch = UvDriver::OnWatch;
@@ -131,22 +204,30 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     strong_ = true;
     Napi::Object res = Napi::Object::New(env);
     resource_ = Napi::Persistent(res);
-    napi_async_init(env, res, Napi::String::New(env, "GanomedeEvents"), &async_);
+    if (!Check(env, napi_async_init(env, res, Napi::String::New(env, "GanomedeEvents"), &async_),
+               "napi_async_init")) {
+        async_ = nullptr;
+        Destroy();
+        return;
+    }
+    if (!Check(env, napi_add_env_cleanup_hook(env, CleanupHook, this), "napi_add_env_cleanup_hook")) {
+        Destroy();
+        return;
+    }
+    hook_ = true;
+    // Every entry from the loop runs in a callback scope (async context,
+    // microtasks and nextTicks after it, as for Node's own I/O). The JS
+    // object itself is neither needed nor touched here: it may already be
+    // collected (see the top of this file).
     driver_->Attach(client_, [this](const std::function<void()> &f) {
-        Napi::Env env = Env();
-        Napi::HandleScope scope(env);
-        Ref();  // keep this object alive while the engine runs callbacks
-        {
-            napi_callback_scope cs = nullptr;
-            napi_open_callback_scope(env, resource_.Value(), async_, &cs);
-            f();
-            if (cs) napi_close_callback_scope(env, cs);
-        }
-        Unref();
+        napi_env env = Env();
+        Napi::HandleScope scope(Env());
+        napi_callback_scope cs = nullptr;
+        CheckFatal(env, napi_open_callback_scope(env, resource_.Value(), async_, &cs), "napi_open_callback_scope");
+        f();
+        CheckFatal(env, napi_close_callback_scope(env, cs), "napi_close_callback_scope");
         Sync();
     });
-    napi_add_env_cleanup_hook(env, CleanupHook, this);
-    hook_ = true;
     Sync();
 }
 
@@ -159,7 +240,8 @@ void Engine::CleanupHook(void *arg) {
 void Engine::Destroy() {
     finalizing_ = true;
     if (hook_) {
-        napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+        // Fails only for a hook never added: nothing to undo then.
+        (void)napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
         hook_ = false;
     }
     if (client_) {
@@ -169,18 +251,27 @@ void Engine::Destroy() {
     }
     driver_.reset();
     if (async_) {
-        napi_async_destroy(Env(), async_);
+        (void)napi_async_destroy(Env(), async_);  // at teardown: nothing left to report to
         async_ = nullptr;
     }
 }
 
+// Hold the handlers strongly exactly while the engine is active. The raw
+// calls, not Napi::Reference's: those leave a pending "Unknown failure"
+// exception when the count is already 0 (an unref of a reference whose
+// object was collected), which would surface as an uncaught error.
 void Engine::Sync() {
-    if (!client_) return;
+    if (!client_ || handlers_.IsEmpty()) return;
     driver_->UpdateRef();
     bool want = ge_client_active(client_) > 0;
-    if (want && !strong_) handlers_.Ref();
-    else if (!want && strong_) handlers_.Unref();
-    strong_ = want;
+    uint32_t count = 0;
+    if (want && !strong_) {
+        CheckFatal(Env(), napi_reference_ref(Env(), handlers_, &count), "napi_reference_ref");
+        strong_ = count > 0;  // 0: the object is gone, there is nothing to hold
+    } else if (!want && strong_) {
+        CheckFatal(Env(), napi_reference_unref(Env(), handlers_, &count), "napi_reference_unref");
+        strong_ = false;
+    }
 }
 
 void Engine::Call(const char *name, std::initializer_list<napi_value> args) {
@@ -189,11 +280,10 @@ void Engine::Call(const char *name, std::initializer_list<napi_value> args) {
     Napi::Object h = handlers_.Value();
     if (h.IsEmpty()) return;  // collected while weak
     Napi::Value fn = h.Get(name);
-    if (!fn.IsFunction()) return;
-    fn.As<Napi::Function>().Call(h, args);
+    if (!env.IsExceptionPending() && fn.IsFunction()) fn.As<Napi::Function>().Call(h, args);
     if (env.IsExceptionPending()) {
         Napi::Error e = env.GetAndClearPendingException();
-        napi_fatal_exception(env, e.Value());
+        CheckFatal(env, napi_fatal_exception(env, e.Value()), "napi_fatal_exception");
     }
 }
 
@@ -247,19 +337,37 @@ void Engine::OnDrain(ge_client *, void *ud) {
 #define NEED_CLIENT()                                                          \
     if (!client_) return Napi::Number::New(info.Env(), GE_ECLOSED)
 
-static std::string Str(const Napi::CallbackInfo &info, size_t i) {
-    return i < info.Length() && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value()
-                                                   : std::string();
+// Arguments of the methods: lib/ passes them checked; another type is a
+// TypeError (ok = false), never replaced by a default.
+static std::string Str(const Napi::CallbackInfo &info, size_t i, bool *ok) {
+    if (i < info.Length() && info[i].IsString()) return info[i].As<Napi::String>().Utf8Value();
+    if (*ok) Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a string").ThrowAsJavaScriptException();
+    *ok = false;
+    return std::string();
 }
 
-static void *IdArg(const Napi::CallbackInfo &info, size_t i) {
-    double d = i < info.Length() && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0;
-    return reinterpret_cast<void *>(static_cast<uintptr_t>(d));
+// A non-negative integer below 2^32.
+static uint32_t Uint(const Napi::CallbackInfo &info, size_t i, bool *ok) {
+    double d = i < info.Length() && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : -1;
+    if (d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d)))
+        return static_cast<uint32_t>(d);
+    if (*ok) Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an integer from 0 to 2^32-1").ThrowAsJavaScriptException();
+    *ok = false;
+    return 0;
 }
+
+static void *IdArg(const Napi::CallbackInfo &info, size_t i, bool *ok) {
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(Uint(info, i, ok)));
+}
+
+#define ARGS_OK()                                                              \
+    if (!ok) return info.Env().Undefined()
 
 Napi::Value Engine::Subscribe(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string ch = Str(info, 0);
+    bool ok = true;
+    std::string ch = Str(info, 0, &ok);
+    ARGS_OK();
     int rc = ge_client_subscribe(client_, ch.c_str(), OnEvents, OnError, nullptr, this);
     Sync();
     return Napi::Number::New(info.Env(), rc);
@@ -267,45 +375,67 @@ Napi::Value Engine::Subscribe(const Napi::CallbackInfo &info) {
 
 Napi::Value Engine::Unsubscribe(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string ch = Str(info, 0);
+    bool ok = true;
+    std::string ch = Str(info, 0, &ok);
+    ARGS_OK();
     int rc = ge_client_unsubscribe(client_, ch.c_str());
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
 
+Napi::Value Engine::Consumed(const Napi::CallbackInfo &info) {
+    NEED_CLIENT();
+    bool ok = true;
+    std::string ch = Str(info, 0, &ok);
+    uint32_t n = Uint(info, 1, &ok);
+    ARGS_OK();
+    return Napi::Number::New(info.Env(), ge_client_consumed(client_, ch.c_str(), n));
+}
+
 Napi::Value Engine::Send(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string ch = Str(info, 1), from = Str(info, 2), type = Str(info, 3);
-    bool has_data = info.Length() > 4 && info[4].IsString();
-    std::string data = has_data ? info[4].As<Napi::String>().Utf8Value() : std::string();
+    bool ok = true;
+    void *id = IdArg(info, 0, &ok);
+    std::string ch = Str(info, 1, &ok), from = Str(info, 2, &ok), type = Str(info, 3, &ok);
+    bool has_data = info.Length() > 4 && !info[4].IsUndefined();
+    std::string data = has_data ? Str(info, 4, &ok) : std::string();
+    ARGS_OK();
     int rc = ge_client_send(client_, ch.c_str(), from.c_str(), type.c_str(),
-                            has_data ? data.data() : nullptr, data.size(), OnReply, IdArg(info, 0));
+                            has_data ? data.data() : nullptr, data.size(), OnReply, id);
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
 
 Napi::Value Engine::Latest(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string ch = Str(info, 1);
-    double limit = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
-    unsigned lim = limit >= 1 && limit < 4294967295.0 ? static_cast<unsigned>(limit) : 0;
-    int rc = ge_client_latest(client_, ch.c_str(), lim, OnReply, IdArg(info, 0));
+    bool ok = true;
+    void *id = IdArg(info, 0, &ok);
+    std::string ch = Str(info, 1, &ok);
+    uint32_t lim = Uint(info, 2, &ok);
+    ARGS_OK();
+    int rc = ge_client_latest(client_, ch.c_str(), lim, OnReply, id);
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
 
 Napi::Value Engine::IndexCreate(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string id = Str(info, 1), ch = Str(info, 2), field = Str(info, 3);
-    int rc = ge_client_index_create(client_, id.c_str(), ch.c_str(), field.c_str(), OnReply, IdArg(info, 0));
+    bool ok = true;
+    void *rid = IdArg(info, 0, &ok);
+    std::string id = Str(info, 1, &ok), ch = Str(info, 2, &ok), field = Str(info, 3, &ok);
+    ARGS_OK();
+    int rc = ge_client_index_create(client_, id.c_str(), ch.c_str(), field.c_str(), OnReply, rid);
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
 
 Napi::Value Engine::IndexGet(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
-    std::string id = Str(info, 1), value = Str(info, 2);
-    int rc = ge_client_index_get(client_, id.c_str(), value.c_str(), OnReply, IdArg(info, 0));
+    bool ok = true;
+    void *rid = IdArg(info, 0, &ok);
+    std::string id = Str(info, 1, &ok), value = Str(info, 2, &ok);
+    ARGS_OK();
+    int rc = ge_client_index_get(client_, id.c_str(), value.c_str(), OnReply, rid);
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
@@ -322,9 +452,21 @@ Napi::Value Engine::Active(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), static_cast<double>(ge_client_active(client_)));
 }
 
+// The engine's return codes by name ({GE_EINVAL: -22, ...}) and their
+// texts, so that lib/errors.js hard-codes no number.
+Napi::Value StrError(const Napi::CallbackInfo &info) {
+    int rc = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
+    return Napi::String::New(info.Env(), ge_strerror(rc));
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
     exports.Set("Engine", Engine::Init(env));
     exports.Set("version", Napi::String::New(env, GE_CLIENT_VERSION));
+    exports.Set("strerror", Napi::Function::New(env, StrError, "strerror"));
+    Napi::Object codes = Napi::Object::New(env);
+    for (int rc : {GE_OK, GE_EINVAL, GE_EEXIST, GE_ENOENT, GE_ECLOSED, GE_EFAILED, GE_EBUSY})
+        codes.Set(ge_err_name(rc), Napi::Number::New(env, rc));
+    exports.Set("codes", codes);
     return exports;
 }
 

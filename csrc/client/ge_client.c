@@ -1,6 +1,7 @@
 /* The client: options, lifetime, and the one-shot requests (send, latest,
- * index create/get). Pollers are in ge_client_poll.c, the HTTP layer in
- * ge_client_http.c, the built-in loop in ge_client_loop.c. */
+ * index create/get, ack). Pollers are in ge_client_poll.c, the HTTP layer
+ * in ge_client_http.c, the driving in ge_client_loop.c. Every option is
+ * checked here, and only here: the Node addon passes its values through. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,11 +70,26 @@ ge_client *ge_client_new(const ge_client_options *o, const char **err) {
     if (!nonempty(o->secret)) return *err = "secret must be a non-empty string", NULL;
     if (!!o->watch != !!o->timer) return *err = "watch and timer hooks go together", NULL;
     if (o->client_id && !*o->client_id) return *err = "clientId must be a non-empty string", NULL;
+    if (o->connect_timeout_ms < 0) return *err = "connect_timeout_ms must be 0 (default) or more", NULL;
+    if (o->request_timeout_ms < -1)
+        return *err = "request_timeout_ms must be -1 (none), 0 (default) or more", NULL;
+    if (o->poll_timeout_ms < -1)
+        return *err = "poll_timeout_ms must be -1 (none), 0 (default) or more", NULL;
+    if (o->max_host_connections < 0) return *err = "max_host_connections must be 0 (unlimited) or more", NULL;
     if (ge_global_init() != 0) return *err = "libcurl initialisation failed", NULL;
 
     ge_client *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->opts = *o;
+    /* A server that accepts and never answers must not hold a request
+     * forever: every request has a deadline unless the caller said none. */
+    c->request_timeout_ms = o->request_timeout_ms == 0   ? GE_DEFAULT_REQUEST_TIMEOUT_MS
+                            : o->request_timeout_ms < 0 ? 0
+                                                        : o->request_timeout_ms;
+    c->poll_timeout_ms = o->poll_timeout_ms == 0   ? c->request_timeout_ms
+                         : o->poll_timeout_ms < 0 ? 0
+                                                  : o->poll_timeout_ms;
+    c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes : GE_DEFAULT_MAX_RESPONSE_BYTES;
     if ((*err = set_base(c, o)) || (*err = set_paths(c, o->pathname))) {
         ge_buf_free(&c->base);
         ge_buf_free(&c->events_path);
@@ -126,8 +142,30 @@ size_t ge_client_active(const ge_client *c) { return c->n_subscribed + c->n_repl
 
 /* ---- one-shot requests -------------------------------------------------- */
 
+static void reply_done(ge_req *r, CURLcode rc, long status) {
+    ge_client *c = r->client;
+    assert(c->n_replies > 0);
+    c->n_replies--;
+    if (!r->cb) return;
+    if (rc == GE__REQ_FREED) {
+        ge_error err = {0, "Aborted", "the client was freed", "", 0};
+        r->cb(c, &err, NULL, 0, r->userdata);
+        return;
+    }
+    if (rc == CURLE_OK && status == 200 && r->body.len &&
+        ge_json_validate(r->body.data, r->body.len, NULL) == 0) {
+        r->cb(c, NULL, r->body.data, r->body.len, r->userdata);
+        return;
+    }
+    ge_error err;
+    ge_buf scratch = GE_BUF_INIT;
+    ge__make_error(r, rc, status, &err, &scratch);
+    r->cb(c, &err, NULL, 0, r->userdata);
+    ge_buf_free(&scratch);
+}
+
 static ge_req *reply_req(ge_client *c, ge_reply_cb cb, void *ud) {
-    ge_req *r = ge__req_new(c, GE_REQ_REPLY);
+    ge_req *r = ge__req_new(c, reply_done, NULL);
     r->cb = cb;
     r->userdata = ud;
     return r;
@@ -141,7 +179,10 @@ static void json_member(ge_buf *b, const char *key, const char *val, int first) 
 }
 
 static int start(ge_req *r) {
-    return ge__req_start(r) == 0 ? GE_OK : GE_EINVAL;
+    ge_client *c = r->client;
+    if (ge__req_start(r) != 0) return GE_EINVAL;
+    c->n_replies++;
+    return GE_OK;
 }
 
 int ge_client_send(ge_client *c, const char *channel, const char *from, const char *type,
@@ -188,15 +229,6 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     ge_buf_puts(u, "&secret=");
     ge__url_escape(u, c->secret);
     return start(r);
-}
-
-void ge__events_url(ge_buf *u, const ge_client *c, const char *channel) {
-    ge_buf_append(u, c->base.data, c->base.len);
-    ge_buf_append(u, c->events_path.data, c->events_path.len);
-    ge_buf_puts(u, "?clientId=");
-    ge__url_escape(u, c->client_id);
-    ge_buf_puts(u, "&channel=");
-    ge__url_escape(u, channel);
 }
 
 /* The server has no acknowledge-only route: a GET with `after` stores it
@@ -251,19 +283,4 @@ int ge_client_index_get(ge_client *c, const char *index_id, const char *value, g
     ge_buf_puts(u, "?secret=");
     ge__url_escape(u, c->secret);
     return start(r);
-}
-
-void ge__reply_done(ge_req *r, CURLcode rc, long status) {
-    ge_client *c = r->client;
-    if (!r->cb) return;
-    if (rc == CURLE_OK && status == 200 && r->body.len &&
-        ge_json_validate(r->body.data, r->body.len, NULL) == 0) {
-        r->cb(c, NULL, r->body.data, r->body.len, r->userdata);
-        return;
-    }
-    ge_error err;
-    ge_buf scratch = GE_BUF_INIT;
-    ge__make_error(r, rc, status, &err, &scratch);
-    r->cb(c, &err, NULL, 0, r->userdata);
-    ge_buf_free(&scratch);
 }

@@ -1,6 +1,8 @@
 /* The HTTP layer of the client engine: request objects over the curl multi
- * handle, the socket/timer glue for a host loop, completion dispatch and
- * the translation of failures into ge_error. */
+ * handle, timers, the socket/timer glue for a host loop, completion
+ * dispatch and the translation of failures into ge_error. It calls nothing
+ * above it: a request completes through its own `done`, a timer through
+ * its own `fire`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +13,27 @@
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* Past max_response_bytes the transfer stops (returning less than given
+ * makes curl fail it with CURLE_WRITE_ERROR) instead of buffering on. */
 static size_t write_cb(char *p, size_t sz, size_t n, void *ud) {
     ge_req *r = ud;
+    size_t max = r->client->max_response_bytes;
+    if (n * sz > max - r->body.len) {
+        r->too_big = 1;
+        return 0;
+    }
     ge_buf_append(&r->body, p, sz * n);
     return sz * n;
 }
 
-ge_req *ge__req_new(ge_client *c, ge_req_kind kind) {
+ge_req *ge__req_new(ge_client *c, ge_req_done done, void *owner) {
+    assert(done);
     ge_req *r = calloc(1, sizeof *r);
     if (!r) abort();
     r->client = c;
-    r->kind = kind;
+    r->done = done;
+    r->owner = owner;
+    r->timeout_ms = c->request_timeout_ms;
     return r;
 }
 
@@ -50,21 +62,23 @@ static void req_free(ge_req *r) {
 }
 
 static void req_link(ge_client *c, ge_req *r) {
+    assert(!r->prev && !r->next && c->reqs != r);
     r->prev = NULL;
     r->next = c->reqs;
     if (c->reqs) c->reqs->prev = r;
     c->reqs = r;
-    if (r->kind == GE_REQ_POLL) c->n_polls++;
-    else c->n_replies++;
+    c->n_reqs++;
 }
 
 static void req_unlink(ge_client *c, ge_req *r) {
+    assert(c->n_reqs > 0);
+    assert(r->prev ? r->prev->next == r : c->reqs == r);
+    assert(!r->next || r->next->prev == r);
     if (r->prev) r->prev->next = r->next;
     else c->reqs = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
-    if (r->kind == GE_REQ_POLL) c->n_polls--;
-    else c->n_replies--;
+    c->n_reqs--;
 }
 
 int ge__req_start(ge_req *r) {
@@ -89,8 +103,9 @@ int ge__req_start(ge_req *r) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->json_headers);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      c->opts.connect_timeout_ms > 0 ? c->opts.connect_timeout_ms : 10000L);
-    long timeout = r->kind == GE_REQ_POLL ? c->opts.poll_timeout_ms : c->opts.request_timeout_ms;
-    if (timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    if (r->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    /* A Content-Length over the cap fails before any byte is buffered. */
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
     if (c->opts.no_keep_alive) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (c->https) {
         if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
@@ -119,6 +134,15 @@ void ge__req_abort(ge_req *r) {
     curl_multi_remove_handle(c->multi, r->easy);
     req_unlink(c, r);
     req_free(r);
+}
+
+void ge__events_url(ge_buf *u, const ge_client *c, const char *channel) {
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->events_path.data, c->events_path.len);
+    ge_buf_puts(u, "?clientId=");
+    ge__url_escape(u, c->client_id);
+    ge_buf_puts(u, "&channel=");
+    ge__url_escape(u, channel);
 }
 
 void ge__url_escape(ge_buf *out, const char *s) {
@@ -176,6 +200,16 @@ void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *
     memset(err, 0, sizeof *err);
     err->body = r->body.data ? r->body.data : "";
     err->body_len = r->body.len;
+    if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        ge_buf_puts(scratch, "ResponseTooLarge");
+        size_t moff = scratch->len + 1;
+        ge_buf_putc(scratch, '\0');
+        ge_buf_printf(scratch, "the server's answer is larger than max_response_bytes (%zu bytes)",
+                      r->client->max_response_bytes);
+        err->code = scratch->data;
+        err->message = scratch->data + moff;
+        return;
+    }
     if (rc != CURLE_OK) {
         long os_errno = 0;
         char tmp[32];
@@ -217,16 +251,6 @@ void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-void ge__dispatch_begin(ge_client *c) { c->dispatching++; }
-
-int ge__dispatch_end(ge_client *c) {
-    if (--c->dispatching == 0 && c->free_pending) {
-        ge__client_destroy(c);
-        return 1;
-    }
-    return 0;
-}
-
 static void complete(ge_client *c, CURLMsg *m) {
     ge_req *r = NULL;
     CURL *e = m->easy_handle;
@@ -234,15 +258,66 @@ static void complete(ge_client *c, CURLMsg *m) {
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    assert(r && r->easy == e);
     curl_multi_remove_handle(c->multi, e);
     req_unlink(c, r);
-    if (r->kind == GE_REQ_POLL) ge__poll_done(r, rc, status);
-    else ge__reply_done(r, rc, status);
+    r->done(r, rc, status);
     req_free(r);
 }
 
+/* ---- timers ------------------------------------------------------------ */
+
+void ge__timer_arm(ge_client *c, ge_timer *t, uint64_t due) {
+    assert(t->fire && due);
+    if (!t->due) {
+        t->prev = NULL;
+        t->next = c->timers;
+        if (c->timers) c->timers->prev = t;
+        c->timers = t;
+        c->n_timers++;
+    }
+    t->due = due;
+}
+
+void ge__timer_stop(ge_client *c, ge_timer *t) {
+    if (!t->due) return;
+    assert(c->n_timers > 0);
+    assert(t->prev ? t->prev->next == t : c->timers == t);
+    if (t->prev) t->prev->next = t->next;
+    else c->timers = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    t->due = 0;
+    c->n_timers--;
+}
+
+uint64_t ge__timers_next(const ge_client *c) {
+    uint64_t w = 0;
+    for (const ge_timer *t = c->timers; t; t = t->next)
+        if (!w || t->due < w) w = t->due;
+    return w;
+}
+
+/* Fire every timer due by now, once; a timer armed by a `fire` waits for
+ * the next round. */
+static void timers_fire(ge_client *c, uint64_t now) {
+    int again = 1;
+    while (again && !c->free_pending) {
+        again = 0;
+        for (ge_timer *t = c->timers; t; t = t->next) {
+            if (t->due > now) continue;
+            ge__timer_stop(c, t);
+            t->fire(t); /* may arm or stop any timer: restart the walk */
+            again = 1;
+            break;
+        }
+    }
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
 int ge__process(ge_client *c) {
-    ge__dispatch_begin(c);
+    c->dispatching++;
     for (;;) {
         int left;
         CURLMsg *m = curl_multi_info_read(c->multi, &left);
@@ -250,13 +325,14 @@ int ge__process(ge_client *c) {
         if (m->msg == CURLMSG_DONE) complete(c, m);
         if (c->free_pending) break;
     }
-    if (!c->free_pending && c->n_waiting) ge__pollers_fire(c, ge_now_ms());
+    if (!c->free_pending && c->n_timers) timers_fire(c, ge_now_ms());
     if (!c->free_pending && c->drain_pending) {
         c->drain_pending = 0;
         if (c->n_subscribed == 0 && c->n_polls == 0 && c->opts.on_drain)
             c->opts.on_drain(c, c->opts.userdata);
     }
-    if (ge__dispatch_end(c)) return 1;
+    assert(c->dispatching > 0);
+    if (--c->dispatching == 0 && c->free_pending) return 1;
     ge__reschedule(c);
     return 0;
 }
@@ -269,8 +345,8 @@ void ge__reschedule(ge_client *c) {
     if (!c->opts.timer || c->dispatching) return;
     uint64_t due = c->curl_deadline;
     uint64_t now = 0;
-    if (c->n_waiting) {
-        uint64_t w = ge__pollers_next_wake(c);
+    if (c->n_timers) {
+        uint64_t w = ge__timers_next(c);
         if (w && (!due || w < due)) due = w;
     }
     if (c->drain_pending) {
@@ -309,30 +385,6 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
     return 0;
 }
 
-int ge_client_socket_action(ge_client *c, int fd, int events) {
-    if (!c || !c->opts.watch) return GE_EINVAL;
-    int mask = 0, running = 0;
-    if (events & GE_WATCH_IN) mask |= CURL_CSELECT_IN;
-    if (events & GE_WATCH_OUT) mask |= CURL_CSELECT_OUT;
-    if (events & GE_WATCH_ERR) mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(c->multi, (curl_socket_t)fd, mask, &running);
-    ge__process(c);
-    return 0;
-}
-
-int ge_client_timeout_action(ge_client *c) {
-    if (!c || !c->opts.timer) return GE_EINVAL;
-    c->timer_armed = 0; /* the host's timer has fired */
-    uint64_t now = ge_now_ms();
-    if (c->curl_deadline && now + 1 >= c->curl_deadline) {
-        int running = 0;
-        c->curl_deadline = 0;
-        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    ge__process(c);
-    return 0;
-}
-
 int ge__http_init(ge_client *c) {
     c->multi = curl_multi_init();
     if (!c->multi) return -1;
@@ -353,20 +405,16 @@ int ge__http_init(ge_client *c) {
     return 0;
 }
 
-/* Abort every request: replies get "Aborted", polls nothing. */
 void ge__http_cleanup(ge_client *c) {
     while (c->reqs) {
         ge_req *r = c->reqs;
         curl_multi_remove_handle(c->multi, r->easy);
         req_unlink(c, r);
-        if (r->kind == GE_REQ_POLL) {
-            if (r->poller) r->poller->inflight = NULL;
-        } else if (r->cb) {
-            ge_error err = {0, "Aborted", "the client was freed", "", 0};
-            r->cb(c, &err, NULL, 0, r->userdata);
-        }
+        r->done(r, GE__REQ_FREED, 0);
         req_free(r);
     }
+    assert(c->n_reqs == 0);
+    while (c->timers) ge__timer_stop(c, c->timers);
     if (c->multi) curl_multi_cleanup(c->multi);
     c->multi = NULL;
     for (int i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);

@@ -1,13 +1,22 @@
 /* Internal structures of the client engine (not a public header).
  *
- * ge_client.c       client creation, options, one-shot requests
- * ge_client_poll.c  per-channel pollers: cursor, back-off, drain
- * ge_client_http.c  requests over the curl multi handle, socket/timer glue
- * ge_client_loop.c  the built-in loop (run / run_once / stop)
- */
+ * Calls point one way (no two files call into each other):
+ *
+ *   ge_client_loop.c  driving: the built-in loop (run / run_once / stop) and
+ *                     the host-loop entry points (socket / timeout action);
+ *                     destroys a client whose free was deferred
+ *     -> ge_client.c       options, lifetime, one-shot requests
+ *          -> ge_client_poll.c  per-channel pollers: cursor, back-off, drain
+ *               -> ge_client_http.c  requests over the curl multi handle,
+ *                                    timers, completion dispatch, errors
+ *   ge_client_sync.c  blocking conveniences over the public API only
+ *
+ * The lower layers call back up only through function pointers: a request
+ * carries its own `done`, a timer its own `fire`. */
 #ifndef GE_CLIENT_INTERNAL_H
 #define GE_CLIENT_INTERNAL_H
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdatomic.h>
 
@@ -17,26 +26,41 @@
 #include "ge_time.h"
 
 typedef struct ge_req ge_req;
+typedef struct ge_timer ge_timer;
 typedef struct ge_poller ge_poller;
 
-typedef enum { GE_REQ_POLL, GE_REQ_REPLY } ge_req_kind;
+/* The rc `done` gets when the client is freed with the request in flight
+ * (no answer will come; owners release what they hold). */
+#define GE__REQ_FREED CURLE_ABORTED_BY_CALLBACK
+
+/* Completion of a request: rc is curl's result, status the HTTP status.
+ * Called once per started request (never for one aborted with
+ * ge__req_abort); the request is freed right after it returns. */
+typedef void (*ge_req_done)(ge_req *r, CURLcode rc, long status);
 
 /* One HTTP request: an easy handle in the multi handle plus its buffers. */
 struct ge_req {
     ge_client *client;
-    ge_req_kind kind;
+    ge_req_done done;
+    void *owner;      /* for `done`: the poller, or NULL */
+    ge_reply_cb cb;   /* one-shot requests: the user's callback */
+    void *userdata;
+    long timeout_ms;  /* 0: none */
     CURL *easy;
     ge_buf url;
     ge_buf post;      /* request body (POST), kept alive for curl */
     ge_buf body;      /* response body */
     int is_post;
+    int too_big;      /* the answer passed max_response_bytes */
     char errbuf[CURL_ERROR_SIZE];
-    /* GE_REQ_REPLY */
-    ge_reply_cb cb;
-    void *userdata;
-    /* GE_REQ_POLL */
-    ge_poller *poller;
     ge_req *prev, *next; /* the client's list of requests in flight */
+};
+
+/* A one-shot wake-up: fire(t) runs from ge__process once due has passed. */
+struct ge_timer {
+    uint64_t due;     /* monotonic ms; 0: not armed */
+    void (*fire)(ge_timer *t);
+    ge_timer *prev, *next;
 };
 
 struct ge_poller {
@@ -48,8 +72,10 @@ struct ge_poller {
     void *userdata;
     ge_cursor cursor;        /* of the next request */
     ge_req *inflight;
+    ge_poll *batch;          /* during on_events: the batch being handed over */
+    int stalled;             /* on_events consumed none of its batch */
     uint64_t backoff_ms;     /* 0 after a success */
-    uint64_t wake_at;        /* monotonic ms of a delayed request; 0: none */
+    ge_timer wake;           /* a delayed request (back-off) */
     ge_poller *next;
 };
 
@@ -60,6 +86,9 @@ struct ge_client {
     ge_buf events_path;       /* "/events/v1/events" */
     ge_buf prefix;            /* "/events/v1" */
     int https;
+    long request_timeout_ms;  /* effective: 0 none */
+    long poll_timeout_ms;     /* effective: 0 none */
+    size_t max_response_bytes;
 
     CURLM *multi;
     struct curl_slist *json_headers;
@@ -67,12 +96,15 @@ struct ge_client {
     int npool;
 
     ge_req *reqs;             /* requests in flight */
-    size_t n_replies;         /* one-shot requests in flight */
-    size_t n_polls;           /* poll requests in flight */
+    size_t n_reqs;            /* length of reqs */
+    size_t n_replies;         /* one-shot requests in flight (ge_client.c) */
+    size_t n_polls;           /* poll requests in flight (ge_client_poll.c) */
+
+    ge_timer *timers;         /* armed timers */
+    size_t n_timers;          /* length of timers */
 
     ge_poller *pollers;
     size_t n_subscribed;
-    size_t n_waiting;         /* pollers with wake_at != 0 */
     int drain_pending;
     int closed;
 
@@ -81,35 +113,36 @@ struct ge_client {
 
     int dispatching;          /* depth of callback dispatch */
     int free_pending;
-    int curl_running;         /* built-in loop: handles still running */
     atomic_int stop;
 };
 
-
-/* ge_client_http.c */
-ge_req *ge__req_new(ge_client *c, ge_req_kind kind);
-int ge__req_start(ge_req *r);            /* 0, or -1 (r freed, no callback) */
-void ge__req_abort(ge_req *r);           /* remove, free; no callback */
+/* ---- ge_client_http.c ---- */
+ge_req *ge__req_new(ge_client *c, ge_req_done done, void *owner);
+/* Start r. 0, or -1: r was freed, `done` will not be called. */
+int ge__req_start(ge_req *r);
+void ge__req_abort(ge_req *r);           /* remove and free; no `done` */
 void ge__url_escape(ge_buf *out, const char *s);
 /* Append the events endpoint's URL with clientId and channel: the start of
  * every GET /events the client makes (polls and acknowledgements). */
 void ge__events_url(ge_buf *u, const ge_client *c, const char *channel);
-int ge__process(ge_client *c);           /* completions, timers, drain; 1 if c was freed */
+void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *scratch);
+
+void ge__timer_arm(ge_client *c, ge_timer *t, uint64_t due);
+void ge__timer_stop(ge_client *c, ge_timer *t);
+uint64_t ge__timers_next(const ge_client *c); /* earliest due; 0: none */
+
+/* Completions, due timers, the drain check. Returns 1 when a callback
+ * freed the client: the caller must then ge__client_destroy it. */
+int ge__process(ge_client *c);
 void ge__reschedule(ge_client *c);
 int ge__http_init(ge_client *c);
+/* Abort every request in flight: each `done` gets GE__REQ_FREED. */
 void ge__http_cleanup(ge_client *c);
-void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *scratch);
-void ge__dispatch_begin(ge_client *c);
-int ge__dispatch_end(ge_client *c);     /* 1 if it freed c (deferred free) */
-void ge__client_destroy(ge_client *c);
 
-/* ge_client_poll.c */
-void ge__poll_done(ge_req *r, CURLcode rc, long status);
-void ge__pollers_fire(ge_client *c, uint64_t now);
-uint64_t ge__pollers_next_wake(const ge_client *c);
+/* ---- ge_client_poll.c ---- */
 void ge__pollers_free(ge_client *c);
 
-/* ge_client.c */
-void ge__reply_done(ge_req *r, CURLcode rc, long status);
+/* ---- ge_client.c ---- */
+void ge__client_destroy(ge_client *c);
 
 #endif

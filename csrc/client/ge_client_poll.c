@@ -1,8 +1,10 @@
-/* Per-channel pollers (SPEC §5): the cursor rules, one request in flight
- * per channel, back-off after errors, and the drain notification.
+/* Per-channel pollers: the cursor rules (docs/protocol.md, "Cursor and
+ * acknowledgement"), one request in flight per channel, back-off after
+ * errors, and the drain notification.
  *
  * A poller outlives its subscription so that its cursor survives an
  * unsubscribe/subscribe on the same client; it is freed with the client. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,24 +20,20 @@ static ge_poller *find(const ge_client *c, const char *channel) {
     return NULL;
 }
 
-static void set_wake(ge_poller *p, uint64_t at) {
-    ge_client *c = p->client;
-    if (p->wake_at && !at) c->n_waiting--;
-    if (!p->wake_at && at) c->n_waiting++;
-    p->wake_at = at;
-}
-
 static void back_off(ge_poller *p) {
     if (!p->backoff_ms) p->backoff_ms = BACKOFF_FIRST_MS;
     else if (p->backoff_ms < BACKOFF_MAX_MS) p->backoff_ms *= 2;
     if (p->backoff_ms > BACKOFF_MAX_MS) p->backoff_ms = BACKOFF_MAX_MS;
-    set_wake(p, ge_now_ms() + p->backoff_ms);
+    ge__timer_arm(p->client, &p->wake, ge_now_ms() + p->backoff_ms);
 }
+
+static void poll_done(ge_req *r, CURLcode rc, long status);
 
 static void poll_start(ge_poller *p) {
     ge_client *c = p->client;
-    ge_req *r = ge__req_new(c, GE_REQ_POLL);
-    r->poller = p;
+    assert(!p->inflight && !p->wake.due && p->subscribed);
+    ge_req *r = ge__req_new(c, poll_done, p);
+    r->timeout_ms = c->poll_timeout_ms;
     ge_buf *u = &r->url;
     ge__events_url(u, c, p->channel);
     if (p->cursor.has_after) {
@@ -45,12 +43,18 @@ static void poll_start(ge_poller *p) {
     if (p->cursor.limit) ge_buf_printf(u, "&limit=%u", p->cursor.limit);
     ge_buf_puts(u, "&secret=");
     ge__url_escape(u, c->secret);
-    p->inflight = r;
     if (ge__req_start(r) != 0) {
-        p->inflight = NULL;
         back_off(p); /* could not even start: retry later */
         ge__reschedule(c);
+        return;
     }
+    p->inflight = r;
+    c->n_polls++;
+}
+
+static void wake_fire(ge_timer *t) {
+    ge_poller *p = (ge_poller *)((char *)t - offsetof(ge_poller, wake));
+    if (p->subscribed && !p->inflight && !p->client->closed) poll_start(p);
 }
 
 int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
@@ -67,6 +71,7 @@ int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
         p->channel = strdup(channel);
         if (!p->channel) abort();
         p->cursor.limit = c->opts.poll_limit;
+        p->wake.fire = wake_fire;
         p->next = c->pollers;
         c->pollers = p;
     }
@@ -77,7 +82,7 @@ int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
     p->on_cycle = on_cycle;
     p->userdata = userdata;
     c->n_subscribed++;
-    if (!p->inflight && !p->wake_at) poll_start(p);
+    if (!p->inflight && !p->wake.due) poll_start(p);
     return GE_OK;
 }
 
@@ -89,8 +94,9 @@ int ge_client_unsubscribe(ge_client *c, const char *channel) {
     p->generation++;
     p->on_events = p->on_error = p->on_cycle = NULL;
     p->userdata = NULL;
+    assert(c->n_subscribed > 0);
     c->n_subscribed--;
-    set_wake(p, 0);
+    ge__timer_stop(c, &p->wake);
     if (c->n_subscribed == 0) {
         c->drain_pending = 1;
         ge__reschedule(c);
@@ -113,6 +119,7 @@ void ge_client_shutdown(ge_client *c) {
         if (p->inflight) {
             ge_req *r = p->inflight;
             p->inflight = NULL;
+            c->n_polls--;
             ge__req_abort(r);
         }
     }
@@ -121,10 +128,9 @@ void ge_client_shutdown(ge_client *c) {
 }
 
 /* Parse a poll answer: a JSON array of objects with an integer id. */
-static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count, uint64_t *max_id) {
+static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count) {
     *refs = NULL;
     *count = 0;
-    *max_id = 0;
     if (!r->body.len || ge_json_validate(r->body.data, r->body.len, NULL) != 0) return -1;
     ge_slice root = {r->body.data, r->body.len};
     ge_json_iter it;
@@ -148,7 +154,6 @@ static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count, uint64_t *
         a[n].json = v.p;
         a[n].len = v.n;
         a[n].id = idv;
-        if (idv > *max_id) *max_id = idv;
         n++;
     }
     *refs = a;
@@ -156,10 +161,74 @@ static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count, uint64_t *
     return 0;
 }
 
-void ge__poll_done(ge_req *r, CURLcode rc, long status) {
-    ge_poller *p = r->poller;
+/* The cursor after the first n events of the batch in p->batch: past the
+ * highest of their ids, or where the finished request was for n == 0. */
+static ge_cursor cursor_after(const ge_poll *batch, size_t n) {
+    ge_cursor next = batch->finished;
+    for (size_t i = 0; i < n; i++) {
+        if (!next.has_after || batch->events[i].id > next.after) next.after = batch->events[i].id;
+        next.has_after = 1;
+    }
+    return next;
+}
+
+int ge_client_consumed(ge_client *c, const char *channel, size_t n) {
+    ge_poller *p = c && channel ? find(c, channel) : NULL;
+    if (!p) return GE_ENOENT;
+    ge_poll *batch = p->batch;
+    if (!batch || n > batch->count) return GE_EINVAL;
+    if (n == batch->count) return GE_OK;
+    batch->next = cursor_after(batch, n);
+    p->cursor = batch->next;
+    p->stalled = n == 0;
+    return GE_OK;
+}
+
+/* A 200 with a valid batch: the cursor moves past every event first (so a
+ * callback that unsubscribes leaves it right), then back to what the
+ * callback consumed if it said less (ge_client_consumed). */
+static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t count) {
     ge_client *c = p->client;
+    unsigned gen = p->generation;
+    void *ud = p->userdata;
+    poll->events = refs;
+    poll->count = count;
+    poll->next = cursor_after(poll, count);
+    p->cursor = poll->next;
+    p->backoff_ms = 0;
+    p->stalled = 0;
+    p->batch = poll;
+    if (p->on_events) p->on_events(c, poll, ud);
+    p->batch = NULL;
+    if (p->generation == gen && p->on_cycle) p->on_cycle(c, poll, ud);
+    if (p->generation != gen || c->closed) return;
+    /* Nothing consumed: the same batch would come back at once; wait as
+     * after an error rather than spin. */
+    if (p->stalled) back_off(p);
+    else poll_start(p);
+}
+
+static void fail(ge_poller *p, ge_poll *poll, ge_req *r, CURLcode rc, long status) {
+    ge_client *c = p->client;
+    unsigned gen = p->generation;
+    void *ud = p->userdata;
+    ge_error err;
+    ge_buf scratch = GE_BUF_INIT;
+    ge__make_error(r, rc, status, &err, &scratch);
+    poll->error = &err;
+    back_off(p);
+    if (p->on_error) p->on_error(c, poll, ud);
+    if (p->generation == gen && p->on_cycle) p->on_cycle(c, poll, ud);
+    ge_buf_free(&scratch);
+}
+
+static void poll_done(ge_req *r, CURLcode rc, long status) {
+    ge_poller *p = r->owner;
+    ge_client *c = p->client;
+    assert(p->inflight == r && c->n_polls > 0);
     p->inflight = NULL;
+    c->n_polls--;
+    if (rc == GE__REQ_FREED) return;
     if (!p->subscribed) {
         /* Unsubscribed while in flight: drop the answer, keep the cursor. */
         if (c->n_subscribed == 0) c->drain_pending = 1;
@@ -170,58 +239,24 @@ void ge__poll_done(ge_req *r, CURLcode rc, long status) {
     poll.channel = p->channel;
     poll.finished = p->cursor;
     poll.next = p->cursor;
-    unsigned gen = p->generation;
-    void *ud = p->userdata;
-
     ge_event_ref *refs = NULL;
     size_t count = 0;
-    uint64_t max_id = 0;
-    if (rc == CURLE_OK && status == 200 && parse_batch(r, &refs, &count, &max_id) == 0) {
-        if (count) {
-            poll.next.has_after = 1;
-            if (!poll.finished.has_after || max_id > poll.finished.after) poll.next.after = max_id;
-        }
-        p->cursor = poll.next;
-        p->backoff_ms = 0;
+    if (rc == CURLE_OK && status == 200 && parse_batch(r, &refs, &count) == 0) {
         poll.json = r->body.data;
         poll.json_len = r->body.len;
-        poll.count = count;
-        poll.events = refs;
-        if (p->on_events) p->on_events(c, &poll, ud);
-        if (p->generation == gen && p->on_cycle) p->on_cycle(c, &poll, ud);
+        deliver(p, &poll, refs, count);
         free(refs);
-        if (p->generation == gen && !c->closed) poll_start(p);
-        return;
+    } else {
+        fail(p, &poll, r, rc, status);
     }
-    ge_error err;
-    ge_buf scratch = GE_BUF_INIT;
-    ge__make_error(r, rc, status, &err, &scratch);
-    poll.error = &err;
-    if (p->generation == gen) back_off(p);
-    if (p->on_error) p->on_error(c, &poll, ud);
-    if (p->generation == gen && p->on_cycle) p->on_cycle(c, &poll, ud);
-    ge_buf_free(&scratch);
-}
-
-void ge__pollers_fire(ge_client *c, uint64_t now) {
-    for (ge_poller *p = c->pollers; p; p = p->next) {
-        if (!p->wake_at || p->wake_at > now) continue;
-        set_wake(p, 0);
-        if (p->subscribed && !p->inflight && !c->closed) poll_start(p);
-    }
-}
-
-uint64_t ge__pollers_next_wake(const ge_client *c) {
-    uint64_t w = 0;
-    for (const ge_poller *p = c->pollers; p; p = p->next)
-        if (p->wake_at && (!w || p->wake_at < w)) w = p->wake_at;
-    return w;
 }
 
 void ge__pollers_free(ge_client *c) {
     ge_poller *p = c->pollers;
     while (p) {
         ge_poller *n = p->next;
+        assert(!p->inflight && !p->batch);
+        ge__timer_stop(c, &p->wake);
         free(p->channel);
         free(p);
         p = n;

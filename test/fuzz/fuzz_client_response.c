@@ -4,15 +4,16 @@
  * cursor) and the {"code","message"} of an error answer.
  *
  * parse_batch() is static; the smallest entry points that reach it are the
- * completion handlers of ge_client_internal.h: ge__poll_done() (poll
- * answers) and ge__reply_done() (one-shot answers), both given a request
- * built by hand: no curl handle, no network, no loop. The client is marked
- * closed so that a successful poll does not start the next request.
+ * completion functions a request carries (ge_req.done): the poll one and
+ * the one-shot one, taken once from requests that a real client started
+ * (never run), then called on requests built by hand: no curl handle, no
+ * network, no loop. The client is marked closed so that a successful poll
+ * does not start the next request.
  *
  *   make fuzz            (test/fuzz/fuzz.mk; or by hand:)
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Icsrc/common -Icsrc/client -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all test/fuzz/fuzz_client_response.c csrc/client/ge_client.c \
- *       csrc/client/ge_client_http.c csrc/client/ge_client_poll.c csrc/common/ge_json.c csrc/common/ge_buf.c \
+ *       -fno-sanitize-recover=all test/fuzz/fuzz_client_response.c csrc/client/ge_client*.c \
+ *       csrc/common/ge_json.c csrc/common/ge_buf.c \
  *       -lcurl -o out/fuzz/fuzz_client_response
  *
  * Input layout: byte 0 picks the case (byte % 8, so letters read well in the
@@ -203,8 +204,34 @@ static void on_reply(ge_client *c, const ge_error *err, const char *json, size_t
 
 /* ---- the target ------------------------------------------------------------- */
 
+static ge_req_done poll_done, reply_done;
+
+static void no_reply(ge_client *c, const ge_error *e, const char *j, size_t l, void *ud) {
+    (void)c, (void)e, (void)j, (void)l, (void)ud;
+}
+
+static void no_fire(ge_timer *t) { (void)t; }
+
+/* The two completion functions, from a client that never runs. */
+static void find_done_functions(void) {
+    ge_client_options o;
+    ge_client_options_init(&o);
+    o.secret = "s";
+    o.client_id = "fuzz";
+    ge_client *c = ge_client_new(&o, NULL);
+    CHECK(c && ge_client_subscribe(c, "probe", NULL, NULL, NULL, NULL) == GE_OK);
+    CHECK(c->pollers && c->pollers->inflight);
+    poll_done = c->pollers->inflight->done;
+    CHECK(ge_client_latest(c, "probe", 0, no_reply, NULL) == GE_OK);
+    for (ge_req *r = c->reqs; r; r = r->next)
+        if (r->done != poll_done) reply_done = r->done;
+    CHECK(poll_done && reply_done);
+    ge_client_free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
+    if (!poll_done) find_done_functions();
     static const int STATUS[8] = {200, 200, 200, 400, 503, 0, 200, 404};
     int mode = data[0] % 8;
     int status = STATUS[mode];
@@ -226,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p.on_error = on_error;
     p.on_cycle = on_cycle;
     p.userdata = &s;
+    p.wake.fire = no_fire;
     if (mode == 1) p.cursor = (ge_cursor){1, 5, 3};
     if (mode == 2) p.cursor = (ge_cursor){1, UINT64_MAX, 0};
     ge_cursor before = p.cursor;
@@ -242,23 +270,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     g_neterr = neterr;
 
     if (mode == 6 || mode == 7) {
-        r.kind = GE_REQ_REPLY;
+        r.done = reply_done;
         r.cb = on_reply;
         r.userdata = &s;
-        ge__reply_done(&r, rc, status);
+        c.n_replies = 1;
+        reply_done(&r, rc, status);
         CHECK(s.replies == 1);
         ge_buf_free(&r.body);
         return 0;
     }
 
-    r.kind = GE_REQ_POLL;
-    r.poller = &p;
+    r.done = poll_done;
+    r.owner = &p;
     p.inflight = &r;
+    c.n_polls = 1;
     size_t max = g_len / 2 + 1;
     g_ref = malloc(max * sizeof *g_ref);
     g_nref = status == 200 && !neterr ? ref_batch(g_body, g_len, g_ref, max) : -1;
 
-    ge__poll_done(&r, rc, status);
+    poll_done(&r, rc, status);
 
     CHECK(p.inflight == NULL && s.cycles == 1);
     CHECK(same_cursor(s.finished, before));
@@ -274,11 +304,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         CHECK(same_cursor(s.next, want) && same_cursor(p.cursor, want));
         CHECK(p.cursor.after >= before.after);
-        CHECK(p.backoff_ms == 0 && p.wake_at == 0);
+        CHECK(p.backoff_ms == 0 && p.wake.due == 0);
     } else {
         CHECK(s.events == 0 && s.errors == 1);
         CHECK(same_cursor(s.next, before) && same_cursor(p.cursor, before));
-        CHECK(p.backoff_ms == 100 && p.wake_at != 0 && c.n_waiting == 1);
+        CHECK(p.backoff_ms == 100 && p.wake.due != 0 && c.n_timers == 1);
     }
     free(g_ref);
     ge_buf_free(&r.body);
