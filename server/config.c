@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ge_log.h"
+#include "ge_sentinel.h"
 
 static const char *env_or(const char *name, const char *dflt) {
     const char *v = getenv(name);
@@ -107,6 +108,64 @@ bad:
     return -1;
 }
 
+/* redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]:
+ * the password is the Redis master's, as in redis://; Sentinel's own is
+ * REDIS_SENTINEL_PASSWORD. */
+static int parse_sentinel_url(ge_config *cfg, const char *url, char *err, size_t errlen) {
+    const char *p = url + strlen("redis-sentinel://");
+    const char *slash = strchr(p, '/');
+    const char *at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon ||
+            copy_decoded(cfg->redis_username, sizeof cfg->redis_username, p, (size_t)(colon - p)) != 0 ||
+            copy_decoded(cfg->redis_password, sizeof cfg->redis_password, colon + 1, (size_t)(at - colon - 1)) != 0)
+            goto bad;
+        p = at + 1;
+    }
+    if (!slash || slash == p || (size_t)(slash - p) >= sizeof cfg->redis_sentinels) goto bad;
+    memcpy(cfg->redis_sentinels, p, (size_t)(slash - p));
+    cfg->redis_sentinels[slash - p] = '\0';
+    if (ge_sentinel_addrs_valid(cfg->redis_sentinels) != 0) goto bad;
+    const char *name = slash + 1, *dbs = strchr(name, '/');
+    size_t nn = dbs ? (size_t)(dbs - name) : strlen(name);
+    if (nn == 0 || copy_decoded(cfg->redis_sentinel_master, sizeof cfg->redis_sentinel_master, name, nn) != 0)
+        goto bad;
+    if (dbs) {
+        char *end;
+        long db = strtol(dbs + 1, &end, 10);
+        if (*end || end == dbs + 1 || db < 0) goto bad;
+        cfg->redis_db = (int)db;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "REDIS_URL is not redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]");
+    return -1;
+}
+
+/* Sentinel and replica acknowledgement: docs/high-availability.md. */
+static int load_ha(ge_config *cfg, char *err, size_t errlen) {
+    unsigned long long n;
+    const char *list = getenv("REDIS_SENTINELS");
+    if (list && *list) {
+        if (ge_sentinel_addrs_valid(list) != 0 || strlen(list) >= sizeof cfg->redis_sentinels) {
+            snprintf(err, errlen, "REDIS_SENTINELS must be host:port[,host:port...] (got \"%s\")", list);
+            return -1;
+        }
+        snprintf(cfg->redis_sentinels, sizeof cfg->redis_sentinels, "%s", list);
+    }
+    const char *name = getenv("REDIS_SENTINEL_MASTER");
+    if (name && *name) snprintf(cfg->redis_sentinel_master, sizeof cfg->redis_sentinel_master, "%s", name);
+    else if (!cfg->redis_sentinel_master[0]) snprintf(cfg->redis_sentinel_master, sizeof cfg->redis_sentinel_master, "mymaster");
+    snprintf(cfg->redis_sentinel_password, sizeof cfg->redis_sentinel_password, "%s",
+             env_or("REDIS_SENTINEL_PASSWORD", ""));
+    if (env_num("PUBLISH_MIN_REPLICAS", "0", 0, 100, &n, err, errlen)) return -1;
+    cfg->publish_min_replicas = (unsigned)n;
+    if (env_num("PUBLISH_REPLICA_TIMEOUT_MS", "1000", 1, 600000, &n, err, errlen)) return -1;
+    cfg->publish_replica_timeout_ms = (unsigned)n;
+    return 0;
+}
+
 int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     unsigned long long n;
     cfg->secret = getenv("API_SECRET");
@@ -128,7 +187,11 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     if (env_num("REDIS_DB", "0", 0, 100000, &n, err, errlen)) return -1;
     cfg->redis_db = (int)n;
     const char *url = getenv("REDIS_URL");
-    if (url && *url && parse_redis_url(cfg, url, err, errlen) != 0) return -1;
+    cfg->redis_sentinels[0] = cfg->redis_sentinel_master[0] = '\0';
+    if (url && !strncmp(url, "redis-sentinel://", 17)) {
+        if (parse_sentinel_url(cfg, url, err, errlen) != 0) return -1;
+    } else if (url && *url && parse_redis_url(cfg, url, err, errlen) != 0) return -1;
+    if (load_ha(cfg, err, errlen) != 0) return -1;
     if (env_num("POLL_TIMEOUT", "5000", 0, 86400000ULL, &n, err, errlen)) return -1;
     cfg->poll_timeout_ms = n;
     cfg->host = env_or("HOST", "0.0.0.0");

@@ -16,6 +16,12 @@ typedef struct ge_config {
     char redis_username[128];
     char redis_password[256];
     int redis_db;
+    /* Sentinel (REDIS_SENTINELS or a redis-sentinel:// URL): "" when unused. */
+    char redis_sentinels[1024];
+    char redis_sentinel_master[256];
+    char redis_sentinel_password[256];
+    unsigned publish_min_replicas;       /* PUBLISH_MIN_REPLICAS, 0: off */
+    unsigned publish_replica_timeout_ms; /* PUBLISH_REPLICA_TIMEOUT_MS */
     uint64_t poll_timeout_ms;
     const char *host;        /* borrowed */
     int port;

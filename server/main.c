@@ -47,6 +47,13 @@ static void usage(FILE *f) {
             "  REDIS_PASSWORD, REDIS_DB          Redis AUTH password, database (none, 0)\n"
             "  REDIS_URL                         redis://[[user]:password@]host[:port][/db] or\n"
             "                                    unix:///path/to.sock[?db=N]; wins over the above\n"
+            "  REDIS_SENTINELS                   host:port,host:port,... of Redis Sentinels: the master\n"
+            "                                    is asked of them (wins over the Redis host and port)\n"
+            "  REDIS_SENTINEL_MASTER             the master's name in Sentinel (mymaster)\n"
+            "  REDIS_SENTINEL_PASSWORD           Sentinel's own password (none)\n"
+            "                                    also redis-sentinel://[[user]:password@]h:p,h:p/master[/db]\n"
+            "  PUBLISH_MIN_REPLICAS              answer a publish once this many replicas have it (0)\n"
+            "  PUBLISH_REPLICA_TIMEOUT_MS        how long to wait for them before a 503 (1000)\n"
             "  POLL_TIMEOUT                      long-poll wait in ms (5000)\n"
             "  HOST, PORT                        listen address (0.0.0.0, 8000)\n"
             "  LOG_LEVEL                         FATAL ERROR WARN INFO DEBUG TRACE (INFO)\n"
@@ -127,8 +134,17 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd};
-    ge_store_options ropt = {cfg->redis_host, cfg->redis_port, cfg->redis_unix, cfg->redis_username,
-                             cfg->redis_password, cfg->redis_db};
+    ge_store_options ropt = {.host = cfg->redis_host,
+                             .port = cfg->redis_port,
+                             .unix_path = cfg->redis_unix,
+                             .username = cfg->redis_username,
+                             .password = cfg->redis_password,
+                             .db = cfg->redis_db,
+                             .sentinels = cfg->redis_sentinels,
+                             .sentinel_master = cfg->redis_sentinel_master,
+                             .sentinel_password = cfg->redis_sentinel_password,
+                             .min_replicas = cfg->publish_min_replicas,
+                             .replica_timeout_ms = cfg->publish_replica_timeout_ms};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);

@@ -327,6 +327,11 @@ static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
 
 static void publish_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
+    /* Too few replicas have it (docs/high-availability.md): retryable. */
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOREPLICAS ", 11)) {
+        if (ge_call_arrived(c)) ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
+        return;
+    }
     if (!ge_call_take(c, r, REDIS_REPLY_STRING)) return;
     c->api->published++;
     ge_call_finish(c, 200, r->str, r->len);

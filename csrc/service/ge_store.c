@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_sentinel.h"
 #include "ge_str.h"
 #include "ge_store_scripts.h"
 
@@ -20,9 +21,15 @@ static const char *const script_src[S_COUNT] = {
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 
+typedef struct conn conn;
+
 typedef struct op {
-    struct op *next; /* in the deferred-failure list */
+    struct op *next; /* in the deferred-failure list, or waiting for WAIT */
     ge_store *s;
+    conn *c;          /* the connection it is sent on */
+    uint64_t seq;     /* publishes with WAIT: order of sending */
+    char *saved;      /* publishes with WAIT: the reply, kept until WAIT answers */
+    size_t saved_len;
     ge_store_cb cb;
     void *arg;
     int script;
@@ -32,17 +39,22 @@ typedef struct op {
     size_t *argvlen;
 } op;
 
-typedef struct conn {
+enum { C_CMD, C_SUB, C_PUB };
+static const char *const conn_name[] = {"command", "pub/sub", "publish"};
+
+struct conn {
     ge_store *s;
     redisAsyncContext *ac;
+    int kind;         /* C_CMD, C_SUB, C_PUB */
     int is_sub;
+    int moving;       /* closed by us to follow the master: reopen at once */
     int ready;
     int setup_left;   /* replies still expected before ready */
     int script_next;  /* which SCRIPT LOAD answers next */
     unsigned backoff;
     ge_timer *retry;
     int down_logged;
-} conn;
+};
 
 struct ge_store {
     ge_loop loop;
@@ -50,10 +62,17 @@ struct ge_store {
     ge_store_events ev;
     char *host, *password, *unix_path, *username;
     int port, db;
-    conn cmd, sub;
+    conn cmd, sub, pub;
     char sha[S_COUNT][41];
     op *failed_head, *failed_tail;
     ge_timer *fail_timer;
+    ge_sentinel *sentinel; /* NULL: host/port as configured */
+    int have_master;       /* with Sentinel: host/port hold an answer */
+    /* publishes acknowledged by replicas (docs/high-availability.md) */
+    unsigned min_replicas, replica_timeout_ms;
+    uint64_t sent_seq, wait_covers;
+    int wait_inflight;
+    op *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
 };
 
 static void conn_open(conn *c);
@@ -66,6 +85,8 @@ static void conn_schedule_retry(conn *c) {
     c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN_MS;
     if (c->backoff > BACKOFF_MAX_MS) c->backoff = BACKOFF_MAX_MS;
     c->s->loop.timer_start(c->retry, c->backoff);
+    /* Lost, refused or not a master: the master may have moved. */
+    if (c->s->sentinel) ge_sentinel_resolve(c->s->sentinel);
 }
 
 static void conn_retry_cb(void *arg) { conn_open(arg); }
@@ -74,9 +95,17 @@ static void conn_became_ready(conn *c) {
     c->ready = 1;
     c->backoff = 0;
     c->down_logged = 0;
-    ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)",
-                 c->is_sub ? "pub/sub" : "command", c->s->unix_path ? c->s->unix_path : c->s->host,
-                 c->s->unix_path ? 0 : c->s->port);
+    ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)", conn_name[c->kind],
+                 c->s->unix_path ? c->s->unix_path : c->s->host, c->s->unix_path ? 0 : c->s->port);
+}
+
+/* Stop using c's connection (it stays open until its replies are in):
+ * on_disconnect then reconnects, at once when following the master. */
+static void conn_close(conn *c, int moving) {
+    if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING)) return;
+    c->ready = 0;
+    c->moving = moving;
+    redisAsyncDisconnect(c->ac);
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
@@ -90,16 +119,36 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
         redisAsyncDisconnect(ac);
         return;
     }
-    if (!c->is_sub && c->script_next < S_COUNT && reply->type == REDIS_REPLY_STRING) {
+    if (c->kind == C_CMD && c->script_next < S_COUNT && reply->type == REDIS_REPLY_STRING) {
         snprintf(c->s->sha[c->script_next], sizeof c->s->sha[0], "%.*s", (int)reply->len, reply->str);
         c->script_next++;
     }
     if (--c->setup_left == 0) conn_became_ready(c);
 }
 
+/* Sentinel's answer may be stale (mid-failover) or the server demoted:
+ * use a connection only once ROLE says it reached a master. */
+static void on_role_reply(redisAsyncContext *ac, void *r, void *priv) {
+    conn *c = priv;
+    redisReply *reply = r;
+    if (!reply || c->ac != ac) return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0) {
+        if (--c->setup_left == 0) conn_became_ready(c);
+        return;
+    }
+    ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s:%d is not a master (role %s): asking Sentinel again",
+                 c->s->host, c->s->port,
+                 reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING
+                     ? reply->element[0]->str
+                     : "unknown");
+    c->down_logged = 1;
+    redisAsyncDisconnect(ac);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status) {
     conn *c = ac->data;
-    if (status == REDIS_OK) return; /* ready comes with the last setup reply */
+    if (!c || status == REDIS_OK) return; /* ready comes with the last setup reply */
     if (!c->down_logged) {
         ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s:%d unreachable: %s (retrying)",
                      c->s->host, c->s->port, ac->errstr);
@@ -111,11 +160,20 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     conn *c = ac->data;
     if (!c) return; /* freed by ge_store_free */
-    ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s",
-                 c->is_sub ? "pub/sub" : "command", status == REDIS_OK ? "" : ": ",
-                 status == REDIS_OK ? "" : ac->errstr);
-    c->down_logged = 1;
-    conn_schedule_retry(c);
+    if (c->moving) {
+        ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection moves to the master %s:%d",
+                     conn_name[c->kind], c->s->host, c->s->port);
+        c->moving = 0;
+        c->ac = NULL;
+        c->ready = 0;
+        c->backoff = 0;
+        c->s->loop.timer_start(c->retry, 0);
+    } else {
+        ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s", conn_name[c->kind],
+                     status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
+        c->down_logged = 1;
+        conn_schedule_retry(c);
+    }
     if (c->is_sub && c->s->ev.lost) c->s->ev.lost(c->s->ev.arg);
 }
 
@@ -123,6 +181,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv);
 
 static void conn_open(conn *c) {
     ge_store *s = c->s;
+    if (s->sentinel && !s->have_master) return; /* opened when Sentinel answers */
     redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path) : redisAsyncConnect(s->host, s->port);
     if (!ac || ac->err) {
         if (!c->down_logged)
@@ -155,13 +214,55 @@ static void conn_open(conn *c) {
         redisAsyncCommand(ac, on_setup_reply, c, "SELECT %d", s->db);
         c->setup_left++;
     }
-    if (!c->is_sub) {
+    if (s->sentinel) {
+        redisAsyncCommand(ac, on_role_reply, c, "ROLE");
+        c->setup_left++;
+    }
+    if (c->kind == C_CMD) {
         for (int i = 0; i < S_COUNT; i++) {
             redisAsyncCommand(ac, on_setup_reply, c, "SCRIPT LOAD %s", script_src[i]);
             c->setup_left++;
         }
     }
     redisAsyncCommand(ac, on_setup_reply, c, "PING");
+}
+
+static conn *conns(ge_store *s, int i) {
+    conn *cs[3] = {&s->cmd, &s->sub, &s->pub};
+    return i < 2 || s->min_replicas ? cs[i] : NULL;
+}
+
+/* Sentinel's answer: open what is closed, move what is elsewhere. */
+static void on_master(void *arg, const char *host, int port) {
+    ge_store *s = arg;
+    int changed = !s->have_master || strcmp(host, s->host) != 0 || port != s->port;
+    if (!changed) return; /* connections closed meanwhile retry by themselves */
+    ge_log_write(s->log, GE_LOG_INFO, NULL, "redis master is %s:%d (from Sentinel)", host, port);
+    free(s->host);
+    s->host = ge_xstrdup(host);
+    s->port = port;
+    s->have_master = 1;
+    for (int i = 0; i < 3; i++) {
+        conn *c = conns(s, i);
+        if (!c) continue;
+        if (c->ac) {
+            conn_close(c, 1);
+        } else {
+            c->backoff = 0;
+            s->loop.timer_start(c->retry, 0);
+        }
+    }
+}
+
+/* A master that refuses writes was demoted, or lost its replicas. */
+static int refused_write(ge_store *s, conn *c, const redisReply *reply) {
+    if (!reply || reply->type != REDIS_REPLY_ERROR || !reply->str) return 0;
+    if (!strstr(reply->str, "READONLY") && strncmp(reply->str, "MASTERDOWN", 10) != 0) return 0;
+    if (c->ready)
+        ge_log_write(s->log, GE_LOG_WARN, NULL, "redis %s:%d refused a write (%s): finding the master again",
+                     s->host, s->port, reply->str);
+    conn_close(c, 0);
+    return 1;
 }
 
 /* ---- deferred failures -------------------------------------------------- */
@@ -190,6 +291,70 @@ static void fail_timer_cb(void *arg) {
 
 static void op_send(op *o);
 
+/* ---- publishes acknowledged by replicas ---------------------------------
+ * Publishes go on their own connection, each EVALSHA followed by a WAIT
+ * unless a WAIT is already under way; then one WAIT, sent when it
+ * answers, covers every publish sent meanwhile (WAIT blocks only its own
+ * connection, and counts that connection's last write). */
+
+static void on_wait(redisAsyncContext *ac, void *r, void *priv);
+
+static void send_wait(ge_store *s) {
+    s->wait_inflight = 1;
+    s->wait_covers = s->sent_seq;
+    if (!s->pub.ready || redisAsyncCommand(s->pub.ac, on_wait, s, "WAIT %u %u", s->min_replicas,
+                                           s->replica_timeout_ms) != REDIS_OK)
+        on_wait(NULL, NULL, s);
+}
+
+static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    ge_store *s = priv;
+    redisReply *reply = r;
+    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    s->wait_inflight = 0;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "NOREPLICAS %lld of %u replicas confirmed the event within %u ms: it may be stored or lost; "
+             "publishing again may store it twice",
+             got < 0 ? 0 : got, s->min_replicas, s->replica_timeout_ms);
+    while (s->acked_head && s->acked_head->seq <= s->wait_covers) {
+        op *o = s->acked_head;
+        s->acked_head = o->next;
+        if (!s->acked_head) s->acked_tail = NULL;
+        redisReply fake = {0};
+        if (got >= (long long)s->min_replicas) {
+            fake.type = REDIS_REPLY_STRING;
+            fake.str = o->saved;
+            fake.len = o->saved_len;
+        } else {
+            fake.type = REDIS_REPLY_ERROR;
+            fake.str = msg;
+            fake.len = strlen(msg);
+        }
+        o->cb(o->arg, reply ? &fake : NULL);
+        free(o->saved);
+        free(o);
+    }
+    if (s->sent_seq > s->wait_covers && (s->acked_head || s->pub.ready)) send_wait(s);
+}
+
+/* Keep a stored publish until a WAIT covers it. */
+static void await_replicas(op *o, const redisReply *reply) {
+    ge_store *s = o->s;
+    o->saved = malloc(reply->len + 1);
+    if (!o->saved) abort();
+    memcpy(o->saved, reply->str, reply->len);
+    o->saved[reply->len] = '\0';
+    o->saved_len = reply->len;
+    o->next = NULL;
+    if (s->acked_tail) s->acked_tail->next = o;
+    else s->acked_head = o;
+    s->acked_tail = o;
+}
+
+/* ---- scripted operations ------------------------------------------------ */
+
 static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     (void)ac;
     op *o = priv;
@@ -204,16 +369,28 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
         op_send(o);
         return;
     }
+    if (refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
     if (reply && reply->type == REDIS_REPLY_ERROR)
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
+    if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_STRING) {
+        await_replicas(o, reply);
+        return;
+    }
     o->cb(o->arg, reply);
     free(o);
 }
 
 static void op_send(op *o) {
-    conn *c = &o->s->cmd;
-    if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK)
+    conn *c = o->c;
+    ge_store *s = o->s;
+    if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
         fail_later(o);
+        return;
+    }
+    if (c->kind == C_PUB) {
+        o->seq = ++s->sent_seq;
+        if (!s->wait_inflight) send_wait(s);
+    }
 }
 
 /* Run script `script` with nkeys keys then args; each argument is a
@@ -225,7 +402,9 @@ static void run_script(ge_store *s, int script, int nkeys, int nargs, const char
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
     op *o = malloc(sizeof *o + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
     if (!o) abort();
+    memset(o, 0, sizeof *o);
     o->s = s;
+    o->c = script == S_PUBLISH && s->min_replicas ? &s->pub : &s->cmd;
     o->cb = cb;
     o->arg = arg;
     o->script = script;
@@ -346,7 +525,9 @@ void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel,
 static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     (void)ac;
     op *o = priv;
-    o->cb(o->arg, r);
+    redisReply *reply = r;
+    if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
+    o->cb(o->arg, reply);
     free(o);
 }
 
@@ -452,24 +633,41 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
-    conn *cs[2] = {&s->cmd, &s->sub};
-    for (int i = 0; i < 2; i++) {
-        cs[i]->s = s;
-        cs[i]->is_sub = i == 1;
-        cs[i]->retry = loop->timer_new(loop->data, conn_retry_cb, cs[i]);
-        conn_open(cs[i]);
+    s->min_replicas = opt->min_replicas;
+    s->replica_timeout_ms = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    for (int i = 0; i < 3; i++) {
+        conn *c = conns(s, i);
+        if (!c) continue;
+        c->s = s;
+        c->kind = i;
+        c->is_sub = i == C_SUB;
+        c->retry = loop->timer_new(loop->data, conn_retry_cb, c);
     }
+    if (opt->sentinels && *opt->sentinels) {
+        ge_sentinel_options so = {opt->sentinels, opt->sentinel_master, opt->sentinel_password, 0};
+        free(s->unix_path);
+        s->unix_path = NULL;
+        s->sentinel = ge_sentinel_new(loop, &so, log, on_master, s);
+        if (!s->sentinel) /* the configuration checks this first; never run on a guess */
+            ge_log_write(log, GE_LOG_FATAL, NULL, "invalid Sentinel configuration: Redis stays unavailable");
+        return s; /* connections open when Sentinel answers */
+    }
+    for (int i = 0; i < 3; i++)
+        if (conns(s, i)) conn_open(conns(s, i));
     return s;
 }
 
 void ge_store_free(ge_store *s) {
     if (!s) return;
-    conn *cs[2] = {&s->cmd, &s->sub};
-    for (int i = 0; i < 2; i++) {
-        s->loop.timer_free(cs[i]->retry);
-        redisAsyncContext *ac = cs[i]->ac;
-        cs[i]->ac = NULL;
-        cs[i]->ready = 0;
+    ge_sentinel_free(s->sentinel);
+    s->sentinel = NULL;
+    for (int i = 0; i < 3; i++) {
+        conn *c = conns(s, i);
+        if (!c) continue;
+        s->loop.timer_free(c->retry);
+        redisAsyncContext *ac = c->ac;
+        c->ac = NULL;
+        c->ready = 0;
         if (ac) {
             ac->data = NULL; /* on_disconnect: no retry */
             redisAsyncFree(ac);

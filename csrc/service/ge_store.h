@@ -42,6 +42,18 @@ typedef struct ge_store_options {
     const char *username;  /* copied; NULL or "" for none (Redis 6 ACL) */
     const char *password;  /* copied; NULL or "" for none */
     int db;
+    /* High availability (docs/high-availability.md). When sentinels is set,
+     * host/port/unix_path are ignored: the master is asked of Sentinel,
+     * every connection checks with ROLE that it reached a master, and a
+     * lost connection or a READONLY / MASTERDOWN error asks again. */
+    const char *sentinels;         /* copied; "host:port,..." or NULL */
+    const char *sentinel_master;   /* copied; the monitored master's name */
+    const char *sentinel_password; /* copied; Sentinel's AUTH password or NULL */
+    /* > 0: a publish is answered only once WAIT reports this many replicas
+     * have it (else a NOREPLICAS error reply); publishes then use a third
+     * connection so WAIT never delays reads. */
+    unsigned min_replicas;
+    unsigned replica_timeout_ms;   /* WAIT's timeout; 0: 1000 */
 } ge_store_options;
 
 /* Pub/sub notifications, all called from the loop. */
@@ -66,7 +78,9 @@ int ge_store_sub_ready(const ge_store *s);  /* pub/sub connection usable */
 
 /* Publish: INCR, SET NX, ZADD NX, PUBLISH. type_json/from_json are JSON
  * string literals, data_json the compact data or NULL. Reply: the stored
- * event JSON (bulk string). */
+ * event JSON (bulk string); with min_replicas, an error reply starting
+ * "NOREPLICAS" when too few replicas confirmed it in time (the event may
+ * still be stored). */
 void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, const char *type_json,
                       const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
                       void *arg);
