@@ -20,6 +20,7 @@ static const char *const script_src[S_COUNT] = {
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+#define BACKOFF_SENTINEL_MAX_MS 200
 
 typedef struct conn conn;
 
@@ -28,6 +29,7 @@ typedef struct op {
     ge_store *s;
     conn *c;          /* the connection it is sent on */
     uint64_t seq;     /* publishes with WAIT: order of sending */
+    unsigned gen;     /* publishes with WAIT: which publish connection */
     char *saved;      /* publishes with WAIT: the reply, kept until WAIT answers */
     size_t saved_len;
     ge_store_cb cb;
@@ -71,6 +73,7 @@ struct ge_store {
     /* publishes acknowledged by replicas (docs/high-availability.md) */
     unsigned min_replicas, replica_timeout_ms;
     uint64_t sent_seq, wait_covers;
+    unsigned pub_gen, wait_gen; /* WAIT counts its own connection's writes only */
     int wait_inflight;
     op *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
 };
@@ -82,8 +85,12 @@ static void conn_open(conn *c);
 static void conn_schedule_retry(conn *c) {
     c->ac = NULL;
     c->ready = 0;
+    /* With Sentinel a retry also asks where the master is: Sentinel names
+     * the promoted replica before it announces +switch-master, so asking
+     * often shortens a failover. */
+    unsigned max = c->s->sentinel ? BACKOFF_SENTINEL_MAX_MS : BACKOFF_MAX_MS;
     c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN_MS;
-    if (c->backoff > BACKOFF_MAX_MS) c->backoff = BACKOFF_MAX_MS;
+    if (c->backoff > max) c->backoff = max;
     c->s->loop.timer_start(c->retry, c->backoff);
     /* Lost, refused or not a master: the master may have moved. */
     if (c->s->sentinel) ge_sentinel_resolve(c->s->sentinel);
@@ -105,7 +112,10 @@ static void conn_close(conn *c, int moving) {
     if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING)) return;
     c->ready = 0;
     c->moving = moving;
-    redisAsyncDisconnect(c->ac);
+    if (moving) /* from Sentinel's callback: what is pending there is lost, 503 now */
+        redisAsyncFree(c->ac);
+    else /* from c's own callback: closes once the replies are in */
+        redisAsyncDisconnect(c->ac);
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
@@ -201,6 +211,7 @@ static void conn_open(conn *c) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;
+    if (c->kind == C_PUB) s->pub_gen++;
     c->setup_left = 1; /* PING: proves the connection works before "ready" */
     c->script_next = 0;
     if (s->password && *s->password) {
@@ -287,21 +298,22 @@ static void fail_timer_cb(void *arg) {
     }
 }
 
-/* ---- scripted operations ------------------------------------------------ */
-
 static void op_send(op *o);
 
 /* ---- publishes acknowledged by replicas ---------------------------------
  * Publishes go on their own connection, each EVALSHA followed by a WAIT
  * unless a WAIT is already under way; then one WAIT, sent when it
- * answers, covers every publish sent meanwhile (WAIT blocks only its own
- * connection, and counts that connection's last write). */
+ * answers, covers every publish stored meanwhile (WAIT blocks only its
+ * own connection). WAIT counts the writes of its own connection only, so
+ * a publish is confirmed only by a WAIT sent on the connection that
+ * stored it (same gen); when that connection is gone it gets a 503. */
 
 static void on_wait(redisAsyncContext *ac, void *r, void *priv);
 
 static void send_wait(ge_store *s) {
     s->wait_inflight = 1;
     s->wait_covers = s->sent_seq;
+    s->wait_gen = s->pub_gen;
     if (!s->pub.ready || redisAsyncCommand(s->pub.ac, on_wait, s, "WAIT %u %u", s->min_replicas,
                                            s->replica_timeout_ms) != REDIS_OK)
         on_wait(NULL, NULL, s);
@@ -313,17 +325,17 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
     redisReply *reply = r;
     long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     s->wait_inflight = 0;
-    char msg[200];
+    char msg[220];
     snprintf(msg, sizeof msg,
-             "NOREPLICAS %lld of %u replicas confirmed the event within %u ms: it may be stored or lost; "
-             "publishing again may store it twice",
+             "NOREPLICAS only %lld of the %u replicas required confirmed the event within %u ms: it may be "
+             "stored or not; publishing again may store it twice",
              got < 0 ? 0 : got, s->min_replicas, s->replica_timeout_ms);
     while (s->acked_head && s->acked_head->seq <= s->wait_covers) {
         op *o = s->acked_head;
         s->acked_head = o->next;
         if (!s->acked_head) s->acked_tail = NULL;
         redisReply fake = {0};
-        if (got >= (long long)s->min_replicas) {
+        if (got >= (long long)s->min_replicas && o->gen == s->wait_gen) {
             fake.type = REDIS_REPLY_STRING;
             fake.str = o->saved;
             fake.len = o->saved_len;
@@ -332,16 +344,22 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
             fake.str = msg;
             fake.len = strlen(msg);
         }
-        o->cb(o->arg, reply ? &fake : NULL);
+        o->cb(o->arg, reply && o->gen == s->wait_gen ? &fake : NULL);
         free(o->saved);
         free(o);
     }
-    if (s->sent_seq > s->wait_covers && (s->acked_head || s->pub.ready)) send_wait(s);
+    if (s->acked_head) send_wait(s); /* stored while this WAIT was under way */
 }
 
-/* Keep a stored publish until a WAIT covers it. */
+/* A publish is stored: keep it until a WAIT on its connection covers it. */
 static void await_replicas(op *o, const redisReply *reply) {
     ge_store *s = o->s;
+    int covered = s->wait_inflight && o->seq <= s->wait_covers && o->gen == s->wait_gen;
+    if (!covered && (o->gen != s->pub_gen || !s->pub.ready)) {
+        o->cb(o->arg, NULL); /* its connection is gone: no WAIT can count it */
+        free(o);
+        return;
+    }
     o->saved = malloc(reply->len + 1);
     if (!o->saved) abort();
     memcpy(o->saved, reply->str, reply->len);
@@ -351,6 +369,7 @@ static void await_replicas(op *o, const redisReply *reply) {
     if (s->acked_tail) s->acked_tail->next = o;
     else s->acked_head = o;
     s->acked_tail = o;
+    if (!s->wait_inflight) send_wait(s);
 }
 
 /* ---- scripted operations ------------------------------------------------ */
@@ -389,6 +408,7 @@ static void op_send(op *o) {
     }
     if (c->kind == C_PUB) {
         o->seq = ++s->sent_seq;
+        o->gen = s->pub_gen;
         if (!s->wait_inflight) send_wait(s);
     }
 }
