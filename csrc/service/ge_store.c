@@ -31,6 +31,9 @@ typedef struct op {
     uint64_t seq;     /* publishes with WAIT: order of sending */
     unsigned gen;     /* publishes with WAIT: which publish connection */
     char *saved;      /* publishes with WAIT: the reply, kept until WAIT answers */
+    int cap_kind;     /* reads with WAIT: 0 none, CAP_RANGE, CAP_SCRIPT */
+    uint64_t cap;     /* reads with WAIT: highest confirmed id of the channel */
+    uint64_t after;   /* range reads with WAIT: the read's `after` */
     size_t saved_len;
     ge_store_cb cb;
     void *arg;
@@ -310,6 +313,81 @@ static void op_send(op *o);
 
 static void on_wait(redisAsyncContext *ac, void *r, void *priv);
 
+/* Readers see a channel's events only up to its confirmed id (HGET
+ * ge:confirmed <channel>; no field: none yet), so no consumer ever sees
+ * an event a failover may take back, and an id is never seen with two
+ * events. "ge:confirmed" can be no event's key: event ids are numbers.
+ * Raising it publishes again, to wake the long-polls the event's own
+ * publication woke too early. */
+#define CONFIRMED_KEY "ge:confirmed"
+#define GE_LUA_CONFIRM                                                                     \
+    "local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"                   \
+    "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"        \
+    "  redis.call('PUBLISH', ARGV[1], ARGV[2]) end\n"                                     \
+    "return 1\n"
+enum { CAP_RANGE = 1, CAP_SCRIPT };
+
+static uint64_t event_id(const char *json) {
+    const char *p = json ? strstr(json, "\"id\":") : NULL;
+    return p ? strtoull(p + 5, NULL, 10) : 0;
+}
+
+static void confirm(ge_store *s, op *o) {
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)event_id(o->saved));
+    /* No answer needed: a failed one is made good by the next. */
+    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[5],
+                      o->argvlen[5], id);
+}
+
+static void on_cap(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    op *o = priv;
+    redisReply *reply = r;
+    o->cap = reply && reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
+}
+
+/* Ask for the cap just before the read, on the same connection. */
+static int send_cap(ge_store *s, op *o, const char *channel, int kind) {
+    if (!s->min_replicas) return REDIS_OK;
+    o->cap_kind = kind;
+    return redisAsyncCommand(s->cmd.ac, on_cap, o, "HGET " CONFIRMED_KEY " %s", channel);
+}
+
+/* Hide what lies beyond the cap. The reply is the caller's (hiredis frees
+ * it after the callback), so hidden elements become nil replies. */
+static void apply_cap(op *o, redisReply *r) {
+    if (!o->cap_kind || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) return;
+    if (o->cap_kind == CAP_RANGE) {
+        redisReply *last = r->element[0];
+        if (last->type == REDIS_REPLY_STRING && strtoull(last->str, NULL, 10) > o->cap) {
+            char b[24];
+            int n = snprintf(b, sizeof b, "%llu", (unsigned long long)o->cap);
+            if ((size_t)n <= last->len) { /* shorter or equal: fits in place */
+                memcpy(last->str, b, (size_t)n + 1);
+                last->len = (size_t)n;
+            }
+        }
+        for (size_t i = 1; i < r->elements; i++) {
+            if (o->after + i <= o->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
+            freeReplyObject(r->element[i]);
+            r->element[i] = calloc(1, sizeof(redisReply));
+            if (!r->element[i]) abort();
+            r->element[i]->type = REDIS_REPLY_NIL;
+        }
+        return;
+    }
+    size_t keep = r->elements; /* script reads: events in id order after element 0 */
+    for (size_t i = 1; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING && event_id(r->element[i]->str) > o->cap) {
+            keep = i;
+            break;
+        }
+    }
+    for (size_t i = keep; i < r->elements; i++) freeReplyObject(r->element[i]);
+    r->elements = keep;
+}
+
 static void send_wait(ge_store *s) {
     s->wait_inflight = 1;
     s->wait_covers = s->sent_seq;
@@ -336,6 +414,9 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
         if (!s->acked_head) s->acked_tail = NULL;
         redisReply fake = {0};
         if (got >= (long long)s->min_replicas && o->gen == s->wait_gen) {
+            op *n = o->next;
+            if (!n || n->seq > s->wait_covers || strcmp(n->argv[5], o->argv[5]) != 0)
+                confirm(s, o); /* the last of its channel in this batch */
             fake.type = REDIS_REPLY_STRING;
             fake.str = o->saved;
             fake.len = o->saved_len;
@@ -391,6 +472,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
     if (reply && reply->type == REDIS_REPLY_ERROR)
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
+    apply_cap(o, reply);
     if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_STRING) {
         await_replicas(o, reply);
         return;
@@ -415,8 +497,8 @@ static void op_send(op *o) {
 
 /* Run script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
-static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
-                       const size_t *lens, ge_store_cb cb, void *arg) {
+static void run_script_capped(ge_store *s, const char *cap_channel, int script, int nkeys, int nargs,
+                              const char *const *args, const size_t *lens, ge_store_cb cb, void *arg) {
     int argc = 3 + nargs;
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
@@ -448,7 +530,16 @@ static void run_script(ge_store *s, int script, int nkeys, int nargs, const char
         o->argvlen[3 + i] = lens[i];
         p += lens[i] + 1;
     }
+    if (cap_channel && (!o->c->ready || send_cap(s, o, cap_channel, CAP_SCRIPT) != REDIS_OK)) {
+        fail_later(o);
+        return;
+    }
     op_send(o);
+}
+
+static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
+                       const size_t *lens, ge_store_cb cb, void *arg) {
+    run_script_capped(s, NULL, script, nkeys, nargs, args, lens, cb, arg);
 }
 
 /* Small helper to build argument lists of C strings. */
@@ -484,7 +575,7 @@ void ge_store_read(ge_store *s, const char *client_id, const char *channel, int 
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     ARGS(k1.data, k2.data, mode, a, l);
-    run_script(s, S_READ, 2, nargs_, args_, lens_, cb, arg);
+    run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 2, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
 }
@@ -547,6 +638,7 @@ static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
     redisReply *reply = r;
     if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
+    apply_cap(o, reply);
     o->cb(o->arg, reply);
     free(o);
 }
@@ -583,8 +675,9 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
         lens[2 + i] = keys.len - offs[2 + i];
     }
     for (unsigned i = 1; i < n + 2; i++) argv[i] = keys.data + offs[i];
-    int rc = REDIS_OK;
-    if (ack == 1) {
+    o->after = after;
+    int rc = send_cap(s, o, channel, CAP_RANGE);
+    if (rc == REDIS_OK && ack == 1) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
         rc = redisAsyncCommand(s->cmd.ac, NULL, NULL, "SET last-fetched:%s:%b %s", client_id ? client_id : "",

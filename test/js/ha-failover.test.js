@@ -23,6 +23,17 @@ t.test('failover drill with PUBLISH_MIN_REPLICAS=1', { timeout: 110000 }, async 
   t.same(r.lost.map((a) => a.id), [], 'every acknowledged event is stored on the final master');
   t.same(r.failures.filter((f) => f.status !== 503), [], 'every refused publish is a 503');
 
+  // Whatever any consumer saw under an id, acknowledged or not, is one event.
+  const content = new Map();
+  const twice = [];
+  for (const events of Object.values(r.consumers)) {
+    for (const e of events()) {
+      const k = e.data.p + '/' + e.data.seq;
+      if (content.has(e.id) && content.get(e.id) !== k) twice.push({ id: e.id, a: content.get(e.id), b: k });
+      content.set(e.id, k);
+    }
+  }
+  t.same(twice, [], 'no id was seen with two different events');
   t.notOk(r.catchUpError, r.catchUpError || 'every consumer caught up');
   const acked = new Map(r.acks.map((a) => [a.id, a]));
   for (const [name, events] of Object.entries(r.consumers)) {
