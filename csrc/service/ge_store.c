@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "ge_buf.h"
-#include "ge_sentinel.h"
+#include "ge_store_priv.h"
 #include "ge_str.h"
 #include "ge_store_scripts.h"
 
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_COUNT };
 static const char *const script_src[S_COUNT] = {
     GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,
     GE_LUA_INDEX_PENDING, GE_LUA_INDEX_COMMIT, GE_LUA_INDEX_ROWS,
@@ -22,64 +21,7 @@ static const char *const script_src[S_COUNT] = {
 #define BACKOFF_MAX_MS 1000
 #define BACKOFF_SENTINEL_MAX_MS 200
 
-typedef struct conn conn;
-
-typedef struct op {
-    struct op *next; /* in the deferred-failure list, or waiting for WAIT */
-    ge_store *s;
-    conn *c;          /* the connection it is sent on */
-    uint64_t seq;     /* publishes with WAIT: order of sending */
-    unsigned gen;     /* publishes with WAIT: which publish connection */
-    char *saved;      /* publishes with WAIT: the reply, kept until WAIT answers */
-    int cap_kind;     /* reads with WAIT: 0 none, CAP_RANGE, CAP_SCRIPT */
-    uint64_t cap;     /* reads with WAIT: highest confirmed id of the channel */
-    uint64_t after;   /* range reads with WAIT: the read's `after` */
-    size_t saved_len;
-    ge_store_cb cb;
-    void *arg;
-    int script;
-    int evaled; /* already re-sent with EVAL after NOSCRIPT */
-    int argc;
-    const char **argv;
-    size_t *argvlen;
-} op;
-
-enum { C_CMD, C_SUB, C_PUB };
 static const char *const conn_name[] = {"command", "pub/sub", "publish"};
-
-struct conn {
-    ge_store *s;
-    redisAsyncContext *ac;
-    int kind;         /* C_CMD, C_SUB, C_PUB */
-    int is_sub;
-    int moving;       /* closed by us to follow the master: reopen at once */
-    int ready;
-    int setup_left;   /* replies still expected before ready */
-    int script_next;  /* which SCRIPT LOAD answers next */
-    unsigned backoff;
-    ge_timer *retry;
-    int down_logged;
-};
-
-struct ge_store {
-    ge_loop loop;
-    const ge_log *log;
-    ge_store_events ev;
-    char *host, *password, *unix_path, *username;
-    int port, db;
-    conn cmd, sub, pub;
-    char sha[S_COUNT][41];
-    op *failed_head, *failed_tail;
-    ge_timer *fail_timer;
-    ge_sentinel *sentinel; /* NULL: host/port as configured */
-    int have_master;       /* with Sentinel: host/port hold an answer */
-    /* publishes acknowledged by replicas (docs/high-availability.md) */
-    unsigned min_replicas, replica_timeout_ms;
-    uint64_t sent_seq, wait_covers;
-    unsigned pub_gen, wait_gen; /* WAIT counts its own connection's writes only */
-    int wait_inflight;
-    op *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
-};
 
 static void conn_open(conn *c);
 
@@ -281,7 +223,7 @@ static int refused_write(ge_store *s, conn *c, const redisReply *reply) {
 
 /* ---- deferred failures -------------------------------------------------- */
 
-static void fail_later(op *o) {
+void ge_store_fail_later(op *o) {
     o->next = NULL;
     if (o->s->failed_tail) o->s->failed_tail->next = o;
     else o->s->failed_head = o;
@@ -303,156 +245,6 @@ static void fail_timer_cb(void *arg) {
 
 static void op_send(op *o);
 
-/* ---- publishes acknowledged by replicas ---------------------------------
- * Publishes go on their own connection, each EVALSHA followed by a WAIT
- * unless a WAIT is already under way; then one WAIT, sent when it
- * answers, covers every publish stored meanwhile (WAIT blocks only its
- * own connection). WAIT counts the writes of its own connection only, so
- * a publish is confirmed only by a WAIT sent on the connection that
- * stored it (same gen); when that connection is gone it gets a 503. */
-
-static void on_wait(redisAsyncContext *ac, void *r, void *priv);
-
-/* Readers see a channel's events only up to its confirmed id (HGET
- * ge:confirmed <channel>; no field: none yet), so no consumer ever sees
- * an event a failover may take back, and an id is never seen with two
- * events. "ge:confirmed" can be no event's key: event ids are numbers.
- * Raising it publishes again, to wake the long-polls the event's own
- * publication woke too early. */
-#define CONFIRMED_KEY "ge:confirmed"
-#define GE_LUA_CONFIRM                                                                     \
-    "local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"                   \
-    "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"        \
-    "  redis.call('PUBLISH', ARGV[1], ARGV[2]) end\n"                                     \
-    "return 1\n"
-enum { CAP_RANGE = 1, CAP_SCRIPT };
-
-static uint64_t event_id(const char *json) {
-    const char *p = json ? strstr(json, "\"id\":") : NULL;
-    return p ? strtoull(p + 5, NULL, 10) : 0;
-}
-
-static void confirm(ge_store *s, op *o) {
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)event_id(o->saved));
-    /* No answer needed: a failed one is made good by the next. */
-    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[5],
-                      o->argvlen[5], id);
-}
-
-static void on_cap(redisAsyncContext *ac, void *r, void *priv) {
-    (void)ac;
-    op *o = priv;
-    redisReply *reply = r;
-    o->cap = reply && reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
-}
-
-/* Ask for the cap just before the read, on the same connection. */
-static int send_cap(ge_store *s, op *o, const char *channel, int kind) {
-    if (!s->min_replicas) return REDIS_OK;
-    o->cap_kind = kind;
-    return redisAsyncCommand(s->cmd.ac, on_cap, o, "HGET " CONFIRMED_KEY " %s", channel);
-}
-
-/* Hide what lies beyond the cap. The reply is the caller's (hiredis frees
- * it after the callback), so hidden elements become nil replies. */
-static void apply_cap(op *o, redisReply *r) {
-    if (!o->cap_kind || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) return;
-    if (o->cap_kind == CAP_RANGE) {
-        redisReply *last = r->element[0];
-        if (last->type == REDIS_REPLY_STRING && strtoull(last->str, NULL, 10) > o->cap) {
-            char b[24];
-            int n = snprintf(b, sizeof b, "%llu", (unsigned long long)o->cap);
-            if ((size_t)n <= last->len) { /* shorter or equal: fits in place */
-                memcpy(last->str, b, (size_t)n + 1);
-                last->len = (size_t)n;
-            }
-        }
-        for (size_t i = 1; i < r->elements; i++) {
-            if (o->after + i <= o->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
-            freeReplyObject(r->element[i]);
-            r->element[i] = calloc(1, sizeof(redisReply));
-            if (!r->element[i]) abort();
-            r->element[i]->type = REDIS_REPLY_NIL;
-        }
-        return;
-    }
-    size_t keep = r->elements; /* script reads: events in id order after element 0 */
-    for (size_t i = 1; i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING && event_id(r->element[i]->str) > o->cap) {
-            keep = i;
-            break;
-        }
-    }
-    for (size_t i = keep; i < r->elements; i++) freeReplyObject(r->element[i]);
-    r->elements = keep;
-}
-
-static void send_wait(ge_store *s) {
-    s->wait_inflight = 1;
-    s->wait_covers = s->sent_seq;
-    s->wait_gen = s->pub_gen;
-    if (!s->pub.ready || redisAsyncCommand(s->pub.ac, on_wait, s, "WAIT %u %u", s->min_replicas,
-                                           s->replica_timeout_ms) != REDIS_OK)
-        on_wait(NULL, NULL, s);
-}
-
-static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
-    (void)ac;
-    ge_store *s = priv;
-    redisReply *reply = r;
-    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    s->wait_inflight = 0;
-    char msg[220];
-    snprintf(msg, sizeof msg,
-             "NOREPLICAS only %lld of the %u replicas required confirmed the event within %u ms: it may be "
-             "stored or not; publishing again may store it twice",
-             got < 0 ? 0 : got, s->min_replicas, s->replica_timeout_ms);
-    while (s->acked_head && s->acked_head->seq <= s->wait_covers) {
-        op *o = s->acked_head;
-        s->acked_head = o->next;
-        if (!s->acked_head) s->acked_tail = NULL;
-        redisReply fake = {0};
-        if (got >= (long long)s->min_replicas && o->gen == s->wait_gen) {
-            op *n = o->next;
-            if (!n || n->seq > s->wait_covers || strcmp(n->argv[5], o->argv[5]) != 0)
-                confirm(s, o); /* the last of its channel in this batch */
-            fake.type = REDIS_REPLY_STRING;
-            fake.str = o->saved;
-            fake.len = o->saved_len;
-        } else {
-            fake.type = REDIS_REPLY_ERROR;
-            fake.str = msg;
-            fake.len = strlen(msg);
-        }
-        o->cb(o->arg, reply && o->gen == s->wait_gen ? &fake : NULL);
-        free(o->saved);
-        free(o);
-    }
-    if (s->acked_head) send_wait(s); /* stored while this WAIT was under way */
-}
-
-/* A publish is stored: keep it until a WAIT on its connection covers it. */
-static void await_replicas(op *o, const redisReply *reply) {
-    ge_store *s = o->s;
-    int covered = s->wait_inflight && o->seq <= s->wait_covers && o->gen == s->wait_gen;
-    if (!covered && (o->gen != s->pub_gen || !s->pub.ready)) {
-        o->cb(o->arg, NULL); /* its connection is gone: no WAIT can count it */
-        free(o);
-        return;
-    }
-    o->saved = malloc(reply->len + 1);
-    if (!o->saved) abort();
-    memcpy(o->saved, reply->str, reply->len);
-    o->saved[reply->len] = '\0';
-    o->saved_len = reply->len;
-    o->next = NULL;
-    if (s->acked_tail) s->acked_tail->next = o;
-    else s->acked_head = o;
-    s->acked_tail = o;
-    if (!s->wait_inflight) send_wait(s);
-}
-
 /* ---- scripted operations ------------------------------------------------ */
 
 static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
@@ -472,9 +264,9 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
     if (reply && reply->type == REDIS_REPLY_ERROR)
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
-    apply_cap(o, reply);
+    ge_store_apply_cap(o, reply);
     if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_STRING) {
-        await_replicas(o, reply);
+        ge_store_await_replicas(o, reply);
         return;
     }
     o->cb(o->arg, reply);
@@ -485,14 +277,10 @@ static void op_send(op *o) {
     conn *c = o->c;
     ge_store *s = o->s;
     if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
-        fail_later(o);
+        ge_store_fail_later(o);
         return;
     }
-    if (c->kind == C_PUB) {
-        o->seq = ++s->sent_seq;
-        o->gen = s->pub_gen;
-        if (!s->wait_inflight) send_wait(s);
-    }
+    if (c->kind == C_PUB) ge_store_publish_sent(s, o);
 }
 
 /* Run script `script` with nkeys keys then args; each argument is a
@@ -530,8 +318,8 @@ static void run_script_capped(ge_store *s, const char *cap_channel, int script, 
         o->argvlen[3 + i] = lens[i];
         p += lens[i] + 1;
     }
-    if (cap_channel && (!o->c->ready || send_cap(s, o, cap_channel, CAP_SCRIPT) != REDIS_OK)) {
-        fail_later(o);
+    if (cap_channel && (!o->c->ready || ge_store_send_cap(s, o, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
+        ge_store_fail_later(o);
         return;
     }
     op_send(o);
@@ -638,7 +426,7 @@ static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
     redisReply *reply = r;
     if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
-    apply_cap(o, reply);
+    ge_store_apply_cap(o, reply);
     o->cb(o->arg, reply);
     free(o);
 }
@@ -652,7 +440,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     o->cb = cb;
     o->arg = arg;
     if (!s->cmd.ready) {
-        fail_later(o);
+        ge_store_fail_later(o);
         return;
     }
     /* Keys are written into one buffer; argv points into it. */
@@ -676,7 +464,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     }
     for (unsigned i = 1; i < n + 2; i++) argv[i] = keys.data + offs[i];
     o->after = after;
-    int rc = send_cap(s, o, channel, CAP_RANGE);
+    int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE);
     if (rc == REDIS_OK && ack == 1) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
@@ -685,7 +473,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     }
     if (rc != REDIS_OK ||
         redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)n + 2, argv, lens) != REDIS_OK)
-        fail_later(o);
+        ge_store_fail_later(o);
     ge_buf_free(&keys);
 }
 
@@ -698,7 +486,7 @@ void ge_store_index_define(ge_store *s, const char *index_id, const char *def_js
     o->arg = arg;
     if (!s->cmd.ready ||
         redisAsyncCommand(s->cmd.ac, plain_reply, o, "SET indices:%s %s NX", index_id, def_json) != REDIS_OK)
-        fail_later(o);
+        ge_store_fail_later(o);
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */
