@@ -137,8 +137,9 @@ static void on_addr(redisAsyncContext *ac, void *r, void *priv) {
     if (!ac->data || ac != s->q) return;
     size_t i = (s->first + s->asked) % s->n;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        ge_log_write(s->log, GE_LOG_WARN, NULL, "Sentinel %s:%d: %s", s->addrs[i].host, s->addrs[i].port,
-                     reply ? reply->str : "no answer");
+        if (!s->down_logged) /* e.g. a wrong REDIS_SENTINEL_PASSWORD: once per outage */
+            ge_log_write(s->log, GE_LOG_WARN, NULL, "Sentinel %s:%d: %s", s->addrs[i].host, s->addrs[i].port,
+                         reply ? reply->str : "no answer");
         this_one_failed(s);
         return;
     }

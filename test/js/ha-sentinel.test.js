@@ -133,3 +133,19 @@ t.test('PUBLISH_MIN_REPLICAS without enough replicas: 503 with a clear message, 
     await cluster.stop();
   }
 });
+
+t.test('REDIS_SENTINEL_PASSWORD: the Sentinels\' own password', { timeout: 60000 }, async (t) => {
+  const cluster = await ha.startCluster({ replicas: 0, sentinels: 1, quorum: 1, password: 'sentinel-pw' });
+  const good = await h.startServer({ env: { REDIS_SENTINELS: cluster.sentinelList(), REDIS_SENTINEL_PASSWORD: 'sentinel-pw' } });
+  const bad = await h.startServer({ waitRedis: false, env: { REDIS_SENTINELS: cluster.sentinelList(), REDIS_SENTINEL_PASSWORD: 'wrong', LOG_LEVEL: 'INFO' } });
+  try {
+    t.equal((await publish(good.url, h.unique())).status, 200, 'the right password: publishing works');
+    await ha.until(async () => /Sentinel 127\.0\.0\.1:\d+: WRONGPASS|Sentinel 127\.0\.0\.1:\d+: NOAUTH/.test(bad.stdout), 10000, 'the refusal to be logged');
+    t.equal((await publish(bad.url, h.unique())).status, 503, 'a wrong one: 503');
+    t.notMatch(bad.stdout + bad.stderr, /sentinel-pw|wrong/, 'no password is logged');
+  } finally {
+    await good.stop();
+    await bad.stop();
+    await cluster.stop();
+  }
+});
