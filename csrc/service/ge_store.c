@@ -57,10 +57,19 @@ static void conn_close(conn *c, int moving) {
     if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING)) return;
     c->ready = 0;
     c->moving = moving;
-    if (moving) /* from Sentinel's callback: what is pending there is lost, 503 now */
-        redisAsyncFree(c->ac);
-    else /* from c's own callback: closes once the replies are in */
+    if (!moving) { /* from c's own callback: closes once the replies are in */
         redisAsyncDisconnect(c->ac);
+        return;
+    }
+    /* From Sentinel's callback: what is pending there is lost, 503 now.
+     * A connection still connecting gets no disconnect callback. */
+    redisAsyncFree(c->ac);
+    if (c->moving) {
+        c->moving = 0;
+        c->ac = NULL;
+        c->backoff = 0;
+        c->s->loop.timer_start(c->retry, 0);
+    }
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
