@@ -1,7 +1,8 @@
 /* ge_store: the events in Redis — connections, key layout, scripts.
  *
  * Two hiredis async connections: one for commands, one for pub/sub (a
- * subscribed connection cannot run commands). Both reconnect by themselves
+ * subscribed connection cannot run commands), and with min_replicas a
+ * third one for publishes (see ge_store_options). All reconnect by themselves
  * with back-off (50 ms doubling to 1 s) whenever they are lost; while the
  * command connection is not ready every operation fails at once (reply
  * NULL), so callers can answer 503 without waiting.
