@@ -13,22 +13,32 @@
 // old master still accepts writes until it is demoted: that is where
 // acknowledged events are lost without PUBLISH_MIN_REPLICAS.
 //
-//   node bench/ha-failover.js [--drills 5] [--min-replicas 0,1]
+// --consumers adds the drill's consumers (two Node clients, the CLI) and
+// counts, per consumer, acknowledged events it never received (by
+// content: an id it saw holding another event counts as missed).
+//
+//   node bench/ha-failover.js [--drills 5] [--min-replicas 0,1] [--consumers]
 const { runDrill } = require('../test/lib/ha-drill');
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const drills = Number(arg('--drills', '5'));
 const settings = arg('--min-replicas', '0,1').split(',').map(Number);
+const withConsumers = process.argv.includes('--consumers');
+const missed = (r) => Object.entries(r.consumers).map(([name, f]) => {
+  const got = new Map(f().map((e) => [e.id, e.data.p + '/' + e.data.seq]));
+  return name + ' ' + r.acks.filter((a) => got.get(a.id) !== a.p + '/' + a.seq).length;
+}).join(', ');
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
 
 (async () => {
   for (const mr of settings) {
     const rows = [];
     for (let i = 1; i <= drills; i++) {
-      const r = await runDrill({ minReplicas: mr, consumers: false });
+      const r = await runDrill({ minReplicas: mr, consumers: withConsumers });
       rows.push({ promote: r.promoteMs, follow: r.followMs, promote2: r.promote2Ms, follow2: r.follow2Ms, acked: r.acks.length, lost: r.lost.length, refused: r.failures.length });
       console.log(`PUBLISH_MIN_REPLICAS=${mr} drill ${i}: promotion ${r.promoteMs} ms, follow ${r.followMs} ms; back: promotion ${r.promote2Ms} ms, follow ${r.follow2Ms} ms; ` +
-        `${r.acks.length} acknowledged, ${r.lost.length} of them lost, ${r.failures.length} refused`);
+        `${r.acks.length} acknowledged, ${r.lost.length} of them lost, ${r.failures.length} refused` +
+        (withConsumers ? `; missed by consumers: ${missed(r)}` : ''));
     }
     console.log(`PUBLISH_MIN_REPLICAS=${mr} median of ${drills}: promotion ${median(rows.map((x) => x.promote))} ms, ` +
       `follow ${median(rows.map((x) => x.follow))} ms; back: promotion ${median(rows.map((x) => x.promote2))} ms, ` +
