@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_str.h"
+
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 1000
 
@@ -289,9 +291,8 @@ ge_sentinel *ge_sentinel_new(const ge_loop *loop, const ge_sentinel_options *opt
     s->arg = arg;
     s->addrs = a;
     s->n = (size_t)n;
-    s->master = strdup(opt->master);
-    s->password = opt->password && *opt->password ? strdup(opt->password) : NULL;
-    if (!s->master || (opt->password && *opt->password && !s->password)) abort();
+    s->master = ge_xstrdup(opt->master);
+    s->password = opt->password && *opt->password ? ge_xstrdup(opt->password) : NULL;
     s->timeout_ms = opt->timeout_ms ? opt->timeout_ms : 500;
     s->deadline = loop->timer_new(loop->data, on_deadline, s);
     s->retry = loop->timer_new(loop->data, on_retry, s);
