@@ -4,10 +4,18 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "guard.h"
+
+/* A waiting long-poll whose client sent more (pipelining) is checked this
+ * often for the client going away. */
+#define PIPELINED_CHECK_MS 500
 
 struct ge_http {
     struct event_base *base;
@@ -26,7 +34,7 @@ typedef struct pending {
     ge_call *call;      /* set when the answer comes later */
     int in_handle;      /* inside ge_api_handle */
     int answered;
-    struct event *closed; /* EV_CLOSED watch of a waiting GET */
+    struct event *closed; /* watch of a waiting GET's socket: see watch_peer */
 } pending;
 
 static const char *reason(int status) {
@@ -72,11 +80,65 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     free(p);
 }
 
-static void on_peer_closed(evutil_socket_t fd, short what, void *arg) {
+/* 1 when the TCP connection is no longer established (the peer closed
+ * or reset it), 0 when it is, -1 when that cannot be told (not TCP). */
+static int tcp_closed(evutil_socket_t fd) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return -1;
+    return ti.tcpi_state != TCP_ESTABLISHED;
+}
+
+static void drop(pending *p) {
+    /* Runs on_close (cancelling the call: counted as 499), which frees p
+     * and this watch, then frees the request. */
+    evhttp_connection_free(evhttp_request_get_connection(p->req));
+}
+
+static void on_pipelined_check(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
-    /* Runs on_close (cancelling the call), then frees the request. */
-    evhttp_connection_free(arg);
+    pending *p = arg;
+    evutil_socket_t sock = bufferevent_getfd(evhttp_connection_get_bufferevent(evhttp_request_get_connection(p->req)));
+    if (tcp_closed(sock) == 1) drop(p);
+}
+
+/* The socket of a waiting GET became readable or closed. libevent 2.1
+ * stops reading a connection while its request waits for an answer, so
+ * without this watch it would notice a client that went away only when
+ * the long-poll ends. A FIN shows as EV_CLOSED (EPOLLRDHUP), but a reset
+ * or a socket error shows as EPOLLERR|EPOLLHUP, which libevent's epoll
+ * backend reports as EV_READ|EV_WRITE only: watching EV_CLOSED alone
+ * would leave that level-triggered state pending forever, and epoll_wait
+ * would return at once, again and again. */
+static void on_peer_event(evutil_socket_t fd, short what, void *arg) {
+    pending *p = arg;
+    if (what & EV_CLOSED) {
+        drop(p);
+        return;
+    }
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        drop(p);
+        return;
+    }
+    if (n < 0) return; /* nothing after all */
+    /* Data: the client pipelined its next request (read after this answer).
+     * A reset behind that data still reads as data, and the readable
+     * socket would wake us at once forever: stop watching the socket and
+     * ask the kernel for the connection's state from time to time. */
+    int closed = tcp_closed(fd);
+    if (closed == 1) {
+        drop(p);
+        return;
+    }
+    event_free(p->closed);
+    p->closed = NULL;
+    if (closed < 0) return; /* not TCP: the long-poll's own timeout ends it */
+    p->closed = event_new(p->h->base, -1, EV_PERSIST, on_pipelined_check, p);
+    struct timeval tv = {PIPELINED_CHECK_MS / 1000, (PIPELINED_CHECK_MS % 1000) * 1000};
+    if (p->closed) event_add(p->closed, &tv);
 }
 
 static ge_method method_of(struct evhttp_request *req) {
@@ -132,12 +194,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
     p->call = call;
     if (!evcon) return;
     evhttp_connection_set_closecb(evcon, on_close, p);
-    /* libevent 2.1 stops reading a connection while its request waits for
-     * an answer, so it would only notice a client that went away when the
-     * long-poll ends. EV_CLOSED (EPOLLRDHUP) tells at once. */
     if (r.method == GE_M_GET) {
         evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-        p->closed = event_new(h->base, fd, EV_CLOSED, on_peer_closed, evcon);
+        p->closed = event_new(h->base, fd, EV_READ | EV_CLOSED | EV_PERSIST, on_peer_event, p);
         if (p->closed) event_add(p->closed, NULL);
     }
 }
