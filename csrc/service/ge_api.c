@@ -108,9 +108,28 @@ int ge_call_arrived(ge_call *c) {
     return 1;
 }
 
+int ge_call_collision(ge_call *c, const redisReply *r, int status) {
+    static const char prefix[] = "KEYCOLLISION ";
+    if (!r || r->type != REDIS_REPLY_ERROR) return 0;
+    ge_buf m = GE_BUF_INIT;
+    if (strncmp(r->str, prefix, sizeof prefix - 1) == 0)
+        ge_buf_printf(&m, "%s (a name collision: see the Redis layout in docs/protocol.md)", r->str + sizeof prefix - 1);
+    else if (strstr(r->str, "WRONGTYPE"))
+        ge_buf_puts(&m, "A Redis key of this request holds another kind of data (a name collision: see the Redis "
+                        "layout in docs/protocol.md)");
+    else {
+        ge_buf_free(&m);
+        return 0;
+    }
+    ge_call_error(c, status, "KeyCollision", m.data);
+    ge_buf_free(&m);
+    return 1;
+}
+
 void ge_call_store_failed(ge_call *c, const redisReply *r) {
     if (!r) ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
-    else ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+    else if (!ge_call_collision(c, r, 500))
+        ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 
 int ge_call_take(ge_call *c, const redisReply *r, int type) {
@@ -309,6 +328,7 @@ static ge_call *events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     const char *channel = ge_params_query_str(p, "channel");
     if (!client_id) return invalid(respond, conn, "Invalid Client ID"), NULL;
     if (!channel) return invalid(respond, conn, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return invalid(respond, conn, RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(api->store)) return unavailable(respond, conn), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
     uint64_t limit = 100, a = 0;
@@ -339,6 +359,7 @@ static ge_call *events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
     ge_call *c = NULL;
     if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
     else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
+    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
     else ge_json_string_encode(&from, tmp.data, tmp.len);
     if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
@@ -382,6 +403,7 @@ static void latest_cb(void *arg, redisReply *r) {
 static ge_call *latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     const char *channel = ge_params_query_str(p, "channel");
     if (!channel) return invalid(respond, conn, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return invalid(respond, conn, RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(api->store)) return unavailable(respond, conn), NULL;
     uint64_t limit = 100;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);

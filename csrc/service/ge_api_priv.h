@@ -66,9 +66,17 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
 int ge_call_arrived(ge_call *c);
 /* Answer a reply that is not what was asked for (NULL: Redis away). */
 void ge_call_store_failed(ge_call *c, const struct redisReply *r);
+/* When r is a name-collision error of the store (KEYCOLLISION, WRONGTYPE),
+ * answer it with `status` and code KeyCollision and return 1; else 0. */
+int ge_call_collision(ge_call *c, const struct redisReply *r, int status);
 /* ge_call_arrived, then check the reply has the redisReply type `type`
  * (answering 503/500 when not): 1 when the callback should go on. */
 int ge_call_take(ge_call *c, const struct redisReply *r, int type);
+
+/* The 400 message for a channel name that can only collide. */
+#define RESERVED_CHANNEL                                                                                \
+    "Invalid Channel: names indices, indices:*, index:* and last-fetched:* are reserved (their Redis keys " \
+    "would collide with counters, indices and cursors)"
 
 /* Answer with an error body built from code and message. */
 void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
