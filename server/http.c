@@ -5,6 +5,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct ge_http {
     ge_api *api;
     const ge_log *log;
     size_t max_body;
+    size_t max_header;
 };
 
 /* One request between ge_api_handle and its answer. */
@@ -37,23 +39,9 @@ typedef struct pending {
     struct event *closed; /* watch of a waiting GET's socket: see watch_peer */
 } pending;
 
-static const char *reason(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
-    }
-}
-
 static void on_close(struct evhttp_connection *evcon, void *arg);
 
-static void respond(void *conn, int status, const char *content_type, const char *body, size_t len) {
+static void respond(void *conn, const ge_answer *a) {
     pending *p = conn;
     struct evhttp_request *req = p->req;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -62,9 +50,19 @@ static void respond(void *conn, int status, const char *content_type, const char
     if (p->closed) event_free(p->closed);
     p->closed = NULL;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (content_type) evhttp_add_header(h, "Content-Type", content_type);
-    if (len) evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    evhttp_send_reply(req, status, reason(status), NULL);
+    if (a->content_type) evhttp_add_header(h, "Content-Type", a->content_type);
+    if (a->allow) evhttp_add_header(h, "Allow", a->allow);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* Headers only, with the length a GET would have (libevent would
+         * send the body even to a HEAD). */
+        char n[24];
+        snprintf(n, sizeof n, "%zu", a->len);
+        evhttp_add_header(h, "Content-Length", n);
+    } else if (a->len) {
+        evbuffer_add(evhttp_request_get_output_buffer(req), a->body, a->len);
+    }
+    /* NULL: libevent's reason phrase; it has none for 431 (RFC 6585). */
+    evhttp_send_reply(req, a->status, a->status == 431 ? "Request Header Fields Too Large" : NULL, NULL);
     p->answered = 1;
     if (!p->in_handle) free(p);
 }
@@ -152,6 +150,15 @@ static ge_method method_of(struct evhttp_request *req) {
     }
 }
 
+/* The request head's size as libevent counts it against its own limit:
+ * the request line and the header lines, without line ends. */
+static size_t head_size(struct evhttp_request *req, struct evkeyvalq *headers) {
+    size_t n = strlen(evhttp_request_get_uri(req)) + sizeof " HTTP/1.1" + 8;
+    for (struct evkeyval *kv = headers->tqh_first; kv; kv = kv->next.tqe_next)
+        n += strlen(kv->key) + 2 + strlen(kv->value);
+    return n;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     ge_http *h = arg;
     const char *uri = evhttp_request_get_uri(req);
@@ -166,7 +173,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
         const char *hash = memchr(r.query, '#', r.query_len);
         if (hash) r.query_len = (size_t)(hash - r.query);
     }
-    r.content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    r.content_type = evhttp_find_header(headers, "Content-Type");
+    r.head_too_large = head_size(req, headers) > h->max_header;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in);
     if (blen > h->max_body) {
@@ -209,13 +218,16 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
     h->api = api;
     h->log = log;
     h->max_body = max_body;
+    h->max_header = max_header;
     h->http = evhttp_new(base);
     if (!h->http) abort();
     /* Read a little past the limit so an oversized body is answered with
      * our JSON 413; far past it libevent cuts the connection itself. */
     size_t hard = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
     evhttp_set_max_body_size(h->http, (ev_ssize_t)hard);
-    evhttp_set_max_headers_size(h->http, (ev_ssize_t)max_header);
+    /* The same for the head: up to 4 times the limit it is read and
+     * answered with our JSON 431; past that libevent refuses it itself. */
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)(max_header * 4));
     evhttp_set_timeout(h->http, timeout_secs);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);

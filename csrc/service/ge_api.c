@@ -449,14 +449,18 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     return R_NONE;
 }
 
-static int method_allowed(enum route r, ge_method m) {
+#define M(m) (1u << (m))
+
+/* The methods of a route: a mask of ge_method bits, and the same as the
+ * Allow header of a 405 lists them. */
+static unsigned allowed_mask(enum route r, const char **allow) {
     switch (r) {
     case R_PING:
     case R_HEALTH:
-    case R_METRICS: return m == GE_M_GET || m == GE_M_HEAD;
-    case R_EVENTS: return m == GE_M_GET || m == GE_M_POST;
-    case R_INDICES: return m == GE_M_POST;
-    default: return m == GE_M_GET;
+    case R_METRICS: return *allow = "GET, HEAD", M(GE_M_GET) | M(GE_M_HEAD);
+    case R_EVENTS: return *allow = "GET, POST", M(GE_M_GET) | M(GE_M_POST);
+    case R_INDICES: return *allow = "POST", M(GE_M_POST);
+    default: return *allow = "GET", M(GE_M_GET);
     }
 }
 
@@ -489,11 +493,7 @@ static void health(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_buf_free(&b);
 }
 
-static void ping(ge_slice token, ge_method m, ge_reply_fn respond, void *conn) {
-    if (m == GE_M_HEAD) {
-        respond(conn, 200, "", 0);
-        return;
-    }
+static void ping(ge_slice token, ge_reply_fn respond, void *conn) {
     ge_buf dec = GE_BUF_INIT, b = GE_BUF_INIT, s = GE_BUF_INIT;
     ge_url_decode(&dec, token.p, token.n, 0);
     ge_buf_puts(&s, "pong/");
@@ -514,6 +514,7 @@ typedef struct metered {
     void *conn;
     enum route route;
     double t0;
+    const char *allow; /* set for a 405 */
 } metered;
 
 static void metered_done(metered *m, int status) {
@@ -525,10 +526,10 @@ static void metered_done(metered *m, int status) {
 static void metered_respond(void *conn, int status, const char *body, size_t len) {
     metered *m = conn;
     metered_done(m, status);
-    const char *type = "application/json";
-    if (len == 0) type = NULL; /* HEAD */
-    else if (m->route == R_METRICS && status == 200) type = "text/plain; version=0.0.4; charset=utf-8";
-    m->respond(m->conn, status, type, body, len);
+    ge_answer a = {status, "application/json", m->allow, body, len};
+    if (len == 0) a.content_type = NULL;
+    else if (m->route == R_METRICS && status == 200) a.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    m->respond(m->conn, &a);
     free(m);
 }
 
@@ -556,9 +557,13 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     enum route r = match(req->path, req->path_len, seg);
     metered *mt = malloc(sizeof *mt);
     if (!mt) abort();
-    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now()};
+    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now(), NULL};
     ge_reply_fn respond = metered_respond;
     void *conn = mt;
+    if (req->head_too_large) {
+        ge_api_error(respond, conn, 431, "RequestHeaderFieldsTooLarge", "Request headers are too large");
+        return NULL;
+    }
     if (r == R_NONE) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_append(&m, req->path, req->path_len);
@@ -567,15 +572,17 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         ge_buf_free(&m);
         return NULL;
     }
-    if (!method_allowed(r, req->method)) {
+    const char *allow;
+    if (!(allowed_mask(r, &allow) & M(req->method))) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "%s is not allowed", method_name(req->method));
+        mt->allow = allow;
         ge_api_error(respond, conn, 405, "MethodNotAllowed", m.data);
         ge_buf_free(&m);
         return NULL;
     }
     if (r == R_ABOUT) return about(api, respond, conn), NULL;
-    if (r == R_PING) return ping(seg[0], req->method, respond, conn), NULL;
+    if (r == R_PING) return ping(seg[0], respond, conn), NULL;
     if (r == R_HEALTH) return health(api, respond, conn), NULL;
     if (r == R_METRICS) return metrics(api, respond, conn), NULL;
     if (req->body_too_large) {

@@ -201,3 +201,71 @@ t.test('channel names that can only collide are refused with 400', { timeout: 60
     t.equal((await publish(server, ch + '-' + unique(''))).status, 200, 'allowed: ' + ch);
   }
 });
+
+// ---- HTTP details (issue 9 items 4, 5, 9) ----
+
+// One raw exchange on a connection of its own: everything the daemon sent
+// until it closed the connection.
+function rawExchange(port, text, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('no close within ' + ms + ' ms: ' + out)); }, ms);
+    s.on('data', (d) => { out += d.toString('latin1'); });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { clearTimeout(timer); resolve(out); });
+    s.write(text);
+  });
+}
+
+t.test('HEAD answers carry headers only, everywhere', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ redisPort: REDIS_PORT });
+  t.teardown(() => server.stop());
+  const paths = ['/health', '/metrics', '/events/v1/ping/x', '/nope', '/about',
+    '/events/v1/events?secret=' + server.secret + '&channel=x&clientId=c'];
+  for (const p of paths) {
+    const out = await rawExchange(server.port, 'HEAD ' + p + ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const end = out.indexOf('\r\n\r\n');
+    t.ok(end > 0, 'a head for ' + p);
+    t.equal(out.slice(end + 4), '', 'no body after the head of HEAD ' + p);
+    // Node's own client fails a HEAD answer that carries a body.
+    const status = await new Promise((resolve, reject) => {
+      const req = require('node:http').request(server.url + p, { method: 'HEAD', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    t.ok(status >= 200, 'node reads HEAD ' + p + ' (' + status + ')');
+  }
+  // Pipelined behind a HEAD, the next answer is read as the next answer.
+  const out = await rawExchange(server.port, 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /events/v1/ping/two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(out, /^HTTP\/1\.1 404 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nHTTP\/1\.1 200 /, 'two answers, the first without body');
+  t.match(out, /"pong\/two"$/);
+});
+
+t.test('405 answers carry Allow', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ redisPort: REDIS_PORT });
+  t.teardown(() => server.stop());
+  const cases = [['DELETE', '/events/v1/events', 'GET, POST'], ['PUT', '/health', 'GET, HEAD'],
+    ['GET', '/events/v1/indices', 'POST'], ['POST', '/about', 'GET'], ['PATCH', '/events/v1/ping/x', 'GET, HEAD']];
+  for (const [m, p, allow] of cases) {
+    const res = await request(server.url, m, p);
+    t.equal(res.status, 405, m + ' ' + p);
+    t.equal(res.headers.get('allow'), allow, 'Allow of ' + p);
+    t.equal(res.json.code, 'MethodNotAllowed');
+  }
+});
+
+t.test('a head over MAX_HEADER_BYTES gets a JSON 431', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ redisPort: REDIS_PORT, env: { MAX_HEADER_BYTES: '4096' } });
+  t.teardown(() => server.stop());
+  const res = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(6000) });
+  t.equal(res.status, 431);
+  t.equal(res.headers.get('content-type'), 'application/json');
+  t.equal(res.json.code, 'RequestHeaderFieldsTooLarge');
+  const ok = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(3000) });
+  t.equal(ok.status, 200, 'a head under the limit is served');
+});
