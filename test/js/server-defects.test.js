@@ -269,3 +269,59 @@ t.test('a head over MAX_HEADER_BYTES gets a JSON 431', { timeout: 60000 }, async
   const ok = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(3000) });
   t.equal(ok.status, 200, 'a head under the limit is served');
 });
+
+// ---- WORKERS (issue 9 items 6, 7) ----
+
+function childrenOf(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync('/proc/' + d + '/stat', 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid && f[0] !== 'Z') out.push(Number(d));
+    } catch (_) { /* gone meanwhile */ }
+  }
+  return out.sort();
+}
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (_) { return false; } };
+
+t.test('a second WORKERS=2 daemon on a port in use exits 1 with a clear message', { timeout: 60000 }, async (t) => {
+  const first = await startServer({ redisPort: REDIS_PORT, env: { WORKERS: '2' } });
+  t.teardown(() => first.stop());
+  const second = await startServer({ redisPort: REDIS_PORT, port: first.port, wait: false, env: { WORKERS: '2' } });
+  const timer = setTimeout(() => second.proc.kill('SIGKILL'), 20000);
+  const e = await second.exited;
+  clearTimeout(timer);
+  t.equal(e.code, 1, 'exit status 1');
+  t.match(second.stderr, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  t.equal((await request(first.url, 'GET', '/health')).status, 200, 'the first one goes on');
+});
+
+t.test('WORKERS: workers exit with their parent, and a dead worker is replaced', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ redisPort: REDIS_PORT, env: { WORKERS: '2', LOG_LEVEL: 'INFO' } });
+  t.teardown(() => server.stop('SIGKILL'));
+  let workers;
+  await waitFor('two workers', async () => (workers = childrenOf(server.proc.pid)).length === 2);
+
+  process.kill(workers[0], 'SIGKILL');
+  await waitFor('a replacement worker', async () => {
+    const now = childrenOf(server.proc.pid);
+    return now.length === 2 && !now.includes(workers[0]);
+  });
+  t.ok(alive(server.proc.pid), 'the parent lives on');
+  t.match(server.stdout, /worker 0 died of signal 9/);
+  t.equal((await request(server.url, 'GET', '/health')).status, 200, 'still serving');
+
+  workers = childrenOf(server.proc.pid);
+  server.proc.kill('SIGKILL');
+  await server.exited;
+  await waitFor('the workers to exit', async () => workers.every((p) => !alive(p)));
+  t.pass('no orphan worker keeps serving');
+  const closed = await new Promise((resolve) => {
+    const s = net.connect(server.port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(false); });
+    s.on('error', () => resolve(true));
+  });
+  t.ok(closed, 'the port is closed');
+});
