@@ -12,133 +12,12 @@
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void error_json(ge_buf *b, const char *code, const char *message) {
-    ge_buf_puts(b, "{\"code\":");
-    ge_json_string_encode(b, code, strlen(code));
-    ge_buf_puts(b, ",\"message\":");
-    ge_json_string_encode(b, message, strlen(message));
-    ge_buf_putc(b, '}');
-}
-
-void ge_api_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message) {
-    ge_buf b = GE_BUF_INIT;
-    error_json(&b, code, message);
-    respond(conn, status, b.data, b.len);
-    ge_buf_free(&b);
-}
-
 static void invalid(ge_reply_fn respond, void *conn, const char *message) {
-    ge_api_error(respond, conn, 400, "InvalidContent", message);
+    ge_reply_error(respond, conn, 400, "InvalidContent", message);
 }
 
 static void unavailable(ge_reply_fn respond, void *conn) {
-    ge_api_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
-}
-
-void ge_api_json_array(ge_buf *out, const redisReply *r, size_t from) {
-    size_t total = 2;
-    for (size_t i = from; i < r->elements; i++) total += r->element[i]->len + 1;
-    ge_buf_reserve(out, total);
-    ge_buf_putc(out, '[');
-    for (size_t i = from; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) continue;
-        if (out->data[out->len - 1] != '[') ge_buf_putc(out, ',');
-        ge_buf_append(out, r->element[i]->str, r->element[i]->len);
-    }
-    ge_buf_putc(out, ']');
-}
-
-/* ---- calls -------------------------------------------------------------- */
-
-ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn) {
-    ge_call *c = calloc(1, sizeof *c);
-    if (!c) abort();
-    c->api = api;
-    c->respond = respond;
-    c->conn = conn;
-    c->next = api->calls;
-    if (api->calls) api->calls->prev = c;
-    api->calls = c;
-    return c;
-}
-
-static void call_release(ge_call *c) {
-    if (!c->done || c->pending) return;
-    ge_api *api = c->api;
-    if (c->prev) c->prev->next = c->next;
-    else api->calls = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (c->timer) api->loop.timer_free(c->timer);
-    free(c->client_id);
-    free(c->channel);
-    free(c->index_id);
-    free(c->value);
-    free(c->field);
-    free(c->ichannel);
-    free(c);
-}
-
-static void call_stop(ge_call *c) {
-    c->done = 1;
-    ge_waiters_remove(&c->waiter);
-    if (c->timer) c->api->loop.timer_stop(c->timer);
-}
-
-void ge_call_finish(ge_call *c, int status, const char *body, size_t len) {
-    if (!c->done) {
-        call_stop(c);
-        c->respond(c->conn, status, body, len);
-    }
-    call_release(c);
-}
-
-void ge_call_error(ge_call *c, int status, const char *code, const char *message) {
-    ge_buf b = GE_BUF_INIT;
-    error_json(&b, code, message);
-    ge_call_finish(c, status, b.data, b.len);
-    ge_buf_free(&b);
-}
-
-int ge_call_arrived(ge_call *c) {
-    c->pending--;
-    if (c->done) {
-        call_release(c);
-        return 0;
-    }
-    return 1;
-}
-
-int ge_call_collision(ge_call *c, const redisReply *r, int status) {
-    static const char prefix[] = "KEYCOLLISION ";
-    if (!r || r->type != REDIS_REPLY_ERROR) return 0;
-    ge_buf m = GE_BUF_INIT;
-    if (strncmp(r->str, prefix, sizeof prefix - 1) == 0)
-        ge_buf_printf(&m, "%s (a name collision: see the Redis layout in docs/protocol.md)", r->str + sizeof prefix - 1);
-    else if (strstr(r->str, "WRONGTYPE"))
-        ge_buf_puts(&m, "A Redis key of this request holds another kind of data (a name collision: see the Redis "
-                        "layout in docs/protocol.md)");
-    else {
-        ge_buf_free(&m);
-        return 0;
-    }
-    ge_call_error(c, status, "KeyCollision", m.data);
-    ge_buf_free(&m);
-    return 1;
-}
-
-void ge_call_store_failed(ge_call *c, const redisReply *r) {
-    if (!r) ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
-    else if (!ge_call_collision(c, r, 500))
-        ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
-}
-
-int ge_call_take(ge_call *c, const redisReply *r, int type) {
-    if (!ge_call_arrived(c)) return 0;
-    if (!r || r->type != type) {
-        ge_call_store_failed(c, r);
-        return 0;
-    }
-    return 1;
+    ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
 }
 
 /* ---- GET /events: read, then long-poll ----------------------------------- */
@@ -169,7 +48,7 @@ static void parse_script_reply(const redisReply *r, read_result *res) {
     res->ok = 1;
     res->after = strtoull(r->element[0]->str, NULL, 10);
     res->count = r->elements - 1;
-    if (res->count) ge_api_json_array(&res->body, r, 1);
+    if (res->count) ge_reply_json_array(&res->body, r, 1);
 }
 
 static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
@@ -180,7 +59,7 @@ static void parse_range_reply(const redisReply *r, uint64_t after, read_result *
     res->ok = 1;
     res->after = after;
     for (size_t i = 1; i < r->elements; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
-    if (res->count) ge_api_json_array(&res->body, r, 1);
+    if (res->count) ge_reply_json_array(&res->body, r, 1);
     else if (r->element[0]->type == REDIS_REPLY_STRING && strtoull(r->element[0]->str, NULL, 10) > after)
         res->gap = 1; /* ids with holes (data written by something else): the script reads past them */
 }
@@ -395,7 +274,7 @@ static void latest_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
     if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
-    ge_api_json_array(&b, r, 0);
+    ge_reply_json_array(&b, r, 0);
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);
 }
@@ -534,12 +413,12 @@ static void metered_respond(void *conn, int status, const char *body, size_t len
 }
 
 void ge_call_cancel(ge_call *c) {
-    call_stop(c);
+    ge_call_stop(c);
     metered *m = c->conn;
     metered_done(m, 499);
     free(m);
     c->conn = NULL;
-    call_release(c);
+    ge_call_release(c);
 }
 
 static void metrics(ge_api *api, ge_reply_fn respond, void *conn) {
@@ -561,14 +440,14 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     ge_reply_fn respond = metered_respond;
     void *conn = mt;
     if (req->head_too_large) {
-        ge_api_error(respond, conn, 431, "RequestHeaderFieldsTooLarge", "Request headers are too large");
+        ge_reply_error(respond, conn, 431, "RequestHeaderFieldsTooLarge", "Request headers are too large");
         return NULL;
     }
     if (r == R_NONE) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_append(&m, req->path, req->path_len);
         ge_buf_puts(&m, " does not exist");
-        ge_api_error(respond, conn, 404, "ResourceNotFound", m.data);
+        ge_reply_error(respond, conn, 404, "ResourceNotFound", m.data);
         ge_buf_free(&m);
         return NULL;
     }
@@ -577,7 +456,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "%s is not allowed", method_name(req->method));
         mt->allow = allow;
-        ge_api_error(respond, conn, 405, "MethodNotAllowed", m.data);
+        ge_reply_error(respond, conn, 405, "MethodNotAllowed", m.data);
         ge_buf_free(&m);
         return NULL;
     }
@@ -586,11 +465,11 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     if (r == R_HEALTH) return health(api, respond, conn), NULL;
     if (r == R_METRICS) return metrics(api, respond, conn), NULL;
     if (req->body_too_large) {
-        ge_api_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
+        ge_reply_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
         return NULL;
     }
     if (api->draining) {
-        ge_api_error(respond, conn, 503, "ServiceUnavailable", "Server is shutting down");
+        ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Server is shutting down");
         return NULL;
     }
 
@@ -613,7 +492,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     ge_buf_free(&secret);
     p.max_len = api->max_name;
     if (!authorized) {
-        ge_api_error(respond, conn, 401, "InvalidCredentialsError", "Invalid credentials");
+        ge_reply_error(respond, conn, 401, "InvalidCredentialsError", "Invalid credentials");
         goto out;
     }
     switch (r) {
@@ -706,7 +585,7 @@ void ge_api_free(ge_api *api) {
         ge_call *c = api->calls;
         c->pending = 0;
         c->done = 1;
-        call_release(c);
+        ge_call_release(c);
     }
     ge_metrics_free(api->metrics);
     free(api->wake_reads);

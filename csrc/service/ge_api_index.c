@@ -30,7 +30,7 @@ static void rows_cb(void *arg, redisReply *r) {
     ge_buf_puts(&b, ",\"value\":");
     ge_json_string_encode(&b, c->value, strlen(c->value));
     ge_buf_puts(&b, ",\"rows\":");
-    ge_api_json_array(&b, r, 0);
+    ge_reply_json_array(&b, r, 0);
     ge_buf_putc(&b, '}');
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);
@@ -162,9 +162,9 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
     else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "field", &field)) msg = "Invalid field";
     if (msg) {
-        ge_api_error(respond, conn, 400, "InvalidContent", msg);
+        ge_reply_error(respond, conn, 400, "InvalidContent", msg);
     } else if (!ge_store_ready(api->store)) {
-        ge_api_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
+        ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
     } else {
         ge_buf_puts(&def, "{\"id\":");
         ge_json_string_encode(&def, id.data, id.len);
