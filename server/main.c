@@ -61,12 +61,15 @@ static void usage(FILE *f) {
             "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
 }
 
-/* One listening socket for the whole daemon: with WORKERS > 1 the workers
- * inherit it, so only our own processes share the port (a second daemon
- * on it fails to bind), and connections waiting in the backlog survive a
- * worker's death (a SO_REUSEPORT socket per worker would take its queue
- * with it). */
-static int listen_socket(const char *host, int port, char *err, size_t errlen) {
+/* The daemon's listening sockets, one per worker, all opened by the parent
+ * before it forks. The first is bound without SO_REUSEPORT, so a port in
+ * use (by a second daemon too) is a start-up error; only then is the
+ * option turned on for it, and the others join it: the kernel spreads new
+ * connections over the workers, and no one who binds the usual way can
+ * share the port. The parent keeps every socket open, so the connections
+ * queued on a dead worker's socket wait for its replacement rather than
+ * being reset. */
+static int listen_sockets(const char *host, int port, int n, int *fds, char *err, size_t errlen) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -78,17 +81,33 @@ static int listen_socket(const char *host, int port, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot resolve HOST %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* not SO_REUSEPORT */
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s%s", host, port, strerror(errno),
-                 errno == EADDRINUSE ? " (is another server running on this port?)" : "");
-        if (fd >= 0) close(fd);
-        fd = -1;
+    struct sockaddr_storage bound;
+    socklen_t boundlen = 0;
+    int one = 1, i;
+    for (i = 0; i < n; i++) {
+        int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fds[i] = fd;
+        if (fd < 0) break;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (i > 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) break;
+        /* The others bind where the first did (the same port when PORT=0). */
+        if (i == 0 ? bind(fd, res->ai_addr, res->ai_addrlen) != 0 : bind(fd, (struct sockaddr *)&bound, boundlen) != 0)
+            break;
+        if (i == 0) {
+            boundlen = sizeof bound;
+            if (getsockname(fd, (struct sockaddr *)&bound, &boundlen) != 0) break;
+            if (n > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) break;
+        }
+        if (listen(fd, 1024) != 0) break;
     }
+    int e = errno;
     freeaddrinfo(res);
-    return fd;
+    if (i == n) return 0;
+    snprintf(err, errlen, "cannot listen on %s:%d: %s%s", host, port, strerror(e),
+             e == EADDRINUSE ? " (is another server running on this port?)" : "");
+    for (int j = 0; j <= i && j < n; j++)
+        if (fds[j] >= 0) close(fds[j]);
+    return -1;
 }
 
 static void drain_tick(evutil_socket_t fd, short what, void *arg) {
@@ -185,20 +204,22 @@ static uint64_t mono_ms(void) {
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Fork one worker; the child never returns from here. */
-static pid_t spawn_worker(const ge_config *cfg, const ge_log *log, int fd, const char *start_date) {
+/* Fork worker i, serving fds[i]; the child never returns from here. */
+static pid_t spawn_worker(const ge_config *cfg, const ge_log *log, const int *fds, int i, const char *start_date) {
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) return pid;
+    for (int j = 0; j < cfg->workers; j++)
+        if (j != i) close(fds[j]);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     /* Stop (gracefully) when the parent dies; it may have died already. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(0);
-    exit(serve(cfg, log, fd, start_date));
+    exit(serve(cfg, log, fds[i], start_date));
 }
 
-static int supervise(const ge_config *cfg, const ge_log *log, int fd, const char *start_date) {
+static int supervise(const ge_config *cfg, const ge_log *log, int *fds, const char *start_date) {
     int n = cfg->workers;
     worker *w = calloc((size_t)n, sizeof *w);
     if (!w) abort();
@@ -211,7 +232,7 @@ static int supervise(const ge_config *cfg, const ge_log *log, int fd, const char
     sigaction(SIGCHLD, &sa, NULL);
     int status = 0, forwarded = 0;
     for (int i = 0; i < n; i++) {
-        w[i].pid = spawn_worker(cfg, log, fd, start_date);
+        w[i].pid = spawn_worker(cfg, log, fds, i, start_date);
         w[i].started_ms = mono_ms();
         w[i].backoff_ms = RESTART_MIN_MS;
         if (w[i].pid < 0) {
@@ -228,15 +249,15 @@ static int supervise(const ge_config *cfg, const ge_log *log, int fd, const char
                 w[i].restart_at = 0;
             }
             forwarded = 1;
-            close(fd); /* no more workers: let new connections be refused once ours stop accepting */
-            fd = -1;
+            /* No more workers: new connections are refused once ours stop accepting. */
+            for (int i = 0; i < n; i++) close(fds[i]);
         }
         int alive = 0;
         uint64_t next = 0, now = mono_ms();
         for (int i = 0; i < n; i++) {
             if (w[i].restart_at && w[i].restart_at <= now) {
                 w[i].restart_at = 0;
-                pid_t pid = spawn_worker(cfg, log, fd, start_date);
+                pid_t pid = spawn_worker(cfg, log, fds, i, start_date);
                 if (pid < 0) {
                     ge_log_write(log, GE_LOG_ERROR, NULL, "cannot restart worker %d: %s", i, strerror(errno));
                     w[i].restart_at = now + w[i].backoff_ms;
@@ -338,8 +359,9 @@ int main(int argc, char **argv) {
         if (!cfg.max_connections && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
             cfg.max_connections = (size_t)rl.rlim_cur - 64;
     }
-    int fd = listen_socket(cfg.host, cfg.port, err, sizeof err);
-    if (fd < 0) {
+    int *fds = calloc((size_t)cfg.workers, sizeof *fds);
+    if (!fds) abort();
+    if (listen_sockets(cfg.host, cfg.port, cfg.workers, fds, err, sizeof err) != 0) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
         fprintf(stderr, "ganomede-events-server: %s\n", err);
         return 1;
@@ -358,8 +380,8 @@ int main(int argc, char **argv) {
              cfg.host, cfg.workers, (unsigned long long)cfg.poll_timeout_ms, cfg.max_connections);
     ge_log_write(&log, GE_LOG_INFO, extra, "ganomede-events-server %s listening on %s:%d", GE_VERSION, cfg.host,
                  cfg.port);
-    if (cfg.workers == 1) return serve(&cfg, &log, fd, start_date);
-
-    return supervise(&cfg, &log, fd, start_date);
+    int status = cfg.workers == 1 ? serve(&cfg, &log, fds[0], start_date) : supervise(&cfg, &log, fds, start_date);
+    free(fds);
+    return status;
 }
 

@@ -305,6 +305,15 @@ t.test('WORKERS: workers exit with their parent, and a dead worker is replaced',
   await waitFor('two workers', async () => (workers = childrenOf(server.proc.pid)).length === 2);
 
   process.kill(workers[0], 'SIGKILL');
+  // New connections meanwhile are not reset: the dead worker's socket stays
+  // open in the parent and its queue waits for the replacement.
+  const getStatus = (url) => new Promise((resolve, reject) => {
+    require('node:http').get(url, { agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); })
+      .on('error', reject);
+  });
+  const statuses = await Promise.all(Array.from({ length: 20 }, () =>
+    getStatus(server.url + '/events/v1/ping/w').catch((e) => e.code)));
+  t.same(statuses, Array(20).fill(200), 'every connection made while a worker was down is served');
   await waitFor('a replacement worker', async () => {
     const now = childrenOf(server.proc.pid);
     return now.length === 2 && !now.includes(workers[0]);
