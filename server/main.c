@@ -364,6 +364,7 @@ int main(int argc, char **argv) {
     if (listen_sockets(cfg.host, cfg.port, cfg.workers, fds, err, sizeof err) != 0) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
         fprintf(stderr, "ganomede-events-server: %s\n", err);
+        free(fds);
         return 1;
     }
     char start_date[64];
