@@ -162,9 +162,9 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
     else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "field", &field)) msg = "Invalid field";
     if (msg) {
-        ge_reply_error(respond, conn, 400, "InvalidContent", msg);
+        ge_reply_invalid(respond, conn, msg);
     } else if (!ge_store_ready(api->store)) {
-        ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
+        ge_reply_unavailable(respond, conn);
     } else {
         ge_buf_puts(&def, "{\"id\":");
         ge_json_string_encode(&def, id.data, id.len);

@@ -1,6 +1,7 @@
-/* Internals shared by the files of ge_api: the routes (ge_api.c), the
- * incremental indexer (ge_api_index.c) and the calls (ge_call.c). Not a
- * public interface. */
+/* Internals shared by the files of ge_api: routing, metering and life
+ * cycle (ge_api.c), the events routes (ge_api_events.c), the incremental
+ * indexer (ge_api_index.c) and the calls (ge_call.c). Not a public
+ * interface. */
 #ifndef GE_API_PRIV_H
 #define GE_API_PRIV_H
 
@@ -36,6 +37,11 @@ struct ge_api {
     "Invalid Channel: names indices, indices:*, index:* and last-fetched:* are reserved (their Redis keys " \
     "would collide with counters, indices and cursors)"
 
+/* The routes of ge_api_events.c and ge_api_index.c: each answers through
+ * respond, at once (returning NULL) or later (returning the call). */
+ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);
+ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);
+ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);
 ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
                           void *conn);
 ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);

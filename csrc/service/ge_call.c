@@ -1,6 +1,6 @@
 /* A request's lifetime inside the api, and the answers built for it.
- * Used by the routes (ge_api.c) and the indices (ge_api_index.c); calls
- * back into neither. */
+ * Used by the routes (ge_api.c, ge_api_events.c, ge_api_index.c); calls
+ * into none of them (answers go out through the respond callback). */
 #include "ge_call.h"
 
 #include <assert.h>
@@ -26,6 +26,14 @@ void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *cod
     error_json(&b, code, message);
     respond(conn, status, b.data, b.len);
     ge_buf_free(&b);
+}
+
+void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message) {
+    ge_reply_error(respond, conn, 400, "InvalidContent", message);
+}
+
+void ge_reply_unavailable(ge_reply_fn respond, void *conn) {
+    ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
 }
 
 void ge_reply_json_array(ge_buf *out, const redisReply *r, size_t from) {

@@ -67,6 +67,10 @@ void ge_call_release(ge_call *c);
 /* Answer with an error body built from code and message. */
 void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
 
+/* 400 InvalidContent with message; 503 "Redis is unavailable". */
+void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message);
+void ge_reply_unavailable(ge_reply_fn respond, void *conn);
+
 /* Append the elements [from, n) of an array reply as a JSON array. */
 void ge_reply_json_array(ge_buf *out, const struct redisReply *r, size_t from);
 
