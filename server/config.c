@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,84 +29,104 @@ static int env_num(const char *name, const char *dflt, unsigned long long min, u
     return 0;
 }
 
-static int hexv(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+/* A part of the URL, percent-decoded when decode is set: 1 when present
+ * and it fits in out, 0 when absent, -1 when it does not fit or is bad. */
+static int url_part(CURLU *u, CURLUPart part, int decode, char *out, size_t outlen) {
+    char *v = NULL;
+    CURLUcode rc = curl_url_get(u, part, &v, decode ? CURLU_URLDECODE : 0);
+    if (rc != CURLUE_OK) return rc == CURLUE_NO_USER || rc == CURLUE_NO_PASSWORD || rc == CURLUE_NO_HOST ||
+                                       rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT
+                                   ? 0
+                                   : -1;
+    int ok = strlen(v) < outlen && !(decode && strlen(v) == 0 && part != CURLUPART_PATH);
+    if (ok) memcpy(out, v, strlen(v) + 1);
+    curl_free(v);
+    return ok ? 1 : -1;
 }
 
-/* Copy s[0..n) percent-decoded into out (size outlen); -1 if too long. */
-static int copy_decoded(char *out, size_t outlen, const char *s, size_t n) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            c = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        }
-        if (o + 1 >= outlen) return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
+/* A database number: the whole of s, decimal, 0..100000. */
+static int parse_db(const char *s, int *db) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v < 0 || v > 100000) return -1;
+    *db = (int)v;
     return 0;
 }
 
-/* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock[?db=N] */
+/* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock[?db=N],
+ * parsed by libcurl's URL API so that IPv6 literals, user-info and
+ * percent-encoding follow RFC 3986. */
 static int parse_redis_url(ge_config *cfg, const char *url, char *err, size_t errlen) {
-    const char *p;
-    if (!strncmp(url, "unix://", 7)) {
-        p = url + 7;
-        const char *qm = strchr(p, '?');
-        size_t n = qm ? (size_t)(qm - p) : strlen(p);
-        if (n == 0 || copy_decoded(cfg->redis_unix, sizeof cfg->redis_unix, p, n) != 0) goto bad;
-        if (qm) {
-            if (strncmp(qm, "?db=", 4) != 0) goto bad;
-            char *end;
-            long db = strtol(qm + 4, &end, 10);
-            if (*end || end == qm + 4 || db < 0) goto bad;
-            cfg->redis_db = (int)db;
+    char scheme[16], buf[256], port[16], path[256], query[64];
+    int rc = -1;
+    int is_unix = strncmp(url, "unix:", 5) == 0;
+    CURLU *u = curl_url();
+    if (!u) abort();
+    /* unix:///path has an empty authority, which libcurl 7.88 misreads
+     * (the first path segment becomes the host): name it. */
+    char *named = NULL;
+    if (is_unix && strncmp(url, "unix:///", 8) == 0 && asprintf(&named, "unix://localhost%s", url + 7) < 0) abort();
+    if (is_unix && !named) goto out;
+    if (curl_url_set(u, CURLUPART_URL, named ? named : url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) goto out;
+    if (url_part(u, CURLUPART_SCHEME, 0, scheme, sizeof scheme) != 1) goto out;
+    if (url_part(u, CURLUPART_FRAGMENT, 0, buf, sizeof buf) != 0) goto out;
+    int has_query = url_part(u, CURLUPART_QUERY, 0, query, sizeof query);
+    if (has_query < 0 || url_part(u, CURLUPART_PATH, 1, path, sizeof path) != 1) goto out;
+    if (is_unix) {
+        /* The socket path is the URL's path; nothing else may be there. */
+        if (url_part(u, CURLUPART_USER, 0, buf, sizeof buf) != 0 || url_part(u, CURLUPART_PORT, 0, buf, sizeof buf) != 0)
+            goto out;
+        if (path[0] != '/' || !path[1] || strlen(path) >= sizeof cfg->redis_unix) goto out;
+        if (has_query && (strncmp(query, "db=", 3) != 0 || parse_db(query + 3, &cfg->redis_db) != 0)) goto out;
+        memcpy(cfg->redis_unix, path, strlen(path) + 1);
+        rc = 0;
+        goto out;
+    }
+    if (strcmp(scheme, "redis") != 0 || has_query) goto out;
+    int has_user = url_part(u, CURLUPART_USER, 1, cfg->redis_username, sizeof cfg->redis_username);
+    int has_pass = url_part(u, CURLUPART_PASSWORD, 1, cfg->redis_password, sizeof cfg->redis_password);
+    /* A user without a password means nothing to AUTH. An empty user
+     * (redis://:pw@host) is the classic password-only form. */
+    if (has_pass < 0 || (has_user && !has_pass)) goto out;
+    if (has_user <= 0) cfg->redis_username[0] = '\0';
+    if (url_part(u, CURLUPART_HOST, 0, buf, sizeof buf) == 1) {
+        size_t n = strlen(buf);
+        if (buf[0] == '[') { /* an IPv6 literal: hiredis wants it bare */
+            if (n < 3 || buf[n - 1] != ']') goto out;
+            buf[n - 1] = '\0';
+            memmove(buf, buf + 1, n - 1);
         }
-        return 0;
+        snprintf(cfg->redis_host, sizeof cfg->redis_host, "%s", buf);
     }
-    if (strncmp(url, "redis://", 8) != 0) goto bad;
-    p = url + 8;
-    const char *at = strrchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (!colon) goto bad; /* a bare user without a password means nothing to AUTH */
-        if (copy_decoded(cfg->redis_username, sizeof cfg->redis_username, p, (size_t)(colon - p)) != 0 ||
-            copy_decoded(cfg->redis_password, sizeof cfg->redis_password, colon + 1, (size_t)(at - colon - 1)) != 0)
-            goto bad;
-        p = at + 1;
+    int has_port = url_part(u, CURLUPART_PORT, 0, port, sizeof port);
+    if (has_port < 0) goto out;
+    if (has_port) {
+        long p = strtol(port, NULL, 10);
+        if (p < 1 || p > 65535) goto out;
+        cfg->redis_port = (int)p;
     }
-    const char *slash = strchr(p, '/');
-    const char *hostend = slash ? slash : p + strlen(p);
-    const char *colon = NULL;
-    if (*p == '[') { /* [IPv6]:port */
-        const char *rb = memchr(p, ']', (size_t)(hostend - p));
-        if (!rb) goto bad;
-        if (copy_decoded(cfg->redis_host, sizeof cfg->redis_host, p + 1, (size_t)(rb - p - 1)) != 0) goto bad;
-        colon = rb + 1 < hostend && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', (size_t)(hostend - p));
-        size_t hn = (size_t)((colon ? colon : hostend) - p);
-        if (hn && copy_decoded(cfg->redis_host, sizeof cfg->redis_host, p, hn) != 0) goto bad;
-    }
-    if (colon) {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (end != hostend || port < 1 || port > 65535) goto bad;
-        cfg->redis_port = (int)port;
-    }
-    if (slash && slash[1]) {
-        char *end;
-        long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0) goto bad;
-        cfg->redis_db = (int)db;
-    }
-    return 0;
-bad:
+    if (strcmp(path, "/") != 0 && path[0] && parse_db(path + 1, &cfg->redis_db) != 0) goto out;
+    rc = 0;
+out:
+    curl_url_cleanup(u);
+    free(named);
     /* The URL may hold a password: do not echo it. */
-    snprintf(err, errlen, "REDIS_URL is not redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]");
-    return -1;
+    if (rc != 0)
+        snprintf(err, errlen, "REDIS_URL is not redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]");
+    return rc;
+}
+
+/* Percent-decode s[0..n) into out: 0, or -1 when it does not fit or
+ * holds a NUL. */
+static int copy_decoded(char *out, size_t outlen, const char *s, size_t n) {
+    int len = 0;
+    char *v = curl_easy_unescape(NULL, s, (int)n, &len);
+    if (!v) abort();
+    int ok = (size_t)len < outlen && memchr(v, '\0', (size_t)len) == NULL;
+    if (ok) memcpy(out, v, (size_t)len + 1);
+    curl_free(v);
+    return ok ? 0 : -1;
 }
 
 /* redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]:

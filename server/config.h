@@ -1,4 +1,5 @@
-/* The daemon's configuration, read from the environment (SPEC §4). */
+/* The daemon's configuration, read from the environment (the table is in
+ * man/ganomede-events-server.1 and docs/operations.md). */
 #ifndef GE_SERVER_CONFIG_H
 #define GE_SERVER_CONFIG_H
 
@@ -29,8 +30,8 @@ typedef struct ge_config {
     size_t max_body;
     size_t max_header;
     size_t max_name;
-    int read_timeout;
-    size_t max_connections;  /* 0: the file-descriptor limit less a reserve */        /* seconds of silence before a connection is dropped */
+    int read_timeout;        /* seconds to deliver a request */
+    size_t max_connections;  /* 0: the file-descriptor limit less a reserve */
     int workers;
 } ge_config;
 

@@ -4,10 +4,19 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "guard.h"
+
+/* A waiting long-poll whose client sent more (pipelining) is checked this
+ * often for the client going away. */
+#define PIPELINED_CHECK_MS 500
 
 struct ge_http {
     struct event_base *base;
@@ -17,6 +26,7 @@ struct ge_http {
     ge_api *api;
     const ge_log *log;
     size_t max_body;
+    size_t max_header;
 };
 
 /* One request between ge_api_handle and its answer. */
@@ -26,26 +36,12 @@ typedef struct pending {
     ge_call *call;      /* set when the answer comes later */
     int in_handle;      /* inside ge_api_handle */
     int answered;
-    struct event *closed; /* EV_CLOSED watch of a waiting GET */
+    struct event *closed; /* watch of a waiting GET's socket: see watch_peer */
 } pending;
-
-static const char *reason(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
-    }
-}
 
 static void on_close(struct evhttp_connection *evcon, void *arg);
 
-static void respond(void *conn, int status, const char *content_type, const char *body, size_t len) {
+static void respond(void *conn, const ge_answer *a) {
     pending *p = conn;
     struct evhttp_request *req = p->req;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -54,9 +50,19 @@ static void respond(void *conn, int status, const char *content_type, const char
     if (p->closed) event_free(p->closed);
     p->closed = NULL;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    if (content_type) evhttp_add_header(h, "Content-Type", content_type);
-    if (len) evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    evhttp_send_reply(req, status, reason(status), NULL);
+    if (a->content_type) evhttp_add_header(h, "Content-Type", a->content_type);
+    if (a->allow) evhttp_add_header(h, "Allow", a->allow);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* Headers only, with the length a GET would have (libevent would
+         * send the body even to a HEAD). */
+        char n[24];
+        snprintf(n, sizeof n, "%zu", a->len);
+        evhttp_add_header(h, "Content-Length", n);
+    } else if (a->len) {
+        evbuffer_add(evhttp_request_get_output_buffer(req), a->body, a->len);
+    }
+    /* NULL: libevent's reason phrase; it has none for 431 (RFC 6585). */
+    evhttp_send_reply(req, a->status, a->status == 431 ? "Request Header Fields Too Large" : NULL, NULL);
     p->answered = 1;
     if (!p->in_handle) free(p);
 }
@@ -72,11 +78,65 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     free(p);
 }
 
-static void on_peer_closed(evutil_socket_t fd, short what, void *arg) {
+/* 1 when the TCP connection is no longer established (the peer closed
+ * or reset it), 0 when it is, -1 when that cannot be told (not TCP). */
+static int tcp_closed(evutil_socket_t fd) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return -1;
+    return ti.tcpi_state != TCP_ESTABLISHED;
+}
+
+static void drop(pending *p) {
+    /* Runs on_close (cancelling the call: counted as 499), which frees p
+     * and this watch, then frees the request. */
+    evhttp_connection_free(evhttp_request_get_connection(p->req));
+}
+
+static void on_pipelined_check(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
-    /* Runs on_close (cancelling the call), then frees the request. */
-    evhttp_connection_free(arg);
+    pending *p = arg;
+    evutil_socket_t sock = bufferevent_getfd(evhttp_connection_get_bufferevent(evhttp_request_get_connection(p->req)));
+    if (tcp_closed(sock) == 1) drop(p);
+}
+
+/* The socket of a waiting GET became readable or closed. libevent 2.1
+ * stops reading a connection while its request waits for an answer, so
+ * without this watch it would notice a client that went away only when
+ * the long-poll ends. A FIN shows as EV_CLOSED (EPOLLRDHUP), but a reset
+ * or a socket error shows as EPOLLERR|EPOLLHUP, which libevent's epoll
+ * backend reports as EV_READ|EV_WRITE only: watching EV_CLOSED alone
+ * would leave that level-triggered state pending forever, and epoll_wait
+ * would return at once, again and again. */
+static void on_peer_event(evutil_socket_t fd, short what, void *arg) {
+    pending *p = arg;
+    if (what & EV_CLOSED) {
+        drop(p);
+        return;
+    }
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        drop(p);
+        return;
+    }
+    if (n < 0) return; /* nothing after all */
+    /* Data: the client pipelined its next request (read after this answer).
+     * A reset behind that data still reads as data, and the readable
+     * socket would wake us at once forever: stop watching the socket and
+     * ask the kernel for the connection's state from time to time. */
+    int closed = tcp_closed(fd);
+    if (closed == 1) {
+        drop(p);
+        return;
+    }
+    event_free(p->closed);
+    p->closed = NULL;
+    if (closed < 0) return; /* not TCP: the long-poll's own timeout ends it */
+    p->closed = event_new(p->h->base, -1, EV_PERSIST, on_pipelined_check, p);
+    struct timeval tv = {PIPELINED_CHECK_MS / 1000, (PIPELINED_CHECK_MS % 1000) * 1000};
+    if (p->closed) event_add(p->closed, &tv);
 }
 
 static ge_method method_of(struct evhttp_request *req) {
@@ -88,6 +148,15 @@ static ge_method method_of(struct evhttp_request *req) {
     case EVHTTP_REQ_DELETE: return GE_M_DELETE;
     default: return GE_M_OTHER;
     }
+}
+
+/* The request head's size as libevent counts it against its own limit:
+ * the request line and the header lines, without line ends. */
+static size_t head_size(struct evhttp_request *req, struct evkeyvalq *headers) {
+    size_t n = strlen(evhttp_request_get_uri(req)) + sizeof " HTTP/1.1" + 8;
+    for (struct evkeyval *kv = headers->tqh_first; kv; kv = kv->next.tqe_next)
+        n += strlen(kv->key) + 2 + strlen(kv->value);
+    return n;
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
@@ -104,7 +173,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
         const char *hash = memchr(r.query, '#', r.query_len);
         if (hash) r.query_len = (size_t)(hash - r.query);
     }
-    r.content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    r.content_type = evhttp_find_header(headers, "Content-Type");
+    r.head_too_large = head_size(req, headers) > h->max_header;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in);
     if (blen > h->max_body) {
@@ -132,12 +203,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
     p->call = call;
     if (!evcon) return;
     evhttp_connection_set_closecb(evcon, on_close, p);
-    /* libevent 2.1 stops reading a connection while its request waits for
-     * an answer, so it would only notice a client that went away when the
-     * long-poll ends. EV_CLOSED (EPOLLRDHUP) tells at once. */
     if (r.method == GE_M_GET) {
         evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-        p->closed = event_new(h->base, fd, EV_CLOSED, on_peer_closed, evcon);
+        p->closed = event_new(h->base, fd, EV_READ | EV_CLOSED | EV_PERSIST, on_peer_event, p);
         if (p->closed) event_add(p->closed, NULL);
     }
 }
@@ -150,13 +218,16 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
     h->api = api;
     h->log = log;
     h->max_body = max_body;
+    h->max_header = max_header;
     h->http = evhttp_new(base);
     if (!h->http) abort();
     /* Read a little past the limit so an oversized body is answered with
      * our JSON 413; far past it libevent cuts the connection itself. */
     size_t hard = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
     evhttp_set_max_body_size(h->http, (ev_ssize_t)hard);
-    evhttp_set_max_headers_size(h->http, (ev_ssize_t)max_header);
+    /* The same for the head: up to 4 times the limit it is read and
+     * answered with our JSON 431; past that libevent refuses it itself. */
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)(max_header * 4));
     evhttp_set_timeout(h->http, timeout_secs);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -66,7 +68,15 @@ static void usage(FILE *f) {
             "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
 }
 
-static int listen_socket(const char *host, int port, int reuseport, char *err, size_t errlen) {
+/* The daemon's listening sockets, one per worker, all opened by the parent
+ * before it forks. The first is bound without SO_REUSEPORT, so a port in
+ * use (by a second daemon too) is a start-up error; only then is the
+ * option turned on for it, and the others join it: the kernel spreads new
+ * connections over the workers, and no one who binds the usual way can
+ * share the port. The parent keeps every socket open, so the connections
+ * queued on a dead worker's socket wait for its replacement rather than
+ * being reset. */
+static int listen_sockets(const char *host, int port, int n, int *fds, char *err, size_t errlen) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -78,19 +88,33 @@ static int listen_socket(const char *host, int port, int reuseport, char *err, s
         snprintf(err, errlen, "cannot resolve HOST %s: %s", host, gai_strerror(rc));
         return -1;
     }
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) {
+    struct sockaddr_storage bound;
+    socklen_t boundlen = 0;
+    int one = 1, i;
+    for (i = 0; i < n; i++) {
+        int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fds[i] = fd;
+        if (fd < 0) break;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (i > 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) break;
+        /* The others bind where the first did (the same port when PORT=0). */
+        if (i == 0 ? bind(fd, res->ai_addr, res->ai_addrlen) != 0 : bind(fd, (struct sockaddr *)&bound, boundlen) != 0)
+            break;
+        if (i == 0) {
+            boundlen = sizeof bound;
+            if (getsockname(fd, (struct sockaddr *)&bound, &boundlen) != 0) break;
+            if (n > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) break;
+        }
+        if (listen(fd, 1024) != 0) break;
     }
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
-        if (fd >= 0) close(fd);
-        fd = -1;
-    }
+    int e = errno;
     freeaddrinfo(res);
-    return fd;
+    if (i == n) return 0;
+    snprintf(err, errlen, "cannot listen on %s:%d: %s%s", host, port, strerror(e),
+             e == EADDRINUSE ? " (is another server running on this port?)" : "");
+    for (int j = 0; j <= i && j < n; j++)
+        if (fds[j] >= 0) close(fds[j]);
+    return -1;
 }
 
 static void drain_tick(evutil_socket_t fd, short what, void *arg) {
@@ -167,40 +191,148 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
 }
 
 /* WORKERS > 1: the parent forks the workers, forwards SIGTERM/SIGINT to
- * them and exits when they have all exited. */
+ * them and exits when they have all exited. A worker that dies of a signal
+ * or exits non-zero while the daemon is not stopping is started again,
+ * after a back-off that doubles from RESTART_MIN_MS to RESTART_MAX_MS with
+ * each death in a row and starts over once a worker has lived
+ * RESTART_RESET_MS; a worker that exits 0 (told to stop) is not replaced.
+ * Workers exit when the parent dies (PR_SET_PDEATHSIG). The drill is in
+ * docs/operations.md. */
+#define RESTART_MIN_MS 100
+#define RESTART_MAX_MS 10000
+#define RESTART_RESET_MS 10000
+
 static volatile sig_atomic_t parent_signal;
 static void parent_on_signal(int sig) { parent_signal = sig; }
+static void parent_on_child(int sig) { (void)sig; /* only interrupts the parent's sleep */ }
 
-static int supervise(int nworkers, pid_t *pids) {
+typedef struct worker {
+    pid_t pid;            /* 0: not running */
+    uint64_t started_ms;
+    uint64_t restart_at;  /* ms; 0: no restart due */
+    unsigned backoff_ms;
+    int done;             /* exited 0: not replaced */
+} worker;
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Fork worker i, serving fds[i]; the child never returns from here. */
+static pid_t spawn_worker(const ge_config *cfg, const ge_log *log, const int *fds, int i, const char *start_date) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    for (int j = 0; j < cfg->workers; j++)
+        if (j != i) close(fds[j]);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    /* Stop (gracefully) when the parent dies; it may have died already. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(0);
+    exit(serve(cfg, log, fds[i], start_date));
+}
+
+static int supervise(const ge_config *cfg, const ge_log *log, int *fds, const char *start_date) {
+    int n = cfg->workers;
+    worker *w = calloc((size_t)n, sizeof *w);
+    if (!w) abort();
     struct sigaction sa = {0};
     sa.sa_handler = parent_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    int alive = nworkers, status = 0, forwarded = 0;
-    while (alive > 0) {
-        if (parent_signal && !forwarded) {
-            for (int i = 0; i < nworkers; i++)
-                if (pids[i] > 0) kill(pids[i], SIGTERM);
-            forwarded = 1;
+    sa.sa_handler = parent_on_child;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    int status = 0, forwarded = 0;
+    for (int i = 0; i < n; i++) {
+        w[i].pid = spawn_worker(cfg, log, fds, i, start_date);
+        w[i].started_ms = mono_ms();
+        w[i].backoff_ms = RESTART_MIN_MS;
+        if (w[i].pid < 0) {
+            ge_log_write(log, GE_LOG_FATAL, NULL, "cannot start a worker: %s", strerror(errno));
+            w[i].pid = 0;
+            parent_signal = SIGTERM;
+            status = 1;
         }
+    }
+    for (;;) {
+        if (parent_signal && !forwarded) {
+            for (int i = 0; i < n; i++) {
+                if (w[i].pid > 0) kill(w[i].pid, SIGTERM);
+                w[i].restart_at = 0;
+            }
+            forwarded = 1;
+            /* No more workers: new connections are refused once ours stop accepting. */
+            for (int i = 0; i < n; i++) close(fds[i]);
+        }
+        int alive = 0;
+        uint64_t next = 0, now = mono_ms();
+        for (int i = 0; i < n; i++) {
+            if (w[i].restart_at && w[i].restart_at <= now) {
+                w[i].restart_at = 0;
+                pid_t pid = spawn_worker(cfg, log, fds, i, start_date);
+                if (pid < 0) {
+                    ge_log_write(log, GE_LOG_ERROR, NULL, "cannot restart worker %d: %s", i, strerror(errno));
+                    w[i].restart_at = now + w[i].backoff_ms;
+                } else {
+                    w[i].pid = pid;
+                    w[i].started_ms = now;
+                    char extra[64];
+                    snprintf(extra, sizeof extra, "\"worker\":%d,\"workerPid\":%d", i, (int)pid);
+                    ge_log_write(log, GE_LOG_INFO, extra, "worker %d restarted", i);
+                }
+            }
+            if (w[i].pid > 0) alive++;
+            if (w[i].restart_at && (!next || w[i].restart_at < next)) next = w[i].restart_at;
+        }
+        if (!alive && !next) break;
         int st;
-        pid_t pid = waitpid(-1, &st, 0);
+        pid_t pid;
+        if (next) { /* a restart is due: do not block past it */
+            pid = waitpid(-1, &st, WNOHANG);
+            if (pid == 0) {
+                uint64_t ms = next > now ? next - now : 0;
+                struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* SIGCHLD or a stop signal cut it short */
+                continue;
+            }
+        } else {
+            pid = waitpid(-1, &st, 0);
+        }
         if (pid < 0) {
             if (errno == EINTR) continue;
             break;
         }
-        for (int i = 0; i < nworkers; i++) {
-            if (pids[i] == pid) {
-                pids[i] = 0;
-                alive--;
-                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) status = 1;
-                if (!forwarded) { /* a worker died: stop the others, exit non-zero */
-                    parent_signal = SIGTERM;
-                    status = 1;
-                }
+        for (int i = 0; i < n; i++) {
+            if (w[i].pid != pid) continue;
+            w[i].pid = 0;
+            int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            if (clean) {
+                w[i].done = 1;
+                break;
             }
+            if (forwarded) {
+                status = 1;
+                break;
+            }
+            uint64_t t = mono_ms();
+            if (t - w[i].started_ms >= RESTART_RESET_MS) w[i].backoff_ms = RESTART_MIN_MS;
+            char extra[96];
+            snprintf(extra, sizeof extra, "\"worker\":%d,\"workerPid\":%d,\"restartInMs\":%u", i, (int)pid,
+                     w[i].backoff_ms);
+            if (WIFSIGNALED(st))
+                ge_log_write(log, GE_LOG_ERROR, extra, "worker %d died of signal %d", i, WTERMSIG(st));
+            else
+                ge_log_write(log, GE_LOG_ERROR, extra, "worker %d exited with status %d", i, WEXITSTATUS(st));
+            w[i].restart_at = t + w[i].backoff_ms;
+            w[i].backoff_ms = w[i].backoff_ms * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : w[i].backoff_ms * 2;
+            break;
         }
     }
+    free(w);
     return status;
 }
 
@@ -243,10 +375,12 @@ int main(int argc, char **argv) {
         if (!cfg.max_connections && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
             cfg.max_connections = (size_t)rl.rlim_cur - 64;
     }
-    int fd = listen_socket(cfg.host, cfg.port, cfg.workers > 1, err, sizeof err);
-    if (fd < 0) {
+    int *fds = calloc((size_t)cfg.workers, sizeof *fds);
+    if (!fds) abort();
+    if (listen_sockets(cfg.host, cfg.port, cfg.workers, fds, err, sizeof err) != 0) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
         fprintf(stderr, "ganomede-events-server: %s\n", err);
+        free(fds);
         return 1;
     }
     char start_date[64];
@@ -263,26 +397,8 @@ int main(int argc, char **argv) {
              cfg.host, cfg.workers, (unsigned long long)cfg.poll_timeout_ms, cfg.max_connections);
     ge_log_write(&log, GE_LOG_INFO, extra, "ganomede-events-server %s listening on %s:%d", GE_VERSION, cfg.host,
                  cfg.port);
-    if (cfg.workers == 1) return serve(&cfg, &log, fd, start_date);
-
-    /* Every worker gets its own SO_REUSEPORT socket, so the kernel spreads
-     * connections over them; the first one is already bound. */
-    pid_t *pids = calloc((size_t)cfg.workers, sizeof *pids);
-    for (int i = 0; i < cfg.workers; i++) {
-        int wfd = i == 0 ? fd : listen_socket(cfg.host, cfg.port, 1, err, sizeof err);
-        if (wfd < 0) {
-            ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
-            break;
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            free(pids);
-            return serve(&cfg, &log, wfd, start_date);
-        }
-        pids[i] = pid;
-        close(wfd);
-    }
-    int status = supervise(cfg.workers, pids);
-    free(pids);
+    int status = cfg.workers == 1 ? serve(&cfg, &log, fds[0], start_date) : supervise(&cfg, &log, fds, start_date);
+    free(fds);
     return status;
 }
+

@@ -1,4 +1,4 @@
-/* ge_api: the REST API of SPEC §2, independent of any HTTP library.
+/* ge_api: the REST API (docs/protocol.md), independent of any HTTP library.
  *
  * The host (server/http.c) parses HTTP, hands each request over as a
  * ge_request, and sends what the respond function gives back. Order of
@@ -33,11 +33,20 @@ typedef struct ge_request {
     const char *body;
     size_t body_len;
     int body_too_large; /* body exceeded max_body: answer 413 */
+    int head_too_large; /* request line and headers exceeded their limit: answer 431 */
 } ge_request;
 
-/* content_type is what to send as Content-Type (application/json for
- * every API answer), NULL for an empty body (HEAD). */
-typedef void (*ge_respond_fn)(void *conn, int status, const char *content_type, const char *body, size_t len);
+/* One answer, borrowed for the duration of the respond call. The api
+ * answers HEAD like GET: the host sends the headers only (HTTP). */
+typedef struct ge_answer {
+    int status;
+    const char *content_type; /* Content-Type to send; NULL for an empty body */
+    const char *allow;        /* the Allow header of a 405, else NULL */
+    const char *body;
+    size_t len;
+} ge_answer;
+
+typedef void (*ge_respond_fn)(void *conn, const ge_answer *answer);
 
 /* Told of every answered request (route name, status, seconds; status
  * 499 when the client left first), e.g. to feed statsd. */

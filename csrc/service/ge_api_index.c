@@ -30,7 +30,7 @@ static void rows_cb(void *arg, redisReply *r) {
     ge_buf_puts(&b, ",\"value\":");
     ge_json_string_encode(&b, c->value, strlen(c->value));
     ge_buf_puts(&b, ",\"rows\":");
-    ge_api_json_array(&b, r, 0);
+    ge_reply_json_array(&b, r, 0);
     ge_buf_putc(&b, '}');
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);
@@ -142,13 +142,14 @@ ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, 
 static void define_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
     if (!ge_call_arrived(c)) return;
-    if (!r || (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL)) {
+    if (ge_call_collision(c, r, 409)) return;
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
         ge_call_store_failed(c, r);
         return;
     }
     /* The original answered "OK" when it created the index, null when the
      * id was taken. */
-    if (r->type == REDIS_REPLY_STATUS) ge_call_finish(c, 200, "\"OK\"", 4);
+    if (r->integer == 1) ge_call_finish(c, 200, "\"OK\"", 4);
     else ge_call_finish(c, 200, "null", 4);
 }
 
@@ -158,11 +159,12 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
     const char *msg = NULL;
     if (!ge_params_body_str(p, "id", &id)) msg = "Invalid index ID";
     else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
+    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "field", &field)) msg = "Invalid field";
     if (msg) {
-        ge_api_error(respond, conn, 400, "InvalidContent", msg);
+        ge_reply_invalid(respond, conn, msg);
     } else if (!ge_store_ready(api->store)) {
-        ge_api_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
+        ge_reply_unavailable(respond, conn);
     } else {
         ge_buf_puts(&def, "{\"id\":");
         ge_json_string_encode(&def, id.data, id.len);

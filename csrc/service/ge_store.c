@@ -13,8 +13,8 @@
 #include "ge_store_scripts.h"
 
 static const char *const script_src[S_COUNT] = {
-    GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,
-    GE_LUA_INDEX_PENDING, GE_LUA_INDEX_COMMIT, GE_LUA_INDEX_ROWS,
+    GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,       GE_LUA_INDEX_PENDING,
+    GE_LUA_INDEX_COMMIT,  GE_LUA_INDEX_ROWS,   GE_LUA_INDEX_DEFINE,
 };
 
 #define BACKOFF_MIN_MS 50
@@ -488,14 +488,19 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
 
 void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
                            void *arg) {
-    op *o = calloc(1, sizeof *o);
-    if (!o) abort();
-    o->s = s;
-    o->cb = cb;
-    o->arg = arg;
-    if (!s->cmd.ready ||
-        redisAsyncCommand(s->cmd.ac, plain_reply, o, "SET indices:%s %s NX", index_id, def_json) != REDIS_OK)
-        ge_store_fail_later(o);
+    ge_buf k1 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "indices:%s", index_id);
+    ARGS(k1.data, def_json);
+    run_script(s, S_IDX_DEFINE, 1, nargs_, args_, lens_, cb, arg);
+    ge_buf_free(&k1);
+}
+
+int ge_store_channel_reserved(const char *channel) {
+    static const char *const prefixes[] = {"indices:", "index:", "last-fetched:"};
+    if (strcmp(channel, "indices") == 0) return 1;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(channel, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    return 0;
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */

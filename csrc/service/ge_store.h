@@ -7,7 +7,8 @@
  * command connection is not ready every operation fails at once (reply
  * NULL), so callers can answer 503 without waiting.
  *
- * Key layout (SPEC §3, byte for byte the original's):
+ * Key layout (byte for byte the original's; docs/protocol.md, "Redis
+ * layout", lists the names that collide):
  *   indices:<channel>                  last event id (INCR)
  *   <channel>:<id>                     the event JSON
  *   <channel>:keys                     zset, member <channel>:<id>, score id
@@ -77,11 +78,12 @@ void ge_store_free(ge_store *s);
 int ge_store_ready(const ge_store *s);      /* command connection usable */
 int ge_store_sub_ready(const ge_store *s);  /* pub/sub connection usable */
 
-/* Publish: INCR, SET NX, ZADD NX, PUBLISH. type_json/from_json are JSON
- * string literals, data_json the compact data or NULL. Reply: the stored
- * event JSON (bulk string); with min_replicas, an error reply starting
- * "NOREPLICAS" when too few replicas confirmed it in time (the event may
- * still be stored). */
+/* Publish: INCR, SET, ZADD, PUBLISH, after checking that no key is taken
+ * by other data. type_json/from_json are JSON string literals, data_json
+ * the compact data or NULL. Reply: the stored event JSON (bulk string),
+ * or an error starting KEYCOLLISION with nothing written; with
+ * min_replicas, an error reply starting "NOREPLICAS" when too few replicas
+ * confirmed it in time (the event may still be stored). */
 void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, const char *type_json,
                       const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
                       void *arg);
@@ -104,7 +106,9 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
 /* The last `limit` events, oldest first. Reply: array of events. */
 void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg);
 
-/* SET indices:<id> def NX. Reply: status OK, or nil when it existed. */
+/* Create indices:<id> = def unless it exists. Reply: integer 1 created,
+ * 0 when an index with that id existed; an error starting KEYCOLLISION
+ * when the key holds something else. */
 void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
                            void *arg);
 /* Read the definition, the indexed position and up to `batch` events not
@@ -119,6 +123,11 @@ void ge_store_index_commit(ge_store *s, const char *index_id, const char *channe
 /* Events listed under index:<id>:<value>, newest first. Reply: array. */
 void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
                          ge_store_cb cb, void *arg);
+
+/* 1 when every key of `channel` would lie among the keys of another
+ * family (counters, index definitions and lists, cursors): such a channel
+ * can only collide, see "Redis layout" in docs/protocol.md. */
+int ge_store_channel_reserved(const char *channel);
 
 /* Pub/sub. Confirmations arrive through ge_store_events. Calls made while
  * the pub/sub connection is down are dropped: `lost` was (or will be)

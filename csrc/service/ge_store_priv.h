@@ -11,7 +11,7 @@
 #include "ge_sentinel.h"
 #include "ge_store.h"
 
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_COUNT };
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_COUNT };
 typedef struct conn conn;
 
 typedef struct op {

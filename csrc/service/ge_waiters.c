@@ -1,5 +1,6 @@
 #include "ge_waiters.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ ge_waiters *ge_waiters_new(const ge_waiters_sub *sub) {
 
 static void chan_drop(ge_chan *c) {
     ge_waiters *r = c->reg;
+    assert(c->count == 0 && !c->head && !c->tail);
+    assert(r->nchans > 0);
     ge_chan **p = slot(r, c->name, c->len);
     if (*p == c) *p = c->hnext;
     r->nchans--;
@@ -83,6 +86,7 @@ void ge_waiters_free(ge_waiters *r) {
 }
 
 int ge_waiters_add(ge_waiters *r, ge_waiter *w, const char *channel) {
+    assert(!w->chan); /* a waiter waits on one channel at a time */
     size_t len = strlen(channel);
     ge_chan **p = slot(r, channel, len);
     ge_chan *c = *p;
@@ -115,6 +119,9 @@ int ge_waiters_add(ge_waiters *r, ge_waiter *w, const char *channel) {
 void ge_waiters_remove(ge_waiter *w) {
     ge_chan *c = w->chan;
     if (!c) return;
+    assert(w->prev ? w->prev->next == w : c->head == w);
+    assert(w->next ? w->next->prev == w : c->tail == w);
+    assert(c->count > 0 && c->reg->nwaiters > 0);
     if (w->prev) w->prev->next = w->next;
     else c->head = w->next;
     if (w->next) w->next->prev = w->prev;
@@ -180,6 +187,7 @@ void ge_waiters_on_lost(ge_waiters *r) {
         while (c) {
             ge_chan *next = c->hnext;
             ge_waiter *w = c->head;
+            assert(r->nchans > 0 && r->nwaiters >= c->count);
             r->nchans--;
             r->nwaiters -= c->count;
             free(c);

@@ -74,7 +74,7 @@ test('after/limit of 2^63 and beyond count as defaults', async () => {
 });
 
 test('channel names with : % / spaces and non-ASCII are ordinary channels', async () => {
-  for (const name of ['a:b:c', '100%', 'x/y/z', 'with space', 'événement 😀', ':keys', 'indices:x']) {
+  for (const name of ['a:b:c', '100%', 'x/y/z', 'with space', 'événement 😀', ':keys']) {
     const ch = name + '-' + unique();
     const p = await post(body({ channel: ch }));
     assert.deepEqual([p.status, p.json.id], [200, 1], name);

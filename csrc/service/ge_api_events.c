@@ -1,0 +1,287 @@
+/* The events routes: GET /events/v1/events (read, acknowledge, long-poll),
+ * POST /events/v1/events (publish) and GET /latest. The rules they follow
+ * are in docs/protocol.md ("Cursor and acknowledgement", "Long-polling"). */
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_api_priv.h"
+#include "ge_json.h"
+
+/* ---- GET /events: read, then long-poll ----------------------------------- */
+
+/* Reads with `after` known and a small limit take the script-free range
+ * read (ge_store_read_range); the rest, and the first read of a client
+ * without `after`, the READ script. */
+#define RANGE_READ_MAX 100
+
+static void events_read(ge_call *c, int ack);
+static void events_read_script(ge_call *c, int ack);
+
+/* What a read found, parsed once even when it serves many calls. */
+typedef struct read_result {
+    const redisReply *bad; /* set (or NULL with ok == 0) when the read failed */
+    int ok;
+    size_t count;
+    ge_buf body;           /* the JSON array, when count > 0 */
+    int gap;               /* range read found nothing though the channel has later ids */
+    uint64_t after;        /* the effective after (script reads without after) */
+} read_result;
+
+static void parse_script_reply(const redisReply *r, read_result *res) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+        res->bad = r;
+        return;
+    }
+    res->ok = 1;
+    res->after = strtoull(r->element[0]->str, NULL, 10);
+    res->count = r->elements - 1;
+    if (res->count) ge_reply_json_array(&res->body, r, 1);
+}
+
+static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+        res->bad = r;
+        return;
+    }
+    res->ok = 1;
+    res->after = after;
+    for (size_t i = 1; i < r->elements; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
+    if (res->count) ge_reply_json_array(&res->body, r, 1);
+    else if (r->element[0]->type == REDIS_REPLY_STRING && strtoull(r->element[0]->str, NULL, 10) > after)
+        res->gap = 1; /* ids with holes (data written by something else): the script reads past them */
+}
+
+static void events_timeout(void *arg) { ge_call_finish(arg, 200, "[]", 2); }
+
+static void events_park(ge_call *c);
+
+/* A read for c came back (c->pending already accounted for). */
+static void events_apply(ge_call *c, const read_result *res) {
+    c->reading = 0;
+    if (!ge_call_arrived(c)) return;
+    if (!res->ok) {
+        ge_call_store_failed(c, res->bad);
+    } else if (res->count) {
+        ge_call_finish(c, 200, res->body.data, res->body.len);
+    } else if (res->gap) {
+        events_read_script(c, 2);
+    } else if (c->api->draining) {
+        ge_call_finish(c, 200, "[]", 2);
+    } else if (!c->timer) {
+        c->after = res->after;
+        events_park(c);
+    } else if (c->reread) {
+        c->reread = 0;
+        events_read(c, 2);
+    }
+}
+
+static void events_script_cb(void *arg, redisReply *r) {
+    read_result res = {0};
+    parse_script_reply(r, &res);
+    events_apply(arg, &res);
+    ge_buf_free(&res.body);
+}
+
+static void events_range_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    read_result res = {0};
+    parse_range_reply(r, c->after, &res);
+    events_apply(c, &res);
+    ge_buf_free(&res.body);
+}
+
+static void events_read_script(ge_call *c, int ack) {
+    c->reading = 1;
+    c->pending++;
+    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_script_cb, c);
+}
+
+static void events_read(ge_call *c, int ack) {
+    if (ack == 0 || c->limit > RANGE_READ_MAX) {
+        events_read_script(c, ack);
+        return;
+    }
+    c->reading = 1;
+    c->pending++;
+    ge_store_read_range(c->api->store, c->client_id, c->channel, ack, c->after, (unsigned)c->limit,
+                        events_range_cb, c);
+}
+
+/* One publish wakes every waiter of a channel in the same turn of the loop;
+ * those waiting with the same after and limit share one read, issued after
+ * the publish, so sharing cannot hide it. */
+typedef struct shared_read {
+    ge_api *api;
+    uint64_t after, limit;
+    size_t n, cap;
+    ge_call **calls;
+} shared_read;
+
+static void shared_read_cb(void *arg, redisReply *r) {
+    shared_read *sr = arg;
+    read_result res = {0};
+    parse_range_reply(r, sr->after, &res);
+    for (size_t i = 0; i < sr->n; i++) events_apply(sr->calls[i], &res);
+    ge_buf_free(&res.body);
+    free(sr->calls);
+    free(sr);
+}
+
+static void wake_read(ge_call *c) {
+    ge_api *api = c->api;
+    if (c->limit > RANGE_READ_MAX) {
+        events_read(c, 2);
+        return;
+    }
+    shared_read *sr = NULL;
+    for (size_t i = 0; i < api->wake_n; i++) {
+        shared_read *w = api->wake_reads[i];
+        if (w->after == c->after && w->limit == c->limit) sr = w;
+    }
+    if (!sr) {
+        sr = calloc(1, sizeof *sr);
+        if (!sr) abort();
+        sr->api = api;
+        sr->after = c->after;
+        sr->limit = c->limit;
+        if (api->wake_n == api->wake_cap) {
+            api->wake_cap = api->wake_cap ? api->wake_cap * 2 : 8;
+            api->wake_reads = realloc(api->wake_reads, api->wake_cap * sizeof *api->wake_reads);
+            if (!api->wake_reads) abort();
+        }
+        api->wake_reads[api->wake_n++] = sr;
+        ge_store_read_range(api->store, NULL, c->channel, 2, c->after, (unsigned)c->limit, shared_read_cb, sr);
+    }
+    if (sr->n == sr->cap) {
+        sr->cap = sr->cap ? sr->cap * 2 : 8;
+        sr->calls = realloc(sr->calls, sr->cap * sizeof *sr->calls);
+        if (!sr->calls) abort();
+    }
+    sr->calls[sr->n++] = c;
+    c->reading = 1;
+    c->pending++;
+}
+
+static void events_wake(ge_waiter *w, ge_wake why) {
+    ge_call *c = w->data;
+    if (why == GE_WAKE_LOST) {
+        ge_call_error(c, 503, "ServiceUnavailable", "Redis connection lost");
+        return;
+    }
+    if (c->reading) c->reread = 1; /* read again when the current read returns */
+    else if (why == GE_WAKE_MESSAGE) wake_read(c);
+    else events_read(c, 2);
+}
+
+static void events_park(ge_call *c) {
+    ge_api *api = c->api;
+    if (!ge_store_sub_ready(api->store)) {
+        ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
+        return;
+    }
+    c->waiter.cb = events_wake;
+    c->waiter.data = c;
+    c->timer = api->loop.timer_new(api->loop.data, events_timeout, c);
+    api->loop.timer_start(c->timer, api->poll_timeout_ms);
+    /* Armed already: the subscription predates this waiter but not
+     * necessarily the read, so read once more. */
+    if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, 2);
+}
+
+ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
+    const char *client_id = ge_params_query_str(p, "clientId");
+    const char *channel = ge_params_query_str(p, "channel");
+    if (!client_id) return ge_reply_invalid(respond, conn, "Invalid Client ID"), NULL;
+    if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
+    if (!ge_store_ready(api->store)) return ge_reply_unavailable(respond, conn), NULL;
+    const ge_pair *after = ge_form_get(&p->query, "after");
+    uint64_t limit = 100, a = 0;
+    ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
+    ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
+    ge_call *c = ge_call_new(api, respond, conn);
+    c->client_id = ge_xstrdup(client_id);
+    c->channel = ge_xstrdup(channel);
+    c->after = a;
+    c->limit = limit;
+    events_read(c, after ? 1 : 0);
+    return c;
+}
+
+/* ---- POST /events ------------------------------------------------------- */
+
+static void publish_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    /* Too few replicas have it (docs/high-availability.md): retryable. */
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOREPLICAS ", 11)) {
+        if (ge_call_arrived(c)) ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
+        return;
+    }
+    if (!ge_call_take(c, r, REDIS_REPLY_STRING)) return;
+    c->api->published++;
+    ge_call_finish(c, 200, r->str, r->len);
+}
+
+ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
+    ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
+    const char *msg = NULL;
+    ge_slice d;
+    ge_call *c = NULL;
+    if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
+    else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
+    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
+    else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
+    else ge_json_string_encode(&from, tmp.data, tmp.len);
+    if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
+    else if (!msg) ge_json_string_encode(&type, tmp.data, tmp.len);
+    if (!msg) {
+        if (ge_params_body_json(p, "data", &d)) {
+            ge_json_type t = ge_json_type_of(d);
+            if ((t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) || ge_json_compact(d.p, d.n, &data, NULL) != 0)
+                msg = "Invalid data";
+        } else if (ge_form_get(&p->form, "data")) {
+            msg = "Invalid data"; /* a form field is a string, never an object */
+        }
+    }
+    if (msg) ge_reply_invalid(respond, conn, msg);
+    else if (!ge_store_ready(api->store)) ge_reply_unavailable(respond, conn);
+    else {
+        c = ge_call_new(api, respond, conn);
+        c->pending++;
+        ge_store_publish(api->store, channel.data, api->loop.now_ms(api->loop.data), type.data, from.data,
+                         data.data, data.len, publish_cb, c);
+    }
+    ge_buf_free(&tmp);
+    ge_buf_free(&channel);
+    ge_buf_free(&type);
+    ge_buf_free(&from);
+    ge_buf_free(&data);
+    return c;
+}
+
+/* ---- GET /latest ---------------------------------------------------------- */
+
+static void latest_cb(void *arg, redisReply *r) {
+    ge_call *c = arg;
+    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+    ge_buf b = GE_BUF_INIT;
+    ge_reply_json_array(&b, r, 0);
+    ge_call_finish(c, 200, b.data, b.len);
+    ge_buf_free(&b);
+}
+
+ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
+    const char *channel = ge_params_query_str(p, "channel");
+    if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
+    if (!ge_store_ready(api->store)) return ge_reply_unavailable(respond, conn), NULL;
+    uint64_t limit = 100;
+    ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
+    ge_call *c = ge_call_new(api, respond, conn);
+    c->pending++;
+    ge_store_latest(api->store, channel, limit, latest_cb, c);
+    return c;
+}

@@ -1,0 +1,77 @@
+/* ge_call: one request of the api that outlives ge_api_handle (it waits
+ * for Redis or for an event), and the answers built for it. Internal to
+ * csrc/service.
+ *
+ * Lifetime: a call is answered at most once (finish, error, or cancelled
+ * by the host when the client left) and freed once it is answered and no
+ * store callback refers to it any more (`pending` counts those). */
+#ifndef GE_CALL_H
+#define GE_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ge_api.h"
+#include "ge_buf.h"
+#include "ge_str.h"
+#include "ge_waiters.h"
+
+struct redisReply;
+
+/* Inside the api every answer goes through the metering shim, which adds
+ * the content type and calls the host's ge_respond_fn. */
+typedef void (*ge_reply_fn)(void *conn, int status, const char *body, size_t len);
+
+/* One request that outlives ge_api_handle. Freed when it is done
+ * (answered or cancelled) and no store operation refers to it. */
+struct ge_call {
+    ge_api *api;
+    ge_call *prev, *next;
+    ge_reply_fn respond;
+    void *conn;
+    int done;
+    int pending; /* store callbacks still to come */
+
+    /* GET /events */
+    char *client_id, *channel;
+    uint64_t after, limit;
+    ge_waiter waiter;
+    ge_timer *timer;
+    int reading, reread;
+
+    /* GET /indices/:id/:value */
+    char *index_id, *value, *field, *ichannel;
+    int rounds;
+};
+
+ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn);
+/* Answer (if not done yet) and release. */
+void ge_call_finish(ge_call *c, int status, const char *body, size_t len);
+void ge_call_error(ge_call *c, int status, const char *code, const char *message);
+/* A store callback arrived: 1 if the call still wants it, 0 if it was
+ * cancelled meanwhile (and is now released). */
+int ge_call_arrived(ge_call *c);
+/* Answer a reply that is not what was asked for (NULL: Redis away). */
+void ge_call_store_failed(ge_call *c, const struct redisReply *r);
+/* When r is a name-collision error of the store (KEYCOLLISION, WRONGTYPE),
+ * answer it with `status` and code KeyCollision and return 1; else 0. */
+int ge_call_collision(ge_call *c, const struct redisReply *r, int status);
+/* ge_call_arrived, then check the reply has the redisReply type `type`
+ * (answering 503/500 when not): 1 when the callback should go on. */
+int ge_call_take(ge_call *c, const struct redisReply *r, int type);
+/* Answer done or cancelled: stop its waiter and timer (no answer sent). */
+void ge_call_stop(ge_call *c);
+/* Free c if it is done and no store callback is pending; else nothing. */
+void ge_call_release(ge_call *c);
+
+/* Answer with an error body built from code and message. */
+void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
+
+/* 400 InvalidContent with message; 503 "Redis is unavailable". */
+void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message);
+void ge_reply_unavailable(ge_reply_fn respond, void *conn);
+
+/* Append the elements [from, n) of an array reply as a JSON array. */
+void ge_reply_json_array(ge_buf *out, const struct redisReply *r, size_t from);
+
+#endif
