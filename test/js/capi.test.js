@@ -4,27 +4,27 @@
 // subscriptions, every error path, unsubscribe with a request in flight,
 // ack); this file starts the daemon, runs it and checks its verdict. It
 // also runs the examples/ programs, built by `make`.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const h = require('../lib/harness');
 
-const T = { timeout: 120000 };
+const T = { timeout: h.limit(120000) };
 const bin = (p) => path.join(h.ROOT, h.BUILD, p);
 let server, deadPort;
 
 // Run a C program (under GE_WRAP, e.g. valgrind, when set).
-function run(file, args, env, ms = 60000) {
+function run(file, args, env, ms = 90000) {
   return new Promise((resolve) => {
     const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
     const cmd = wrap.length ? wrap[0] : file;
     const argv = wrap.length ? wrap.slice(1).concat([file], args) : args;
-    const p = spawn(cmd, argv, { env: Object.assign({ PATH: process.env.PATH }, env) });
+    const p = spawn(cmd, argv, { env: Object.assign({ PATH: process.env.PATH, GE_TEST_TIME_SCALE: process.env.GE_TEST_TIME_SCALE || '1' }, env) });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+    const timer = setTimeout(() => p.kill('SIGKILL'), h.limit(ms));
     p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }
@@ -38,20 +38,20 @@ function checkTap(r, minTests) {
   assert.equal(r.code, 0, r.stdout + r.stderr);
 }
 
-test.before(async () => {
+tap.before(async () => {
   server = await h.startServer({ env: { POLL_TIMEOUT: '1000' } });
   deadPort = await h.freePort();
 });
-test.after(async () => { await server.stop(); });
+tap.teardown(async () => { await server.stop(); });
 
-test('C API against the daemon (test/capi/capi_check.c)', T, async () => {
+tap.test('C API against the daemon (test/capi/capi_check.c)', T, async () => {
   const r = await run(bin('capi/capi_check'), [], {
     GE_HOST: '127.0.0.1', GE_PORT: String(server.port), GE_DEAD_PORT: String(deadPort), API_SECRET: h.SECRET,
   });
   checkTap(r, 100);
 });
 
-test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
+tap.test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
   const redis = await h.startRedis();
   const srv = await h.startServer({ redisPort: redis.port });
   try {
@@ -68,7 +68,7 @@ test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
 
 const lines = (s) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-test('examples: producer, consumer and the libevent consumer', T, async () => {
+tap.test('examples: producer, consumer and the libevent consumer', T, async () => {
   const ch = h.unique('example');
   const env = { API_SECRET: h.SECRET };
   const host = ['127.0.0.1', String(server.port)];

@@ -1,11 +1,11 @@
 'use strict';
 // The Node client against the real daemon and Redis: every point of SPEC §5.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const t = require('../lib/client-harness');
 const { Client, Cursor, IndexerClient } = require('../..');
 
-const T = { timeout: 30000 };
+const T = { timeout: t.limit(30000) };
 let stack;
 const clients = [];
 function client(id, extra) {
@@ -14,13 +14,13 @@ function client(id, extra) {
   return c;
 }
 
-test.before(async () => { stack = await t.startStack(); });
-test.after(async () => {
+tap.before(async () => { stack = await t.startStack(); });
+tap.teardown(async () => {
   for (const c of clients) c.close();
   await stack.server.stop();
 });
 
-test('exports Client, Cursor, IndexerClient; loading needs no environment', T, async () => {
+tap.test('exports Client, Cursor, IndexerClient; loading needs no environment', T, async () => {
   assert.equal(typeof Client, 'function');
   assert.equal(typeof Cursor, 'function');
   assert.equal(typeof IndexerClient, 'function');
@@ -29,7 +29,7 @@ test('exports Client, Cursor, IndexerClient; loading needs no environment', T, a
   assert.equal(r.stdout.trim(), 'Client,Cursor,IndexerClient');
 });
 
-test('constructor checks its options', T, () => {
+tap.test('constructor checks its options', T, () => {
   assert.throws(() => new Client('id'), /secret/);
   assert.throws(() => new Client('id', {}), /secret/);
   assert.throws(() => new Client('id', { secret: '' }), /secret/);
@@ -42,7 +42,7 @@ test('constructor checks its options', T, () => {
   c.close();
 });
 
-test('send then listen: handler gets (event, channel), data comes back exactly', T, async () => {
+tap.test('send then listen: handler gets (event, channel), data comes back exactly', T, async () => {
   const ch = t.unique();
   const c = client();
   const header = await t.cb2p((cb) => c.send(ch, { from: 'tests', type: 'add', data: { thing: 'abc', stuff: 123, blob: [12, 13, 14], f: 0.1 } }, cb));
@@ -54,7 +54,7 @@ test('send then listen: handler gets (event, channel), data comes back exactly',
   assert.deepEqual(event, { id: 1, timestamp: header.timestamp, type: 'add', from: 'tests', data: { thing: 'abc', stuff: 123, blob: [12, 13, 14], f: 0.1 } });
 });
 
-test('every way of registering a listener starts polling', T, async () => {
+tap.test('every way of registering a listener starts polling', T, async () => {
   for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
     const ch = t.unique(method);
     const c = client();
@@ -67,7 +67,7 @@ test('every way of registering a listener starts polling', T, async () => {
   }
 });
 
-test('special names are never polled and never sendable', T, async () => {
+tap.test('special names are never polled and never sendable', T, async () => {
   const special = ['newListener', 'removeListener', 'error', 'drain', 'cycle'];
   for (const name of special) await t.publish(stack, name, { from: 'x', type: 'trap' });
   const c = client();
@@ -87,7 +87,7 @@ test('special names are never polled and never sendable', T, async () => {
   c.removeAllListeners();
 });
 
-test('send: invalid events call back asynchronously with a TypeError and send nothing', T, async () => {
+tap.test('send: invalid events call back asynchronously with a TypeError and send nothing', T, async () => {
   const ch = t.unique();
   const c = client();
   const bad = [
@@ -105,7 +105,7 @@ test('send: invalid events call back asynchronously with a TypeError and send no
   assert.deepEqual(latest, []);
 });
 
-test('cycle: {finished, next} Cursors; after = highest id seen, acknowledged on the next request', T, async () => {
+tap.test('cycle: {finished, next} Cursors; after = highest id seen, acknowledged on the next request', T, async () => {
   const ch = t.unique();
   const id = t.unique('cid');
   for (let i = 0; i < 3; i++) await t.publish(stack, ch, { from: 'x', type: 't' + i });
@@ -136,7 +136,7 @@ test('cycle: {finished, next} Cursors; after = highest id seen, acknowledged on 
   c.removeAllListeners(ch);
 });
 
-test('a restarted client with the same clientId gets only what it had not acknowledged', T, async () => {
+tap.test('a restarted client with the same clientId gets only what it had not acknowledged', T, async () => {
   const ch = t.unique();
   const id = t.unique('cid');
   const a = client(id);
@@ -159,7 +159,7 @@ test('a restarted client with the same clientId gets only what it had not acknow
   b.removeAllListeners();
 });
 
-test('after the last listener goes, the request in flight finishes, its events are dropped, then drain', T, async () => {
+tap.test('after the last listener goes, the request in flight finishes, its events are dropped, then drain', T, async () => {
   const ch = t.unique();
   const id = t.unique('cid');
   const c = client(id);
@@ -179,7 +179,7 @@ test('after the last listener goes, the request in flight finishes, its events a
   c.removeAllListeners(ch);
 });
 
-test('two listeners on one channel: one request stream, each event once per listener', T, async () => {
+tap.test('two listeners on one channel: one request stream, each event once per listener', T, async () => {
   const ch = t.unique();
   const c = client();
   const a = [], b = [];
@@ -193,7 +193,7 @@ test('two listeners on one channel: one request stream, each event once per list
   c.removeAllListeners(ch);
 });
 
-test('HTTP errors reach "error" as (error, channel) with statusCode, restCode, body; then cycle', T, async () => {
+tap.test('HTTP errors reach "error" as (error, channel) with statusCode, restCode, body; then cycle', T, async () => {
   const ch = t.unique();
   const c = client(undefined, { secret: 'wrong-secret' });
   const errs = [];
@@ -216,7 +216,7 @@ test('HTTP errors reach "error" as (error, channel) with statusCode, restCode, b
   assert.equal(sendErr.restCode, 'InvalidCredentialsError');
 });
 
-test('getLatestEvents: last `limit` events, oldest first, default 100', T, async () => {
+tap.test('getLatestEvents: last `limit` events, oldest first, default 100', T, async () => {
   const ch = t.unique();
   const c = client();
   for (let i = 0; i < 5; i++) await t.publish(stack, ch, { from: 'x', type: 't' + i });
@@ -226,7 +226,7 @@ test('getLatestEvents: last `limit` events, oldest first, default 100', T, async
   assert.deepEqual(all.map((e) => e.id), [1, 2, 3, 4, 5]);
 });
 
-test('IndexerClient: createIndex then getIndexEvents', T, async () => {
+tap.test('IndexerClient: createIndex then getIndexEvents', T, async () => {
   const ch = t.unique();
   const idx = t.unique('idx');
   const ic = new IndexerClient({ secret: stack.server.secret, hostname: '127.0.0.1', port: stack.server.port, pathnamePrefix: '/events/v1' });
@@ -245,7 +245,7 @@ test('IndexerClient: createIndex then getIndexEvents', T, async () => {
   assert.equal(missing.restCode, 'ResourceNotFound');
 });
 
-test('the 1.5 prefix form of pathname works too', T, async () => {
+tap.test('the 1.5 prefix form of pathname works too', T, async () => {
   const ch = t.unique();
   const c = client(undefined, { pathname: '/events/v1' });
   const h = await t.cb2p((cb) => c.send(ch, { from: 'x', type: 'y' }, cb));

@@ -1,14 +1,16 @@
 'use strict';
 // Nasty requests: each gets a clear answer (4xx, or 200 where the input is
 // legal) and the server keeps serving.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { startServer, request, unique } = require('../lib/harness');
+const { startServer, request, unique, limit } = require('../lib/harness');
+
+const T = { timeout: limit(60000) };
 
 let srv;
-test.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: '200' } }); });
-test.after(async () => { await srv.stop(); });
+tap.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: '200' } }); });
+tap.teardown(async () => { await srv.stop(); });
 
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 const post = (body, headers = { 'content-type': 'application/json' }) => request(srv.url, 'POST', '/events/v1/events', body, headers);
@@ -30,7 +32,7 @@ function raw(bytes, ms = 5000) {
 
 const body = (extra) => JSON.stringify(Object.assign({ secret: srv.secret, clientId: 'h', channel: unique(), from: 'f', type: 't' }, extra));
 
-test('invalid UTF-8 in a JSON body: 400 Invalid JSON', async () => {
+tap.test('invalid UTF-8 in a JSON body: 400 Invalid JSON', T, async () => {
   const buf = Buffer.concat([Buffer.from('{"secret":"' + srv.secret + '","clientId":"h","channel":"c'), Buffer.from([0xc3, 0x28]), Buffer.from('","from":"f","type":"t"}')]);
   const r = await post(buf);
   assert.deepEqual([r.status, r.json.code], [400, 'InvalidContent']);
@@ -38,7 +40,7 @@ test('invalid UTF-8 in a JSON body: 400 Invalid JSON', async () => {
   await alive();
 });
 
-test('NUL bytes inside strings: 400 naming the parameter', async () => {
+tap.test('NUL bytes inside strings: 400 naming the parameter', T, async () => {
   let r = await post(body({ channel: 'a\u0000b' }));
   assert.deepEqual([r.status, r.json.message], [400, 'Invalid Channel']);
   r = await post(body({ type: '\u0000' }));
@@ -48,13 +50,13 @@ test('NUL bytes inside strings: 400 naming the parameter', async () => {
   await alive();
 });
 
-test('a 10 MB body: 413, never a crash', async () => {
+tap.test('a 10 MB body: 413, never a crash', T, async () => {
   const r = await post(body({ data: { s: 'x'.repeat(10 * 1024 * 1024) } }));
   assert.equal(r.status, 413);
   await alive();
 });
 
-test('100,000-deep nesting: 400', async () => {
+tap.test('100,000-deep nesting: 400', T, async () => {
   const deep = '{"secret":"' + srv.secret + '","data":' + '['.repeat(100000) + ']'.repeat(100000) + '}';
   const r = await post(deep);
   assert.equal(r.status, 400);
@@ -62,7 +64,7 @@ test('100,000-deep nesting: 400', async () => {
   await alive();
 });
 
-test('after/limit of 2^63 and beyond count as defaults', async () => {
+tap.test('after/limit of 2^63 and beyond count as defaults', T, async () => {
   const ch = unique();
   await post(body({ channel: ch }));
   for (const v of ['9223372036854775808', '18446744073709551616', '1' + '0'.repeat(400), '-9223372036854775809']) {
@@ -73,7 +75,7 @@ test('after/limit of 2^63 and beyond count as defaults', async () => {
   await alive();
 });
 
-test('channel names with : % / spaces and non-ASCII are ordinary channels', async () => {
+tap.test('channel names with : % / spaces and non-ASCII are ordinary channels', T, async () => {
   for (const name of ['a:b:c', '100%', 'x/y/z', 'with space', 'événement 😀', ':keys']) {
     const ch = name + '-' + unique();
     const p = await post(body({ channel: ch }));
@@ -84,7 +86,7 @@ test('channel names with : % / spaces and non-ASCII are ordinary channels', asyn
   await alive();
 });
 
-test('repeated query parameters are not strings', async () => {
+tap.test('repeated query parameters are not strings', T, async () => {
   const s = encodeURIComponent(srv.secret);
   let r = await request(srv.url, 'GET', '/events/v1/events?secret=' + s + '&clientId=a&channel=x&channel=y');
   assert.deepEqual([r.status, r.json.message], [400, 'Invalid Channel']);
@@ -93,7 +95,7 @@ test('repeated query parameters are not strings', async () => {
   await alive();
 });
 
-test('thousands of headers and a 1 MB request line: a 4xx or a closed connection, and the server goes on', async () => {
+tap.test('thousands of headers and a 1 MB request line: a 4xx or a closed connection, and the server goes on', T, async () => {
   let headers = '';
   for (let i = 0; i < 5000; i++) headers += 'X-H' + i + ': ' + 'v'.repeat(20) + '\r\n';
   const st1 = await raw('GET /events/v1/ping/x HTTP/1.1\r\nHost: x\r\n' + headers + '\r\n');
@@ -105,7 +107,7 @@ test('thousands of headers and a 1 MB request line: a 4xx or a closed connection
   await alive();
 });
 
-test('a percent-encoded path that decodes to odd bytes', async () => {
+tap.test('a percent-encoded path that decodes to odd bytes', T, async () => {
   let r = await request(srv.url, 'GET', '/events/v1/indices/%00/%ff?secret=' + encodeURIComponent(srv.secret));
   assert.deepEqual([r.status, r.json.message], [400, 'Invalid index ID']);
   r = await request(srv.url, 'GET', '/events/v1/indices/' + unique('none') + '/%ff%fe?secret=' + encodeURIComponent(srv.secret));

@@ -1,15 +1,17 @@
 'use strict';
 // Long-polling: timeout, wake-ups (every waiter, no lost wake-up in a race),
 // disconnects, subscriptions dropped, wake-ups across processes.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
-const { startServer, request, redisCommand, unique, sleep } = require('../lib/harness');
+const { startServer, request, redisCommand, unique, sleep, limit } = require('../lib/harness');
+
+const T = { timeout: limit(60000) };
 
 const REDIS = Number(process.env.GE_TEST_REDIS_PORT || 6379);
-const POLL = 4000;
+const POLL = limit(4000);
 let srv;
-test.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: String(POLL) } }); });
-test.after(async () => { await srv.stop(); });
+tap.before(async () => { srv = await startServer({ env: { POLL_TIMEOUT: String(POLL) } }); });
+tap.teardown(async () => { await srv.stop(); });
 
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 const publish = (s, channel, type = 'T') => request(s.url, 'POST', '/events/v1/events',
@@ -27,18 +29,18 @@ async function until(fn, ms, what) {
   }
 }
 
-test('a wait with nothing to read answers [] after POLL_TIMEOUT', async () => {
+tap.test('a wait with nothing to read answers [] after POLL_TIMEOUT', T, async () => {
   const s = await startServer({ env: { POLL_TIMEOUT: '600' } });
   try {
     const t0 = Date.now();
     const r = await poll(s, unique(), 0);
     const took = Date.now() - t0;
     assert.deepEqual([r.status, r.json], [200, []]);
-    assert.ok(took >= 550 && took < 3000, 'took ' + took + ' ms');
+    assert.ok(took >= 550 && took < limit(3000), 'took ' + took + ' ms');
   } finally { await s.stop(); }
 });
 
-test('a publish ends the wait at once with the event', async () => {
+tap.test('a publish ends the wait at once with the event', T, async () => {
   const ch = unique();
   const t0 = Date.now();
   const waiting = poll(srv, ch, 0);
@@ -51,7 +53,7 @@ test('a publish ends the wait at once with the event', async () => {
   await until(async () => (await numsub(ch)) === 0, 2000, 'unsubscribe after the last waiter');
 });
 
-test('one publish wakes every one of 200 waiters on a channel', async () => {
+tap.test('one publish wakes every one of 200 waiters on a channel', T, async () => {
   const ch = unique();
   const waiters = [];
   for (let i = 0; i < 200; i++) waiters.push(poll(srv, ch, 0, 'w' + i));
@@ -66,7 +68,7 @@ test('one publish wakes every one of 200 waiters on a channel', async () => {
   assert.equal(await numsub(ch) <= 1, true);
 });
 
-test('a publish racing the start of a wait is never missed (200 tries)', async () => {
+tap.test('a publish racing the start of a wait is never missed (200 tries)', T, async () => {
   const ch = unique('race');
   let missed = 0;
   for (let i = 0; i < 200; i++) {
@@ -82,7 +84,7 @@ test('a publish racing the start of a wait is never missed (200 tries)', async (
   assert.equal(missed, 0, missed + ' wake-ups missed');
 });
 
-test('a client that disconnects while waiting is forgotten at once', async () => {
+tap.test('a client that disconnects while waiting is forgotten at once', T, async () => {
   const ch = unique();
   const ac = new AbortController();
   const waiting = poll(srv, ch, 0, 'quitter', ac.signal).catch((e) => e);
@@ -99,7 +101,7 @@ test('a client that disconnects while waiting is forgotten at once', async () =>
   assert.equal((await again).json.length, 1);
 });
 
-test('many disconnects while waiting leave nothing behind', async () => {
+tap.test('many disconnects while waiting leave nothing behind', T, async () => {
   const ch = unique();
   const acs = [];
   const all = [];
@@ -117,7 +119,7 @@ test('many disconnects while waiting leave nothing behind', async () => {
   assert.equal(r.status, 200);
 });
 
-test('a publish on another server sharing the Redis wakes the waiters here', async () => {
+tap.test('a publish on another server sharing the Redis wakes the waiters here', T, async () => {
   const other = await startServer({ env: { POLL_TIMEOUT: String(POLL) } });
   try {
     const ch = unique();
@@ -131,7 +133,7 @@ test('a publish on another server sharing the Redis wakes the waiters here', asy
   } finally { await other.stop(); }
 });
 
-test('WORKERS=2 serves from two processes and wakes across them', async () => {
+tap.test('WORKERS=2 serves from two processes and wakes across them', T, async () => {
   const s = await startServer({ env: { WORKERS: '2', POLL_TIMEOUT: String(POLL) } });
   try {
     const ch = unique();

@@ -1,9 +1,11 @@
 'use strict';
 // Watching the daemon: /metrics (Prometheus), /health, statsd.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
-const { startServer, startRedis, request, unique, sleep } = require('../lib/harness');
+const { startServer, startRedis, request, unique, sleep, limit } = require('../lib/harness');
+
+const T = { timeout: limit(60000) };
 
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 const metric = (text, name) => {
@@ -11,7 +13,7 @@ const metric = (text, name) => {
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 };
 
-test('/metrics counts requests by route and status, published events and waiters', async () => {
+tap.test('/metrics counts requests by route and status, published events and waiters', T, async () => {
   const s = await startServer({ env: { POLL_TIMEOUT: '5000' } });
   try {
     const ch = unique();
@@ -43,7 +45,7 @@ test('/metrics counts requests by route and status, published events and waiters
   } finally { await s.stop(); }
 });
 
-test('/health and the redis_up gauge flip when Redis stops', async () => {
+tap.test('/health and the redis_up gauge flip when Redis stops', T, async () => {
   const redis = await startRedis();
   const s = await startServer({ redisPort: redis.port });
   try {
@@ -58,7 +60,7 @@ test('/health and the redis_up gauge flip when Redis stops', async () => {
   } finally { await s.stop(); await redis.stop(); }
 });
 
-test('statsd counters when STATSD_HOST is set', async () => {
+tap.test('statsd counters when STATSD_HOST is set', T, async () => {
   const sock = dgram.createSocket('udp4');
   const lines = [];
   sock.on('message', (msg) => lines.push(...msg.toString().split('\n')));
@@ -74,7 +76,7 @@ test('statsd counters when STATSD_HOST is set', async () => {
   } finally { await s.stop(); sock.close(); }
 });
 
-test('a client leaving a long-poll is counted as 499', async () => {
+tap.test('a client leaving a long-poll is counted as 499', T, async () => {
   const s = await startServer({ env: { POLL_TIMEOUT: '5000' } });
   try {
     const ac = new AbortController();

@@ -1,15 +1,17 @@
 'use strict';
 // Redis configuration beyond host and port: REDIS_URL (password, user,
 // database, unix socket), REDIS_PASSWORD, and clear errors.
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startServer, startRedis, request, redisCommand, unique } = require('../lib/harness');
+const { startServer, startRedis, request, redisCommand, unique, limit } = require('../lib/harness');
+
+const T = { timeout: limit(60000) };
 
 const publish = (s, channel) => request(s.url, 'POST', '/events/v1/events',
   { secret: s.secret, clientId: 'r', channel, from: 'f', type: 't' });
 
-test('REDIS_URL with a password and a database number', async () => {
+tap.test('REDIS_URL with a password and a database number', T, async () => {
   const redis = await startRedis({ password: 'p@ss:word' });
   try {
     const s = await startServer({ env: { REDIS_URL: 'redis://:p%40ss%3Aword@127.0.0.1:' + redis.port + '/3' } });
@@ -31,7 +33,7 @@ test('REDIS_URL with a password and a database number', async () => {
   } finally { await redis.stop(); }
 });
 
-test('a wrong password: the server stays up, answers 503 and logs why', async () => {
+tap.test('a wrong password: the server stays up, answers 503 and logs why', T, async () => {
   const redis = await startRedis({ password: 'right' });
   try {
     const s = await startServer({ waitRedis: false, env: { LOG_LEVEL: 'INFO', REDIS_URL: 'redis://:wrong@127.0.0.1:' + redis.port } });
@@ -45,7 +47,7 @@ test('a wrong password: the server stays up, answers 503 and logs why', async ()
   } finally { await redis.stop(); }
 });
 
-test('REDIS_PASSWORD with the original host/port variables', async () => {
+tap.test('REDIS_PASSWORD with the original host/port variables', T, async () => {
   const redis = await startRedis({ password: 'sekret' });
   try {
     const s = await startServer({ redisPort: redis.port, env: { REDIS_PASSWORD: 'sekret' } });
@@ -53,7 +55,7 @@ test('REDIS_PASSWORD with the original host/port variables', async () => {
   } finally { await redis.stop(); }
 });
 
-test('REDIS_URL unix:// socket', async () => {
+tap.test('REDIS_URL unix:// socket', T, async () => {
   const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'ge-sock-'));
   const sockPath = path.join(dir, 'redis.sock');
   const redis = await startRedis({ unixsocket: sockPath });
@@ -67,7 +69,7 @@ test('REDIS_URL unix:// socket', async () => {
   } finally { await redis.stop(); }
 });
 
-test('a malformed REDIS_URL is a start-up error that does not echo the password', async () => {
+tap.test('a malformed REDIS_URL is a start-up error that does not echo the password', T, async () => {
   for (const url of ['http://x', 'redis://:secretpw@host:notaport', 'redis://user@host', 'unix://']) {
     const s = await startServer({ env: { REDIS_URL: url }, wait: false });
     const e = await s.exited;

@@ -2,7 +2,7 @@
 // https: the client through a local TLS terminator (stunnel) in front of
 // the daemon, with a certificate made here by openssl and verified by the
 // client against it (no verification switched off).
-const test = require('node:test');
+const tap = require('tap');
 const assert = require('node:assert/strict');
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,14 +10,14 @@ const os = require('node:os');
 const path = require('node:path');
 const t = require('../lib/client-harness');
 
-const T = { timeout: 60000 };
+const T = { timeout: t.limit(60000) };
 const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
   try { execFileSync('sh', ['-c', 'command -v ' + b], { stdio: 'ignore' }); return true; } catch (_) { return false; }
 });
 
 let stack, tunnel, dir, tlsPort;
 
-test.before(async () => {
+tap.before(async () => {
   if (!STUNNEL) return;
   stack = await t.startStack({ env: { POLL_TIMEOUT: '1000' } });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-tls-'));
@@ -34,13 +34,13 @@ test.before(async () => {
   await t.waitPort(tlsPort);
 });
 
-test.after(async () => {
+tap.teardown(async () => {
   if (tunnel) { tunnel.kill('SIGTERM'); await new Promise((r) => tunnel.once('exit', r)); }
   if (stack) await stack.server.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('send and listen over https, certificate verified', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
+tap.test('send and listen over https, certificate verified', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
   const ch = t.unique('tls');
   const c = new t.Client(t.unique('cid'), {
     secret: stack.server.secret, protocol: 'https', hostname: 'localhost', port: tlsPort, caFile: path.join(dir, 'cert.pem'),
@@ -62,7 +62,7 @@ test('send and listen over https, certificate verified', Object.assign({ skip: !
   }
 });
 
-test('an untrusted certificate is an error (status 0), not a silent success', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
+tap.test('an untrusted certificate is an error (status 0), not a silent success', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
   const c = new t.Client(t.unique('cid'), { secret: stack.server.secret, protocol: 'https', hostname: 'localhost', port: tlsPort });
   try {
     const err = await new Promise((resolve) => c.send(t.unique('tls'), { from: 'a', type: 'b' }, resolve));

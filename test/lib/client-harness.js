@@ -28,7 +28,7 @@ async function publish(stack, channel, event) {
 function collect(emitter, name, n, ms = 10000) {
   return new Promise((resolve, reject) => {
     const got = [];
-    const t = setTimeout(() => { emitter.removeListener(name, on); reject(new Error('timeout waiting for ' + n + ' ' + name + ' (got ' + got.length + ')')); }, ms);
+    const t = setTimeout(() => { emitter.removeListener(name, on); reject(new Error('timeout waiting for ' + n + ' ' + name + ' (got ' + got.length + ')')); }, h.limit(ms));
     function on(a, b) {
       got.push([a, b]);
       if (got.length === n) { clearTimeout(t); emitter.removeListener(name, on); resolve(got); }
@@ -39,14 +39,15 @@ function collect(emitter, name, n, ms = 10000) {
 
 function once(emitter, name, ms = 10000) {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout waiting for ' + name)), ms);
+    const t = setTimeout(() => reject(new Error('timeout waiting for ' + name)), h.limit(ms));
     emitter.once(name, (...args) => { clearTimeout(t); resolve(args); });
   });
 }
 
 const cb2p = (fn) => new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 
-// Run a script in a child node process; resolves {code, signal, stdout, stderr, ms}.
+// Run a script in a child node process, SIGKILLed after `timeout` ms;
+// resolves {code, signal, stdout, stderr, ms}.
 function runNode(script, { env = {}, timeout = 20000, args = [] } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -56,7 +57,7 @@ function runNode(script, { env = {}, timeout = 20000, args = [] } = {}) {
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
+    const t = setTimeout(() => child.kill('SIGKILL'), h.limit(timeout));
     child.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr, ms: Date.now() - started }); });
   });
 }

@@ -14,6 +14,12 @@ const BUILD = process.env.GE_BUILD || 'out';
 const DAEMON = path.join(ROOT, BUILD, 'ganomede-events-server');
 const SECRET = 'test-secret-' + process.pid;
 
+// Every time limit of the tests goes through limit(): scripts/test.sh sets
+// GE_TEST_TIME_SCALE (3 under sanitizers, 10 under valgrind), so a limit
+// bounds a hang, never the speed of a slowed-down build.
+const SCALE = Number(process.env.GE_TEST_TIME_SCALE) > 0 ? Number(process.env.GE_TEST_TIME_SCALE) : 1;
+const limit = (ms) => Math.round(ms * SCALE);
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -27,7 +33,7 @@ function freePort() {
 }
 
 function waitPort(port, ms = 10000) {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + limit(ms);
   return new Promise((resolve, reject) => {
     const attempt = () => {
       const s = net.connect(port, '127.0.0.1');
@@ -47,12 +53,13 @@ function waitPort(port, ms = 10000) {
 function getStatus(url) {
   return new Promise((resolve, reject) => {
     const req = require('node:http').get(url, { agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.setTimeout(limit(2000), () => req.destroy(new Error('no answer from ' + url)));
     req.on('error', reject);
   });
 }
 
 async function waitHealthy(url, ms) {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + limit(ms);
   for (;;) {
     try {
       if ((await getStatus(url + '/health')) === 200) return;
@@ -63,6 +70,19 @@ async function waitHealthy(url, ms) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Resolve with what `exited` resolves to; a process still running after
+// limit(ms) is SIGKILLed and the stop fails: a stop never hangs a test.
+async function exitWithin(proc, exited, ms, what) {
+  let timer;
+  const late = new Promise((r) => { timer = setTimeout(() => r('late'), limit(ms)); });
+  const e = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (e !== 'late') return e;
+  proc.kill('SIGKILL');
+  await exited;
+  throw new Error(what + ' still running ' + limit(ms) + ' ms after it was told to stop: killed');
+}
 
 // A private redis-server on a free port. opts.appendonly keeps an AOF so
 // a SIGKILLed Redis comes back with its data.
@@ -83,7 +103,7 @@ async function startRedis(opts = {}) {
       if (proc.exitCode !== null || proc.signalCode) return;
       const done = new Promise((r) => proc.once('exit', r));
       proc.kill(signal);
-      await done;
+      await exitWithin(proc, done, 10000, 'redis-server');
     },
   };
 }
@@ -118,7 +138,7 @@ async function startServer(opts = {}) {
     get stderr() { return stderr; },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && !proc.signalCode) proc.kill(signal);
-      const e = await exited;
+      const e = await exitWithin(proc, exited, 20000, 'the daemon');
       checkMemoryReports(stderr);
       return e;
     },
@@ -133,9 +153,10 @@ async function startServer(opts = {}) {
   return server;
 }
 
-// One HTTP request with fetch; resolves {status, headers, body, json}.
+// One HTTP request with fetch; resolves {status, headers, body, json}. It
+// fails after a minute (longer than any long-poll the tests ask for).
 async function request(base, method, pathAndQuery, body, headers = {}) {
-  const init = { method, headers: Object.assign({}, headers) };
+  const init = { method, headers: Object.assign({}, headers), signal: AbortSignal.timeout(limit(60000)) };
   if (body !== undefined) {
     if (typeof body === 'string' || Buffer.isBuffer(body)) init.body = body;
     else { init.body = JSON.stringify(body); init.headers['content-type'] = init.headers['content-type'] || 'application/json'; }
@@ -151,6 +172,7 @@ async function request(base, method, pathAndQuery, body, headers = {}) {
 function redisCommand(port, ...args) {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
+    s.setTimeout(limit(10000), () => s.destroy(new Error('redis at ' + port + ' did not answer ' + args[0])));
     let payload = '*' + args.length + '\r\n';
     for (const a of args) {
       const b = Buffer.from(String(a));
@@ -208,4 +230,4 @@ function checkMemoryReports(stderr) {
 let uniq = 0;
 const unique = (prefix = 'ch') => prefix + '-' + process.pid + '-' + Date.now().toString(36) + '-' + (uniq++);
 
-module.exports = { ROOT, BUILD, DAEMON, SECRET, freePort, waitPort, waitHealthy, sleep, startRedis, startServer, request, redisCommand, unique };
+module.exports = { ROOT, BUILD, DAEMON, SECRET, limit, freePort, waitPort, waitHealthy, sleep, startRedis, startServer, request, redisCommand, unique };
