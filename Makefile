@@ -23,7 +23,7 @@ CTEST_BIN := $(CTEST_SRC:test/c/%.c=$(BUILD)/test/%)
 
 DAEMON := $(BUILD)/ganomede-events-server
 
-.PHONY: all daemon ctest test asan valgrind clean
+.PHONY: all daemon ctest test gate-selftest asan valgrind clean
 all: $(DAEMON) $(BUILD)/libganomede-events-core.a $(CTEST_BIN)
 
 daemon: $(DAEMON)
@@ -44,24 +44,31 @@ $(BUILD)/test/%: test/c/%.c $(BUILD)/libganomede-events-core.a test/c/tap.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libganomede-events-core.a $(LIBS)
 
 ctest: $(CTEST_BIN)
-	@for t in $(CTEST_BIN); do echo "# $$t"; $$t || exit 1; done
+	@for t in $(CTEST_BIN); do echo "# $$t"; timeout -k 10 120 $$t || exit 1; done
 
 test:
 	bash scripts/test.sh
 
+# The gate's self-test: fixture tests that fail, hang, crash, skip or are
+# cancelled make scripts/test.sh and .ci/run exit non-zero.
+gate-selftest:
+	bash test/gate/selftest.sh
+
 # The whole suite with AddressSanitizer + UndefinedBehaviorSanitizer: the
-# test script builds into build-asan/ and runs the daemon from there.
+# test script builds into out-asan/ and runs the daemon from there (time
+# limits x3).
 asan:
 	GE_BUILD=out-asan GE_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	GE_LDFLAGS="-fsanitize=address,undefined" bash scripts/test.sh
 
-# The whole suite with every C process under valgrind memcheck.
+# The whole suite with every C process under valgrind memcheck (time
+# limits x10: scripts/test.sh's GE_TEST_TIME_SCALE).
 valgrind:
 	GE_BUILD=out GE_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	bash scripts/test.sh
 
 clean:
-	rm -rf out out-asan build
+	rm -rf out out-asan build .tap
 
 -include $(CORE_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d)
 

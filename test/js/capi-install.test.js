@@ -60,7 +60,7 @@ tap.teardown(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, () => {
+tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, async () => {
   sh('make', ['-s', '-j2', '-C', h.ROOT, 'install', 'BUILD=' + path.join(tmp, 'build'), 'CFLAGS=-O2',
     'LDFLAGS=', 'DESTDIR=' + root, 'PREFIX=/usr']);
   for (const f of ['bin/ganomede-events', 'bin/ganomede-events-server', 'lib/libganomede-events.so.1',
@@ -84,7 +84,7 @@ tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, () => {
 // scripts/deps.sh installs groff; without it the check is a visible skip,
 // which scripts/test.sh counts as a failure.
 const GROFF = spawnSync('sh', ['-c', 'command -v groff']).status === 0;
-tap.test('the installed man pages render without a warning', Object.assign({ skip: !GROFF && 'groff is not installed' }, T), () => {
+tap.test('the installed man pages render without a warning', Object.assign({ skip: !GROFF && 'groff is not installed' }, T), async () => {
   for (const m of ['ganomede-events.1', 'ganomede-events-server.1']) {
     const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', path.join(root, 'usr/share/man/man1', m)], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -92,7 +92,7 @@ tap.test('the installed man pages render without a warning', Object.assign({ ski
   }
 });
 
-tap.test('a program outside the tree builds with pkg-config and talks to the daemon', T, () => {
+tap.test('a program outside the tree builds with pkg-config and talks to the daemon', T, async () => {
   const dir = path.join(tmp, 'outside');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'prog.c'), PROG);
@@ -121,7 +121,7 @@ tap.test('a program outside the tree builds with pkg-config and talks to the dae
   assert.equal(JSON.parse(out2.split('\n')[0]).id, 2);
 });
 
-tap.test('make uninstall removes what install put', T, () => {
+tap.test('make uninstall removes what install put', T, async () => {
   sh('make', ['-s', '-C', h.ROOT, 'uninstall', 'BUILD=' + path.join(tmp, 'build'), 'DESTDIR=' + root, 'PREFIX=/usr']);
   const left = execFileSync('find', [root, '-type', 'f,l'], { encoding: 'utf8' }).trim();
   assert.equal(left, '');

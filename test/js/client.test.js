@@ -29,7 +29,7 @@ tap.test('exports Client, Cursor, IndexerClient; loading needs no environment', 
   assert.equal(r.stdout.trim(), 'Client,Cursor,IndexerClient');
 });
 
-tap.test('constructor checks its options', T, () => {
+tap.test('constructor checks its options', T, async () => {
   assert.throws(() => new Client('id'), /secret/);
   assert.throws(() => new Client('id', {}), /secret/);
   assert.throws(() => new Client('id', { secret: '' }), /secret/);

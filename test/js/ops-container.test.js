@@ -86,7 +86,7 @@ async function waitHealth(url, proc, ms) {
   }
 }
 
-tap.test('Dockerfile: bookworm-slim in both stages, non-root USER, EXPOSE 8000, the scripts', T, () => {
+tap.test('Dockerfile: bookworm-slim in both stages, non-root USER, EXPOSE 8000, the scripts', T, async () => {
   const lines = read('Dockerfile').split('\n').filter((l) => !/^\s*(#|$)/.test(l));
   const froms = lines.filter((l) => /^FROM\s/i.test(l));
   assert.equal(froms.length, 2, froms.join('\n'));
@@ -112,7 +112,7 @@ tap.test('Dockerfile: bookworm-slim in both stages, non-root USER, EXPOSE 8000, 
   assert.match(read('docker/runtime-deps.sh'), new RegExp('EVENTS_UID=' + users[0].match(/^USER\s+(\d+)/)[1]));
 });
 
-tap.test('docker-compose.yml: redis_events (redis:7) and events built here, with the original names', T, () => {
+tap.test('docker-compose.yml: redis_events (redis:7) and events built here, with the original names', T, async () => {
   const y = read('docker-compose.yml');
   assert.match(y, /^ {2}redis_events:\n {4}image: redis:7\b/m);
   assert.match(y, /^ {2}events:\n {4}build: \.$/m);
@@ -121,7 +121,7 @@ tap.test('docker-compose.yml: redis_events (redis:7) and events built here, with
   assert.match(y, /"8000:8000"/);
 });
 
-tap.test('the staged tree: daemon, entrypoint, healthcheck; runtime packages cover its libraries', T, () => {
+tap.test('the staged tree: daemon, entrypoint, healthcheck; runtime packages cover its libraries', T, async () => {
   for (const f of ['ganomede-events-server', 'ganomede-events-entrypoint', 'ganomede-events-healthcheck']) {
     const st = fs.statSync(path.join(bin, f));
     assert.ok(st.mode & 0o111, f + ' executable');
@@ -243,7 +243,7 @@ tap.test('the healthcheck reports 503 (Redis unreachable) as unhealthy', T, asyn
   assert.equal((await e.exited).code, 0);
 });
 
-tap.test('systemd unit: runs the installed daemon as events, hardened', T, (t) => {
+tap.test('systemd unit: runs the installed daemon as events, hardened', T, async (t) => {
   const unit = read('packaging/ganomede-events.service');
   assert.match(unit, /^ExecStart=\/usr\/local\/bin\/ganomede-events-server$/m);
   assert.match(unit, /^User=events$/m);
@@ -272,7 +272,7 @@ tap.test('systemd unit: runs the installed daemon as events, hardened', T, (t) =
 // scripts/deps.sh installs systemd-analyze (package systemd); without it
 // the check is a visible skip, which scripts/test.sh counts as a failure.
 const SYSTEMD_ANALYZE = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0;
-tap.test('systemd unit: systemd-analyze verify finds nothing', Object.assign({ skip: !SYSTEMD_ANALYZE && 'systemd-analyze is not installed (package systemd)' }, T), () => {
+tap.test('systemd unit: systemd-analyze verify finds nothing', Object.assign({ skip: !SYSTEMD_ANALYZE && 'systemd-analyze is not installed (package systemd)' }, T), async () => {
   const unit = read('packaging/ganomede-events.service');
   // verify wants ExecStart to exist: point it at the staged daemon.
   const copy = path.join(tmp, 'ganomede-events.service');
