@@ -22,7 +22,7 @@ cp "$FIX/Makefile" "$S/Makefile"
 ln -s "$ROOT/node_modules" "$S/node_modules"
 
 # Fast limits for the fixtures; no npm install, no coverage in the scratch.
-export GE_TEST_C_LIMIT=3 GE_TEST_JS_LIMIT=6 GE_TEST_COVERAGE=0 GE_SKIP_NPM=1 GE_GATE_SELFTEST=0
+export GE_TEST_C_LIMIT=5 GE_TEST_JS_LIMIT=10 GE_TEST_COVERAGE=0 GE_SKIP_NPM=1 GE_GATE_SELFTEST=0
 unset GE_BUILD GE_CFLAGS GE_LDFLAGS GE_WRAP GE_TEST_TIME_SCALE GE_TEST_REDIS_PORT
 
 n=0 failed=0
