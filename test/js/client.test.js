@@ -1,5 +1,5 @@
 'use strict';
-// The Node client against the real daemon and Redis: every point of SPEC §5.
+// The Node client against the real daemon and Redis: every point of docs/client.md and of docs/protocol.md "Cursor and acknowledgement".
 const tap = require('tap');
 const assert = require('node:assert/strict');
 const t = require('../lib/client-harness');

@@ -1,5 +1,5 @@
 'use strict';
-// The REST API of SPEC §2 over real HTTP against the real daemon and Redis:
+// The REST API of docs/protocol.md over real HTTP against the real daemon and Redis:
 // every route, its answers and errors, and the exact Redis layout.
 const tap = require('tap');
 const assert = require('node:assert/strict');
