@@ -39,7 +39,7 @@ $(BUILD)/libganomede-events-core.a: $(CORE_OBJ)
 $(DAEMON): $(DAEMON_OBJ) $(COMMON_OBJ) $(SERVICE_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/test/%: test/c/%.c $(BUILD)/libganomede-events-core.a test/c/tap.h
+$(BUILD)/test/%: test/c/%.c $(BUILD)/libganomede-events-core.a $(wildcard test/c/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libganomede-events-core.a $(LIBS)
 
@@ -134,7 +134,7 @@ $(BUILD)/examples/%: examples/%.c $(STLIB) $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(EXTRA_LIBS) $(CLIENT_LIBS)
 
-$(BUILD)/capi/%: test/capi/%.c $(STLIB) $(wildcard include/*.h) test/c/tap.h
+$(BUILD)/capi/%: test/capi/%.c $(STLIB) $(wildcard include/*.h) $(wildcard test/c/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itest/c $(LDFLAGS) -o $@ $< $(STLIB) $(EXTRA_LIBS) $(CLIENT_LIBS)
 

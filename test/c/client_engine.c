@@ -4,46 +4,15 @@
  * is given (GE_TEST_REDIS_PORT), send/subscribe/latest/index against the
  * real daemon, both with the built-in loop and with host-loop hooks driven
  * by a small poll(2) loop. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "ganomede_events.h"
 #include "tap.h"
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Time limits scale with GE_TEST_TIME_SCALE (scripts/test.sh sets it under
- * sanitizers and valgrind): they bound hangs, not speed. */
-static long limit_ms(long ms) {
-    const char *s = getenv("GE_TEST_TIME_SCALE");
-    long k = s ? atol(s) : 1;
-    return ms * (k > 0 ? k : 1);
-}
-
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t n = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &n);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 /* ---- recorders ---------------------------------------------------------- */
 
@@ -149,11 +118,7 @@ static void test_options(void) {
 
 static ge_client *client_at(int port, const char *secret, rec *r) {
     ge_client_options o;
-    ge_client_options_init(&o);
-    o.client_id = "c-test";
-    o.secret = secret;
-    o.hostname = "127.0.0.1";
-    o.port = (unsigned)port;
+    loopback_options(&o, port, secret, "c-test");
     o.on_drain = on_drain;
     o.userdata = r;
     return ge_client_new(&o, NULL);
@@ -211,46 +176,6 @@ static void test_backoff(void) {
 }
 
 /* ---- against the daemon ------------------------------------------------- */
-
-static pid_t daemon_pid;
-
-static int start_daemon(int port, const char *redis_port) {
-    const char *build = getenv("GE_BUILD") ? getenv("GE_BUILD") : "out";
-    char exe[512];
-    snprintf(exe, sizeof exe, "%s/ganomede-events-server", build);
-    if (access(exe, X_OK) != 0) {
-        printf("#   no daemon at %s (GE_BUILD)\n", exe);
-        return -1;
-    }
-    char portbuf[16];
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    daemon_pid = fork();
-    if (daemon_pid == 0) {
-        setenv("API_SECRET", "c-secret", 1);
-        setenv("PORT", portbuf, 1);
-        setenv("HOST", "127.0.0.1", 1);
-        setenv("REDIS_EVENTS_PORT_6379_TCP_ADDR", "127.0.0.1", 1);
-        setenv("REDIS_EVENTS_PORT_6379_TCP_PORT", redis_port, 1);
-        setenv("POLL_TIMEOUT", "300", 1);
-        setenv("LOG_LEVEL", "ERROR", 1);
-        execl(exe, exe, (char *)NULL);
-        _exit(127);
-    }
-    long end = now_ms() + limit_ms(5000);
-    while (now_ms() < end) { /* wait for the port */
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {0};
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int rc = connect(s, (struct sockaddr *)&a, sizeof a);
-        close(s);
-        if (rc == 0) return 0;
-        usleep(25000);
-    }
-    printf("#   the daemon did not open port %d within %ld ms\n", port, limit_ms(5000));
-    return -1;
-}
 
 static void unique_channel(char *buf, size_t n, const char *tag) {
     snprintf(buf, n, "c-%s-%d-%ld", tag, (int)getpid(), now_ms());
@@ -365,11 +290,7 @@ static void test_daemon_hooks(int port) {
     host h = {.n = 0, .timer_at = -1};
     rec r = {0};
     ge_client_options o;
-    ge_client_options_init(&o);
-    o.client_id = "c-hooks";
-    o.secret = "c-secret";
-    o.hostname = "127.0.0.1";
-    o.port = (unsigned)port;
+    loopback_options(&o, port, "c-secret", "c-hooks");
     o.pathname = "/events/v1"; /* the prefix form */
     o.watch = host_watch;
     o.timer = host_timer;
@@ -409,18 +330,13 @@ int main(void) {
      * that does not start is a failure. */
     const char *redis = getenv("GE_TEST_REDIS_PORT");
     int port = free_port();
+    pid_t daemon = -1;
     if (!redis) {
         ok(1, "the daemon checks # SKIP GE_TEST_REDIS_PORT is not set");
-    } else if (!ok(start_daemon(port, redis) == 0, "the daemon starts")) {
-        if (daemon_pid > 0) {
-            kill(daemon_pid, SIGKILL);
-            waitpid(daemon_pid, NULL, 0);
-        }
-    } else {
+    } else if (ok((daemon = daemon_start(port, redis, "c-secret")) > 0, "the daemon starts")) {
         test_daemon_builtin_loop(port);
         test_daemon_hooks(port);
-        kill(daemon_pid, SIGTERM);
-        waitpid(daemon_pid, NULL, 0);
+        daemon_stop(daemon, SIGTERM);
     }
     return tap_done();
 }

@@ -12,17 +12,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "ganomede_events.h"
 #include "tap.h"
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* A loopback listening socket; *port gets its port. */
 static int listen_any(int *port) {
@@ -64,19 +58,15 @@ static void on_poll_error(ge_client *c, const ge_poll *p, void *ud) {
 
 static ge_client *client_at(int port, long timeout_ms, size_t max_bytes) {
     ge_client_options o;
-    ge_client_options_init(&o);
-    o.client_id = "limits";
-    o.secret = "s";
-    o.hostname = "127.0.0.1";
-    o.port = (unsigned)port;
+    loopback_options(&o, port, "s", "limits");
     o.request_timeout_ms = timeout_ms;
     o.max_response_bytes = max_bytes;
     return ge_client_new(&o, NULL);
 }
 
-/* Drive c until *done >= want or `ms` passed. */
+/* Drive c until *done >= want or limit_ms(ms) passed. */
 static void run_until(ge_client *c, const int *done, int want, long ms) {
-    long end = now_ms() + ms;
+    long end = now_ms() + limit_ms(ms);
     while (*done < want && now_ms() < end) ge_client_run_once(c, 50);
 }
 
@@ -113,7 +103,7 @@ static void test_silent_server(void) {
     run_until(c, &r.replies, 1, 10000);
     is_int(r.replies, 1, "silent server: the one-shot request ends");
     is_str(r.code, "ETIMEDOUT", "... with ETIMEDOUT");
-    ok(now_ms() - t0 < 10000, "... well before the test's own deadline");
+    ok(now_ms() - t0 < limit_ms(10000), "... well before the test's own deadline");
 
     rec p = {0};
     is_int(ge_client_subscribe(c, "ch", NULL, on_poll_error, NULL, &p), GE_OK, "subscribe to a silent server");

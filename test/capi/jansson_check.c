@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "ganomede_events_jansson.h"
 #include "tap.h"
 
@@ -26,12 +26,6 @@ static ge_client *mk(const char *client_id) {
     ge_client *c = ge_client_new(&o, &err);
     if (!c) printf("Bail out! ge_client_new: %s\n", err ? err : "?");
     return c;
-}
-
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int has(const char *hay, const char *needle) { return hay && strstr(hay, needle) != NULL; }
@@ -80,7 +74,7 @@ static void test_send_and_read(ge_client *c, const char *ch) {
     json_t *arr = json_pack("[s,i]", "async", 7);
     is_int(ge_jansson_send(c, ch, "svc/v1", "ASYNC", arr, NULL, NULL), GE_OK, "send: accepted without callback");
     json_decref(arr); /* borrowed: the call made its copy */
-    uint64_t end = now_ms() + 10000;
+    long end = now_ms() + limit_ms(10000);
     while (ge_client_active(c) && now_ms() < end) ge_client_run_once(c, 50);
     ok(ge_client_active(c) == 0, "send: completed");
     is_int(ge_client_latest_sync(c, ch, 1, &res), GE_OK, "latest: ok");
@@ -143,7 +137,7 @@ static void test_subscribe(const char *ch) {
     if (!c) return;
     sub s = {0};
     is_int(ge_client_subscribe(c, ch, on_events, NULL, NULL, &s), GE_OK, "subscribe: ok");
-    uint64_t end = now_ms() + 15000;
+    long end = now_ms() + limit_ms(15000);
     while (s.events < 6 && now_ms() < end) ge_client_run_once(c, 50);
     is_int(s.events, 6, "poll: the six events came");
     is_int(s.ok_data, 2, "poll: the two representable data as json_t");
