@@ -10,7 +10,7 @@ const h = require('../lib/harness');
 
 const bin = (p) => path.join(h.ROOT, h.BUILD, p);
 
-// Run a C program (under GE_WRAP, e.g. valgrind, when set); killed after ms.
+// Run a C program (under GE_WRAP, e.g. valgrind, when set); killed after limit(ms).
 function run(file, args, env, ms = 60000) {
   return new Promise((resolve) => {
     const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
@@ -20,16 +20,16 @@ function run(file, args, env, ms = 60000) {
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+    const timer = setTimeout(() => p.kill('SIGKILL'), h.limit(ms));
     p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }
 
-t.test('jansson accessors', { timeout: 120000 }, async (t) => {
+t.test('jansson accessors', { timeout: h.limit(120000) }, async (t) => {
   const server = await h.startServer({ env: { POLL_TIMEOUT: '1000' } });
   t.teardown(() => server.stop());
 
-  t.test('test/capi/jansson_check.c against the daemon', { timeout: 60000 }, async (t) => {
+  t.test('test/capi/jansson_check.c against the daemon', { timeout: h.limit(60000) }, async (t) => {
     const r = await run(bin('capi/jansson_check'), [],
       { GE_HOST: '127.0.0.1', GE_PORT: String(server.port), API_SECRET: h.SECRET });
     const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
@@ -39,7 +39,7 @@ t.test('jansson accessors', { timeout: 120000 }, async (t) => {
     if (!fine) t.comment(r.stdout + r.stderr);
   });
 
-  t.test('examples/jansson_relay: reads data as json_t, publishes json_t', { timeout: 60000 }, async (t) => {
+  t.test('examples/jansson_relay: reads data as json_t, publishes json_t', { timeout: h.limit(60000) }, async (t) => {
     const src = h.unique('relay-in'), dst = h.unique('relay-out');
     const pub = async (data) => {
       const body = `{"secret":"${h.SECRET}","clientId":"test","channel":"${src}","from":"t","type":"T","data":${data}}`;

@@ -3,8 +3,9 @@
 // what `cycle` hands out, and how it moves past events.
 const t = require('tap');
 const { Cursor } = require('../..');
+const { limit } = require('../lib/harness');
 
-t.test('constructor: channel required, after and limit default to null', { timeout: 5000 }, async (t) => {
+t.test('constructor: channel required, after and limit default to null', { timeout: limit(5000) }, async (t) => {
   const c = new Cursor('users/v1');
   t.equal(c.channel, 'users/v1');
   t.equal(c.after, null);
@@ -17,13 +18,13 @@ t.test('constructor: channel required, after and limit default to null', { timeo
   }
 });
 
-t.test('toQuery: the GET /events query, without what is null', { timeout: 5000 }, async (t) => {
+t.test('toQuery: the GET /events query, without what is null', { timeout: limit(5000) }, async (t) => {
   t.same(new Cursor('ch').toQuery(), { channel: 'ch' });
   t.same(new Cursor('ch', { after: 0 }).toQuery(), { channel: 'ch', after: 0 }, 'after 0 is kept');
   t.same(new Cursor('ch', { after: 3, limit: 10 }).toQuery(), { channel: 'ch', after: 3, limit: 10 });
 });
 
-t.test('advance: after = the highest id of the events, a new Cursor', { timeout: 5000 }, async (t) => {
+t.test('advance: after = the highest id of the events, a new Cursor', { timeout: limit(5000) }, async (t) => {
   const c = new Cursor('ch', { after: 2, limit: 5 });
   const n = c.advance([{ id: 3 }, { id: 5 }, { id: 4 }]);
   t.not(n, c, 'a new object');

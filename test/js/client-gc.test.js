@@ -20,7 +20,7 @@ function runGcNode(script, env, ms = 20000) {
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    const timer = setTimeout(() => child.kill('SIGKILL'), h.limit(ms));
     child.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }
@@ -47,7 +47,7 @@ setTimeout(() => {
 }, 300);
 `;
 
-t.test('a client collected while its last long-poll is in flight: the process goes on', { timeout: 60000 }, async (t) => {
+t.test('a client collected while its last long-poll is in flight: the process goes on', { timeout: h.limit(60000) }, async (t) => {
   for (let round = 0; round < 3; round++) {
     const server = await h.startServer({ redisPort: h.REDIS_PORT, env: { POLL_TIMEOUT: '20000' } });
     const r = await runGcNode(script, {
@@ -62,7 +62,7 @@ t.test('a client collected while its last long-poll is in flight: the process go
 
 // Many clients created, used and dropped while gc() runs between them: no
 // crash, no stray exception, each answer arrives.
-t.test('clients created and dropped under forced collections', { timeout: 60000 }, async (t) => {
+t.test('clients created and dropped under forced collections', { timeout: h.limit(60000) }, async (t) => {
   const server = await h.startServer({ redisPort: h.REDIS_PORT, env: { POLL_TIMEOUT: '300' } });
   const r = await runGcNode(`
 const { Client } = require(process.env.PKG);

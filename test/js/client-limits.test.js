@@ -8,6 +8,7 @@
 const t = require('tap');
 const net = require('node:net');
 const { Client, IndexerClient } = require('../..');
+const { limit } = require('../lib/harness');
 
 function listen(onConnection) {
   return new Promise((resolve) => {
@@ -27,7 +28,7 @@ function listen(onConnection) {
 
 const cb2p = (fn) => new Promise((resolve) => fn((err, v) => resolve([err, v])));
 
-t.test('a server that accepts and never answers: ETIMEDOUT after requestTimeout', { timeout: 20000 }, async (t) => {
+t.test('a server that accepts and never answers: ETIMEDOUT after requestTimeout', { timeout: limit(20000) }, async (t) => {
   const srv = await listen(() => { /* read nothing, answer nothing */ });
   const c = new Client('silent', { secret: 's', hostname: '127.0.0.1', port: srv.port, requestTimeout: 300 });
   const [err] = await cb2p((cb) => c.send('ch', { from: 'a', type: 'b' }, cb));
@@ -48,7 +49,7 @@ t.test('a server that accepts and never answers: ETIMEDOUT after requestTimeout'
   await srv.close();
 });
 
-t.test('an answer larger than maxResponseBytes: ResponseTooLarge, nothing buffered whole', { timeout: 30000 }, async (t) => {
+t.test('an answer larger than maxResponseBytes: ResponseTooLarge, nothing buffered whole', { timeout: limit(30000) }, async (t) => {
   const block = Buffer.alloc(1 << 16, 0x20);
   const srv = await listen((s) => {
     s.once('data', () => {
@@ -74,7 +75,7 @@ t.test('an answer larger than maxResponseBytes: ResponseTooLarge, nothing buffer
   await srv.close();
 });
 
-t.test('bad options are a TypeError naming the option, never replaced', { timeout: 10000 }, async (t) => {
+t.test('bad options are a TypeError naming the option, never replaced', { timeout: limit(10000) }, async (t) => {
   const base = { secret: 's', hostname: '127.0.0.1', port: 1 };
   const bad = [
     ['requestTimeout', 'abc'], ['requestTimeout', -1], ['requestTimeout', 1.5],
@@ -92,7 +93,7 @@ t.test('bad options are a TypeError naming the option, never replaced', { timeou
   ok.close();
 });
 
-t.test('getLatestEvents: a bad limit calls back with a TypeError, nothing is sent', { timeout: 10000 }, async (t) => {
+t.test('getLatestEvents: a bad limit calls back with a TypeError, nothing is sent', { timeout: limit(10000) }, async (t) => {
   let connections = 0;
   const srv = await listen((s) => { connections++; s.destroy(); });
   const c = new Client('id', { secret: 's', hostname: '127.0.0.1', port: srv.port });

@@ -26,7 +26,7 @@ c.on(process.env.CH, (e) => {
 });
 `;
 
-t.test('a listener throwing at event 3 of 5: 4 and 5 come with the next poll, the ack never passes 3 before', { timeout: 30000 }, async (t) => {
+t.test('a listener throwing at event 3 of 5: 4 and 5 come with the next poll, the ack never passes 3 before', { timeout: h.limit(30000) }, async (t) => {
   const ch = h.unique('throw');
   const cid = h.unique('cid');
   for (let i = 0; i < 5; i++) await h.publish(stack, ch, { from: 'x', type: 't' + i });
@@ -44,7 +44,7 @@ t.test('a listener throwing at event 3 of 5: 4 and 5 come with the next poll, th
   t.equal(stored, '3', 'the server acknowledged 3, the last event handed over before the exception');
 });
 
-t.test('a listener removed mid-batch: the undelivered rest is not acknowledged', { timeout: 30000 }, async (t) => {
+t.test('a listener removed mid-batch: the undelivered rest is not acknowledged', { timeout: h.limit(30000) }, async (t) => {
   const ch = h.unique('rm');
   const cid = h.unique('cid');
   for (let i = 0; i < 4; i++) await h.publish(stack, ch, { from: 'x', type: 't' + i });
@@ -62,7 +62,7 @@ t.test('a listener removed mid-batch: the undelivered rest is not acknowledged',
   a.close();
 });
 
-t.test('listener bookkeeping: removeAllListeners() then a new listener polls again', { timeout: 30000 }, async (t) => {
+t.test('listener bookkeeping: removeAllListeners() then a new listener polls again', { timeout: h.limit(30000) }, async (t) => {
   const c = new h.Client(h.unique('cid'), stack.options());
   c.on('error', () => {});
   const ch1 = h.unique('a');

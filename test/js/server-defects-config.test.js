@@ -7,7 +7,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, request, freePort, waitPort, unique } = require('../lib/harness');
+const { startServer, request, freePort, waitPort, unique, limit } = require('../lib/harness');
 
 async function privateRedis(t) {
   const port = await freePort();
@@ -31,26 +31,26 @@ async function publishThrough(t, redisUrl) {
   return ch;
 }
 
-t.test('IPv6 literal with port and database', { timeout: 60000 }, async (t) => {
+t.test('IPv6 literal with port and database', { timeout: limit(60000) }, async (t) => {
   const r = await privateRedis(t);
   const ch = await publishThrough(t, 'redis://[::1]:' + r.port + '/4');
   t.equal(cli(r.port, '-n', '4', 'GET', 'indices:' + ch), '1', 'stored in database 4');
 });
 
-t.test('user and password with percent-encoding (Redis ACL)', { timeout: 60000 }, async (t) => {
+t.test('user and password with percent-encoding (Redis ACL)', { timeout: limit(60000) }, async (t) => {
   const r = await privateRedis(t);
   cli(r.port, 'ACL', 'SETUSER', 'ev-user', 'on', '>p@ss:w/rd %', '~*', '&*', '+@all');
   const ch = await publishThrough(t, 'redis://ev-user:p%40ss%3Aw%2Frd%20%25@127.0.0.1:' + r.port + '/2');
   t.equal(cli(r.port, '-n', '2', 'GET', 'indices:' + ch), '1');
 });
 
-t.test('unix socket with a percent-encoded path and a database', { timeout: 60000 }, async (t) => {
+t.test('unix socket with a percent-encoded path and a database', { timeout: limit(60000) }, async (t) => {
   const r = await privateRedis(t);
   const ch = await publishThrough(t, 'unix://' + r.sock.replace(/\//g, '/').replace('r.sock', 'r%2Esock') + '?db=5');
   t.equal(cli(r.port, '-n', '5', 'GET', 'indices:' + ch), '1');
 });
 
-t.test('malformed REDIS_URLs are start-up errors that do not echo the password', { timeout: 60000 }, async (t) => {
+t.test('malformed REDIS_URLs are start-up errors that do not echo the password', { timeout: limit(60000) }, async (t) => {
   for (const url of ['redis://:topsecret@[::1', 'redis://:topsecret@host:0', 'redis://:topsecret@host/abc',
     'redis://:topsecret@host/1?x=y', 'redis://:topsecret@host/-1', 'redis://user@host', 'unix://',
     'unix:///tmp/x.sock?db=x', 'http://:topsecret@host', 'redis://:topsecret@host:70000', 'redis://:topsecret@host/1#f']) {

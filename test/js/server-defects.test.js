@@ -4,7 +4,7 @@
 const t = require('tap');
 const net = require('node:net');
 const fs = require('node:fs');
-const { startServer, request, sleep, unique } = require('../lib/harness');
+const { startServer, request, sleep, unique, limit } = require('../lib/harness');
 
 const REDIS_PORT = Number(process.env.GE_TEST_REDIS_PORT || 6379);
 
@@ -25,7 +25,7 @@ function metric(text, name) {
 }
 
 async function waitFor(what, fn, ms = 15000) {
-  const deadline = Date.now() + ms;
+  const deadline = Date.now() + limit(ms);
   for (;;) {
     if (await fn()) return;
     if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
@@ -63,7 +63,7 @@ async function assertDroppedWithoutSpinning(t, server, close) {
   t.ok(cpu < 0.3 * wall, 'the daemon is idle after the client left (cpu ' + cpu + ' s in ' + wall + ' s)');
 }
 
-t.test('a long-poll whose client resets (RST) is dropped at once, no hot loop', { timeout: 60000 }, async (t) => {
+t.test('a long-poll whose client resets (RST) is dropped at once, no hot loop', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT, env: { POLL_TIMEOUT: '30000' } });
   t.teardown(() => server.stop());
   await assertDroppedWithoutSpinning(t, server, (s) => s.resetAndDestroy());
@@ -71,7 +71,7 @@ t.test('a long-poll whose client resets (RST) is dropped at once, no hot loop', 
   await assertDroppedWithoutSpinning(t, server, (s) => s.destroy());
 });
 
-t.test('a pipelined request behind a long-poll does not spin, and a later reset still drops it', { timeout: 60000 }, async (t) => {
+t.test('a pipelined request behind a long-poll does not spin, and a later reset still drops it', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT, env: { POLL_TIMEOUT: '30000' } });
   t.teardown(() => server.stop());
   const s = await parkLongPoll(server, unique('pipe'));
@@ -97,7 +97,7 @@ const redis = (...a) => redisCommand(REDIS_PORT, ...a);
 const publish = (server, channel, extra = {}) => request(server.url, 'POST', '/events/v1/events',
   Object.assign({ secret: server.secret, clientId: 'c', channel, from: 'f', type: 't' }, extra));
 
-t.test('a publish that cannot be stored is an error, and nothing is written', { timeout: 60000 }, async (t) => {
+t.test('a publish that cannot be stored is an error, and nothing is written', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   const ch = unique('lost');
@@ -127,7 +127,7 @@ t.test('a publish that cannot be stored is an error, and nothing is written', { 
   t.equal(await redis('PING'), 'PONG');
 });
 
-t.test('an index id equal to a channel name is a conflict, not "exists"', { timeout: 60000 }, async (t) => {
+t.test('an index id equal to a channel name is a conflict, not "exists"', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   const ch = unique('chix');
@@ -145,7 +145,7 @@ t.test('an index id equal to a channel name is a conflict, not "exists"', { time
   t.equal((await request(server.url, 'POST', '/events/v1/indices', def)).json, null);
 });
 
-t.test('reads that meet a key of the wrong type answer a clear error', { timeout: 60000 }, async (t) => {
+t.test('reads that meet a key of the wrong type answer a clear error', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   const q = (p) => request(server.url, 'GET', p + (p.includes('?') ? '&' : '?') + 'secret=' + server.secret);
@@ -182,7 +182,7 @@ t.test('reads that meet a key of the wrong type answer a clear error', { timeout
   t.equal((await request(server.url, 'GET', '/health')).status, 200, 'the daemon is still up');
 });
 
-t.test('channel names that can only collide are refused with 400', { timeout: 60000 }, async (t) => {
+t.test('channel names that can only collide are refused with 400', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   for (const ch of ['indices', 'indices:x', 'index:byu', 'last-fetched:c']) {
@@ -210,7 +210,7 @@ function rawExchange(port, text, ms = 10000) {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     let out = '';
-    const timer = setTimeout(() => { s.destroy(); reject(new Error('no close within ' + ms + ' ms: ' + out)); }, ms);
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('no close within ' + limit(ms) + ' ms: ' + out)); }, limit(ms));
     s.on('data', (d) => { out += d.toString('latin1'); });
     s.on('error', (e) => { clearTimeout(timer); reject(e); });
     s.on('close', () => { clearTimeout(timer); resolve(out); });
@@ -218,7 +218,7 @@ function rawExchange(port, text, ms = 10000) {
   });
 }
 
-t.test('HEAD answers carry headers only, everywhere', { timeout: 60000 }, async (t) => {
+t.test('HEAD answers carry headers only, everywhere', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   const paths = ['/health', '/metrics', '/events/v1/ping/x', '/nope', '/about',
@@ -246,7 +246,7 @@ t.test('HEAD answers carry headers only, everywhere', { timeout: 60000 }, async 
   t.match(out, /"pong\/two"$/);
 });
 
-t.test('405 answers carry Allow', { timeout: 60000 }, async (t) => {
+t.test('405 answers carry Allow', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT });
   t.teardown(() => server.stop());
   const cases = [['DELETE', '/events/v1/events', 'GET, POST'], ['PUT', '/health', 'GET, HEAD'],
@@ -259,7 +259,7 @@ t.test('405 answers carry Allow', { timeout: 60000 }, async (t) => {
   }
 });
 
-t.test('a head over MAX_HEADER_BYTES gets a JSON 431', { timeout: 60000 }, async (t) => {
+t.test('a head over MAX_HEADER_BYTES gets a JSON 431', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT, env: { MAX_HEADER_BYTES: '4096' } });
   t.teardown(() => server.stop());
   const res = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(6000) });
@@ -286,11 +286,11 @@ function childrenOf(pid) {
 }
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (_) { return false; } };
 
-t.test('a second WORKERS=2 daemon on a port in use exits 1 with a clear message', { timeout: 60000 }, async (t) => {
+t.test('a second WORKERS=2 daemon on a port in use exits 1 with a clear message', { timeout: limit(60000) }, async (t) => {
   const first = await startServer({ redisPort: REDIS_PORT, env: { WORKERS: '2' } });
   t.teardown(() => first.stop());
   const second = await startServer({ redisPort: REDIS_PORT, port: first.port, wait: false, env: { WORKERS: '2' } });
-  const timer = setTimeout(() => second.proc.kill('SIGKILL'), 20000);
+  const timer = setTimeout(() => second.proc.kill('SIGKILL'), limit(20000));
   const e = await second.exited;
   clearTimeout(timer);
   t.equal(e.code, 1, 'exit status 1');
@@ -298,7 +298,7 @@ t.test('a second WORKERS=2 daemon on a port in use exits 1 with a clear message'
   t.equal((await request(first.url, 'GET', '/health')).status, 200, 'the first one goes on');
 });
 
-t.test('WORKERS: workers exit with their parent, and a dead worker is replaced', { timeout: 60000 }, async (t) => {
+t.test('WORKERS: workers exit with their parent, and a dead worker is replaced', { timeout: limit(60000) }, async (t) => {
   const server = await startServer({ redisPort: REDIS_PORT, env: { WORKERS: '2', LOG_LEVEL: 'INFO' } });
   t.teardown(() => server.stop('SIGKILL'));
   let workers;

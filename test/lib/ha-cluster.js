@@ -12,11 +12,11 @@ const h = require('./harness');
 const MASTER = 'mymaster';
 
 async function until(cond, ms, what) {
-  const end = Date.now() + ms;
+  const end = Date.now() + h.limit(ms);
   for (;;) {
     const v = await cond().catch(() => undefined);
     if (v) return v;
-    if (Date.now() > end) throw new Error('timed out after ' + ms + ' ms waiting for ' + what);
+    if (Date.now() > end) throw new Error('timed out after ' + h.limit(ms) + ' ms waiting for ' + what);
     await h.sleep(20);
   }
 }
