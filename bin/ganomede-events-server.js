@@ -3,6 +3,8 @@
 // `ganomede-events-server` for npm's bin: runs the C daemon built by
 // `npm install` (node-gyp: build/Release/) or by `make` (out/), with the
 // same arguments, environment and stdio, and exits with its status.
+// The daemon is optional in the npm package (docs/install.md): without it,
+// say how to get it and exit 1.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,8 +16,11 @@ const candidates = [
 ];
 const exe = candidates.find((f) => fs.existsSync(f));
 if (!exe) {
-  console.error('ganomede-events-server: the daemon is not built; run `npm install` (node-gyp) or `make daemon` in ' + root);
-  process.exit(127);
+  console.error('ganomede-events-server: the daemon is not part of this install: it is built only when ' +
+    'hiredis and libevent headers are present. Get it from the container image ganomede/events, or ' +
+    'install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, or build it with ' +
+    '`make daemon` from the source (docs/install.md).');
+  process.exit(1);
 }
 const child = spawn(exe, process.argv.slice(2), { stdio: 'inherit' });
 // Forward the signals the daemon handles (graceful stop).

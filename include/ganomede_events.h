@@ -182,7 +182,9 @@ typedef struct ge_client_options {
     /* An answer larger than this fails with "ResponseTooLarge" instead of
      * being buffered. 0: GE_DEFAULT_MAX_RESPONSE_BYTES (16 MiB). */
     size_t max_response_bytes;
-    const char *ca_file;       /* https: CA bundle (PEM); NULL: system's */
+    const char *ca_file;       /* https: CA bundle (PEM file path); NULL: system's */
+    const char *ca_pem;        /* https: CA certificates as PEM text, used
+                                  instead of ca_file; NULL: none. Copied. */
     int insecure;              /* https: 1 skips certificate verification */
 
     ge_drain_cb on_drain;

@@ -1,25 +1,20 @@
 'use strict';
-// Loads the native addon built by `npm install` (node-gyp) into build/.
+// Loads the native addon through node-gyp-build: build/Release (a local
+// build) first, else the prebuilt binary for this platform in prebuilds/
+// (docs/install.md). GE_ADDON_PATH names a file to load instead.
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const candidates = [
-  process.env.GE_ADDON_PATH,
-  path.join(root, 'build', 'Release', 'ganomede_events.node'),
-  path.join(root, 'build', 'Debug', 'ganomede_events.node'),
-].filter(Boolean);
-
-let lastError;
-for (const file of candidates) {
+if (process.env.GE_ADDON_PATH) {
+  module.exports = require(process.env.GE_ADDON_PATH);
+} else {
   try {
-    module.exports = require(file);
-    return;
-  } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND') throw err;
-    lastError = err;
+    module.exports = require('node-gyp-build')(root);
+  } catch (cause) {
+    const err = new Error('ganomede-events: no native addon for ' + process.platform + '-' + process.arch +
+      ' (no prebuild, and none compiled: run `npm rebuild ganomede-events` with a C compiler and ' +
+      'libcurl\'s headers installed): ' + cause.message);
+    err.code = 'MODULE_NOT_FOUND';
+    throw err;
   }
 }
-const err = new Error('ganomede-events: the native addon is not built (run `npm install` or `npm run build`): ' +
-  (lastError && lastError.message));
-err.code = 'MODULE_NOT_FOUND';
-throw err;

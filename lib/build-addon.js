@@ -1,5 +1,16 @@
 'use strict';
-// `npm install` entry point: builds the addon and the daemon with node-gyp.
+// Builds the native parts with node-gyp. Three uses (docs/install.md):
+//
+//   node lib/build-addon.js --install   npm's install step. The addon: the
+//       prebuilt one in prebuilds/ when node-gyp-build can load it here
+//       (linux-x64, linux-arm64 glibc), else compiled from source (needs a
+//       compiler and libcurl's headers). The daemon: built only when
+//       hiredis' and libevent's headers are there; otherwise one line says
+//       how to get it, and the install still succeeds.
+//   node lib/build-addon.js             our development build (scripts/test.sh):
+//       the addon and, when its libraries are there, the daemon, into build/.
+//   node lib/build-addon.js --print werror|curl-prefix|daemon
+//       binding.gyp's switches, from the environment.
 //
 // `configure` + `build` rather than `rebuild`: rebuild starts by deleting
 // build/, which also holds the objects and binaries of `make`.
@@ -11,6 +22,37 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const DAEMON_HINT = 'ganomede-events: the daemon (ganomede-events-server) was not built: ' +
+  'hiredis and libevent headers are missing; get it from the container image ganomede/events, ' +
+  'or install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, ' +
+  'or build it with `make daemon` from the source (docs/install.md).';
+
+function hasHeaders(names) {
+  const dirs = ['/usr/include', '/usr/local/include'];
+  if (process.env.CPATH) dirs.unshift(...process.env.CPATH.split(':').filter(Boolean));
+  return names.every((n) => dirs.some((d) => fs.existsSync(path.join(d, n))));
+}
+
+// -Werror is ours: set by our scripts (GE_WERROR=1) and implied in a git
+// checkout; a user's install (from the npm tarball, no .git) never has it.
+function werror() {
+  if (process.env.GE_WERROR !== undefined) return process.env.GE_WERROR === '1' ? 1 : 0;
+  return fs.existsSync(path.join(root, '.git')) ? 1 : 0;
+}
+
+function daemonWanted() {
+  if (process.env.GE_DAEMON !== undefined) return process.env.GE_DAEMON === '1' ? 1 : 0;
+  return hasHeaders(['hiredis/async.h', 'event2/http.h']) ? 1 : 0;
+}
+
+if (process.argv[2] === '--print') {
+  const what = process.argv[3];
+  if (what === 'werror') console.log(werror());
+  else if (what === 'curl-prefix') console.log(process.env.GE_CURL_PREFIX || '');
+  else if (what === 'daemon') console.log(daemonWanted());
+  else { console.error('build-addon.js --print werror|curl-prefix|daemon'); process.exit(2); }
+  process.exit(0);
+}
 
 function nodeGyp() {
   const fromNpm = process.env.npm_config_node_gyp;
@@ -22,17 +64,51 @@ function nodeGyp() {
   return ['node-gyp'];
 }
 
-const args = [];
-const chosen = process.env.npm_config_nodedir || process.argv.some((a) => a.startsWith('--nodedir'));
-const sysHeaders = '/usr/include/node/node_api.h';
-if (!chosen && fs.existsSync(sysHeaders) && fs.existsSync('/usr/include/node/common.gypi')) {
-  args.push('--nodedir=/usr');
+function gyp(steps, extra) {
+  const args = [];
+  const chosen = process.env.npm_config_nodedir || process.argv.some((a) => a.startsWith('--nodedir'));
+  if (!chosen && fs.existsSync('/usr/include/node/node_api.h') && fs.existsSync('/usr/include/node/common.gypi')) {
+    args.push('--nodedir=/usr');
+  }
+  if (process.env.GE_DEBUG_BUILD) args.push('--debug');
+  const [cmd, ...pre] = nodeGyp();
+  for (const step of steps) {
+    const r = spawnSync(cmd, pre.concat([step], args, extra || []), { cwd: root, stdio: 'inherit' });
+    if (r.error) { console.error(r.error.message); process.exit(1); }
+    if (r.status !== 0) process.exit(r.status || 1);
+  }
 }
-if (process.env.GE_DEBUG_BUILD) args.push('--debug');
 
-const [cmd, ...pre] = nodeGyp();
-for (const step of ['configure', 'build']) {
-  const r = spawnSync(cmd, pre.concat([step], args, process.argv.slice(2)), { cwd: root, stdio: 'inherit' });
-  if (r.error) { console.error(r.error.message); process.exit(1); }
-  if (r.status !== 0) process.exit(r.status || 1);
+// Whether node-gyp-build finds an addon that loads here (a prebuild, or a
+// previous build), tried in a child so a bad binary cannot take this process down.
+function addonLoads() {
+  const r = spawnSync(process.execPath, ['-e', 'require("node-gyp-build")(process.argv[1])', root],
+    { cwd: root, stdio: 'ignore' });
+  return r.status === 0;
 }
+
+if (process.argv[2] === '--install') {
+  const haveAddon = process.env.npm_config_build_from_source !== 'true' && addonLoads();
+  const daemon = daemonWanted() === 1;
+  if (haveAddon && !daemon) {
+    console.log(DAEMON_HINT);
+    process.exit(0);
+  }
+  gyp(['configure']);
+  // Only the targets that are missing: with a usable prebuild, only the daemon.
+  const targets = [];
+  if (!haveAddon) targets.push('ganomede_events');
+  if (daemon) targets.push('ganomede-events-server');
+  const r = spawnSync('make', ['-C', 'build', 'BUILDTYPE=' + (process.env.GE_DEBUG_BUILD ? 'Debug' : 'Release'),
+    ...targets], { cwd: root, stdio: 'inherit' });
+  if (r.error || r.status !== 0) {
+    if (!haveAddon) process.exit(r.status || 1);
+    // The daemon is optional: a failed daemon build does not fail the install.
+    console.log(DAEMON_HINT);
+    process.exit(0);
+  }
+  if (!daemon) console.log(DAEMON_HINT);
+  process.exit(0);
+}
+
+gyp(['configure', 'build'], process.argv.slice(2));

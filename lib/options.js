@@ -39,12 +39,18 @@ function connection(opts, pathKey, defaultPath) {
     if (agent.keepAlive === false) out.noKeepAlive = true;
     if (Number.isSafeInteger(agent.maxSockets) && agent.maxSockets > 0) out.maxSockets = agent.maxSockets;
     const ao = agent.options || {};
-    if (ao.ca && typeof ao.ca === 'string' && !ao.ca.includes('-----BEGIN')) out.caFile = ao.ca;
+    // ca as https.Agent takes it: PEM text, a Buffer of it, or an array of
+    // those; a string that is not PEM is taken as a file path (1.x's use).
+    const cas = (Array.isArray(ao.ca) ? ao.ca : [ao.ca]).filter((x) => typeof x === 'string' || Buffer.isBuffer(x));
+    const pem = cas.map(String).filter((x) => x.includes('-----BEGIN'));
+    if (pem.length) out.caPem = pem.join('\n');
+    else if (cas.length === 1 && typeof cas[0] === 'string' && cas[0]) out.caFile = cas[0];
     if (ao.rejectUnauthorized === false) out.insecure = true;
   }
   if (!absent(opts.caFile)) {
     if (!nonEmptyString(opts.caFile)) throw new TypeError('options.caFile must be a path (non-empty string)');
     out.caFile = opts.caFile;
+    delete out.caPem;
   }
   if (!absent(opts.rejectUnauthorized)) {
     if (typeof opts.rejectUnauthorized !== 'boolean') throw new TypeError('options.rejectUnauthorized must be a boolean');

@@ -156,7 +156,8 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     bool ok = true;
     std::string client_id = OptString(o, "clientId", &ok), secret = OptString(o, "secret", &ok),
                 protocol = OptString(o, "protocol", &ok), hostname = OptString(o, "hostname", &ok),
-                pathname = OptString(o, "pathname", &ok), ca_file = OptString(o, "caFile", &ok);
+                pathname = OptString(o, "pathname", &ok), ca_file = OptString(o, "caFile", &ok),
+                ca_pem = OptString(o, "caPem", &ok);
 
     ge_client_options opts;
     ge_client_options_init(&opts);
@@ -176,6 +177,7 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.request_timeout_ms = OptInteger(o, "requestTimeout", &ok);
     opts.max_response_bytes = max_bytes < 0 ? 0 : static_cast<size_t>(max_bytes);
     opts.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
+    opts.ca_pem = ca_pem.empty() ? nullptr : ca_pem.c_str();
     opts.insecure = OptBool(o, "insecure", &ok);
     if (!ok) return;
     if (limit < 0 || limit > 4294967295L || max_bytes < 0) {

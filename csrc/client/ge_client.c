@@ -100,9 +100,11 @@ ge_client *ge_client_new(const ge_client_options *o, const char **err) {
     c->client_id = ge_xstrdup(o->client_id);
     c->secret = ge_xstrdup(o->secret);
     c->ca_file = ge_xstrdup(o->ca_file);
+    c->ca_pem = ge_xstrdup(o->ca_pem);
     c->opts.client_id = c->client_id;
     c->opts.secret = c->secret;
     c->opts.ca_file = c->ca_file;
+    c->opts.ca_pem = c->ca_pem;
     c->opts.protocol = c->opts.hostname = c->opts.pathname = NULL;
     atomic_init(&c->stop, 0);
     if (ge__http_init(c) != 0) {
@@ -124,6 +126,7 @@ void ge__client_destroy(ge_client *c) {
     free(c->client_id);
     free(c->secret);
     free(c->ca_file);
+    free(c->ca_pem);
     free(c);
 }
 

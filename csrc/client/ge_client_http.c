@@ -108,7 +108,13 @@ int ge__req_start(ge_req *r) {
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
     if (c->opts.no_keep_alive) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (c->https) {
-        if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        if (c->ca_pem) {
+            /* libcurl copies the blob (CURL_BLOB_COPY). */
+            struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+            curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+        } else if (c->ca_file) {
+            curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        }
         if (c->opts.insecure) {
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

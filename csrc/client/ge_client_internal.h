@@ -81,7 +81,7 @@ struct ge_poller {
 
 struct ge_client {
     ge_client_options opts;   /* strings point into the copies below */
-    char *client_id, *secret, *ca_file;
+    char *client_id, *secret, *ca_file, *ca_pem;
     ge_buf base;              /* "http://host:port" */
     ge_buf events_path;       /* "/events/v1/events" */
     ge_buf prefix;            /* "/events/v1" */

@@ -1,0 +1,77 @@
+'use strict';
+// The packed npm tarball installs where users are (docs/install.md): in a
+// clean Debian 12 root with only Debian's nodejs, npm and ca-certificates
+// (no compiler, no libcurl4), `npm install` uses the prebuilt addon and
+// compiles nothing; the daemon is skipped with one line saying how to get
+// it; the installed Client publishes and receives over http against our
+// daemon, and over https through a TLS front (stunnel) trusting the front's
+// certificate through caFile, PEM text and a Buffer in agent.options.ca.
+const t = require('tap');
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('../lib/install-harness');
+const { startServer, startRedis, freePort, waitPort } = require('../lib/harness');
+
+const why = h.unavailable();
+t.setTimeout(50 * 60000);
+const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
+  try { execFileSync('sh', ['-c', 'command -v ' + b], { stdio: 'ignore' }); return true; } catch (_) { return false; }
+});
+
+t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: 45 * 60000, skip: why || (!STUNNEL && 'stunnel not installed') }, async (t) => {
+  const pack = h.packTarball(['x64']);
+  t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
+  t.comment(`tarball ${path.basename(pack.file)}: ${(pack.size / 1048576).toFixed(2)} MB packed, ${(pack.unpackedSize / 1048576).toFixed(2)} MB unpacked`);
+  t.ok(pack.size < 5 * 1048576, 'the tarball is under 5 MB');
+
+  const R = h.rootfs('node', 'amd64');
+  const probe = h.inRoot(R, 'for c in cc gcc g++ clang make; do command -v $c && exit 1; done; ' +
+    'if dpkg -l libcurl4 2>/dev/null | grep -q ^ii; then echo libcurl4; exit 1; fi; node -v');
+  t.equal(probe.status, 0, 'the root has no compiler, no make, no libcurl4: ' + probe.stdout + probe.stderr);
+
+  const w = h.workDir(R);
+  t.teardown(w.rm);
+  fs.copyFileSync(pack.file, path.join(w.host, 'pkg.tgz'));
+  fs.mkdirSync(path.join(w.host, 'app'));
+  fs.writeFileSync(path.join(w.host, 'app', 'package.json'), '{"name":"app","version":"1.0.0","private":true}\n');
+  const inst = h.inRoot(R, 'cd app && npm install --no-audit --no-fund ../pkg.tgz', { home: w.inside, timeout: 5 * 60000 });
+  t.equal(inst.status, 0, 'npm install succeeds: ' + inst.stdout + inst.stderr);
+  t.comment(`npm install in the clean root: ${(inst.ms / 1000).toFixed(1)} s`);
+  const pkgDir = path.join(w.host, 'app', 'node_modules', 'ganomede-events');
+  t.notOk(fs.existsSync(path.join(pkgDir, 'build', 'Release', 'ganomede_events.node')), 'no addon was compiled');
+  t.ok(fs.existsSync(path.join(pkgDir, 'prebuilds', 'linux-x64', 'ganomede-events.node')), 'the prebuilt addon is there');
+
+  const bin = h.inRoot(R, 'cd app && ./node_modules/.bin/ganomede-events-server --version', { home: w.inside });
+  t.equal(bin.status, 1, 'the daemon bin entry exits 1');
+  t.match(bin.stderr, /not part of this install.*hiredis and libevent.*image/s, 'and says how to get the daemon');
+
+  let redisPort = process.env.GE_TEST_REDIS_PORT;
+  if (!redisPort) {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    redisPort = redis.port;
+  }
+  const server = await startServer({ redisPort, env: { POLL_TIMEOUT: '1000' } });
+  t.teardown(() => server.stop());
+  const certDir = fs.mkdtempSync(path.join(w.host, 'tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')], { stdio: 'ignore' });
+  const tlsPort = await freePort();
+  fs.writeFileSync(path.join(certDir, 'stunnel.conf'), ['foreground = yes', 'pid =', '[ge]',
+    'accept = 127.0.0.1:' + tlsPort, 'connect = 127.0.0.1:' + server.port,
+    'cert = ' + path.join(certDir, 'cert.pem'), 'key = ' + path.join(certDir, 'key.pem'), ''].join('\n'));
+  const tunnel = spawn(STUNNEL, [path.join(certDir, 'stunnel.conf')], { stdio: 'ignore' });
+  t.teardown(() => tunnel.kill('SIGTERM'));
+  await waitPort(tlsPort);
+
+  fs.copyFileSync(path.join(h.ROOT, 'test', 'install', 'roundtrip.js'), path.join(w.host, 'app', 'roundtrip.js'));
+  const rt = h.inRoot(R, 'cd app && node roundtrip.js', {
+    home: w.inside, timeout: 60000,
+    env: { GE_PORT: server.port, GE_TLS_PORT: tlsPort, GE_SECRET: server.secret, GE_CA: w.inside + '/' + path.basename(certDir) + '/cert.pem' },
+  });
+  t.equal(rt.status, 0, 'round trips succeed: ' + rt.stdout + rt.stderr);
+  const names = rt.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).name);
+  t.same(names, ['http', 'https-caFile', 'https-agent-ca-pem', 'https-agent-ca-buffer'], 'every way round');
+});
