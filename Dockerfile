@@ -4,7 +4,8 @@
 #   docker run -p 8000:8000 --link redis_events:redis_events -e API_SECRET=... ganomede/events
 #
 # Every build and runtime step is in docker/*.sh, which CI runs outside
-# Docker in a clean folder (test/js/ops-container.test.js). See
+# Docker in a clean folder (test/js/ops-container.test.js); docker/test-image.sh
+# builds this image and checks it (test/js/install-image.test.js). See
 # docs/operations.md.
 
 # ---- build stage -----------------------------------------------------------
@@ -21,8 +22,8 @@ FROM debian:bookworm-slim
 LABEL org.opencontainers.image.title="ganomede-events" \
       org.opencontainers.image.description="ganomede-events server (events/v1 REST API over Redis), in C" \
       org.opencontainers.image.licenses="MIT"
-# Runtime libraries only (libhiredis0.14, libevent-2.1-7, libcurl4,
-# ca-certificates) and the unprivileged user events (uid/gid 10001).
+# Runtime libraries only (libhiredis0.14, libevent-2.1-7) and the
+# unprivileged user events (uid/gid 10001).
 COPY docker/runtime-deps.sh /tmp/runtime-deps.sh
 RUN sh /tmp/runtime-deps.sh && rm /tmp/runtime-deps.sh
 # /usr/local/bin/ganomede-events-{server,entrypoint,healthcheck}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runtime stage of the Docker image: only the shared libraries the daemon
-# links (hiredis, libevent, libcurl) and CA certificates, then the
-# unprivileged user `events` (uid/gid 10001, no home, no shell).
+# links (hiredis, libevent; it makes no TLS connection: no CA certificates),
+# then the unprivileged user `events` (uid/gid 10001, no home, no shell).
 #
 #   docker/runtime-deps.sh           install what is missing, create the user
 #   docker/runtime-deps.sh --check   change nothing; exit 1 naming the
@@ -9,7 +9,7 @@
 #   docker/runtime-deps.sh --list    print the package list
 set -eu
 
-RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7 libcurl4 ca-certificates"
+RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7"
 EVENTS_UID=10001
 
 missing=""

@@ -3,8 +3,8 @@
 // Docker engine runs in CI, so this does what the image build does, outside
 // Docker: copy the sources into a fresh folder, run docker/build.sh there
 // into a staged root, and run the staged daemon through the staged
-// entrypoint against the test Redis. Static checks cover what only Docker
-// would read (the Dockerfile itself).
+// entrypoint against the test Redis. The image itself is built and checked by
+// test/js/install-image.test.js.
 const tap = require('tap');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -86,40 +86,8 @@ async function waitHealth(url, proc, ms) {
   }
 }
 
-tap.test('Dockerfile: bookworm-slim in both stages, non-root USER, EXPOSE 8000, the scripts', T, async () => {
-  const lines = read('Dockerfile').split('\n').filter((l) => !/^\s*(#|$)/.test(l));
-  const froms = lines.filter((l) => /^FROM\s/i.test(l));
-  assert.equal(froms.length, 2, froms.join('\n'));
-  for (const f of froms) assert.match(f, /^FROM\s+debian:bookworm-slim\b/);
-  assert.match(froms[0], /\bAS\s+build\b/i);
-  const runtime = lines.slice(lines.indexOf(froms[1]));
-  const users = runtime.filter((l) => /^USER\s/i.test(l));
-  assert.equal(users.length, 1);
-  assert.doesNotMatch(users[0], /^USER\s+(root|0)(:|\s|$)/i);
-  assert.ok(runtime.some((l) => /^EXPOSE\s+8000\b/.test(l)));
-  assert.ok(lines.some((l) => /^RUN\s.*docker\/build\.sh\s+\/out\b/.test(l)));
-  assert.ok(runtime.some((l) => /^RUN\s.*runtime-deps\.sh/.test(l)));
-  assert.ok(runtime.some((l) => /^COPY\s+--from=build\s+\/out\/?\s+\/$/.test(l)));
-  assert.ok(runtime.some((l) => /^ENTRYPOINT\s+\["\/usr\/local\/bin\/ganomede-events-entrypoint"\]/.test(l)));
-  const text = read('Dockerfile');
-  assert.match(text, /^HEALTHCHECK\s[\s\S]*ganomede-events-healthcheck/m);
-  for (const kv of ['PORT=8000', 'HOST=0.0.0.0', 'POLL_TIMEOUT=5000', 'LOG_LEVEL=INFO']) {
-    assert.match(text, new RegExp('^ENV[^]*?\\b' + kv.replace(/\./g, '\\.'), 'm'), kv);
-  }
-  // An image ENV would override the Redis address --link sets.
-  assert.doesNotMatch(text, /^\s*(ENV\s+)?REDIS_EVENTS_PORT_6379_TCP_ADDR=/m);
-  // The user the scripts create is the one the image runs as.
-  assert.match(read('docker/runtime-deps.sh'), new RegExp('EVENTS_UID=' + users[0].match(/^USER\s+(\d+)/)[1]));
-});
-
-tap.test('docker-compose.yml: redis_events (redis:7) and events built here, with the original names', T, async () => {
-  const y = read('docker-compose.yml');
-  assert.match(y, /^ {2}redis_events:\n {4}image: redis:7\b/m);
-  assert.match(y, /^ {2}events:\n {4}build: \.$/m);
-  assert.match(y, /REDIS_EVENTS_PORT_6379_TCP_ADDR: redis_events/);
-  assert.match(y, /API_SECRET: \$\{API_SECRET:\?/);
-  assert.match(y, /"8000:8000"/);
-});
+// The Dockerfile and docker-compose.yml are proven by building the image:
+// test/js/install-image.test.js (docker/test-image.sh).
 
 tap.test('the staged tree: daemon, entrypoint, healthcheck; runtime packages cover its libraries', T, async () => {
   for (const f of ['ganomede-events-server', 'ganomede-events-entrypoint', 'ganomede-events-healthcheck']) {
