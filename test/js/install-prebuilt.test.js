@@ -20,7 +20,7 @@ const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
 });
 
 t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: 45 * 60000, skip: why || (!STUNNEL && 'stunnel not installed') }, async (t) => {
-  const pack = h.packTarball(['x64']);
+  const pack = h.packTarball(['x64', 'arm64']);
   t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
   t.comment(`tarball ${path.basename(pack.file)}: ${(pack.size / 1048576).toFixed(2)} MB packed, ${(pack.unpackedSize / 1048576).toFixed(2)} MB unpacked`);
   t.ok(pack.size < 5 * 1048576, 'the tarball is under 5 MB');
@@ -74,4 +74,38 @@ t.test('clean Debian 12 root: install without a compiler, round trips over http 
   t.equal(rt.status, 0, 'round trips succeed: ' + rt.stdout + rt.stderr);
   const names = rt.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).name);
   t.same(names, ['http', 'https-caFile', 'https-agent-ca-pem', 'https-agent-ca-buffer'], 'every way round');
+});
+
+// The same tarball on arm64 (Debian's arm64 nodejs under qemu-user-static):
+// the linux-arm64 prebuild installs and an http round trip works.
+t.test('arm64 Debian 12 root under qemu: install and an http round trip', { timeout: 45 * 60000, skip: why }, async (t) => {
+  const pack = h.packTarball(['x64', 'arm64']);
+  t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
+  const R = h.rootfs('node', 'arm64');
+  const w = h.workDir(R);
+  t.teardown(w.rm);
+  fs.copyFileSync(pack.file, path.join(w.host, 'pkg.tgz'));
+  fs.mkdirSync(path.join(w.host, 'app'));
+  fs.writeFileSync(path.join(w.host, 'app', 'package.json'), '{"name":"app","version":"1.0.0","private":true}\n');
+  const arch = h.inRoot(R, 'node -p process.arch', { home: w.inside, timeout: 120000 });
+  t.equal(arch.stdout.trim(), 'arm64', 'node runs as arm64 there');
+  const inst = h.inRoot(R, 'cd app && npm install --no-audit --no-fund ../pkg.tgz', { home: w.inside, timeout: 10 * 60000 });
+  t.equal(inst.status, 0, 'npm install succeeds: ' + inst.stdout + inst.stderr);
+  t.comment(`npm install in the arm64 root (qemu): ${(inst.ms / 1000).toFixed(1)} s`);
+  t.notOk(fs.existsSync(path.join(w.host, 'app', 'node_modules', 'ganomede-events', 'build', 'Release', 'ganomede_events.node')), 'no addon was compiled');
+
+  let redisPort = process.env.GE_TEST_REDIS_PORT;
+  if (!redisPort) {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    redisPort = redis.port;
+  }
+  const server = await startServer({ redisPort, env: { POLL_TIMEOUT: '1000' } });
+  t.teardown(() => server.stop());
+  fs.copyFileSync(path.join(h.ROOT, 'test', 'install', 'roundtrip.js'), path.join(w.host, 'app', 'roundtrip.js'));
+  const rt = h.inRoot(R, 'cd app && node roundtrip.js', {
+    home: w.inside, timeout: 120000, env: { GE_PORT: server.port, GE_SECRET: server.secret },
+  });
+  t.equal(rt.status, 0, 'the round trip succeeds: ' + rt.stdout + rt.stderr);
+  t.match(rt.stdout, /"name":"http"/, 'http');
 });
