@@ -3,7 +3,7 @@
 // `ganomede-events-server` for npm's bin: runs the C daemon built by
 // `npm install` (node-gyp: build/Release/) or by `make` (out/), with the
 // same arguments, environment and stdio, and exits with its status.
-// The daemon is optional in the npm package (docs/install.md): without it,
+// The daemon is optional in the npm package (README.md, "Installing the npm package"): without it,
 // say how to get it and exit 1.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -19,7 +19,7 @@ if (!exe) {
   console.error('ganomede-events-server: the daemon is not part of this install: it is built only when ' +
     'hiredis and libevent headers are present. Get it from the container image ganomede/events, or ' +
     'install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, or build it with ' +
-    '`make daemon` from the source (docs/install.md).');
+    '`make daemon` from the source (README.md, "Installing the npm package").');
   process.exit(1);
 }
 const child = spawn(exe, process.argv.slice(2), { stdio: 'inherit' });

@@ -20,7 +20,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS="build-essential libhiredis-dev libevent-dev"
+BUILD_PKGS="build-essential libhiredis-dev libevent-dev libcurl4-openssl-dev"
 
 apt_install_missing() {
   missing=""
@@ -50,9 +50,7 @@ apt_install_missing $BUILD_PKGS
 
 build=${GE_BUILD:-out}
 jobs=$(nproc 2>/dev/null || echo 2)
-# The daemon links hiredis and libevent only (libcurl is the client's): a
-# runtime image without libcurl4 and its dozen libraries.
-make -s -j"$jobs" BUILD="$build" CFLAGS="${CFLAGS:--O2 -g}" LIBS="-lhiredis -levent -lm" daemon
+make -s -j"$jobs" BUILD="$build" CFLAGS="${CFLAGS:--O2 -g}" daemon
 
 bindir=$dest/usr/local/bin
 docdir=$dest/usr/local/share/doc/ganomede-events

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runtime stage of the Docker image: only the shared libraries the daemon
-# links (hiredis, libevent; it makes no TLS connection: no CA certificates),
-# then the unprivileged user `events` (uid/gid 10001, no home, no shell).
+# links (hiredis, libevent, libcurl: its URL decoding for REDIS_URL; the
+# daemon makes no TLS connection: no CA certificates), then the unprivileged user `events` (uid/gid 10001, no home, no shell).
 #
 #   docker/runtime-deps.sh           install what is missing, create the user
 #   docker/runtime-deps.sh --check   change nothing; exit 1 naming the
@@ -9,7 +9,7 @@
 #   docker/runtime-deps.sh --list    print the package list
 set -eu
 
-RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7"
+RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7 libcurl4"
 EVENTS_UID=10001
 
 missing=""
@@ -28,11 +28,18 @@ esac
 
 if [ -n "$missing" ]; then
   [ "$(id -u)" -eq 0 ] || { echo "runtime-deps.sh: run as root to install:$missing" >&2; exit 1; }
+  # As debian:*-slim does: no documentation, manuals or translations of the
+  # packages installed here (a smaller image layer).
+  if [ -d /etc/dpkg/dpkg.cfg.d ] && [ ! -e /etc/dpkg/dpkg.cfg.d/ganomede-events-nodoc ]; then
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/info/*' \
+      'path-exclude /usr/share/lintian/*' >/etc/dpkg/dpkg.cfg.d/ganomede-events-nodoc
+  fi
   apt-get update -qq
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   apt-get clean
-  rm -rf /var/lib/apt/lists/*
+  rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log /var/cache/debconf/*-old /var/lib/dpkg/*-old
 fi
 
 if ! id events >/dev/null 2>&1; then

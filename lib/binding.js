@@ -1,7 +1,7 @@
 'use strict';
 // Loads the native addon through node-gyp-build: build/Release (a local
 // build) first, else the prebuilt binary for this platform in prebuilds/
-// (docs/install.md). GE_ADDON_PATH names a file to load instead.
+// (README.md, "Installing the npm package"). GE_ADDON_PATH names a file to load instead.
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');

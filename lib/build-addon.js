@@ -1,5 +1,5 @@
 'use strict';
-// Builds the native parts with node-gyp. Three uses (docs/install.md):
+// Builds the native parts with node-gyp. Three uses (README.md, "Installing the npm package"):
 //
 //   node lib/build-addon.js --install   npm's install step. The addon: the
 //       prebuilt one in prebuilds/ when node-gyp-build can load it here
@@ -25,7 +25,7 @@ const root = path.resolve(__dirname, '..');
 const DAEMON_HINT = 'ganomede-events: the daemon (ganomede-events-server) was not built: ' +
   'hiredis and libevent headers are missing; get it from the container image ganomede/events, ' +
   'or install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, ' +
-  'or build it with `make daemon` from the source (docs/install.md).';
+  'or build it with `make daemon` from the source (README.md, "Installing the npm package").';
 
 function hasHeaders(names) {
   const dirs = ['/usr/include', '/usr/local/include'];
@@ -42,7 +42,7 @@ function werror() {
 
 function daemonWanted() {
   if (process.env.GE_DAEMON !== undefined) return process.env.GE_DAEMON === '1' ? 1 : 0;
-  return hasHeaders(['hiredis/async.h', 'event2/http.h']) ? 1 : 0;
+  return hasHeaders(['hiredis/async.h', 'event2/http.h', 'curl/curl.h']) ? 1 : 0;
 }
 
 if (process.argv[2] === '--print') {

@@ -9,7 +9,7 @@
 # ... and cannot be linked alone, so curl is built here from Debian's source
 # package. The result is cached outside the clone keyed by curl version and
 # architecture (CI starts from a fresh clone; a fresh machine builds it in a
-# few minutes). See docs/install.md.
+# few minutes). See README.md, "Installing the npm package".
 set -euo pipefail
 arch=${1:-$(dpkg --print-architecture)}
 cache=${GE_CACHE:-/var/cache/ganomede-events}

@@ -1,5 +1,5 @@
 'use strict';
-// The packed npm tarball installs where users are (docs/install.md): in a
+// The packed npm tarball installs where users are (README.md, "Installing the npm package"): in a
 // clean Debian 12 root with only Debian's nodejs, npm and ca-certificates
 // (no compiler, no libcurl4), `npm install` uses the prebuilt addon and
 // compiles nothing; the daemon is skipped with one line saying how to get

@@ -3,7 +3,7 @@
 // systems made by scripts/rootfs.sh (cached outside the clone), entered with
 // chroot in a private mount namespace (unshare -m) so /proc and /dev are
 // bound for the run only. Loopback is shared with the host, so the client
-// inside reaches a daemon started here. See docs/install.md.
+// inside reaches a daemon started here. See README.md, "Installing the npm package".
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -11,15 +11,12 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-// Why these tests cannot run here, or null. They need root (debootstrap,
-// chroot) and are about packaging, not the C under sanitizers: the ASan
-// pass of the suite (GE_BUILD=out-asan) skips them.
+// Why these tests cannot run here, or null: they need root (debootstrap, chroot).
 function unavailable() {
   if (process.getuid && process.getuid() !== 0) return 'needs root (debootstrap, chroot)';
   if (spawnSync('sh', ['-c', 'command -v debootstrap && command -v unshare && command -v chroot'], { stdio: 'ignore' }).status !== 0) {
     return 'needs debootstrap, unshare and chroot';
   }
-  if ((process.env.GE_BUILD || 'out') !== 'out') return 'packaging tests run in the plain build only';
   if (process.env.GE_SKIP_INSTALL_TESTS) return 'GE_SKIP_INSTALL_TESTS is set';
   return null;
 }
