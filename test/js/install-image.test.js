@@ -8,12 +8,13 @@ const t = require('tap');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const h = require('../lib/install-harness');
+const { limit } = require('../lib/harness');
 
 const why = h.unavailable() ||
   (spawnSync('sh', ['-c', 'command -v podman || command -v docker'], { stdio: 'ignore' }).status !== 0 && 'no podman or docker');
-t.setTimeout(40 * 60000);
+t.setTimeout(limit(40 * 60000));
 
-t.test('the image builds and behaves', { timeout: 35 * 60000, skip: why }, async (t) => {
+t.test('the image builds and behaves', { timeout: limit(35 * 60000), skip: why }, async (t) => {
   const r = spawnSync('bash', [path.join(h.ROOT, 'docker', 'test-image.sh')], { encoding: 'utf8', timeout: 30 * 60000, maxBuffer: 64 << 20 });
   t.equal(r.error, undefined, 'the script ran to its end');
   const lines = (r.stdout || '').split('\n');

@@ -11,15 +11,15 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../lib/install-harness');
-const { startServer, startRedis, freePort, waitPort } = require('../lib/harness');
+const { startServer, startRedis, freePort, waitPort, limit } = require('../lib/harness');
 
 const why = h.unavailable();
-t.setTimeout(50 * 60000);
+t.setTimeout(limit(50 * 60000));
 const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
   try { execFileSync('sh', ['-c', 'command -v ' + b], { stdio: 'ignore' }); return true; } catch (_) { return false; }
 });
 
-t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: 45 * 60000, skip: why || (!STUNNEL && 'stunnel not installed') }, async (t) => {
+t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: limit(45 * 60000), skip: why || (!STUNNEL && 'stunnel not installed') }, async (t) => {
   const pack = h.packTarball(['x64', 'arm64']);
   t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
   t.comment(`tarball ${path.basename(pack.file)}: ${(pack.size / 1048576).toFixed(2)} MB packed, ${(pack.unpackedSize / 1048576).toFixed(2)} MB unpacked`);
@@ -78,7 +78,7 @@ t.test('clean Debian 12 root: install without a compiler, round trips over http 
 
 // The same tarball on arm64 (Debian's arm64 nodejs under qemu-user-static):
 // the linux-arm64 prebuild installs and an http round trip works.
-t.test('arm64 Debian 12 root under qemu: install and an http round trip', { timeout: 45 * 60000, skip: why }, async (t) => {
+t.test('arm64 Debian 12 root under qemu: install and an http round trip', { timeout: limit(45 * 60000), skip: why }, async (t) => {
   const pack = h.packTarball(['x64', 'arm64']);
   t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
   const R = h.rootfs('node', 'arm64');
