@@ -2,9 +2,9 @@
   # The C sources come from csrc/sources.mk, the one list shared with make.
   # Three switches, all read from the environment by lib/build-addon.js so a
   # plain `node-gyp rebuild` (prebuildify's) sees the same (README.md, "Installing the npm package"):
-  #   ge_werror       1 in our make/CI/prebuild builds (GE_WERROR=1); never in
-  #                   a user's install, where a newer compiler's new warning
-  #                   must not fail it.
+  #   ge_werror       1 only when GE_WERROR=1 (scripts/test.sh, scripts/prebuild.sh);
+  #                   never in a user's install, even from a git URL, where a
+  #                   newer compiler's new warning must not fail it.
   #   ge_curl_prefix  a static libcurl + OpenSSL from scripts/build-curl.sh
   #                   (GE_CURL_PREFIX); empty: the system's -lcurl.
   #   ge_daemon       1 when hiredis', libevent's and libcurl's headers are there: the

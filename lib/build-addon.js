@@ -27,17 +27,22 @@ const DAEMON_HINT = 'ganomede-events: the daemon (ganomede-events-server) was no
   'or install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, ' +
   'or build it with `make daemon` from the source (README.md, "Installing the npm package").';
 
+// Whether the C compiler finds these headers: asked of the compiler itself,
+// so its own search path counts (Debian keeps curl/curl.h under
+// /usr/include/<multiarch>/), as do CPATH and CPPFLAGS. No compiler: false.
 function hasHeaders(names) {
-  const dirs = ['/usr/include', '/usr/local/include'];
-  if (process.env.CPATH) dirs.unshift(...process.env.CPATH.split(':').filter(Boolean));
-  return names.every((n) => dirs.some((d) => fs.existsSync(path.join(d, n))));
+  const src = names.map((n) => '#include <' + n + '>\n').join('');
+  const r = spawnSync('sh', ['-c', '${CC:-cc} $CPPFLAGS -E -x c - -o /dev/null'],
+    { input: src, stdio: ['pipe', 'ignore', 'ignore'] });
+  return r.status === 0;
 }
 
-// -Werror is ours: set by our scripts (GE_WERROR=1) and implied in a git
-// checkout; a user's install (from the npm tarball, no .git) never has it.
+// -Werror is ours: only when our scripts ask (GE_WERROR=1: scripts/test.sh,
+// scripts/prebuild.sh). Never implied by a .git folder: a user installing
+// from a git URL has one, and a newer compiler's new warning must not fail
+// their install.
 function werror() {
-  if (process.env.GE_WERROR !== undefined) return process.env.GE_WERROR === '1' ? 1 : 0;
-  return fs.existsSync(path.join(root, '.git')) ? 1 : 0;
+  return process.env.GE_WERROR === '1' ? 1 : 0;
 }
 
 function daemonWanted() {

@@ -23,6 +23,7 @@ fail_early() { echo "not ok - $1"; echo "0 passed, 1 failed"; exit 1; }
 
 bash scripts/deps.sh || fail_early "scripts/deps.sh failed"
 if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
+export GE_WERROR=1  # warnings fail our builds (binding.gyp), never a user's install
 # The install tests' slow inputs (Debian roots, static libcurl, prebuilt
 # addons): made once, before any test's time limit runs, then cached.
 bash scripts/packaging-deps.sh >&2 || fail_early "scripts/packaging-deps.sh failed"
