@@ -7,7 +7,8 @@
 // daemon, and over https through a TLS front (stunnel) trusting the front's
 // certificate through caFile, PEM text and a Buffer in agent.options.ca.
 const t = require('tap');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const os = require('node:os');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../lib/install-harness');
@@ -108,4 +109,95 @@ t.test('arm64 Debian 12 root under qemu: install and an http round trip', { time
   });
   t.equal(rt.status, 0, 'the round trip succeeds: ' + rt.stdout + rt.stderr);
   t.match(rt.stdout, /"name":"http"/, 'http');
+});
+
+// A developer's machine: a compiler, Python and libcurl's headers, but not
+// hiredis or libevent. The tarball installs (prebuilt addon, no daemon) and
+// says once how to get the daemon; the Client works; the bin entry explains.
+// Then the same package compiled from source there (--build-from-source),
+// in a folder with a .git (as a clone or a git-URL install has) and with
+// build flags that warn more (CFLAGS=-Wpadded stands in for a newer
+// compiler's new warning): it builds, warns without failing, and works.
+t.test('root with a compiler but no hiredis/libevent: install, Client, bin entry, source build', { timeout: limit(45 * 60000), skip: why }, async (t) => {
+  const pack = h.packTarball(['x64', 'arm64']);
+  t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
+  const R = h.rootfs('devnode', 'amd64');
+  const probe = h.inRoot(R, 'command -v cc && command -v make && test -f /usr/include/x86_64-linux-gnu/curl/curl.h && ' +
+    'test ! -e /usr/include/hiredis && test ! -e /usr/include/event2');
+  t.equal(probe.status, 0, 'the root has a compiler and libcurl headers, no hiredis/libevent: ' + probe.stdout + probe.stderr);
+
+  const w = h.workDir(R);
+  t.teardown(w.rm);
+  fs.copyFileSync(pack.file, path.join(w.host, 'pkg.tgz'));
+  fs.mkdirSync(path.join(w.host, 'app'));
+  fs.writeFileSync(path.join(w.host, 'app', 'package.json'), '{"name":"app","version":"1.0.0","private":true}\n');
+  // npm >= 7 shows an install script's output only with --foreground-scripts.
+  const inst = h.inRoot(R, 'cd app && npm install --no-audit --no-fund --foreground-scripts ../pkg.tgz', { home: w.inside, timeout: 5 * 60000 });
+  t.equal(inst.status, 0, 'npm install succeeds: ' + inst.stdout + inst.stderr);
+  t.comment(`npm install in the compiler root: ${(inst.ms / 1000).toFixed(1)} s`);
+  const hint = (inst.stdout + inst.stderr).split('\n').filter((l) => /the daemon \(ganomede-events-server\) was not built/.test(l));
+  t.equal(hint.length, 1, 'one line about the daemon: ' + inst.stdout + inst.stderr);
+  t.match(hint[0] || '', /hiredis and libevent.*image.*make daemon/, 'saying how to get it');
+  const pkgDir = path.join(w.host, 'app', 'node_modules', 'ganomede-events');
+  t.notOk(fs.existsSync(path.join(pkgDir, 'build', 'Release', 'ganomede_events.node')), 'the prebuilt addon serves: nothing compiled');
+
+  const bin = h.inRoot(R, 'cd app && npx --no-install ganomede-events-server --version', { home: w.inside });
+  t.equal(bin.status, 1, '`npx ganomede-events-server` exits 1');
+  t.match(bin.stderr, /not part of this install.*hiredis and libevent.*image/s, 'and explains');
+
+  let redisPort = process.env.GE_TEST_REDIS_PORT;
+  if (!redisPort) {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    redisPort = redis.port;
+  }
+  const server = await startServer({ redisPort, env: { POLL_TIMEOUT: '1000' } });
+  t.teardown(() => server.stop());
+  const env = { GE_PORT: server.port, GE_SECRET: server.secret };
+  fs.copyFileSync(path.join(h.ROOT, 'test', 'install', 'roundtrip.js'), path.join(w.host, 'app', 'roundtrip.js'));
+  const rt = h.inRoot(R, 'cd app && node roundtrip.js', { home: w.inside, timeout: 60000, env });
+  t.equal(rt.status, 0, 'the Client round-trips over http: ' + rt.stdout + rt.stderr);
+  t.match(rt.stdout, /"name":"http"/, 'http');
+
+  // From source: the package's files in src/ (with a .git), built there.
+  const src = path.join(w.host, 'src');
+  fs.mkdirSync(path.join(src, '.git'), { recursive: true });
+  execFileSync('tar', ['-xzf', pack.file, '-C', src, '--strip-components=1']);
+  const build = h.inRoot(R, 'cd src && CFLAGS=-Wpadded npm install --omit=dev --no-audit --no-fund --foreground-scripts --build-from-source',
+    { home: w.inside, timeout: 15 * 60000 });
+  t.equal(build.status, 0, 'the source build succeeds: ' + build.stdout.slice(-4000) + build.stderr.slice(-4000));
+  t.comment(`npm install --build-from-source in the compiler root: ${(build.ms / 1000).toFixed(1)} s`);
+  t.match(build.stdout + build.stderr, /warning: .*-Wpadded/, 'the extra warnings were printed, not made errors');
+  t.ok(fs.existsSync(path.join(src, 'build', 'Release', 'ganomede_events.node')), 'the addon was compiled');
+  fs.mkdirSync(path.join(w.host, 'app2', 'node_modules'), { recursive: true });
+  fs.symlinkSync('../../src', path.join(w.host, 'app2', 'node_modules', 'ganomede-events'));
+  fs.copyFileSync(path.join(h.ROOT, 'test', 'install', 'roundtrip.js'), path.join(w.host, 'app2', 'roundtrip.js'));
+  const which = h.inRoot(R, 'cd app2 && node -p "require(\'node-gyp-build\').path(\'node_modules/ganomede-events\')"',
+    { home: w.inside, env: { NODE_PATH: w.inside + '/src/node_modules' } });
+  t.match(which.stdout, /build\/Release\/ganomede_events\.node/, 'the compiled addon is the one loaded: ' + which.stdout + which.stderr);
+  const rt2 = h.inRoot(R, 'cd app2 && node roundtrip.js', { home: w.inside, timeout: 60000, env });
+  t.equal(rt2.status, 0, 'the source-built Client round-trips over http: ' + rt2.stdout + rt2.stderr);
+});
+
+// A machine with every library the daemon needs (this one: Debian 12 with
+// libhiredis-dev, libevent-dev and libcurl4-openssl-dev, whose curl/curl.h
+// lives under /usr/include/x86_64-linux-gnu/): the install builds the
+// daemon too, and the bin entry runs it.
+t.test('machine with hiredis, libevent and libcurl headers: the install builds the daemon', { timeout: limit(20 * 60000), skip: why }, async (t) => {
+  const pack = h.packTarball(['x64', 'arm64']);
+  t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-app-'));
+  t.teardown(() => fs.rmSync(app, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}\n');
+  const env = Object.assign({}, process.env);
+  for (const k of Object.keys(env)) if (/^(npm_|GE_WERROR$|GE_DAEMON$|GE_CURL_PREFIX$)/i.test(k)) delete env[k];
+  env.npm_config_nodedir = '/usr';
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', pack.file],
+    { cwd: app, env, encoding: 'utf8', timeout: 15 * 60000, maxBuffer: 64 << 20 });
+  t.equal(r.status, 0, 'npm install succeeds: ' + (r.stdout + r.stderr).slice(-4000));
+  t.notMatch(r.stdout + r.stderr, /was not built/, 'no line about a missing daemon');
+  const v = spawnSync(path.join(app, 'node_modules', '.bin', 'ganomede-events-server'), ['--version'],
+    { cwd: app, env, encoding: 'utf8', timeout: 60000 });
+  t.equal(v.status, 0, 'the bin entry runs the daemon: ' + v.stdout + v.stderr);
+  t.match(v.stdout + v.stderr, /2\.0\.0|ganomede-events/, 'which prints its version');
 });
