@@ -387,6 +387,7 @@ int main(int argc, char **argv) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
         fprintf(stderr, "ganomede-events-server: %s\n", err);
         free(fds);
+        ge_retention_free(cfg.retention);
         return 1;
     }
     char start_date[64];
@@ -410,6 +411,7 @@ int main(int argc, char **argv) {
                  cfg.port);
     int status = cfg.workers == 1 ? serve(&cfg, &log, fds[0], start_date) : supervise(&cfg, &log, fds, start_date);
     free(fds);
+    ge_retention_free(cfg.retention);
     return status;
 }
 
