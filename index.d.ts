@@ -29,6 +29,18 @@ export interface RequestError extends Error {
   body?: any;
 }
 
+/** Emitted as 'error' before the events of a poll answer (docs/retention.md):
+ * 'EventsLost': the ids from..to were removed by retention before they were read;
+ * 'CursorReset': the cursor was ahead of the channel (Redis flushed, restored or
+ * failed over); counter is the channel's last id, the events start again at 1. */
+export interface SignalError extends Error {
+  statusCode: 200;
+  code: 'EventsLost' | 'CursorReset';
+  from?: number;
+  to?: number;
+  counter?: number;
+}
+
 export type Callback<T> = (err: RequestError | TypeError | null, result?: T) => void;
 
 /** The code of a RequestError with statusCode 0 may also be 'ResponseTooLarge'
@@ -85,13 +97,13 @@ export class Client extends EventEmitter {
   constructor(clientId: string, options: ClientOptions);
   readonly clientId: string;
 
-  on(event: 'error', listener: (error: RequestError, channel: string) => void): this;
+  on(event: 'error', listener: (error: RequestError | SignalError, channel: string) => void): this;
   on(event: 'cycle', listener: (cycle: Cycle, channel: string) => void): this;
   on(event: 'drain', listener: () => void): this;
   on(event: 'newListener' | 'removeListener', listener: (name: string | symbol, listener: (...args: any[]) => void) => void): this;
   on(channel: string, listener: (event: GanomedeEvent, channel: string) => void): this;
 
-  once(event: 'error', listener: (error: RequestError, channel: string) => void): this;
+  once(event: 'error', listener: (error: RequestError | SignalError, channel: string) => void): this;
   once(event: 'cycle', listener: (cycle: Cycle, channel: string) => void): this;
   once(event: 'drain', listener: () => void): this;
   once(channel: string, listener: (event: GanomedeEvent, channel: string) => void): this;

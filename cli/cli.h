@@ -23,6 +23,7 @@
 #define CLI_OK 0
 #define CLI_FAIL 1  /* server or network error */
 #define CLI_USAGE 2 /* bad command line */
+#define CLI_LOST 3  /* listen --exit-on-loss: events were lost or the cursor reset */
 
 /* What every command gets. The strings point into argv / the environment
  * (not owned). url holds the parsed --url; its strings are owned by it. */

@@ -1,4 +1,4 @@
-/* listen [--count N] CHANNEL...: print every event of the channels as one
+/* listen [--count N] [--exit-on-loss] CHANNEL...: print every event of the channels as one
  * JSON line, resuming after the client id's last acknowledged event.
  *
  * Acknowledgement: the engine's poller acknowledges a batch with its next
@@ -13,7 +13,12 @@
  * Errors: an error on a channel that never answered successfully (wrong
  * URL, secret, channel...) is fatal: exit 1. Later errors (server restart,
  * Redis outage) are reported on stderr and retried with the engine's
- * back-off. */
+ * back-off.
+ *
+ * Lost events and cursor resets (docs/retention.md) are a warning line on
+ * stderr, and listening goes on with the events that came with them; with
+ * --exit-on-loss they end the command instead, with status 3, before
+ * printing those events. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +53,8 @@ typedef struct listen_state {
     unsigned long remaining; /* 0: unlimited */
     int stopping;
     int failed;              /* exit 1 */
+    int exit_on_loss;        /* --exit-on-loss */
+    int lost;                /* exit CLI_LOST */
 } listen_state;
 
 static void stop_all(listen_state *st) {
@@ -91,11 +98,31 @@ static void on_events(ge_client *c, const ge_poll *poll, void *ud) {
     }
 }
 
+/* A lost range or a reset: the answer itself succeeded. */
+static void on_signal_answer(listen_state *st, channel_state *ch, const ge_poll *poll) {
+    const ge_error *e = poll->error;
+    fprintf(stderr, CLI_NAME ": listen %s: warning: %s: %s\n", poll->channel, e->code, e->message);
+    if (ch && poll->reset) {
+        /* The ids start again from 1: what was printed before is not
+         * what the final acknowledgement must name. */
+        ch->printed_any = ch->acked_any = 0;
+        ch->printed = ch->acked = 0;
+    }
+    if (st->exit_on_loss) {
+        st->lost = 1;
+        stop_all(st);
+    }
+}
+
 static void on_error(ge_client *c, const ge_poll *poll, void *ud) {
     (void)c;
     listen_state *st = ud;
     channel_state *ch = find(st, poll->channel);
     const ge_error *e = poll->error;
+    if (e->status == 200) {
+        on_signal_answer(st, ch, poll);
+        return;
+    }
     ge_result r = {e->status, NULL, 0, (char *)e->code, (char *)e->message};
     char what[300];
     snprintf(what, sizeof what, "listen %s", poll->channel);
@@ -153,10 +180,11 @@ static int acknowledge(listen_state *st) {
 int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
     static const struct option longopts[] = {
         {"count", required_argument, NULL, 'n'},
+        {"exit-on-loss", no_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     unsigned long count = 0;
-    int opt;
+    int opt, exit_on_loss = 0;
     /* "+": options stop at the first CHANNEL; ":": report a missing value
      * ourselves. optind 0 makes glibc start afresh after main's scan. */
     opterr = 0;
@@ -170,6 +198,10 @@ int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
             cli_usage_error("listen: unknown option '%s'", argv[optind - 1]);
             return CLI_USAGE;
         }
+        if (opt == 'x') {
+            exit_on_loss = 1;
+            continue;
+        }
         if (cli_parse_uint(optarg, 1, &count) != 0) {
             cli_usage_error("listen: --count must be a positive integer, not '%s'", optarg);
             return CLI_USAGE;
@@ -177,12 +209,13 @@ int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
     }
     int i = optind;
     if (i >= argc) {
-        cli_usage_error("usage: listen [--count N] CHANNEL...");
+        cli_usage_error("usage: listen [--count N] [--exit-on-loss] CHANNEL...");
         return CLI_USAGE;
     }
     listen_state st;
     memset(&st, 0, sizeof st);
     st.remaining = count;
+    st.exit_on_loss = exit_on_loss;
     st.ch = calloc((size_t)(argc - i), sizeof *st.ch);
     if (!st.ch) abort();
     for (; i < argc; i++) {
@@ -217,7 +250,7 @@ int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv) {
     }
     while (!st.stopping && !st.failed && !signals_received) ge_client_run_once(st.client, 250);
     stop_all(&st);
-    int status = st.failed ? CLI_FAIL : CLI_OK;
+    int status = st.failed ? CLI_FAIL : st.lost ? CLI_LOST : CLI_OK;
     if (acknowledge(&st) != 0) status = CLI_FAIL;
     ge_client_free(st.client);
     free(st.ch);

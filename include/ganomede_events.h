@@ -116,13 +116,32 @@ typedef struct ge_poll {
     size_t json_len;
     size_t count;
     const ge_event_ref *events;
+    /* lost_to != 0: the events lost_from..lost_to (inclusive) were removed
+     * by the server's retention before this client read them. */
+    uint64_t lost_from, lost_to;
+    /* reset != 0: the cursor was ahead of the channel (Redis flushed,
+     * restored or failed over); reset_counter is the channel's last id,
+     * and the events of this answer start again from id 1. The cursor of
+     * the next request follows them (or reset_counter when none came). */
+    int reset;
+    uint64_t reset_counter;
 } ge_poll;
+
+#define GE_CODE_EVENTS_LOST "EventsLost"
+#define GE_CODE_CURSOR_RESET "CursorReset"
 
 /* Subscription callbacks. For every completed request of a subscribed
  * channel, in this order: on_events (success, also when count == 0) or
  * on_error; then on_cycle. If a callback unsubscribes, the later ones of
  * that request are not called. Any of them may be NULL. on_events consumes
- * the whole batch unless it calls ge_client_consumed (below). */
+ * the whole batch unless it calls ge_client_consumed (below).
+ *
+ * Signals (docs/retention.md): a successful answer can say that events
+ * were lost or that the cursor was reset. Each is reported first, through
+ * on_error with status 200 and the code GE_CODE_CURSOR_RESET (poll->reset,
+ * poll->reset_counter) or GE_CODE_EVENTS_LOST (poll->lost_from..lost_to),
+ * reset first when both; then on_events delivers the events of the same
+ * answer and on_cycle follows, as for any success. */
 typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
 
 /* Completion of a one-shot request (send, latest, index). On success err is

@@ -7,7 +7,7 @@
 const { EventEmitter } = require('node:events');
 const { Cursor } = require('./cursor');
 const { Remote } = require('./remote');
-const { requestError, engineError } = require('./errors');
+const { requestError, signalError, engineError } = require('./errors');
 const { nonEmptyString, connection, latestLimit } = require('./options');
 
 // Names that are not channels: never polled, never sendable.
@@ -27,7 +27,7 @@ class Client extends EventEmitter {
     Object.defineProperty(this, '_closed', { value: false, writable: true });
     const remote = new Remote(Object.assign({ clientId }, conn), {
       batch: (channel, json, finishedAfter, nextAfter) => this._onBatch(channel, json, finishedAfter, nextAfter),
-      error: (channel, status, code, message, body, after) => this._onError(channel, status, code, message, body, after),
+      error: (channel, status, code, message, body, after, a, b) => this._onError(channel, status, code, message, body, after, a, b),
       drain: () => this.emit('drain'),
     });
     Object.defineProperty(this, '_remote', { value: remote });
@@ -95,7 +95,11 @@ class Client extends EventEmitter {
     }
   }
 
-  _onError(channel, status, code, message, body, after) {
+  _onError(channel, status, code, message, body, after, a, b) {
+    if (status === 200) { // a signal (docs/retention.md): the batch and the cycle of the same answer follow
+      this.emit('error', signalError(code, message, a, b), channel);
+      return;
+    }
     this.emit('error', requestError(status, code, message, body), channel);
     if (this.listenerCount('cycle') > 0) {
       const cursor = new Cursor(channel, { after, limit: this.limit });

@@ -24,6 +24,18 @@ function requestError(status, code, message, body) {
   return err;
 }
 
+// Signals of a successful poll (docs/retention.md): code 'EventsLost' with
+// `from`/`to` (ids removed before they were read), or 'CursorReset' with
+// `counter` (the channel's last id: the cursor was ahead of it).
+function signalError(code, message, a, b) {
+  const err = new Error(message);
+  err.code = code;
+  err.statusCode = 200;
+  if (code === 'CursorReset') err.counter = a;
+  else { err.from = a; err.to = b; }
+  return err;
+}
+
 // A request the engine refused to start: closed client, or a bad argument.
 function engineError(rc) {
   const text = 'ganomede-events: ' + binding.strerror(rc);
@@ -31,4 +43,4 @@ function engineError(rc) {
   return Object.assign(new TypeError(text), { code: 'ERR_INVALID_ARG' });
 }
 
-module.exports = { requestError, engineError };
+module.exports = { requestError, signalError, engineError };

@@ -3,7 +3,9 @@
 // JS: new Engine(options, handlers) where handlers is an object of
 // functions the engine calls on Node's main thread:
 //   batch(channel, json, finishedAfter, nextAfter)   a poll answer (JSON array text)
-//   error(channel, status, code, message, body, finishedAfter)
+//   error(channel, status, code, message, body, finishedAfter, a, b)
+//     status 200: a signal that comes before the batch of the same answer,
+//     code 'EventsLost' (a..b lost) or 'CursorReset' (a = b = last id)
 //   reply(id, json)  or  reply(id, undefined, status, code, message, body)
 //   drain()
 // `after` values are numbers, or null when the request had no `after`.
@@ -30,6 +32,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -308,9 +311,15 @@ void Engine::OnError(ge_client *, const ge_poll *poll, void *ud) {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     const ge_error *e = poll->error;
+    // A signal of a successful answer (status 200): its numbers follow,
+    // the lost range or the channel's last id of a reset.
+    bool reset = e->status == 200 && strcmp(e->code, GE_CODE_CURSOR_RESET) == 0;
+    double a = static_cast<double>(reset ? poll->reset_counter : poll->lost_from);
+    double b = static_cast<double>(reset ? poll->reset_counter : poll->lost_to);
     self->Call("error", {Napi::String::New(env, poll->channel), Napi::Number::New(env, e->status),
                          Napi::String::New(env, e->code), Napi::String::New(env, e->message),
-                         Napi::String::New(env, e->body, e->body_len), self->After(poll->finished)});
+                         Napi::String::New(env, e->body, e->body_len), self->After(poll->finished),
+                         Napi::Number::New(env, a), Napi::Number::New(env, b)});
 }
 
 void Engine::OnReply(ge_client *c, const ge_error *e, const char *json, size_t len, void *ud) {

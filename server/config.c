@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ge_log.h"
+#include "ge_retention.h"
 #include "ge_sentinel.h"
 
 static const char *env_or(const char *name, const char *dflt) {
@@ -187,6 +188,60 @@ static int load_ha(ge_config *cfg, char *err, size_t errlen) {
     return 0;
 }
 
+/* The rules of RETENTION_RULES, then those of RETENTION_RULES_FILE, in one
+ * malloc'd text (NULL after writing err when the file cannot be read). */
+static char *retention_rules(char *err, size_t errlen) {
+    const char *inline_rules = env_or("RETENTION_RULES", "");
+    const char *path = env_or("RETENTION_RULES_FILE", NULL);
+    size_t n = strlen(inline_rules), cap = n + 2;
+    char *text = malloc(cap);
+    if (!text) abort();
+    memcpy(text, inline_rules, n);
+    text[n++] = '\n';
+    text[n] = '\0';
+    if (!path) return text;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "RETENTION_RULES_FILE %s cannot be read: %s", path, strerror(errno));
+        free(text);
+        return NULL;
+    }
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (n + got + 1 > cap) {
+            cap = (n + got + 1) * 2;
+            text = realloc(text, cap);
+            if (!text) abort();
+        }
+        memcpy(text + n, chunk, got);
+        n += got;
+        text[n] = '\0';
+    }
+    fclose(f);
+    return text;
+}
+
+static int retention_load(ge_config *cfg, char *err, size_t errlen) {
+    unsigned long long n;
+    ge_retention_limits dflt = {0, 0};
+    if (env_num("RETENTION_MAX_EVENTS", "0", 0, 1000000000000ULL, &n, err, errlen)) return -1;
+    dflt.max_events = n;
+    const char *age = env_or("RETENTION_MAX_AGE", "0");
+    if (ge_retention_parse_age(age, strlen(age), &dflt.max_age_ms) != 0) {
+        snprintf(err, errlen, "RETENTION_MAX_AGE must be seconds or a number with s, m, h or d, 0 for no limit (got \"%s\")",
+                 age);
+        return -1;
+    }
+    if (env_num("RETENTION_SWEEP_INTERVAL", "10", 1, 60, &n, err, errlen)) return -1;
+    cfg->sweep_interval_ms = n * 1000;
+    char *rules = retention_rules(err, errlen);
+    if (!rules) return -1;
+    cfg->retention = ge_retention_new(&dflt, rules, err, errlen);
+    free(rules);
+    return cfg->retention ? 0 : -1;
+}
+
 int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     unsigned long long n;
     cfg->secret = getenv("API_SECRET");
@@ -230,5 +285,5 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->max_connections = (size_t)n;
     if (env_num("WORKERS", "1", 1, 256, &n, err, errlen)) return -1;
     cfg->workers = (int)n;
-    return 0;
+    return retention_load(cfg, err, errlen);
 }

@@ -33,6 +33,11 @@ typedef struct ge_config {
     int read_timeout;        /* seconds to deliver a request */
     size_t max_connections;  /* 0: the file-descriptor limit less a reserve */
     int workers;
+    /* Retention (docs/retention.md): RETENTION_MAX_EVENTS, RETENTION_MAX_AGE,
+     * RETENTION_RULES, RETENTION_RULES_FILE, RETENTION_SWEEP_INTERVAL.
+     * Owned by the config, for the life of the process. */
+    struct ge_retention *retention;
+    uint64_t sweep_interval_ms;
 } ge_config;
 
 /* Fill cfg from the environment. On error writes a message (never the

@@ -52,6 +52,8 @@ static void respond(void *conn, const ge_answer *a) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     if (a->content_type) evhttp_add_header(h, "Content-Type", a->content_type);
     if (a->allow) evhttp_add_header(h, "Allow", a->allow);
+    if (a->events_lost) evhttp_add_header(h, "X-Events-Lost", a->events_lost);
+    if (a->events_reset) evhttp_add_header(h, "X-Events-Reset", a->events_reset);
     if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
         /* Headers only, with the length a GET would have (libevent would
          * send the body even to a HEAD). */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ge_api.h"
 #include "ge_log.h"
+#include "ge_retention.h"
 #include "http.h"
 #include "loop_libevent.h"
 #include "statsd.h"
@@ -65,7 +66,12 @@ static void usage(FILE *f) {
             "  MAX_NAME_BYTES                    longest channel, clientId... (1024)\n"
             "  READ_TIMEOUT                      seconds to deliver a request, from accept or the last answer (30)\n"
             "  MAX_CONNECTIONS                   connections open at once per process (0: the fd limit - 64)\n"
-            "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n");
+            "  STATSD_HOST, STATSD_PORT, STATSD_PREFIX  statsd counters (off, 8125, ganomede.events.)\n"
+            "  RETENTION_MAX_EVENTS              events kept per channel (0: all)\n"
+            "  RETENTION_MAX_AGE                 age of the oldest kept event: seconds, or 90s 15m 1h 30d (0: any)\n"
+            "  RETENTION_RULES                   per-channel limits: PATTERN=MAX_EVENTS[:MAX_AGE],... ('*' any text)\n"
+            "  RETENTION_RULES_FILE              a file of such rules, one a line, '#' comments\n"
+            "  RETENTION_SWEEP_INTERVAL          seconds between sweeps of expired events, 1-60 (10)\n");
 }
 
 /* The daemon's listening sockets, one per worker, all opened by the parent
@@ -157,7 +163,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     if (!statsd && getenv("STATSD_HOST") && *getenv("STATSD_HOST"))
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
-                          statsd ? ge_statsd_observe : NULL, statsd};
+                          statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms};
     ge_store_options ropt = {.host = cfg->redis_host,
                              .port = cfg->redis_port,
                              .unix_path = cfg->redis_unix,
@@ -381,6 +387,7 @@ int main(int argc, char **argv) {
         ge_log_write(&log, GE_LOG_FATAL, NULL, "%s", err);
         fprintf(stderr, "ganomede-events-server: %s\n", err);
         free(fds);
+        ge_retention_free(cfg.retention);
         return 1;
     }
     char start_date[64];
@@ -391,6 +398,11 @@ int main(int argc, char **argv) {
     size_t w = strftime(start_date, sizeof start_date, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(start_date + w, sizeof start_date - w, ".%03dZ", (int)(tv.tv_usec / 1000));
 
+    if (ge_retention_active(cfg.retention)) {
+        char *rules = ge_retention_describe(cfg.retention);
+        ge_log_write(&log, GE_LOG_INFO, NULL, "retention (max events:max age): %s", rules);
+        free(rules);
+    }
     char extra[256];
     snprintf(extra, sizeof extra,
              "\"port\":%d,\"host\":\"%s\",\"workers\":%d,\"pollTimeout\":%llu,\"maxConnections\":%zu", cfg.port,
@@ -399,6 +411,7 @@ int main(int argc, char **argv) {
                  cfg.port);
     int status = cfg.workers == 1 ? serve(&cfg, &log, fds[0], start_date) : supervise(&cfg, &log, fds, start_date);
     free(fds);
+    ge_retention_free(cfg.retention);
     return status;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ge_client_internal.h"
@@ -24,6 +25,46 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *ud) {
     }
     ge_buf_append(&r->body, p, sz * n);
     return sz * n;
+}
+
+/* X-Events-Lost: FROM-TO and X-Events-Reset: COUNTER (docs/retention.md). */
+static int header_is(const char *p, size_t n, const char *name, const char **value, size_t *vlen) {
+    size_t k = strlen(name);
+    if (n <= k || strncasecmp(p, name, k) != 0 || p[k] != ':') return 0;
+    *value = p + k + 1;
+    *vlen = n - k - 1;
+    return 1;
+}
+
+static int parse_u64(const char **p, const char *end, uint64_t *out) {
+    while (*p < end && **p == ' ') (*p)++;
+    if (*p >= end || **p < '0' || **p > '9') return -1;
+    uint64_t v = 0;
+    while (*p < end && **p >= '0' && **p <= '9') v = v * 10 + (uint64_t)(*(*p)++ - '0');
+    *out = v;
+    return 0;
+}
+
+static size_t header_cb(char *p, size_t sz, size_t n, void *ud) {
+    ge_req *r = ud;
+    size_t len = sz * n;
+    const char *v, *end;
+    size_t vlen;
+    uint64_t a, b;
+    if (header_is(p, len, "X-Events-Lost", &v, &vlen)) {
+        end = v + vlen;
+        if (parse_u64(&v, end, &a) == 0 && v < end && *v++ == '-' && parse_u64(&v, end, &b) == 0 && a <= b && b) {
+            r->lost_from = a;
+            r->lost_to = b;
+        }
+    } else if (header_is(p, len, "X-Events-Reset", &v, &vlen)) {
+        end = v + vlen;
+        if (parse_u64(&v, end, &a) == 0) {
+            r->reset = 1;
+            r->reset_counter = a;
+        }
+    }
+    return len;
 }
 
 ge_req *ge__req_new(ge_client *c, ge_req_done done, void *owner) {
@@ -94,6 +135,8 @@ int ge__req_start(ge_req *r) {
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

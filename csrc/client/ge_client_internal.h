@@ -52,6 +52,8 @@ struct ge_req {
     ge_buf body;      /* response body */
     int is_post;
     int too_big;      /* the answer passed max_response_bytes */
+    uint64_t lost_from, lost_to, reset_counter; /* signal headers of a poll answer */
+    int reset;
     char errbuf[CURL_ERROR_SIZE];
     ge_req *prev, *next; /* the client's list of requests in flight */
 };

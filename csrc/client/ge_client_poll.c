@@ -5,6 +5,7 @@
  * A poller outlives its subscription so that its cursor survives an
  * unsubscribe/subscribe on the same client; it is freed with the client. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,8 +164,23 @@ static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count) {
 
 /* The cursor after the first n events of the batch in p->batch: past the
  * highest of their ids, or where the finished request was for n == 0. */
+/* Where a batch starts: the finished request's cursor, or after a reset 0
+ * (the channel's last id when no event came), or past a lost range (so it
+ * is told once). */
+static ge_cursor cursor_base(const ge_poll *batch) {
+    ge_cursor base = batch->finished;
+    if (batch->reset) {
+        base.has_after = 1;
+        base.after = batch->count ? 0 : batch->reset_counter;
+    } else if (batch->lost_to && (!base.has_after || batch->lost_to > base.after)) {
+        base.has_after = 1;
+        base.after = batch->lost_to;
+    }
+    return base;
+}
+
 static ge_cursor cursor_after(const ge_poll *batch, size_t n) {
-    ge_cursor next = batch->finished;
+    ge_cursor next = cursor_base(batch);
     for (size_t i = 0; i < n; i++) {
         if (!next.has_after || batch->events[i].id > next.after) next.after = batch->events[i].id;
         next.has_after = 1;
@@ -187,6 +203,29 @@ int ge_client_consumed(ge_client *c, const char *channel, size_t n) {
 /* A 200 with a valid batch: the cursor moves past every event first (so a
  * callback that unsubscribes leaves it right), then back to what the
  * callback consumed if it said less (ge_client_consumed). */
+/* Report the answer's signals through on_error, before its events. */
+static void signal_one(ge_poller *p, ge_poll *poll, unsigned gen, void *ud, const char *code, const char *msg) {
+    if (p->generation != gen || !p->on_error) return;
+    ge_error err = {200, code, msg, poll->json, poll->json_len};
+    poll->error = &err;
+    p->on_error(p->client, poll, ud);
+    poll->error = NULL;
+}
+
+static void signal_all(ge_poller *p, ge_poll *poll, unsigned gen, void *ud) {
+    char msg[160];
+    if (poll->reset) {
+        snprintf(msg, sizeof msg, "cursor ahead of the channel (last id %llu): reading again from id 1",
+                 (unsigned long long)poll->reset_counter);
+        signal_one(p, poll, gen, ud, GE_CODE_CURSOR_RESET, msg);
+    }
+    if (poll->lost_to) {
+        snprintf(msg, sizeof msg, "events %llu-%llu were removed before they were read",
+                 (unsigned long long)poll->lost_from, (unsigned long long)poll->lost_to);
+        signal_one(p, poll, gen, ud, GE_CODE_EVENTS_LOST, msg);
+    }
+}
+
 static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t count) {
     ge_client *c = p->client;
     unsigned gen = p->generation;
@@ -197,6 +236,8 @@ static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t coun
     p->cursor = poll->next;
     p->backoff_ms = 0;
     p->stalled = 0;
+    signal_all(p, poll, gen, ud);
+    if (p->generation != gen) return;
     p->batch = poll;
     if (p->on_events) p->on_events(c, poll, ud);
     p->batch = NULL;
@@ -244,6 +285,10 @@ static void poll_done(ge_req *r, CURLcode rc, long status) {
     if (rc == CURLE_OK && status == 200 && parse_batch(r, &refs, &count) == 0) {
         poll.json = r->body.data;
         poll.json_len = r->body.len;
+        poll.lost_from = r->lost_from;
+        poll.lost_to = r->lost_to;
+        poll.reset = r->reset;
+        poll.reset_counter = r->reset_counter;
         deliver(p, &poll, refs, count);
         free(refs);
     } else {

@@ -1,6 +1,7 @@
 #include "ge_api.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,7 @@ typedef struct metered {
     enum route route;
     double t0;
     const char *allow; /* set for a 405 */
+    char lost[48], reset[24]; /* signal headers of GET /events, "" when none */
 } metered;
 
 static void metered_done(metered *m, int status) {
@@ -122,11 +124,19 @@ static void metered_done(metered *m, int status) {
 static void metered_respond(void *conn, int status, const char *body, size_t len) {
     metered *m = conn;
     metered_done(m, status);
-    ge_answer a = {status, "application/json", m->allow, body, len};
+    ge_answer a = {status, "application/json", m->allow, m->lost[0] ? m->lost : NULL,
+                   m->reset[0] ? m->reset : NULL, body, len};
     if (len == 0) a.content_type = NULL;
     else if (m->route == R_METRICS && status == 200) a.content_type = "text/plain; version=0.0.4; charset=utf-8";
     m->respond(m->conn, &a);
     free(m);
+}
+
+void ge_api_signal_headers(ge_call *c, const char *lost, const char *reset) {
+    metered *m = c->conn;
+    if (c->done || !m) return;
+    snprintf(m->lost, sizeof m->lost, "%s", lost ? lost : "");
+    snprintf(m->reset, sizeof m->reset, "%s", reset ? reset : "");
 }
 
 void ge_call_cancel(ge_call *c) {
@@ -141,7 +151,7 @@ void ge_call_cancel(ge_call *c) {
 static void metrics(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_metrics_gauges g = {api->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
-                           ge_metrics_now() - api->started};
+                           ge_metrics_now() - api->started, api->trimmed, api->lost_signals, api->resets};
     ge_buf b = GE_BUF_INIT;
     ge_metrics_render(api->metrics, &g, &b);
     respond(conn, 200, b.data, b.len);
@@ -153,7 +163,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     enum route r = match(req->path, req->path_len, seg);
     metered *mt = malloc(sizeof *mt);
     if (!mt) abort();
-    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now(), NULL};
+    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now(), NULL, "", ""};
     ge_reply_fn respond = metered_respond;
     void *conn = mt;
     if (req->head_too_large) {
@@ -272,12 +282,15 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->max_name = cfg->max_name;
     api->observer = cfg->observer;
     api->observer_arg = cfg->observer_arg;
+    api->retention = cfg->retention;
+    if (!api->retention) api->retention = api->own_retention = ge_retention_new(NULL, NULL, NULL, 0);
     api->metrics = ge_metrics_new(route_names, R_COUNT);
     api->started = ge_metrics_now();
     ge_waiters_sub sub = {&api->store, sub_subscribe, sub_unsubscribe};
     api->waiters = ge_waiters_new(&sub);
     ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost};
     api->store = ge_store_new(loop, redis, log, &ev);
+    api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->trimmed);
     return api;
 }
 
@@ -297,6 +310,8 @@ void ge_api_free(ge_api *api) {
         if (!c->done) ge_call_error(c, 503, "ServiceUnavailable", "Server is shutting down");
     }
     ge_store_free(api->store); /* runs the pending store callbacks: calls get released */
+    ge_sweep_free(api->sweep);  /* after the store: its callbacks refer to the sweep */
+    ge_retention_free(api->own_retention);
     ge_waiters_free(api->waiters);
     while (api->calls) { /* cannot happen unless a callback was lost; do not leak */
         ge_call *c = api->calls;

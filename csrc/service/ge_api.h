@@ -19,6 +19,7 @@
 
 #include "ge_log.h"
 #include "ge_loop.h"
+#include "ge_retention.h"
 #include "ge_store.h"
 
 typedef enum { GE_M_GET, GE_M_HEAD, GE_M_POST, GE_M_PUT, GE_M_DELETE, GE_M_OTHER } ge_method;
@@ -42,6 +43,10 @@ typedef struct ge_answer {
     int status;
     const char *content_type; /* Content-Type to send; NULL for an empty body */
     const char *allow;        /* the Allow header of a 405, else NULL */
+    /* GET /events: X-Events-Lost ("FROM-TO") and X-Events-Reset (the
+     * channel's last id), each NULL unless it applies (docs/retention.md) */
+    const char *events_lost;
+    const char *events_reset;
     const char *body;
     size_t len;
 } ge_answer;
@@ -60,6 +65,8 @@ typedef struct ge_api_config {
     const char *start_date;   /* copied, ISO time, for /about */
     ge_api_observer observer; /* optional */
     void *observer_arg;       /* borrowed */
+    const ge_retention *retention; /* borrowed, must outlive the api; NULL: keep everything */
+    uint64_t sweep_interval_ms;    /* retention sweep period (docs/retention.md) */
 } ge_api_config;
 
 typedef struct ge_api ge_api;

@@ -3,6 +3,7 @@
  * are in docs/protocol.md ("Cursor and acknowledgement", "Long-polling"). */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,19 +26,34 @@ typedef struct read_result {
     int ok;
     size_t count;
     ge_buf body;           /* the JSON array, when count > 0 */
-    int gap;               /* range read found nothing though the channel has later ids */
-    uint64_t after;        /* the effective after (script reads without after) */
+    int need_script;       /* range read: after+1 is missing though the channel moved (trimmed ids,
+                              holes, or a cursor ahead of the channel): the script knows why */
+    int scripted;          /* from the READ script: oldest and reset are known */
+    uint64_t after;        /* the effective after (script reads without after, or reset) */
+    uint64_t last_id;      /* the channel's last id */
+    uint64_t oldest;       /* its oldest retained id (last_id + 1 when none) */
+    int reset;             /* the cursor was ahead of the channel: read from 0 */
 } read_result;
 
+static int reply_u64(const redisReply *e, uint64_t *v) {
+    if (e->type != REDIS_REPLY_STRING) return -1;
+    *v = strtoull(e->str, NULL, 10);
+    return 0;
+}
+
 static void parse_script_reply(const redisReply *r, read_result *res) {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+    uint64_t reset = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 || reply_u64(r->element[0], &res->after) ||
+        reply_u64(r->element[1], &res->last_id) || reply_u64(r->element[2], &res->oldest) ||
+        reply_u64(r->element[3], &reset)) {
         res->bad = r;
         return;
     }
     res->ok = 1;
-    res->after = strtoull(r->element[0]->str, NULL, 10);
-    res->count = r->elements - 1;
-    if (res->count) ge_reply_json_array(&res->body, r, 1);
+    res->scripted = 1;
+    res->reset = reset == 1;
+    res->count = r->elements - 4;
+    if (res->count) ge_reply_json_array(&res->body, r, 4);
 }
 
 static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
@@ -47,15 +63,47 @@ static void parse_range_reply(const redisReply *r, uint64_t after, read_result *
     }
     res->ok = 1;
     res->after = after;
+    if (reply_u64(r->element[0], &res->last_id)) res->last_id = 0;
     for (size_t i = 1; i < r->elements; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
-    if (res->count) ge_reply_json_array(&res->body, r, 1);
-    else if (r->element[0]->type == REDIS_REPLY_STRING && strtoull(r->element[0]->str, NULL, 10) > after)
-        res->gap = 1; /* ids with holes (data written by something else): the script reads past them */
+    if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING) {
+        ge_reply_json_array(&res->body, r, 1);
+    } else if (res->count || res->last_id != after) {
+        res->count = 0;
+        res->need_script = 1;
+    }
 }
 
-static void events_timeout(void *arg) { ge_call_finish(arg, 200, "[]", 2); }
-
 static void events_park(ge_call *c);
+
+/* Answer a GET /events, with the lost-range and reset headers when they
+ * apply (docs/protocol.md). */
+static void events_answer(ge_call *c, const char *body, size_t len) {
+    char lost[48], reset[24];
+    if (c->lost_to) {
+        snprintf(lost, sizeof lost, "%llu-%llu", (unsigned long long)c->lost_from, (unsigned long long)c->lost_to);
+        c->api->lost_signals++;
+    }
+    if (c->reset) {
+        snprintf(reset, sizeof reset, "%llu", (unsigned long long)c->last_id);
+        c->api->resets++;
+    }
+    ge_api_signal_headers(c, c->lost_to ? lost : NULL, c->reset ? reset : NULL);
+    ge_call_finish(c, 200, body, len);
+}
+
+static void events_timeout(void *arg) { events_answer(arg, "[]", 2); }
+
+/* What a read says about the cursor (ids lost below the oldest retained
+ * one, a reset), kept on the call until it answers. */
+static void note_signals(ge_call *c, const read_result *res) {
+    if (res->scripted) {
+        c->reset |= res->reset;
+        c->lost_from = res->after + 1;
+        c->lost_to = res->oldest > res->after + 1 ? res->oldest - 1 : 0;
+    }
+    c->last_id = res->last_id;
+    c->after = res->after;
+}
 
 /* A read for c came back (c->pending already accounted for). */
 static void events_apply(ge_call *c, const read_result *res) {
@@ -63,14 +111,19 @@ static void events_apply(ge_call *c, const read_result *res) {
     if (!ge_call_arrived(c)) return;
     if (!res->ok) {
         ge_call_store_failed(c, res->bad);
-    } else if (res->count) {
-        ge_call_finish(c, 200, res->body.data, res->body.len);
-    } else if (res->gap) {
+        return;
+    }
+    note_signals(c, res);
+    if (res->count) {
+        events_answer(c, res->body.data, res->body.len);
+    } else if (res->need_script) {
         events_read_script(c, 2);
     } else if (c->api->draining) {
         ge_call_finish(c, 200, "[]", 2);
     } else if (!c->timer) {
-        c->after = res->after;
+        /* Nothing to answer yet, a reset of an empty channel included: it
+         * is told with the first event or at the timeout, so an old client
+         * that ignores the header does not spin on instant answers. */
         events_park(c);
     } else if (c->reread) {
         c->reread = 0;
@@ -220,9 +273,14 @@ static void publish_cb(void *arg, redisReply *r) {
         if (ge_call_arrived(c)) ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
         return;
     }
-    if (!ge_call_take(c, r, REDIS_REPLY_STRING)) return;
+    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        ge_call_store_failed(c, r);
+        return;
+    }
     c->api->published++;
-    ge_call_finish(c, 200, r->str, r->len);
+    c->api->trimmed += (uint64_t)r->element[1]->integer;
+    ge_call_finish(c, 200, r->element[0]->str, r->element[0]->len);
 }
 
 ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
@@ -251,8 +309,9 @@ ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
     else {
         c = ge_call_new(api, respond, conn);
         c->pending++;
+        ge_retention_limits lim = ge_retention_for(api->retention, channel.data);
         ge_store_publish(api->store, channel.data, api->loop.now_ms(api->loop.data), type.data, from.data,
-                         data.data, data.len, publish_cb, c);
+                         data.data, data.len, &lim, publish_cb, c);
     }
     ge_buf_free(&tmp);
     ge_buf_free(&channel);

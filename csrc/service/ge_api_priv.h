@@ -11,6 +11,7 @@
 #include "ge_metrics.h"
 #include "ge_params.h"
 #include "ge_str.h"
+#include "ge_sweep.h"
 #include "ge_waiters.h"
 
 struct ge_api {
@@ -30,6 +31,10 @@ struct ge_api {
     ge_call *calls; /* every open call, for drain and free */
     struct shared_read **wake_reads; /* reads shared during one publish's wake-ups */
     size_t wake_n, wake_cap;
+    const ge_retention *retention; /* never NULL: an empty one when not configured */
+    ge_retention *own_retention;
+    ge_sweep *sweep;
+    uint64_t trimmed, lost_signals, resets;
 };
 
 /* The 400 message for a channel name that can only collide. */
@@ -45,5 +50,9 @@ ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
 ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
                           void *conn);
 ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn);
+
+/* The X-Events-Lost / X-Events-Reset values of c's answer, copied (NULL:
+ * none); call before answering it. */
+void ge_api_signal_headers(ge_call *c, const char *lost, const char *reset);
 
 #endif

@@ -38,6 +38,9 @@ struct ge_call {
     ge_waiter waiter;
     ge_timer *timer;
     int reading, reread;
+    uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
+    int reset;                   /* the cursor was ahead of the channel */
+    uint64_t last_id;            /* the channel's last id, for the reset header */
 
     /* GET /indices/:id/:value */
     char *index_id, *value, *field, *ichannel;

@@ -100,7 +100,17 @@ void ge_metrics_render(const ge_metrics *m, const ge_metrics_gauges *g, ge_buf *
                   "ganomede_events_redis_up{connection=\"pubsub\"} %d\n"
                   "# HELP ganomede_events_uptime_seconds Seconds since this process started.\n"
                   "# TYPE ganomede_events_uptime_seconds gauge\n"
-                  "ganomede_events_uptime_seconds %.3f\n",
+                  "ganomede_events_uptime_seconds %.3f\n"
+                  "# HELP ganomede_events_trimmed_total Events removed by retention limits through this process.\n"
+                  "# TYPE ganomede_events_trimmed_total counter\n"
+                  "ganomede_events_trimmed_total %llu\n"
+                  "# HELP ganomede_events_lost_signalled_total Answers that told a consumer of ids it lost.\n"
+                  "# TYPE ganomede_events_lost_signalled_total counter\n"
+                  "ganomede_events_lost_signalled_total %llu\n"
+                  "# HELP ganomede_events_cursor_resets_total Answers that told a consumer its cursor was reset.\n"
+                  "# TYPE ganomede_events_cursor_resets_total counter\n"
+                  "ganomede_events_cursor_resets_total %llu\n",
                   (unsigned long long)g->published, g->waiting, g->channels, g->redis_commands_up,
-                  g->redis_pubsub_up, g->uptime_seconds);
+                  g->redis_pubsub_up, g->uptime_seconds, (unsigned long long)g->trimmed,
+                  (unsigned long long)g->lost_signals, (unsigned long long)g->resets);
 }

@@ -24,6 +24,9 @@ typedef struct ge_metrics_gauges {
     int redis_commands_up;   /* 1/0 */
     int redis_pubsub_up;     /* 1/0 */
     double uptime_seconds;
+    uint64_t trimmed;        /* events removed by retention (publish trims and sweep) */
+    uint64_t lost_signals;   /* GET answers that signalled lost ids */
+    uint64_t resets;         /* GET answers that signalled a cursor reset */
 } ge_metrics_gauges;
 
 ge_metrics *ge_metrics_new(const char *const *route_names, size_t nroutes);

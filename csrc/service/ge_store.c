@@ -14,7 +14,7 @@
 
 static const char *const script_src[S_COUNT] = {
     GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,       GE_LUA_INDEX_PENDING,
-    GE_LUA_INDEX_COMMIT,  GE_LUA_INDEX_ROWS,   GE_LUA_INDEX_DEFINE,
+    GE_LUA_INDEX_COMMIT,  GE_LUA_INDEX_ROWS,   GE_LUA_INDEX_DEFINE, GE_LUA_TRIM,
 };
 
 #define BACKOFF_MIN_MS 50
@@ -274,7 +274,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (reply && reply->type == REDIS_REPLY_ERROR)
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
     ge_store_apply_cap(o, reply);
-    if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_STRING) {
+    if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
         ge_store_await_replicas(o, reply);
         return;
     }
@@ -348,33 +348,55 @@ static void run_script(ge_store *s, int script, int nkeys, int nargs, const char
     const int nargs_ = (int)(sizeof args_ / sizeof args_[0])
 
 void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
-                      void *arg) {
+                      const char *from_json, const char *data_json, size_t data_len,
+                      const ge_retention_limits *lim, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
     ge_buf_printf(&k1, "indices:%s", channel);
     ge_buf_printf(&k2, "%s:keys", channel);
-    char tsbuf[24];
+    char tsbuf[24], maxbuf[24], agebuf[24];
     snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
-    const char *args[] = {k1.data, k2.data, channel, tsbuf, type_json, from_json, data_json ? data_json : ""};
-    size_t lens[] = {k1.len, k2.len, strlen(channel), strlen(tsbuf), strlen(type_json), strlen(from_json),
-                     data_json ? data_len : 0};
-    run_script(s, S_PUBLISH, 2, 7, args, lens, cb, arg);
+    snprintf(maxbuf, sizeof maxbuf, "%llu", (unsigned long long)(lim ? lim->max_events : 0));
+    snprintf(agebuf, sizeof agebuf, "%llu", (unsigned long long)(lim ? lim->max_age_ms : 0));
+    /* The channel stays the first argument after the keys (argv[6]): the
+     * replica confirmation reads it there (ge_store_replicas.c). */
+    const char *args[] = {k1.data, k2.data, GE_STORE_RETENTION_KEY, channel, tsbuf, type_json, from_json,
+                          data_json ? data_json : "", maxbuf, agebuf};
+    size_t lens[] = {k1.len, k2.len, strlen(GE_STORE_RETENTION_KEY), strlen(channel), strlen(tsbuf),
+                     strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
+                     strlen(agebuf)};
+    run_script(s, S_PUBLISH, 3, 10, args, lens, cb, arg);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
 }
 
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                    uint64_t limit, ge_store_cb cb, void *arg) {
-    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
     ge_buf_printf(&k1, "%s:keys", channel);
     ge_buf_printf(&k2, "last-fetched:%s:%s", client_id ? client_id : "", channel);
+    ge_buf_printf(&k3, "indices:%s", channel);
     char mode[2] = {(char)('0' + ack), 0}, a[24], l[24];
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
-    ARGS(k1.data, k2.data, mode, a, l);
-    run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 2, nargs_, args_, lens_, cb, arg);
+    ARGS(k1.data, k2.data, k3.data, mode, a, l);
+    run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 3, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
+    ge_buf_free(&k3);
+}
+
+void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
+                   unsigned batch, ge_store_cb cb, void *arg) {
+    ge_buf k1 = GE_BUF_INIT;
+    ge_buf_printf(&k1, "%s:keys", channel);
+    char m[24], a[24], b[24], n[24];
+    snprintf(m, sizeof m, "%llu", (unsigned long long)lim->max_events);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)lim->max_age_ms);
+    snprintf(b, sizeof b, "%u", batch ? batch : 1);
+    snprintf(n, sizeof n, "%llu", (unsigned long long)now_ms);
+    ARGS(k1.data, GE_STORE_RETENTION_KEY, channel, m, a, b, n);
+    run_script(s, S_TRIM, 2, nargs_, args_, lens_, cb, arg);
+    ge_buf_free(&k1);
 }
 
 void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg) {
@@ -493,6 +515,30 @@ void ge_store_index_define(ge_store *s, const char *index_id, const char *def_js
     ARGS(k1.data, def_json);
     run_script(s, S_IDX_DEFINE, 1, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
+}
+
+/* A plain command on the command connection; the reply goes to cb. */
+static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fmt, ...) {
+    op *o = calloc(1, sizeof *o);
+    if (!o) abort();
+    o->s = s;
+    o->c = &s->cmd;
+    o->cb = cb;
+    o->arg = arg;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = s->cmd.ready ? redisvAsyncCommand(s->cmd.ac, plain_reply, o, fmt, ap) : REDIS_ERR;
+    va_end(ap);
+    if (rc != REDIS_OK) ge_store_fail_later(o);
+}
+
+void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg) {
+    plain_command(s, cb, arg, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_STORE_RETENTION_KEY,
+                  (unsigned long long)now_ms, n);
+}
+
+void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg) {
+    plain_command(s, cb, arg, "SCAN %s MATCH *:keys COUNT 1000 TYPE zset", cursor);
 }
 
 int ge_store_channel_reserved(const char *channel) {

@@ -15,6 +15,9 @@
  *   last-fetched:<clientId>:<channel>  last acknowledged id
  *   indices:<indexId>                  index definition JSON
  *   index:<indexId>:<value>            list of event ids, newest first
+ * and, only with an age limit (docs/retention.md):
+ *   ge:retention                       zset, member <channel>, score the ms
+ *                                      when its oldest event expires
  *
  * Every multi-step operation is one Lua script (one round trip, atomic),
  * sent with EVALSHA; on NOSCRIPT it is sent again with EVAL.
@@ -32,6 +35,9 @@
 
 #include "ge_log.h"
 #include "ge_loop.h"
+#include "ge_retention.h"
+
+#define GE_STORE_RETENTION_KEY "ge:retention"
 
 struct redisReply;
 typedef struct ge_store ge_store;
@@ -78,20 +84,26 @@ void ge_store_free(ge_store *s);
 int ge_store_ready(const ge_store *s);      /* command connection usable */
 int ge_store_sub_ready(const ge_store *s);  /* pub/sub connection usable */
 
-/* Publish: INCR, SET, ZADD, PUBLISH, after checking that no key is taken
- * by other data. type_json/from_json are JSON string literals, data_json
- * the compact data or NULL. Reply: the stored event JSON (bulk string),
- * or an error starting KEYCOLLISION with nothing written; with
- * min_replicas, an error reply starting "NOREPLICAS" when too few replicas
- * confirmed it in time (the event may still be stored). */
+/* Publish: INCR, SET, ZADD, trim by count, PUBLISH, after checking that
+ * no key is taken by other data. type_json/from_json are JSON string
+ * literals, data_json the compact data or NULL, lim the channel's
+ * retention (NULL: none; borrowed). Reply: array [the stored event JSON
+ * (string), events trimmed (integer)], or an error starting KEYCOLLISION
+ * with nothing written; with min_replicas, an error reply starting
+ * "NOREPLICAS" when too few replicas confirmed it in time (the event may
+ * still be stored). */
 void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len, ge_store_cb cb,
-                      void *arg);
+                      const char *from_json, const char *data_json, size_t data_len,
+                      const ge_retention_limits *lim, ge_store_cb cb, void *arg);
 
 /* Read events of channel with id > after, at most limit. ack: 1 = store
  * `after` as the client's last-fetched id first; 0 = read from the stored
  * last-fetched id (client_id required); 2 = use `after` as given, store
- * nothing. Reply: array, element 0 the effective after, then events. */
+ * nothing. A cursor beyond the channel's last id reads from 0, and a
+ * stored one is set to 0 (docs/retention.md, cursor reset). Reply: array
+ * of strings: the effective after, the channel's last id, its oldest
+ * retained id (last + 1 when none), "1" when the cursor was reset else
+ * "0", then the events. */
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                    uint64_t limit, ge_store_cb cb, void *arg);
 
@@ -102,6 +114,19 @@ void ge_store_read(ge_store *s, const char *client_id, const char *channel, int 
  * id (nil if none), then n values, nil where no such event. n <= 1000. */
 void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                          unsigned n, ge_store_cb cb, void *arg);
+
+/* Retention (docs/retention.md). Remove the channel's events beyond its
+ * limits, oldest first, at most `batch`, and file it in ge:retention by
+ * its next expiry. lim is borrowed. Reply: array [removed, more], more 1
+ * when the batch was full (call again). */
+void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
+                   unsigned batch, ge_store_cb cb, void *arg);
+/* Up to n channels whose oldest event has expired by now_ms. Reply: array
+ * of channel names. */
+void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg);
+/* One SCAN step over the channels' sorted sets (keys *:keys); cursor "0"
+ * starts. Reply: [next cursor, [keys...]]. */
+void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg);
 
 /* The last `limit` events, oldest first. Reply: array of events. */
 void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg);

@@ -11,7 +11,7 @@
 #include "ge_sentinel.h"
 #include "ge_store.h"
 
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_COUNT };
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_COUNT };
 typedef struct conn conn;
 
 typedef struct op {
@@ -20,7 +20,8 @@ typedef struct op {
     conn *c;          /* the connection it is sent on */
     uint64_t seq;     /* publishes with WAIT: order of sending */
     unsigned gen;     /* publishes with WAIT: which publish connection */
-    char *saved;      /* publishes with WAIT: the reply, kept until WAIT answers */
+    char *saved;      /* publishes with WAIT: the event of the reply, kept until WAIT answers */
+    long long trimmed; /* publishes with WAIT: the reply's count of events trimmed */
     int cap_kind;     /* reads with WAIT: 0 none, GE_CAP_RANGE, GE_CAP_SCRIPT */
     uint64_t cap;     /* reads with WAIT: highest confirmed id of the channel */
     uint64_t after;   /* range reads with WAIT: the read's `after` */

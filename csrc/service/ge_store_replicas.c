@@ -37,8 +37,8 @@ static void confirm(ge_store *s, op *o) {
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)event_id(o->saved));
     /* No answer needed: a failed one is made good by the next. */
-    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[5],
-                      o->argvlen[5], id);
+    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[6],
+                      o->argvlen[6], id); /* argv[6]: the channel (EVALSHA sha 3 k1 k2 k3 channel ...) */
 }
 
 static void on_cap(redisAsyncContext *ac, void *r, void *priv) {
@@ -78,8 +78,8 @@ void ge_store_apply_cap(op *o, redisReply *r) {
         }
         return;
     }
-    size_t keep = r->elements; /* script reads: events in id order after element 0 */
-    for (size_t i = 1; i < r->elements; i++) {
+    size_t keep = r->elements; /* script reads: events in id order after the 4 header elements */
+    for (size_t i = 4; i < r->elements; i++) {
         if (r->element[i]->type == REDIS_REPLY_STRING && event_id(r->element[i]->str) > o->cap) {
             keep = i;
             break;
@@ -114,13 +114,20 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
         s->acked_head = o->next;
         if (!s->acked_head) s->acked_tail = NULL;
         redisReply fake = {0};
+        redisReply fev = {0}, ftrim = {0}, *fel[2] = {&fev, &ftrim};
         if (got >= (long long)s->min_replicas && o->gen == s->wait_gen) {
             op *n = o->next;
-            if (!n || n->seq > s->wait_covers || strcmp(n->argv[5], o->argv[5]) != 0)
+            if (!n || n->seq > s->wait_covers || strcmp(n->argv[6], o->argv[6]) != 0)
                 confirm(s, o); /* the last of its channel in this batch */
-            fake.type = REDIS_REPLY_STRING;
-            fake.str = o->saved;
-            fake.len = o->saved_len;
+            /* The publish script's reply again: {event, events trimmed}. */
+            fev.type = REDIS_REPLY_STRING;
+            fev.str = o->saved;
+            fev.len = o->saved_len;
+            ftrim.type = REDIS_REPLY_INTEGER;
+            ftrim.integer = o->trimmed;
+            fake.type = REDIS_REPLY_ARRAY;
+            fake.elements = 2;
+            fake.element = fel;
         } else {
             fake.type = REDIS_REPLY_ERROR;
             fake.str = msg;
@@ -141,11 +148,19 @@ void ge_store_await_replicas(op *o, const redisReply *reply) {
         free(o);
         return;
     }
-    o->saved = malloc(reply->len + 1);
+    /* reply: the publish script's {event, events trimmed} */
+    const redisReply *ev = reply->elements == 2 ? reply->element[0] : NULL;
+    if (!ev || ev->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER) {
+        o->cb(o->arg, (redisReply *)reply);
+        free(o);
+        return;
+    }
+    o->trimmed = reply->element[1]->integer;
+    o->saved = malloc(ev->len + 1);
     if (!o->saved) abort();
-    memcpy(o->saved, reply->str, reply->len);
-    o->saved[reply->len] = '\0';
-    o->saved_len = reply->len;
+    memcpy(o->saved, ev->str, ev->len);
+    o->saved[ev->len] = '\0';
+    o->saved_len = ev->len;
     o->next = NULL;
     if (s->acked_tail) s->acked_tail->next = o;
     else s->acked_head = o;

@@ -10,9 +10,27 @@
 #define GE_LUA_COLLISION \
     "local function collision(msg) return redis.error_reply('KEYCOLLISION ' .. msg) end\n"
 
-/* KEYS: indices:<ch>, <ch>:keys; ARGV: ch, timestamp, type, from, data|""
+/* Remove the events named by ks (their keys and their members of the
+ * sorted set zkey); returns how many. */
+#define GE_LUA_DROP                                                    \
+    "local function drop(zkey, ks)\n"                                   \
+    "  if #ks == 0 then return 0 end\n"                                 \
+    "  redis.call('DEL', unpack(ks))\n"                                 \
+    "  redis.call('ZREM', zkey, unpack(ks))\n"                          \
+    "  return #ks\n"                                                    \
+    "end\n"
+
+/* KEYS: indices:<ch>, <ch>:keys, ge:retention;
+ * ARGV: ch, timestamp, type, from, data|"", max events, max age ms.
  * Every key is checked before anything is written, so a publish that
- * cannot be stored leaves Redis as it was (the counter included). */
+ * cannot be stored leaves Redis as it was (the counter included).
+ * Retention (docs/retention.md): with a count limit the oldest events
+ * beyond it go, at most 100 per publish: one in the steady state (ZCARD,
+ * ZPOPMIN, DEL), and a lowered limit is caught up on over the next
+ * publishes (and by the sweep). With an age limit the channel is listed in
+ * ge:retention (score: when its oldest event expires) so the sweep finds
+ * it; NX keeps the earlier expiry.
+ * Reply: {event JSON, events trimmed}. */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
     "local cur = redis.pcall('GET', KEYS[1])\n"                                        \
@@ -33,8 +51,66 @@
     "ev = ev .. '}'\n"                                                                 \
     "redis.call('SET', key, ev)\n"                                                     \
     "redis.call('ZADD', KEYS[2], id, key)\n"                                           \
+    "local trimmed = 0\n"                                                              \
+    "local max = tonumber(ARGV[6])\n"                                                  \
+    "if max > 0 then\n"                                                                \
+    "  local excess = redis.call('ZCARD', KEYS[2]) - max\n"                            \
+    "  if excess == 1 then\n"                                                          \
+    "    redis.call('DEL', redis.call('ZPOPMIN', KEYS[2])[1])\n"                       \
+    "    trimmed = 1\n"                                                                \
+    "  elseif excess > 1 then\n"                                                       \
+    "    local popped = redis.call('ZPOPMIN', KEYS[2], math.min(excess, 100))\n"       \
+    "    local ks = {}\n"                                                              \
+    "    for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                       \
+    "    redis.call('DEL', unpack(ks))\n"                                              \
+    "    trimmed = #ks\n"                                                              \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "local age = tonumber(ARGV[7])\n"                                                  \
+    "if age > 0 then\n"                                                                \
+    "  redis.call('ZADD', KEYS[3], 'NX', string.format('%d', tonumber(ARGV[2]) + age), ARGV[1])\n" \
+    "end\n"                                                                            \
     "redis.call('PUBLISH', ARGV[1], sid)\n"                                            \
-    "return ev\n"
+    "return {ev, trimmed}\n"
+
+/* The sweep's trim of one channel, oldest first, at most ARGV[4] events.
+ * KEYS: <ch>:keys, ge:retention; ARGV: ch, max events, max age ms,
+ * batch, now ms. An event's time is its "timestamp" (the second field of
+ * every stored event); one that cannot be read stops the age trim, so
+ * nothing is removed on a guess. Afterwards the channel's entry in
+ * ge:retention is when its new oldest event expires, or gone.
+ * Reply: {removed, 1 if the batch was full (call again) else 0}. */
+#define GE_LUA_TRIM                                                                   \
+    GE_LUA_DROP                                                                       \
+    "local function ts_of(v)\n"                                                        \
+    "  return v and tonumber(string.match(v, '^{\"id\":%d+,\"timestamp\":(%d+)'))\n"   \
+    "end\n"                                                                           \
+    "local max, age, batch, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
+    "local removed = 0\n"                                                             \
+    "if max > 0 then\n"                                                               \
+    "  local excess = redis.call('ZCARD', KEYS[1]) - max\n"                           \
+    "  if excess > 0 then\n"                                                          \
+    "    removed = drop(KEYS[1], redis.call('ZRANGE', KEYS[1], 0, math.min(excess, batch) - 1))\n" \
+    "  end\n"                                                                         \
+    "end\n"                                                                           \
+    "if age > 0 and removed < batch then\n"                                           \
+    "  local ks = redis.call('ZRANGE', KEYS[1], 0, batch - removed - 1)\n"            \
+    "  local old = {}\n"                                                              \
+    "  if #ks > 0 then\n"                                                             \
+    "    local vals = redis.call('MGET', unpack(ks))\n"                               \
+    "    for i = 1, #ks do\n"                                                         \
+    "      local ts = ts_of(vals[i])\n"                                               \
+    "      if vals[i] and not (ts and ts + age <= now) then break end\n"              \
+    "      old[#old + 1] = ks[i]\n"                                                   \
+    "    end\n"                                                                       \
+    "  end\n"                                                                         \
+    "  removed = removed + drop(KEYS[1], old)\n"                                      \
+    "end\n"                                                                           \
+    "local first = redis.call('ZRANGE', KEYS[1], 0, 0)\n"                             \
+    "local ts = age > 0 and #first > 0 and ts_of(redis.call('GET', first[1]))\n"     \
+    "if ts then redis.call('ZADD', KEYS[2], string.format('%d', ts + age), ARGV[1])\n" \
+    "else redis.call('ZREM', KEYS[2], ARGV[1]) end\n"                                 \
+    "return {removed, removed >= batch and 1 or 0}\n"
 
 /* KEYS: indices:<indexId>; ARGV: definition JSON. 1: created, 0: an index
  * with that id exists; an error when the key holds anything else (e.g.
@@ -60,15 +136,31 @@
     "  return out\n"                                                  \
     "end\n"
 
-/* KEYS: <ch>:keys, last-fetched:<client>:<ch>; ARGV: mode, after, limit */
+/* KEYS: <ch>:keys, last-fetched:<client>:<ch>, indices:<ch>;
+ * ARGV: mode, after, limit.
+ * A cursor beyond the channel's last id (Redis flushed, restored or failed
+ * over) reads from 0 instead, and a stored cursor beyond it is set to 0.
+ * Reply: {effective after, last id, oldest retained id (last + 1 when
+ * none), "1" if the cursor was reset else "0", events...}. */
 #define GE_LUA_READ                                                                   \
     GE_LUA_MGET_ALL                                                                   \
     "local after = ARGV[2]\n"                                                         \
     "if ARGV[1] == '1' then redis.call('SET', KEYS[2], after)\n"                      \
     "elseif ARGV[1] == '0' then after = redis.call('GET', KEYS[2]) or '0' end\n"      \
     "if not tonumber(after) then after = '0' end\n"                                   \
+    "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                        \
+    "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"               \
+    "if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"      \
+    "local reset = '0'\n"                                                             \
+    "if tonumber(after) > last then\n"                                                \
+    "  reset = '1'\n"                                                                 \
+    "  after = '0'\n"                                                                 \
+    "  if (tonumber(redis.call('GET', KEYS[2])) or 0) > last then redis.call('SET', KEYS[2], '0') end\n" \
+    "end\n"                                                                           \
+    "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"               \
+    "local oldest = #first > 0 and tonumber(first[2]) or last + 1\n"                  \
     "local ks = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf', 'LIMIT', 0, ARGV[3])\n" \
-    "return mget_all(ks, {after})\n"
+    "return mget_all(ks, {after, string.format('%d', last), string.format('%d', oldest), reset})\n"
 
 /* KEYS: <ch>:keys; ARGV: limit */
 #define GE_LUA_LATEST                                                        \
@@ -112,12 +204,25 @@
     "redis.call('SET', lfk, ARGV[4])\n"                                              \
     "return 1\n"
 
-/* ARGV: indexId, value, channel */
+/* ARGV: indexId, value, channel. Ids whose events are gone (trimmed by
+ * retention) are dropped from the list when met: the list is written
+ * again without them, once, in O(its length). */
 #define GE_LUA_INDEX_ROWS                                                            \
-    GE_LUA_MGET_ALL                                                                  \
-    "local ids = redis.call('LRANGE', 'index:' .. ARGV[1] .. ':' .. ARGV[2], 0, -1)\n" \
-    "local ks = {}\n"                                                                \
-    "for i = 1, #ids do ks[i] = ARGV[3] .. ':' .. ids[i] end\n"                      \
-    "return mget_all(ks, {})\n"
+    "local lk = 'index:' .. ARGV[1] .. ':' .. ARGV[2]\n"                             \
+    "local ids = redis.call('LRANGE', lk, 0, -1)\n"                                   \
+    "local out, kept = {}, {}\n"                                                      \
+    "for i = 1, #ids, 1000 do\n"                                                      \
+    "  local ks = {}\n"                                                               \
+    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = ARGV[3] .. ':' .. ids[j] end\n" \
+    "  local vals = redis.call('MGET', unpack(ks))\n"                                 \
+    "  for j = 1, #ks do\n"                                                           \
+    "    if vals[j] then out[#out + 1] = vals[j]; kept[#kept + 1] = ids[i + j - 1] end\n" \
+    "  end\n"                                                                         \
+    "end\n"                                                                           \
+    "if #kept < #ids then\n"                                                          \
+    "  redis.call('DEL', lk)\n"                                                       \
+    "  for i = 1, #kept, 1000 do redis.call('RPUSH', lk, unpack(kept, i, math.min(i + 999, #kept))) end\n" \
+    "end\n"                                                                           \
+    "return out\n"
 
 #endif

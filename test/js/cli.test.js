@@ -54,7 +54,7 @@ tap.test('--help prints the interface and exits 0', T, async () => {
     const r = await cli(args, { API_SECRET: undefined });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] \[--timeout MS\] COMMAND \.\.\./);
-    for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] CHANNEL...', 'latest CHANNEL [LIMIT]',
+    for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] [--exit-on-loss] CHANNEL...', 'latest CHANNEL [LIMIT]',
       'index create ID CHANNEL FIELD', 'index get ID VALUE', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
       assert.ok(r.stdout.includes(s), s);
   }
