@@ -29,10 +29,11 @@ typedef struct read_result {
     int need_script;       /* range read: after+1 is missing though the channel moved (trimmed ids,
                               holes, or a cursor ahead of the channel): the script knows why */
     int scripted;          /* from the READ script: oldest and reset are known */
+    uint64_t at_after_ts;  /* range read: the timestamp of the event at `after` (0: none) */
     uint64_t after;        /* the effective after (script reads without after, or reset) */
     uint64_t last_id;      /* the channel's last id */
     uint64_t oldest;       /* its oldest retained id (last_id + 1 when none) */
-    int reset;             /* the cursor was ahead of the channel: read from 0 */
+    int reset;             /* the cursor was not on the channel's history: read again */
 } read_result;
 
 static int reply_u64(const redisReply *e, uint64_t *v) {
@@ -53,20 +54,30 @@ static void parse_script_reply(const redisReply *r, read_result *res) {
     res->scripted = 1;
     res->reset = reset == 1;
     res->count = r->elements - 4;
-    if (res->count) ge_reply_json_array(&res->body, r, 4);
+    if (res->count) ge_reply_json_array(&res->body, r, 4, r->elements);
 }
 
+/* An event's "timestamp", as the publish script writes it (0: none). */
+static uint64_t event_timestamp(const redisReply *e) {
+    const char *p = e->type == REDIS_REPLY_STRING ? strstr(e->str, "\"timestamp\":") : NULL;
+    return p ? strtoull(p + 12, NULL, 10) : 0;
+}
+
+/* Element 0 the last id, then the events after `after`, then (after > 0)
+ * the event at `after` (ge_store_read_range). */
 static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+    size_t end = r && r->type == REDIS_REPLY_ARRAY ? r->elements - (after > 0) : 0;
+    if (end < 1 || end > r->elements) {
         res->bad = r;
         return;
     }
     res->ok = 1;
     res->after = after;
+    if (after) res->at_after_ts = event_timestamp(r->element[end]);
     if (reply_u64(r->element[0], &res->last_id)) res->last_id = 0;
-    for (size_t i = 1; i < r->elements; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
-    if (r->elements > 1 && r->element[1]->type == REDIS_REPLY_STRING) {
-        ge_reply_json_array(&res->body, r, 1);
+    for (size_t i = 1; i < end; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
+    if (end > 1 && r->element[1]->type == REDIS_REPLY_STRING) {
+        ge_reply_json_array(&res->body, r, 1, end);
     } else if (res->count || res->last_id != after) {
         res->count = 0;
         res->need_script = 1;
@@ -98,6 +109,7 @@ static void events_timeout(void *arg) { events_answer(arg, "[]", 2); }
 static void note_signals(ge_call *c, const read_result *res) {
     if (res->scripted) {
         c->reset |= res->reset;
+        if (res->reset) c->after_ts = 0; /* a new cursor: its event is not the client's */
         c->lost_from = res->after + 1;
         c->lost_to = res->oldest > res->after + 1 ? res->oldest - 1 : 0;
     }
@@ -111,6 +123,13 @@ static void events_apply(ge_call *c, const read_result *res) {
     if (!ge_call_arrived(c)) return;
     if (!res->ok) {
         ge_call_store_failed(c, res->bad);
+        return;
+    }
+    if (!res->scripted && c->after_ts && res->at_after_ts && res->at_after_ts != c->after_ts) {
+        /* The event at the cursor is not the one the client received: its
+         * id was taken back and given again. The script finds where to
+         * read from. */
+        events_read_script(c, 2);
         return;
     }
     note_signals(c, res);
@@ -149,7 +168,8 @@ static void events_range_cb(void *arg, redisReply *r) {
 static void events_read_script(ge_call *c, int ack) {
     c->reading = 1;
     c->pending++;
-    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->limit, events_script_cb, c);
+    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->after_ts, c->limit,
+                  events_script_cb, c);
 }
 
 static void events_read(ge_call *c, int ack) {
@@ -252,14 +272,18 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(api->store)) return ge_reply_unavailable(respond, conn), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
-    uint64_t limit = 100, a = 0;
+    uint64_t limit = 100, a = 0, ts = 0;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
+    /* New with this server, so strict, unlike `after` (docs/protocol.md). */
+    if (ge_form_get(&p->query, "afterTimestamp") && !ge_param_uint(ge_params_query_str(p, "afterTimestamp"), 0, &ts))
+        return ge_reply_invalid(respond, conn, "Invalid afterTimestamp"), NULL;
     ge_call *c = ge_call_new(api, respond, conn);
     c->client_id = ge_xstrdup(client_id);
     c->channel = ge_xstrdup(channel);
     c->after = a;
     c->limit = limit;
+    c->after_ts = after ? ts : 0;
     events_read(c, after ? 1 : 0);
     return c;
 }
@@ -327,7 +351,7 @@ static void latest_cb(void *arg, redisReply *r) {
     ge_call *c = arg;
     if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
-    ge_reply_json_array(&b, r, 0);
+    ge_reply_json_array(&b, r, 0, r->elements);
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);
 }

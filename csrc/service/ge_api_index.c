@@ -30,7 +30,7 @@ static void rows_cb(void *arg, redisReply *r) {
     ge_buf_puts(&b, ",\"value\":");
     ge_json_string_encode(&b, c->value, strlen(c->value));
     ge_buf_puts(&b, ",\"rows\":");
-    ge_reply_json_array(&b, r, 0);
+    ge_reply_json_array(&b, r, 0, r->elements);
     ge_buf_putc(&b, '}');
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);

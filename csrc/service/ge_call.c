@@ -36,12 +36,12 @@ void ge_reply_unavailable(ge_reply_fn respond, void *conn) {
     ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
 }
 
-void ge_reply_json_array(ge_buf *out, const redisReply *r, size_t from) {
+void ge_reply_json_array(ge_buf *out, const redisReply *r, size_t from, size_t end) {
     size_t total = 2;
-    for (size_t i = from; i < r->elements; i++) total += r->element[i]->len + 1;
+    for (size_t i = from; i < end; i++) total += r->element[i]->len + 1;
     ge_buf_reserve(out, total);
     ge_buf_putc(out, '[');
-    for (size_t i = from; i < r->elements; i++) {
+    for (size_t i = from; i < end; i++) {
         if (r->element[i]->type != REDIS_REPLY_STRING) continue;
         if (out->data[out->len - 1] != '[') ge_buf_putc(out, ',');
         ge_buf_append(out, r->element[i]->str, r->element[i]->len);

@@ -35,11 +35,12 @@ struct ge_call {
     /* GET /events */
     char *client_id, *channel;
     uint64_t after, limit;
+    uint64_t after_ts;           /* afterTimestamp: the client's event at `after` (0: unknown) */
     ge_waiter waiter;
     ge_timer *timer;
     int reading, reread;
     uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
-    int reset;                   /* the cursor was ahead of the channel */
+    int reset;                   /* the cursor was not on the channel's history */
     uint64_t last_id;            /* the channel's last id, for the reset header */
 
     /* GET /indices/:id/:value */
@@ -74,7 +75,8 @@ void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *cod
 void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message);
 void ge_reply_unavailable(ge_reply_fn respond, void *conn);
 
-/* Append the elements [from, n) of an array reply as a JSON array. */
-void ge_reply_json_array(ge_buf *out, const struct redisReply *r, size_t from);
+/* Append the elements [from, end) of an array reply as a JSON array
+ * (end <= r->elements). */
+void ge_reply_json_array(ge_buf *out, const struct redisReply *r, size_t from, size_t end);
 
 #endif

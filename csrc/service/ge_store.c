@@ -370,15 +370,16 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
 }
 
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t limit, ge_store_cb cb, void *arg) {
+                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
     ge_buf_printf(&k1, "%s:keys", channel);
     ge_buf_printf(&k2, "last-fetched:%s:%s", client_id ? client_id : "", channel);
     ge_buf_printf(&k3, "indices:%s", channel);
-    char mode[2] = {(char)('0' + ack), 0}, a[24], l[24];
+    char mode[2] = {(char)('0' + ack), 0}, a[24], l[24], t[24];
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
-    ARGS(k1.data, k2.data, k3.data, mode, a, l);
+    snprintf(t, sizeof t, "%llu", (unsigned long long)after_ts);
+    ARGS(k1.data, k2.data, k3.data, mode, a, l, t);
     run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 3, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
@@ -478,8 +479,8 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     size_t clen = strlen(channel);
     ge_buf keys = GE_BUF_INIT;
     ge_buf_reserve(&keys, (n + 1) * (clen + 24));
-    const char *argv[1002];
-    size_t lens[1002], offs[1002];
+    const char *argv[1003];
+    size_t lens[1003], offs[1003];
     argv[0] = "MGET";
     lens[0] = 4;
     offs[1] = keys.len;
@@ -493,7 +494,16 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
         ge_buf_u64(&keys, after + 1 + i);
         lens[2 + i] = keys.len - offs[2 + i];
     }
-    for (unsigned i = 1; i < n + 2; i++) argv[i] = keys.data + offs[i];
+    unsigned argc = n + 2;
+    if (after) { /* the event at the cursor, last: is it still the client's? */
+        offs[argc] = keys.len;
+        ge_buf_append(&keys, channel, clen);
+        ge_buf_putc(&keys, ':');
+        ge_buf_u64(&keys, after);
+        lens[argc] = keys.len - offs[argc];
+        argc++;
+    }
+    for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
     o->after = after;
     int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE);
     if (rc == REDIS_OK && ack == 1) {
@@ -503,7 +513,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
                                channel, clen, a);
     }
     if (rc != REDIS_OK ||
-        redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)n + 2, argv, lens) != REDIS_OK)
+        redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens) != REDIS_OK)
         ge_store_fail_later(o);
     ge_buf_free(&keys);
 }

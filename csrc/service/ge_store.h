@@ -99,19 +99,24 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
 /* Read events of channel with id > after, at most limit. ack: 1 = store
  * `after` as the client's last-fetched id first; 0 = read from the stored
  * last-fetched id (client_id required); 2 = use `after` as given, store
- * nothing. A cursor beyond the channel's last id reads from 0, and a
- * stored one is set to 0 (docs/retention.md, cursor reset). Reply: array
- * of strings: the effective after, the channel's last id, its oldest
- * retained id (last + 1 when none), "1" when the cursor was reset else
- * "0", then the events. */
+ * nothing. after_ts (ack 1 and 2; 0: unknown) is the timestamp of the
+ * event at `after` as the client received it. A cursor that is no longer
+ * on the channel's history (beyond its last id, or, with after_ts, at an
+ * event with another timestamp) reads again from where the histories
+ * agree, and a stored cursor beyond that is lowered to it (docs/protocol.md,
+ * "Lost events and cursor resets"). Reply: array of strings: the effective
+ * after, the channel's last id, its oldest retained id (last + 1 when
+ * none), "1" when the cursor was reset else "0", then the events. */
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t limit, ge_store_cb cb, void *arg);
+                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg);
 
 /* The fast read, no script: ids are 1, 2, 3... without gaps, so the events
  * after `after` are the keys <channel>:<after+1>..<after+n>. One MGET of
  * indices:<channel> and those keys, preceded (ack) by a pipelined SET of
  * the client's last-fetched id. Reply: array, element 0 the channel's last
- * id (nil if none), then n values, nil where no such event. n <= 1000. */
+ * id (nil if none), then n values, nil where no such event, then (after >
+ * 0) the event at `after` itself, to check it is still the one the client
+ * received. n <= 1000. */
 void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                          unsigned n, ge_store_cb cb, void *arg);
 

@@ -69,8 +69,13 @@ void ge_store_apply_cap(op *o, redisReply *r) {
                 last->len = (size_t)n;
             }
         }
+        /* Elements 1..n hold ids after+1..after+n; with after > 0 the last
+         * one is the event at `after` itself. */
+        size_t n = r->elements - 1;
+        if (o->after && n) n--;
         for (size_t i = 1; i < r->elements; i++) {
-            if (o->after + i <= o->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
+            uint64_t id = i <= n ? o->after + i : o->after;
+            if (id <= o->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
             freeReplyObject(r->element[i]);
             r->element[i] = calloc(1, sizeof(redisReply));
             if (!r->element[i]) abort();

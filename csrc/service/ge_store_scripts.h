@@ -137,13 +137,40 @@
     "end\n"
 
 /* KEYS: <ch>:keys, last-fetched:<client>:<ch>, indices:<ch>;
- * ARGV: mode, after, limit.
- * A cursor beyond the channel's last id (Redis flushed, restored or failed
- * over) reads from 0 instead, and a stored cursor beyond it is set to 0.
+ * ARGV: mode, after, limit, afterTimestamp (0: none).
+ * The cursor may not be on this channel's history any more (Redis flushed,
+ * restored or failed over to a replica that lagged: ids were taken back,
+ * and may since have been given to other events). Without afterTimestamp
+ * only a cursor beyond the last id shows it, and the read starts from 0.
+ * With it (the timestamp of the event at `after` as the client received
+ * it), a cursor beyond the last id, or one whose event now has another
+ * timestamp, reads from the highest id <= min(after, last) whose event is
+ * not newer than the client's: what both histories share. A stored cursor
+ * beyond the new start is lowered to it. The walk back is bounded: the
+ * ids it passes are the ones a failover took back, a handful; beyond
+ * 1,000 it reads from 0 (at least once rather than lost). docs/protocol.md,
+ * "Lost events and cursor resets".
  * Reply: {effective after, last id, oldest retained id (last + 1 when
  * none), "1" if the cursor was reset else "0", events...}. */
 #define GE_LUA_READ                                                                   \
     GE_LUA_MGET_ALL                                                                   \
+    "local function stamp(v) return tonumber(string.match(v, '\"timestamp\":(%d+)')) end\n" \
+    "local function shared(top, ts)\n"                                                \
+    "  local max = string.format('%d', top)\n"                                        \
+    "  for _ = 1, 10 do\n"                                                            \
+    "    local r = redis.call('ZREVRANGEBYSCORE', KEYS[1], max, '-inf', 'WITHSCORES', 'LIMIT', 0, 100)\n" \
+    "    if #r == 0 then return 0 end\n"                                              \
+    "    local ks = {}\n"                                                             \
+    "    for i = 1, #r, 2 do ks[#ks + 1] = r[i] end\n"                                \
+    "    local vals = redis.call('MGET', unpack(ks))\n"                               \
+    "    for j = 1, #vals do\n"                                                       \
+    "      local t = vals[j] and stamp(vals[j])\n"                                    \
+    "      if t and t <= ts then return tonumber(r[2 * j]) end\n"                     \
+    "    end\n"                                                                       \
+    "    max = '(' .. r[#r]\n"                                                        \
+    "  end\n"                                                                         \
+    "  return 0\n"                                                                    \
+    "end\n"                                                                           \
     "local after = ARGV[2]\n"                                                         \
     "if ARGV[1] == '1' then redis.call('SET', KEYS[2], after)\n"                      \
     "elseif ARGV[1] == '0' then after = redis.call('GET', KEYS[2]) or '0' end\n"      \
@@ -151,11 +178,23 @@
     "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                        \
     "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"               \
     "if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"      \
+    "local n = tonumber(after)\n"                                                     \
+    "local ts = ARGV[1] ~= '0' and tonumber(ARGV[4]) or 0\n"                          \
+    "local from = nil\n"                                                              \
+    "if ts > 0 and n > 0 then\n"                                                      \
+    "  if n > last then from = shared(last, ts)\n"                                    \
+    "  else\n"                                                                        \
+    "    local at = redis.call('ZRANGEBYSCORE', KEYS[1], n, n, 'LIMIT', 0, 1)\n"      \
+    "    local v = #at > 0 and redis.call('MGET', at[1])[1]\n"                        \
+    "    local t = v and stamp(v)\n"                                                  \
+    "    if t and t ~= ts then from = shared(n, ts) end\n"                            \
+    "  end\n"                                                                         \
+    "elseif n > last then from = 0 end\n"                                             \
     "local reset = '0'\n"                                                             \
-    "if tonumber(after) > last then\n"                                                \
+    "if from then\n"                                                                  \
     "  reset = '1'\n"                                                                 \
-    "  after = '0'\n"                                                                 \
-    "  if (tonumber(redis.call('GET', KEYS[2])) or 0) > last then redis.call('SET', KEYS[2], '0') end\n" \
+    "  after = string.format('%d', from)\n"                                           \
+    "  if (tonumber(redis.call('GET', KEYS[2])) or 0) > from then redis.call('SET', KEYS[2], after) end\n" \
     "end\n"                                                                           \
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"               \
     "local oldest = #first > 0 and tonumber(first[2]) or last + 1\n"                  \
