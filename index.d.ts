@@ -31,8 +31,10 @@ export interface RequestError extends Error {
 
 /** Emitted as 'error' before the events of a poll answer (docs/retention.md):
  * 'EventsLost': the ids from..to were removed by retention before they were read;
- * 'CursorReset': the cursor was ahead of the channel (Redis flushed, restored or
- * failed over); counter is the channel's last id, the events start again at 1. */
+ * 'CursorReset': the cursor is no longer on the channel's history (Redis flushed,
+ * restored, or failed over and its ids given to new events); counter is the
+ * channel's last id; the events start again after the last id both histories
+ * share (at 1 when none). */
 export interface SignalError extends Error {
   statusCode: 200;
   code: 'EventsLost' | 'CursorReset';

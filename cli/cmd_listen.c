@@ -103,8 +103,8 @@ static void on_signal_answer(listen_state *st, channel_state *ch, const ge_poll 
     const ge_error *e = poll->error;
     fprintf(stderr, CLI_NAME ": listen %s: warning: %s: %s\n", poll->channel, e->code, e->message);
     if (ch && poll->reset) {
-        /* The ids start again from 1: what was printed before is not
-         * what the final acknowledgement must name. */
+        /* The ids go back: what was printed before is not what the
+         * final acknowledgement must name. */
         ch->printed_any = ch->acked_any = 0;
         ch->printed = ch->acked = 0;
     }

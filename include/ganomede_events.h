@@ -29,7 +29,9 @@
  * ge_client_subscribe() starts a poller for a channel.
  * Its first request omits `after` (the server resumes from the client's
  * last acknowledged id); each later request sends `after` = the highest id
- * delivered so far, which acknowledges it. At most one request per channel
+ * delivered so far, which acknowledges it, and that event's timestamp
+ * (`afterTimestamp`), by which the server sees an id that a Redis failover
+ * took back and gave to another event. At most one request per channel
  * is in flight. After an error the next request waits (back-off: 100 ms,
  * doubling up to 30 s, reset by a success). The cursor moves only past the
  * events handed to on_events: a callback that stops mid-batch says how
@@ -119,10 +121,13 @@ typedef struct ge_poll {
     /* lost_to != 0: the events lost_from..lost_to (inclusive) were removed
      * by the server's retention before this client read them. */
     uint64_t lost_from, lost_to;
-    /* reset != 0: the cursor was ahead of the channel (Redis flushed,
-     * restored or failed over); reset_counter is the channel's last id,
-     * and the events of this answer start again from id 1. The cursor of
-     * the next request follows them (or reset_counter when none came). */
+    /* reset != 0: the cursor is no longer on the channel's history (Redis
+     * flushed, restored, or failed over to a replica that lacked the last
+     * events, whose ids may since name other events); reset_counter is the
+     * channel's last id, and the events of this answer start again from
+     * the last id both histories share (from id 1 when unknown). The
+     * cursor of the next request follows them (or reset_counter when none
+     * came). */
     int reset;
     uint64_t reset_counter;
 } ge_poll;

@@ -73,6 +73,11 @@ struct ge_poller {
     ge_poll_cb on_events, on_error, on_cycle;
     void *userdata;
     ge_cursor cursor;        /* of the next request */
+    /* The timestamp of the event at cursor.after, sent as afterTimestamp
+     * so the server can tell the id was given to another event since
+     * (docs/protocol.md, "Lost events and cursor resets"); 0: unknown.
+     * sent_ts: the one the request in flight (or last finished) sent. */
+    uint64_t after_ts, sent_ts;
     ge_req *inflight;
     ge_poll *batch;          /* during on_events: the batch being handed over */
     int stalled;             /* on_events consumed none of its batch */

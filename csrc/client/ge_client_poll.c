@@ -37,9 +37,15 @@ static void poll_start(ge_poller *p) {
     r->timeout_ms = c->poll_timeout_ms;
     ge_buf *u = &r->url;
     ge__events_url(u, c, p->channel);
+    p->sent_ts = 0;
     if (p->cursor.has_after) {
         ge_buf_puts(u, "&after=");
         ge_buf_u64(u, p->cursor.after);
+        if (p->after_ts && p->cursor.after) {
+            ge_buf_puts(u, "&afterTimestamp=");
+            ge_buf_u64(u, p->after_ts);
+            p->sent_ts = p->after_ts;
+        }
     }
     if (p->cursor.limit) ge_buf_printf(u, "&limit=%u", p->cursor.limit);
     ge_buf_puts(u, "&secret=");
@@ -162,8 +168,6 @@ static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count) {
     return 0;
 }
 
-/* The cursor after the first n events of the batch in p->batch: past the
- * highest of their ids, or where the finished request was for n == 0. */
 /* Where a batch starts: the finished request's cursor, or after a reset 0
  * (the channel's last id when no event came), or past a lost range (so it
  * is told once). */
@@ -179,6 +183,8 @@ static ge_cursor cursor_base(const ge_poll *batch) {
     return base;
 }
 
+/* The cursor after the first n events of the batch: past the highest of
+ * their ids, or where the batch starts for n == 0. */
 static ge_cursor cursor_after(const ge_poll *batch, size_t n) {
     ge_cursor next = cursor_base(batch);
     for (size_t i = 0; i < n; i++) {
@@ -186,6 +192,21 @@ static ge_cursor cursor_after(const ge_poll *batch, size_t n) {
         next.has_after = 1;
     }
     return next;
+}
+
+/* The timestamp of the event at `next` (0: unknown): one of the first n
+ * events of the batch, or the finished request's own event when the batch
+ * left the cursor where it was. */
+static uint64_t cursor_ts(const ge_poller *p, const ge_poll *batch, size_t n, const ge_cursor *next) {
+    for (size_t i = n; i-- > 0;) {
+        if (batch->events[i].id != next->after) continue;
+        ge_slice ev = {batch->events[i].json, batch->events[i].len}, ts;
+        uint64_t v = 0;
+        if (ge_json_object_get(ev, "timestamp", &ts) && ge_json_uint64(ts, &v) == 0) return v;
+        return 0;
+    }
+    ge_cursor base = cursor_base(batch);
+    return base.has_after == batch->finished.has_after && base.after == batch->finished.after ? p->sent_ts : 0;
 }
 
 int ge_client_consumed(ge_client *c, const char *channel, size_t n) {
@@ -196,6 +217,7 @@ int ge_client_consumed(ge_client *c, const char *channel, size_t n) {
     if (n == batch->count) return GE_OK;
     batch->next = cursor_after(batch, n);
     p->cursor = batch->next;
+    p->after_ts = cursor_ts(p, batch, n, &batch->next);
     p->stalled = n == 0;
     return GE_OK;
 }
@@ -215,7 +237,9 @@ static void signal_one(ge_poller *p, ge_poll *poll, unsigned gen, void *ud, cons
 static void signal_all(ge_poller *p, ge_poll *poll, unsigned gen, void *ud) {
     char msg[160];
     if (poll->reset) {
-        snprintf(msg, sizeof msg, "cursor ahead of the channel (last id %llu): reading again from id 1",
+        snprintf(msg, sizeof msg,
+                 "cursor no longer on the channel (Redis lost events; last id %llu): "
+                 "reading again from where both agree",
                  (unsigned long long)poll->reset_counter);
         signal_one(p, poll, gen, ud, GE_CODE_CURSOR_RESET, msg);
     }
@@ -234,6 +258,7 @@ static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t coun
     poll->count = count;
     poll->next = cursor_after(poll, count);
     p->cursor = poll->next;
+    p->after_ts = cursor_ts(p, poll, count, &poll->next);
     p->backoff_ms = 0;
     p->stalled = 0;
     signal_all(p, poll, gen, ud);
