@@ -67,20 +67,25 @@ async function runDrill(opts = {}) {
     res.channel = channel;
 
     const consumers = {};
+    const resets = {}; // per consumer: how many times it was told its cursor was reset
     if (opts.consumers !== false) {
       const { Client } = require('../..');
       for (const name of ['node1', 'node2']) {
         const seen = [];
         const c = new Client(h.unique('ha-' + name), { secret: h.SECRET, protocol: 'http', hostname: '127.0.0.1', port: server.port });
-        c.on('error', () => {});
+        let n = 0;
+        c.on('error', (err) => { if (err.code === 'CursorReset') n++; });
         c.on(channel, (ev) => seen.push(ev));
         clients.push(c);
         consumers[name] = () => seen;
+        resets[name] = () => n;
       }
       cli = startCli(server.url, h.unique('ha-cli'), channel);
       consumers.cli = () => cli.events();
+      resets.cli = () => (cli.stderr.match(/warning: CursorReset/g) || []).length;
     }
     res.consumers = consumers;
+    res.resets = resets;
 
     for (let p = 1; p <= 2; p++) pubs.push(publisher(server.url, channel, p));
     const acked = () => pubs.reduce((n, x) => n + x.acks.length, 0);
@@ -153,6 +158,13 @@ async function runDrill(opts = {}) {
     }
     res.lost = res.acks.filter((a) => { const s = res.stored[a.id]; return !s || s.data.p !== a.p || s.data.seq !== a.seq; });
     res.lastId = Number(await h.redisCommand(res.masterPort, 'GET', 'indices:' + channel));
+    // Every event the final master holds, acknowledged or not (a publish
+    // whose answer was lost in the failover may be stored).
+    res.final = new Map();
+    for (let id = 1; id <= res.lastId; id++) {
+      const v = await h.redisCommand(res.masterPort, 'GET', channel + ':' + id);
+      if (v) res.final.set(id, JSON.parse(v));
+    }
     // Consumers catch up to the last stored id.
     if (opts.consumers !== false) {
       await ha.until(async () => Object.values(consumers).every((f) => { const e = f(); return e.length && e[e.length - 1].id >= res.lastId; }),
