@@ -57,12 +57,6 @@ static void parse_script_reply(const redisReply *r, read_result *res) {
     if (res->count) ge_reply_json_array(&res->body, r, 4, r->elements);
 }
 
-/* An event's "timestamp", as the publish script writes it (0: none). */
-static uint64_t event_timestamp(const redisReply *e) {
-    const char *p = e->type == REDIS_REPLY_STRING ? strstr(e->str, "\"timestamp\":") : NULL;
-    return p ? strtoull(p + 12, NULL, 10) : 0;
-}
-
 /* Element 0 the last id, then the events after `after`, then (after > 0)
  * the event at `after` (ge_store_read_range). */
 static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
@@ -73,7 +67,8 @@ static void parse_range_reply(const redisReply *r, uint64_t after, read_result *
     }
     res->ok = 1;
     res->after = after;
-    if (after) res->at_after_ts = event_timestamp(r->element[end]);
+    if (after && r->element[end]->type == REDIS_REPLY_STRING)
+        res->at_after_ts = ge_store_event_u64(r->element[end]->str, "timestamp");
     if (reply_u64(r->element[0], &res->last_id)) res->last_id = 0;
     for (size_t i = 1; i < end; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
     if (end > 1 && r->element[1]->type == REDIS_REPLY_STRING) {

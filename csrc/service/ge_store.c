@@ -478,7 +478,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     /* Keys are written into one buffer; argv points into it. */
     size_t clen = strlen(channel);
     ge_buf keys = GE_BUF_INIT;
-    ge_buf_reserve(&keys, (n + 1) * (clen + 24));
+    ge_buf_reserve(&keys, (n + 2) * (clen + 24));
     const char *argv[1003];
     size_t lens[1003], offs[1003];
     argv[0] = "MGET";
@@ -487,21 +487,15 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     ge_buf_puts(&keys, "indices:");
     ge_buf_append(&keys, channel, clen);
     lens[1] = keys.len - offs[1];
-    for (unsigned i = 0; i < n; i++) {
-        offs[2 + i] = keys.len;
+    /* Keys 2..n+1: ids after+1..after+n; then, with after > 0, the event
+     * at the cursor itself: is it still the client's? */
+    unsigned argc = n + 2 + (after > 0);
+    for (unsigned i = 2; i < argc; i++) {
+        offs[i] = keys.len;
         ge_buf_append(&keys, channel, clen);
         ge_buf_putc(&keys, ':');
-        ge_buf_u64(&keys, after + 1 + i);
-        lens[2 + i] = keys.len - offs[2 + i];
-    }
-    unsigned argc = n + 2;
-    if (after) { /* the event at the cursor, last: is it still the client's? */
-        offs[argc] = keys.len;
-        ge_buf_append(&keys, channel, clen);
-        ge_buf_putc(&keys, ':');
-        ge_buf_u64(&keys, after);
-        lens[argc] = keys.len - offs[argc];
-        argc++;
+        ge_buf_u64(&keys, i < n + 2 ? after + i - 1 : after);
+        lens[i] = keys.len - offs[i];
     }
     for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
     o->after = after;
@@ -556,6 +550,13 @@ int ge_store_channel_reserved(const char *channel) {
     if (strcmp(channel, "indices") == 0) return 1;
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(channel, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    return 0;
+}
+
+uint64_t ge_store_event_u64(const char *json, const char *key) {
+    size_t k = strlen(key);
+    for (const char *p = json ? strchr(json, '"') : NULL; p; p = strchr(p + 1, '"'))
+        if (strncmp(p + 1, key, k) == 0 && p[k + 1] == '"' && p[k + 2] == ':') return strtoull(p + k + 3, NULL, 10);
     return 0;
 }
 

@@ -159,6 +159,11 @@ void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel,
  * can only collide, see "Redis layout" in docs/protocol.md. */
 int ge_store_channel_reserved(const char *channel);
 
+/* A number field ("id", "timestamp") of an event as the publish script
+ * writes it: the first `"key":` in the text (json NUL-terminated, may be
+ * NULL). 0 when absent. */
+uint64_t ge_store_event_u64(const char *json, const char *key);
+
 /* Pub/sub. Confirmations arrive through ge_store_events. Calls made while
  * the pub/sub connection is down are dropped: `lost` was (or will be)
  * reported, and the caller subscribes again after it. */

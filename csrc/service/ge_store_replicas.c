@@ -28,14 +28,9 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv);
     "  redis.call('PUBLISH', ARGV[1], ARGV[2]) end\n"                                     \
     "return 1\n"
 
-static uint64_t event_id(const char *json) {
-    const char *p = json ? strstr(json, "\"id\":") : NULL;
-    return p ? strtoull(p + 5, NULL, 10) : 0;
-}
-
 static void confirm(ge_store *s, op *o) {
     char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)event_id(o->saved));
+    snprintf(id, sizeof id, "%llu", (unsigned long long)ge_store_event_u64(o->saved, "id"));
     /* No answer needed: a failed one is made good by the next. */
     redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[6],
                       o->argvlen[6], id); /* argv[6]: the channel (EVALSHA sha 3 k1 k2 k3 channel ...) */
@@ -85,7 +80,7 @@ void ge_store_apply_cap(op *o, redisReply *r) {
     }
     size_t keep = r->elements; /* script reads: events in id order after the 4 header elements */
     for (size_t i = 4; i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING && event_id(r->element[i]->str) > o->cap) {
+        if (r->element[i]->type == REDIS_REPLY_STRING && ge_store_event_u64(r->element[i]->str, "id") > o->cap) {
             keep = i;
             break;
         }
