@@ -6,14 +6,13 @@
 // callbacks; `ganomede-events listen` warns on stderr and goes on, or
 // exits 3 with --exit-on-loss.
 const t = require('tap');
-const path = require('node:path');
 const { spawn } = require('node:child_process');
 const h = require('../lib/harness');
 const { Client } = require('../..');
+const { startCli } = require('../lib/client-harness');
 
 t.setTimeout(600000);
 
-const CLI = path.join(h.ROOT, h.BUILD, 'ganomede-events');
 
 async function publish(s, channel, n) {
   const out = [];
@@ -43,18 +42,6 @@ function record(client, channel) {
   return log;
 }
 
-function startCli(s, args, clientId) {
-  const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
-  const env = { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: s.url, API_SECRET: s.secret };
-  const all = ['--client-id', clientId].concat(args);
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], all) : all, { env });
-  const r = { proc: p, stdout: '', stderr: '' };
-  p.stdout.on('data', (d) => { r.stdout += d; });
-  p.stderr.on('data', (d) => { r.stderr += d; });
-  const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
-  r.done = new Promise((resolve) => p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); }));
-  return r;
-}
 const ids = (stdout) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id);
 
 t.test('Node client: lost range as an error, then the events, then cycle; told once', { timeout: 60000 }, async (t) => {

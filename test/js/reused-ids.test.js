@@ -11,12 +11,10 @@
 // and lowers the counter, as the promotion does (the full drill with
 // Sentinel is test/js/ha-failover.test.js).
 const t = require('tap');
-const path = require('node:path');
-const { spawn } = require('node:child_process');
 const h = require('../lib/harness');
 const { Client } = require('../..');
+const { startCli } = require('../lib/client-harness');
 
-const CLI = path.join(h.ROOT, h.BUILD, 'ganomede-events');
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 const get = (s, o) => h.request(s.url, 'GET', '/events/v1/events?' + q(Object.assign({ secret: s.secret }, o)));
 
@@ -45,13 +43,19 @@ async function waitFor(cond, ms) {
   }
 }
 
+// A private Redis (the test rewrites it) and a daemon on it.
+async function privateStack(t, pollTimeout) {
+  const redis = await h.startRedis();
+  t.teardown(() => redis.stop());
+  const s = await h.startServer({ redisPort: redis.port, env: { POLL_TIMEOUT: pollTimeout } });
+  t.teardown(() => s.stop());
+  return { redis, s };
+}
+
 const summary = (r) => [r.status, r.headers.get('x-events-reset'), r.json.map((e) => e.id + ':' + e.data.n)];
 
 t.test('server: afterTimestamp tells a cursor whose id now names another event', { timeout: h.limit(60000) }, async (t) => {
-  const redis = await h.startRedis();
-  t.teardown(() => redis.stop());
-  const s = await h.startServer({ redisPort: redis.port, env: { POLL_TIMEOUT: '1000' } });
-  t.teardown(() => s.stop());
+  const { redis, s } = await privateStack(t, '1000');
   const ch = h.unique('reused');
   const old = [];
   for (let n = 1; n <= 5; n++) old.push(await publish(s, ch, { n }));
@@ -93,10 +97,7 @@ t.test('server: afterTimestamp tells a cursor whose id now names another event',
 });
 
 t.test('server: a cursor ahead, with afterTimestamp, goes on from the counter, not from id 1', { timeout: h.limit(60000) }, async (t) => {
-  const redis = await h.startRedis();
-  t.teardown(() => redis.stop());
-  const s = await h.startServer({ redisPort: redis.port, env: { POLL_TIMEOUT: '1000' } });
-  t.teardown(() => s.stop());
+  const { redis, s } = await privateStack(t, '1000');
   const ch = h.unique('ahead');
   const old = [];
   for (let n = 1; n <= 5; n++) old.push(await publish(s, ch, { n }));
@@ -119,25 +120,8 @@ t.test('server: a cursor ahead, with afterTimestamp, goes on from the counter, n
   t.same(summary(await get(s, { clientId: 'b', channel: ch, after: 4, afterTimestamp: old[3].timestamp })), [200, '1', ['1:8']]);
 });
 
-function startCli(s, args, clientId) {
-  const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
-  const env = { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: s.url, API_SECRET: s.secret };
-  const all = ['--client-id', clientId].concat(args);
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], all) : all, { env });
-  const r = { proc: p, stdout: '', stderr: '' };
-  p.stdout.on('data', (d) => { r.stdout += d; });
-  p.stderr.on('data', (d) => { r.stderr += d; });
-  const timer = setTimeout(() => p.kill('SIGKILL'), h.limit(60000));
-  r.done = new Promise((resolve) => p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); }));
-  r.events = () => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  return r;
-}
-
 t.test('Node client and CLI: told, then the events that reuse their ids', { timeout: h.limit(120000) }, async (t) => {
-  const redis = await h.startRedis();
-  t.teardown(() => redis.stop());
-  const s = await h.startServer({ redisPort: redis.port, env: { POLL_TIMEOUT: '1500' } });
-  t.teardown(() => s.stop());
+  const { redis, s } = await privateStack(t, '1500');
   const ch = h.unique('nreused');
   for (let n = 1; n <= 5; n++) await publish(s, ch, { n });
   const client = new Client(h.unique('c'), { secret: s.secret, hostname: '127.0.0.1', port: s.port });
@@ -145,7 +129,7 @@ t.test('Node client and CLI: told, then the events that reuse their ids', { time
   const log = [];
   client.on('error', (err) => log.push({ error: err.code }));
   client.on(ch, (ev) => log.push({ id: ev.id, n: ev.data.n }));
-  const cli = startCli(s, ['listen', ch], h.unique('cli'));
+  const cli = startCli(s, ['listen', ch], h.unique('cli'), h.limit(60000));
   t.teardown(() => cli.proc.kill('SIGKILL'));
   await waitFor(() => log.length === 5 && cli.events().length === 5, h.limit(30000));
 

@@ -62,7 +62,25 @@ function runNode(script, { env = {}, timeout = 20000, args = [] } = {}) {
   });
 }
 
+// The C client: `ganomede-events --client-id ID ARGS...` against server s
+// (under GE_WRAP when set), stdout and stderr kept, SIGKILLed after killMs.
+// r.done resolves {code, signal}; r.events() parses the printed events.
+const CLI = path.join(h.ROOT, h.BUILD, 'ganomede-events');
+function startCli(s, args, clientId, killMs = 60000) {
+  const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
+  const env = { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: s.url, API_SECRET: s.secret };
+  const all = ['--client-id', clientId].concat(args);
+  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], all) : all, { env });
+  const r = { proc: p, stdout: '', stderr: '' };
+  p.stdout.on('data', (d) => { r.stdout += d; });
+  p.stderr.on('data', (d) => { r.stderr += d; });
+  const timer = setTimeout(() => p.kill('SIGKILL'), killMs);
+  r.done = new Promise((resolve) => p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal }); }));
+  r.events = () => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return r;
+}
+
 module.exports = Object.assign({}, h, {
   Client, IndexerClient, REDIS_PORT, PKG: path.resolve(__dirname, '..', '..'),
-  startStack, publish, collect, once, cb2p, runNode,
+  startStack, publish, collect, once, cb2p, runNode, startCli,
 });
