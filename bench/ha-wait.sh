@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--duration 5s] [--reps 3]" >&2; exit 2 ;;
   esac
 done
-command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
+GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" redis test bench
 [ -x "$DAEMON" ] || make -C "$ROOT" -s daemon
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }

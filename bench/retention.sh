@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 done
 log() { printf '%s\n' "$*" >&2; }
 die() { log "retention.sh: $*"; exit 1; }
-for t in wrk redis-server redis-cli node curl; do command -v $t >/dev/null || die "$t is required"; done
+GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" build redis node bench || die "scripts/deps.sh build redis node bench failed"
 [ -x "$DAEMON" ] || make -s -C "$ROOT" daemon >/dev/null || die "make -s daemon failed"
 
 WORK=$(mktemp -d /tmp/ge-bench-ret.XXXXXX)

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WAITERS=${1:-10000}
 HOLD=${2:-60}
-command -v redis-server >/dev/null || { echo "redis-server missing (scripts/deps.sh)"; exit 1; }
+bash scripts/deps.sh build redis test
 [ -x out/ganomede-events-server ] || make -s daemon
 ulimit -n $((WAITERS + 512))
 tmp=$(mktemp -d /tmp/ge-hold.XXXXXX)

@@ -61,15 +61,7 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "server.sh: $*"; exit 1; }
 
 # ---- tools ----------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-    log "installing wrk (apt-get)…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null || die "cannot install wrk"
-fi
-if ! command -v redis-server >/dev/null; then
-    log "installing redis-server (apt-get)…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null || die "cannot install redis-server"
-fi
-for t in node curl redis-cli; do command -v $t >/dev/null || die "$t is required"; done
+GE_SKIP_NPM=1 bash "$HERE/../scripts/deps.sh" build redis node bench || die "scripts/deps.sh build redis node bench failed"
 
 if [ $REBUILD = 1 ] || [ ! -x "$DAEMON" ]; then
     log "building the daemon (make -s daemon)…"

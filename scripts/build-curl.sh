@@ -41,16 +41,15 @@ esac
 need=(libssl-dev:$arch)
 cc=gcc
 if [ "$arch" != "$host" ]; then
-  dpkg --print-foreign-architectures | grep -qx "$arch" || { dpkg --add-architecture "$arch"; apt_updated=; }
   need+=(gcc-$triplet)
   cc=$triplet-gcc
 fi
-missing=()
-for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt_update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
-fi
+for p in "${need[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 && continue
+  # scripts/deps.sh lists (and installs) the packaging group's packages.
+  GE_SKIP_NPM=1 bash "$(dirname "$0")/deps.sh" packaging >&2
+  dpkg -s "$p" >/dev/null 2>&1 || { echo "build-curl.sh: $p is not in scripts/deps.sh's packaging group" >&2; exit 1; }
+done
 
 ver=$(apt-cache showsrc curl 2>/dev/null | awk '/^Version:/{print $2}' | sort -V | tail -1)
 [ -n "$ver" ] || { apt_update; ver=$(apt-cache showsrc curl | awk '/^Version:/{print $2}' | sort -V | tail -1); }

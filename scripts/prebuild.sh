@@ -29,7 +29,7 @@ for arch in "${archs[@]}"; do
   case $arch in
     x64) deb=amd64 cc=gcc cxx=g++ strip=strip ;;
     arm64) deb=arm64 cc=aarch64-linux-gnu-gcc cxx=aarch64-linux-gnu-g++ strip=aarch64-linux-gnu-strip
-      command -v $cxx >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++-aarch64-linux-gnu >/dev/null ;;
+      command -v $cxx >/dev/null || GE_SKIP_NPM=1 bash scripts/deps.sh packaging ;;
     *) echo "prebuild.sh: $arch unsupported" >&2; exit 2 ;;
   esac
   old=$(ls prebuilds/linux-$arch/*.node 2>/dev/null | head -1 || true)

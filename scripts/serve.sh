@@ -9,7 +9,7 @@ if [ -z "${API_SECRET:-}" ]; then
   echo "serve.sh: set API_SECRET, e.g.  API_SECRET=change-me scripts/serve.sh" >&2
   exit 2
 fi
-GE_SKIP_NPM=1 bash scripts/deps.sh
+bash scripts/deps.sh build redis
 make -s daemon >&2
 
 host=${REDIS_EVENTS_PORT_6379_TCP_ADDR:-localhost}

@@ -45,22 +45,14 @@ fuzz-smoke: $(FUZZ_NAMES:%=fuzz-run-%)
 
 fuzz-build: $(FUZZ_BIN)
 
-# Debian's clang and its libFuzzer runtime, installed when missing (CI
-# starts from a fresh machine). The probe links an empty fuzz target.
+# Debian's clang and its libFuzzer runtime (scripts/deps.sh checks: installed
+# when missing). The probe links an empty fuzz target.
 fuzz-clang:
-	@set -e; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	@set -e; \
 	probe() { printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
 	    | $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; }; \
-	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
-	    echo "fuzz: $(FUZZ_CC) not found, installing Debian's clang"; \
-	    $$SUDO apt-get install -y clang || { $$SUDO apt-get update && $$SUDO apt-get install -y clang; }; \
-	fi; \
-	if ! probe; then \
-	    v=$$($(FUZZ_CC) --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1); \
-	    echo "fuzz: libFuzzer runtime missing, installing libclang-rt-$$v-dev"; \
-	    $$SUDO apt-get install -y libclang-rt-$$v-dev || { $$SUDO apt-get update && $$SUDO apt-get install -y libclang-rt-$$v-dev; }; \
-	    probe || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer" >&2; exit 1; }; \
-	fi
+	if ! probe; then bash scripts/deps.sh checks; fi; \
+	probe || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer (scripts/deps.sh checks installs clang and libclang-rt-14-dev)" >&2; exit 1; }
 
 $(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(wildcard csrc/*/*.h include/*.h) | fuzz-clang
 	@mkdir -p $(dir $@)
