@@ -5,7 +5,7 @@
 // then runs examples/jansson_relay.c end to end.
 const t = require('tap');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
 
 const bin = (p) => path.join(h.ROOT, h.BUILD, p);
@@ -16,7 +16,7 @@ function run(file, args, env, ms = 60000) {
     const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
     const cmd = wrap.length ? wrap[0] : file;
     const argv = wrap.length ? wrap.slice(1).concat([file], args) : args;
-    const p = spawn(cmd, argv, { env: Object.assign({ PATH: process.env.PATH }, env) });
+    const p = spawnOwned(cmd, argv, { env: Object.assign({ PATH: process.env.PATH }, env) });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });

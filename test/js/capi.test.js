@@ -7,7 +7,7 @@
 const tap = require('tap');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
 
 const T = { timeout: h.limit(120000) };
@@ -20,7 +20,7 @@ function run(file, args, env, ms = 90000) {
     const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
     const cmd = wrap.length ? wrap[0] : file;
     const argv = wrap.length ? wrap.slice(1).concat([file], args) : args;
-    const p = spawn(cmd, argv, { env: Object.assign({ PATH: process.env.PATH, GE_TEST_TIME_SCALE: process.env.GE_TEST_TIME_SCALE || '1' }, env) });
+    const p = spawnOwned(cmd, argv, { env: Object.assign({ PATH: process.env.PATH, GE_TEST_TIME_SCALE: process.env.GE_TEST_TIME_SCALE || '1' }, env) });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });

@@ -5,7 +5,7 @@
 const tap = require('tap');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
 
 const T = { timeout: h.limit(60000) };
@@ -17,7 +17,7 @@ function start(args, env = {}) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
   const fullEnv = Object.assign({ PATH: process.env.PATH, GANOMEDE_EVENTS_URL: server.url, API_SECRET: h.SECRET }, env);
   for (const k of Object.keys(fullEnv)) if (fullEnv[k] === undefined) delete fullEnv[k];
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, { env: fullEnv });
+  const p = spawnOwned(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, { env: fullEnv });
   const r = { proc: p, stdout: '', stderr: '' };
   p.stdout.on('data', (d) => { r.stdout += d; });
   p.stderr.on('data', (d) => { r.stderr += d; });

@@ -7,14 +7,14 @@
 // force the collection between the removal of the last listener and the
 // end of the request.
 const t = require('tap');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/client-harness');
 // GE_TEST_PKG: the package to load in the children (default: this one), to
 // check a build from before the fix.
 
 function runGcNode(script, env, ms = 20000) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--expose-gc', '-e', script], {
+    const child = spawnOwned(process.execPath, ['--expose-gc', '-e', script], {
       cwd: h.ROOT, env: Object.assign({ PATH: process.env.PATH }, env), stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '', stderr = '';

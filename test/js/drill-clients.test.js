@@ -21,7 +21,7 @@ const tap = require('tap');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
 const { Client } = require('../..');
 
@@ -84,7 +84,7 @@ function publisher(url, channel) {
 function startCli(url, clientId, channel) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
   const args = ['--client-id', clientId, 'listen', '--count', String(N), channel];
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, {
+  const p = spawnOwned(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, {
     env: { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: url, API_SECRET: h.SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,7 +7,8 @@
 // daemon, and over https through a TLS front (stunnel) trusting the front's
 // certificate through caFile, PEM text and a Buffer in agent.options.ca.
 const t = require('tap');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
+const { spawnOwned, which, missing } = require('../lib/procs');
 const os = require('node:os');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,11 +17,11 @@ const { startServer, startRedis, freePort, waitPort, limit } = require('../lib/h
 
 const why = h.unavailable();
 t.setTimeout(limit(50 * 60000));
-const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
-  try { execFileSync('sh', ['-c', 'command -v ' + b], { stdio: 'ignore' }); return true; } catch (_) { return false; }
-});
+// Debian's stunnel4 package installs stunnel4 (and stunnel on newer releases).
+const STUNNEL = ['stunnel4', 'stunnel'].find(which);
+const NO_STUNNEL = !STUNNEL && missing('stunnel4');
 
-t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: limit(45 * 60000), skip: why || (!STUNNEL && 'stunnel not installed') }, async (t) => {
+t.test('clean Debian 12 root: install without a compiler, round trips over http and https', { timeout: limit(45 * 60000), skip: why || NO_STUNNEL }, async (t) => {
   const pack = h.packTarball(['x64', 'arm64']);
   t.teardown(() => fs.rmSync(pack.dir, { recursive: true, force: true }));
   t.comment(`tarball ${path.basename(pack.file)}: ${(pack.size / 1048576).toFixed(2)} MB packed, ${(pack.unpackedSize / 1048576).toFixed(2)} MB unpacked`);
@@ -63,7 +64,7 @@ t.test('clean Debian 12 root: install without a compiler, round trips over http 
   fs.writeFileSync(path.join(certDir, 'stunnel.conf'), ['foreground = yes', 'pid =', '[ge]',
     'accept = 127.0.0.1:' + tlsPort, 'connect = 127.0.0.1:' + server.port,
     'cert = ' + path.join(certDir, 'cert.pem'), 'key = ' + path.join(certDir, 'key.pem'), ''].join('\n'));
-  const tunnel = spawn(STUNNEL, [path.join(certDir, 'stunnel.conf')], { stdio: 'ignore' });
+  const tunnel = spawnOwned(STUNNEL, [path.join(certDir, 'stunnel.conf')], { stdio: 'ignore' });
   t.teardown(() => tunnel.kill('SIGTERM'));
   await waitPort(tlsPort);
 

@@ -6,7 +6,7 @@
 // callbacks; `ganomede-events listen` warns on stderr and goes on, or
 // exits 3 with --exit-on-loss.
 const t = require('tap');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
 const { Client } = require('../..');
 const { startCli } = require('../lib/client-harness');
@@ -70,7 +70,7 @@ t.test('Node client without an error listener: the signal throws like any client
   const script = `const { Client } = require(${JSON.stringify(h.ROOT)});
     const c = new Client('x', { secret: ${JSON.stringify(s.secret)}, hostname: '127.0.0.1', port: ${s.port} });
     c.on(${JSON.stringify(ch)}, () => {});`;
-  const p = spawn(process.execPath, ['-e', script]);
+  const p = spawnOwned(process.execPath, ['-e', script]);
   let stderr = '';
   p.stderr.on('data', (d) => { stderr += d; });
   const killer = setTimeout(() => p.kill('SIGKILL'), 30000);

@@ -3,7 +3,8 @@
 // user-info with percent-encoding, database numbers, unix sockets, and
 // clear start-up errors that never echo the password.
 const t = require('tap');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { spawnOwned } = require('../lib/procs');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -13,7 +14,7 @@ async function privateRedis(t) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-redis-url-'));
   const sock = path.join(dir, 'r.sock');
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1 ::1', '--save', '',
+  const proc = spawnOwned('redis-server', ['--port', String(port), '--bind', '127.0.0.1 ::1', '--save', '',
     '--dir', dir, '--unixsocket', sock, '--unixsocketperm', '700'], { stdio: 'ignore' });
   t.teardown(() => { proc.kill('SIGKILL'); });
   await waitPort(port);

@@ -4,16 +4,17 @@
 // client against it (no verification switched off).
 const tap = require('tap');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { spawnOwned, which, missing } = require('../lib/procs');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const t = require('../lib/client-harness');
 
 const T = { timeout: t.limit(60000) };
-const STUNNEL = ['stunnel4', 'stunnel'].find((b) => {
-  try { execFileSync('sh', ['-c', 'command -v ' + b], { stdio: 'ignore' }); return true; } catch (_) { return false; }
-});
+// Debian's stunnel4 package installs stunnel4 (and stunnel on newer releases).
+const STUNNEL = ['stunnel4', 'stunnel'].find(which);
+const NO_STUNNEL = !STUNNEL && missing('stunnel4');
 
 let stack, tunnel, dir, tlsPort;
 
@@ -30,7 +31,7 @@ tap.before(async () => {
     '[ge]', 'accept = 127.0.0.1:' + tlsPort, 'connect = 127.0.0.1:' + stack.server.port,
     'cert = ' + path.join(dir, 'cert.pem'), 'key = ' + path.join(dir, 'key.pem'), '',
   ].join('\n'));
-  tunnel = spawn(STUNNEL, [path.join(dir, 'stunnel.conf')], { stdio: 'ignore' });
+  tunnel = spawnOwned(STUNNEL, [path.join(dir, 'stunnel.conf')], { stdio: 'ignore' });
   await t.waitPort(tlsPort);
 });
 
@@ -40,7 +41,7 @@ tap.teardown(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-tap.test('send and listen over https, certificate verified', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
+tap.test('send and listen over https, certificate verified', Object.assign({ skip: NO_STUNNEL }, T), async () => {
   const ch = t.unique('tls');
   const c = new t.Client(t.unique('cid'), {
     secret: stack.server.secret, protocol: 'https', hostname: 'localhost', port: tlsPort, caFile: path.join(dir, 'cert.pem'),
@@ -62,7 +63,7 @@ tap.test('send and listen over https, certificate verified', Object.assign({ ski
   }
 });
 
-tap.test('an untrusted certificate is an error (status 0), not a silent success', Object.assign({ skip: !STUNNEL && 'stunnel not installed' }, T), async () => {
+tap.test('an untrusted certificate is an error (status 0), not a silent success', Object.assign({ skip: NO_STUNNEL }, T), async () => {
   const c = new t.Client(t.unique('cid'), { secret: stack.server.secret, protocol: 'https', hostname: 'localhost', port: tlsPort });
   try {
     const err = await new Promise((resolve) => c.send(t.unique('tls'), { from: 'a', type: 'b' }, resolve));

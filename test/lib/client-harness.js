@@ -2,7 +2,7 @@
 // Helpers for the client tests, over test/lib/harness.js (real daemon, real
 // Redis). Nothing here imitates what we ship: the Client under test is the
 // package itself, talking HTTP to the daemon.
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('./procs');
 const path = require('node:path');
 const h = require('./harness');
 const { Client, IndexerClient } = require('../..');
@@ -51,7 +51,7 @@ const cb2p = (fn) => new Promise((resolve, reject) => fn((err, v) => (err ? reje
 function runNode(script, { env = {}, timeout = 20000, args = [] } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['-e', script, ...args], {
+    const child = spawnOwned(process.execPath, ['-e', script, ...args], {
       cwd: h.ROOT, env: Object.assign({ PATH: process.env.PATH }, env), stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '', stderr = '';
@@ -70,7 +70,7 @@ function startCli(s, args, clientId, killMs = 60000) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
   const env = { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: s.url, API_SECRET: s.secret };
   const all = ['--client-id', clientId].concat(args);
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], all) : all, { env });
+  const p = spawnOwned(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], all) : all, { env });
   const r = { proc: p, stdout: '', stderr: '' };
   p.stdout.on('data', (d) => { r.stdout += d; });
   p.stderr.on('data', (d) => { r.stderr += d; });

@@ -3,7 +3,7 @@
 // and benchmarks: real redis-server and redis-sentinel processes (Debian's),
 // one master, replicas, Sentinels with a short down-after and failover
 // timeout. Every wait here has a deadline.
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('./procs');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -27,7 +27,7 @@ async function startNode(port, dir, opts = {}) {
     '--dir', dir, '--daemonize', 'no', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
   if (opts.replicaof) args.push('--replicaof', '127.0.0.1', String(opts.replicaof));
   if (opts.priority !== undefined) args.push('--replica-priority', String(opts.priority));
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const proc = spawnOwned('redis-server', args, { stdio: 'ignore' });
   await h.waitPort(port);
   return { port, dir, proc, kill: (sig = 'SIGKILL') => stopProc(proc, sig) };
 }
@@ -52,7 +52,7 @@ async function startSentinel(port, dir, masterPort, opts = {}) {
     opts.password ? 'requirepass ' + opts.password : '',
     '',
   ].join('\n'));
-  const proc = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
+  const proc = spawnOwned('redis-sentinel', [conf], { stdio: 'ignore' });
   await h.waitPort(port);
   return { port, proc, kill: (sig = 'SIGKILL') => stopProc(proc, sig) };
 }

@@ -6,7 +6,7 @@
 // optionally a second, planned failover back to the first master
 // (restarted as a replica). Returns what happened; the caller judges.
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('./procs');
 const h = require('./harness');
 const ha = require('./ha-cluster');
 
@@ -16,7 +16,7 @@ const PUBLISH_GAP_MS = 20;
 function startCli(url, clientId, channel) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
   const args = ['--client-id', clientId, 'listen', channel];
-  const p = spawn(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, {
+  const p = spawnOwned(wrap.length ? wrap[0] : CLI, wrap.length ? wrap.slice(1).concat([CLI], args) : args, {
     env: { PATH: process.env.PATH, GANOMEDE_EVENTS_URL: url, API_SECRET: h.SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

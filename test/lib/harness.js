@@ -3,7 +3,7 @@
 // needs one of its own) on free loopback ports, and stops them at the end.
 // scripts/test.sh starts one shared Redis and exports GE_TEST_REDIS_PORT;
 // tests that need a private Redis (to stop and restart it) call startRedis().
-const { spawn } = require('node:child_process');
+const { spawnOwned } = require('./procs');
 const net = require('node:net');
 const path = require('node:path');
 const fs = require('node:fs');
@@ -95,7 +95,7 @@ async function startRedis(opts = {}) {
   if (opts.appendonly) args.push('--appendfsync', 'always');
   if (opts.password) args.push('--requirepass', opts.password);
   if (opts.unixsocket) args.push('--unixsocket', opts.unixsocket, '--unixsocketperm', '700');
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const proc = spawnOwned('redis-server', args, { stdio: 'ignore' });
   await waitPort(port);
   return {
     port, dir, proc,
@@ -126,7 +126,7 @@ async function startServer(opts = {}) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
   const cmd = wrap.length ? wrap[0] : DAEMON;
   const args = wrap.length ? wrap.slice(1).concat([DAEMON], opts.args || []) : (opts.args || []);
-  const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawnOwned(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
   proc.stderr.on('data', (d) => { stderr += d; });

@@ -9,14 +9,15 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { missing } = require('./procs');
+
 const ROOT = path.resolve(__dirname, '..', '..');
 
 // Why these tests cannot run here, or null: they need root (debootstrap, chroot).
 function unavailable() {
   if (process.getuid && process.getuid() !== 0) return 'needs root (debootstrap, chroot)';
-  if (spawnSync('sh', ['-c', 'command -v debootstrap && command -v unshare && command -v chroot'], { stdio: 'ignore' }).status !== 0) {
-    return 'needs debootstrap, unshare and chroot';
-  }
+  const gone = missing('debootstrap', 'unshare', 'chroot');
+  if (gone) return gone;
   if (process.env.GE_SKIP_INSTALL_TESTS) return 'GE_SKIP_INSTALL_TESTS is set';
   return null;
 }
