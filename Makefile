@@ -1,7 +1,8 @@
 # ganomede-events: the C core, the daemon, the CLI and the C tests.
-# `make` builds everything into build/; `make test` runs the whole suite
-# (C and JS) through scripts/test.sh; `make asan` / `make valgrind` run it
-# under the sanitizers / valgrind.
+# `make` builds everything into out/; `make test` runs the whole suite
+# (C and JS) through scripts/test.sh; `make check` the product's own tests
+# (scripts/test.sh --quick: no packaging roots); `make asan` / `make
+# valgrind` run those under the sanitizers / valgrind.
 include csrc/sources.mk
 
 CC      ?= cc
@@ -23,7 +24,7 @@ CTEST_BIN := $(CTEST_SRC:test/c/%.c=$(BUILD)/test/%)
 
 DAEMON := $(BUILD)/ganomede-events-server
 
-.PHONY: all daemon ctest test gate-selftest asan valgrind clean
+.PHONY: all daemon ctest test check gate-selftest asan valgrind clean
 all: $(DAEMON) $(BUILD)/libganomede-events-core.a $(CTEST_BIN)
 
 daemon: $(DAEMON)
@@ -49,23 +50,26 @@ ctest: $(CTEST_BIN)
 test:
 	bash scripts/test.sh
 
+check:
+	bash scripts/test.sh --quick
+
 # The gate's self-test: fixture tests that fail, hang, crash, skip or are
 # cancelled make scripts/test.sh and .ci/run exit non-zero.
 gate-selftest:
 	bash test/gate/selftest.sh
 
-# The whole suite with AddressSanitizer + UndefinedBehaviorSanitizer: the
-# test script builds into out-asan/ and runs the daemon from there (time
-# limits x3).
+# The product's tests (--quick: the packaging tests build their own
+# binaries) with AddressSanitizer + UndefinedBehaviorSanitizer: the test
+# script builds into out-asan/ and runs the daemon from there (time limits x3).
 asan:
 	GE_BUILD=out-asan GE_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	GE_LDFLAGS="-fsanitize=address,undefined" bash scripts/test.sh
+	GE_LDFLAGS="-fsanitize=address,undefined" bash scripts/test.sh --quick
 
-# The whole suite with every C process under valgrind memcheck (time
+# The product's tests with every C process under valgrind memcheck (time
 # limits x10: scripts/test.sh's GE_TEST_TIME_SCALE).
 valgrind:
 	GE_BUILD=out GE_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	bash scripts/test.sh
+	bash scripts/test.sh --quick
 
 clean:
 	rm -rf out out-asan build .tap
@@ -75,7 +79,7 @@ clean:
 # libFuzzer targets: `make fuzz` (FUZZ_SECONDS each), `make fuzz-smoke` (CI).
 -include test/fuzz/fuzz.mk
 
-# ---- C API, CLI, install (issue 4) ----
+# ---- C API, CLI, install ----
 # The client library (COMMON + CLIENT + CAPI objects: libcurl, and jansson
 # for the accessors of ganomede_events_jansson.h), shared
 # with a soname and static; the CLI; the examples; the C API test programs

@@ -13,8 +13,9 @@ FIX=$ROOT/test/gate/fixtures
 
 S=$(mktemp -d)
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$S/scripts" "$S/.ci" "$S/test/fuzz"
+mkdir -p "$S/scripts" "$S/.ci" "$S/test/fuzz" "$S/test/lib"
 cp scripts/test.sh scripts/deps.sh "$S/scripts/"
+cp test/lib/procs.js "$S/test/lib/"
 cp .ci/run "$S/.ci/run"
 cp package.json "$S/"
 cp test/coverage-map.js "$S/test/"
@@ -60,8 +61,9 @@ if wanted pass; then
     "passing C and JS tests: scripts/test.sh exits 0 with \"2 passed, 0 failed\" (exit $rc, \"$(last_line)\")" "$log"
 fi
 
-for f in fail.c crash.c hang.c noplan.c skip.c \
-         fail.test.js timeout.test.js cancelled.test.js hang.test.js crash.test.js skip.test.js empty.test.js; do
+for f in fail.c crash.c hang.c noplan.c skip.c zero.c \
+         fail.test.js timeout.test.js cancelled.test.js hang.test.js crash.test.js skip.test.js empty.test.js \
+         zero.test.js orphan.test.js missing-program.test.js; do
   wanted "$f" || continue
   use "$f"
   bash "$S/scripts/test.sh" >"$log" 2>&1; rc=$?
@@ -69,6 +71,12 @@ for f in fail.c crash.c hang.c noplan.c skip.c \
   nfail=${line#*, }; nfail=${nfail%% failed}
   check "$([ $rc -ne 0 ] && [ -n "$line" ] && [ "${nfail:-0}" -gt 0 ] && echo 1)" \
     "$f: scripts/test.sh exits non-zero and counts a failure (exit $rc, \"$line\")" "$log"
+  case $f in
+    orphan.test.js)
+      check "$(pgrep -f '^sleep 300$' >/dev/null || echo 1)" "$f: the process the test left behind was stopped" "$log" ;;
+    missing-program.test.js)
+      check "$(grep -q 'program ge-no-such-program is not installed' "$log" && echo 1)" "$f: the failure names the missing program" "$log" ;;
+  esac
 done
 
 # .ci/run: green only when every step's line and exit status say so.
