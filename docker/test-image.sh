@@ -28,7 +28,8 @@ if command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1; then
 elif command -v podman >/dev/null; then
   E=podman; BUILD=(podman build --isolation=chroot --network=host --format docker)
 else
-  echo "1..0 # SKIP neither docker nor podman"; echo "0 passed, 0 failed"; exit 0
+  echo "not ok 1 - no image engine: docker has no daemon and podman is not installed (scripts/deps.sh packaging)"
+  echo "0 passed, 1 failed"; exit 1
 fi
 echo "# engine: $E"
 
