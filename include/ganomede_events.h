@@ -295,7 +295,12 @@ int ge_client_cursor(const ge_client *client, const char *channel, ge_cursor *ou
 /* Shut down: unsubscribe every channel and abort the poll requests in
  * flight (no callback); one-shot requests in flight still complete; new
  * subscriptions and requests are refused with GE_ECLOSED. on_drain is
- * called once nothing is left. */
+ * called once nothing is left. Every socket of the client (its pool of
+ * kept-alive connections included) is closed as soon as no request is in
+ * flight: within this call when none is, else once the last one-shot
+ * request completed (with hooks: a final GE_WATCH_REMOVE per socket and
+ * timer(-1), as by ge_client_free). The client itself stays allocated
+ * until ge_client_free. */
 void ge_client_shutdown(ge_client *client);
 
 /* Number of subscribed channels plus one-shot requests in flight: while it
