@@ -58,10 +58,13 @@ extern "C" {
 #define GE_EEXIST  (-17) /* already subscribed to that channel */
 #define GE_ENOENT  (-2)  /* not subscribed to that channel */
 #define GE_ECLOSED (-108) /* the client was shut down */
+#define GE_ERANGE  (-34) /* data jansson cannot represent (ERANGE): the
+                            accessors of ganomede_events_jansson.h */
 
-/* A human-readable text and the name ("GE_EINVAL"...) of a return code of
- * this API, static strings; an unknown code gives "unknown error" and
- * "GE_EUNKNOWN". */
+/* A human-readable text and the name ("GE_EINVAL"...) of every return code
+ * of this API and of ganomede_events_jansson.h (GE_OK, GE_E*, also
+ * GE_EFAILED and GE_EBUSY below), static strings; an unknown code gives
+ * "unknown error" and "GE_EUNKNOWN". */
 const char *ge_strerror(int rc);
 const char *ge_err_name(int rc);
 
