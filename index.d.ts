@@ -122,7 +122,8 @@ export class Client extends EventEmitter {
   /** The last `limit` (default 100; a positive integer, else a TypeError) events of channel, oldest first. */
   getLatestEvents(channel: string, limit: number, callback: Callback<GanomedeEvent[]>): void;
   getLatestEvents(channel: string, callback: Callback<GanomedeEvent[]>): void;
-  /** Stop polling every channel now (long-polls in flight are aborted). */
+  /** Stop polling every channel now (long-polls in flight are aborted; sends in flight
+   * complete) and close every connection of the client once no send is in flight. */
   close(): void;
 }
 

@@ -58,10 +58,13 @@ extern "C" {
 #define GE_EEXIST  (-17) /* already subscribed to that channel */
 #define GE_ENOENT  (-2)  /* not subscribed to that channel */
 #define GE_ECLOSED (-108) /* the client was shut down */
+#define GE_ERANGE  (-34) /* data jansson cannot represent (ERANGE): the
+                            accessors of ganomede_events_jansson.h */
 
-/* A human-readable text and the name ("GE_EINVAL"...) of a return code of
- * this API, static strings; an unknown code gives "unknown error" and
- * "GE_EUNKNOWN". */
+/* A human-readable text and the name ("GE_EINVAL"...) of every return code
+ * of this API and of ganomede_events_jansson.h (GE_OK, GE_E*, also
+ * GE_EFAILED and GE_EBUSY below), static strings; an unknown code gives
+ * "unknown error" and "GE_EUNKNOWN". */
 const char *ge_strerror(int rc);
 const char *ge_err_name(int rc);
 
@@ -295,7 +298,12 @@ int ge_client_cursor(const ge_client *client, const char *channel, ge_cursor *ou
 /* Shut down: unsubscribe every channel and abort the poll requests in
  * flight (no callback); one-shot requests in flight still complete; new
  * subscriptions and requests are refused with GE_ECLOSED. on_drain is
- * called once nothing is left. */
+ * called once nothing is left. Every socket of the client (its pool of
+ * kept-alive connections included) is closed as soon as no request is in
+ * flight: within this call when none is, else once the last one-shot
+ * request completed (with hooks: a final GE_WATCH_REMOVE per socket and
+ * timer(-1), as by ge_client_free). The client itself stays allocated
+ * until ge_client_free. */
 void ge_client_shutdown(ge_client *client);
 
 /* Number of subscribed channels plus one-shot requests in flight: while it

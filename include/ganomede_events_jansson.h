@@ -31,7 +31,9 @@
 extern "C" {
 #endif
 
-#define GE_ERANGE (-34) /* data jansson cannot represent (ERANGE) */
+/* GE_ERANGE, the one return code of its own (data jansson cannot
+ * represent), is defined in ganomede_events.h with the others, so that
+ * ge_err_name / ge_strerror know it. */
 
 /* The `data` member of one event, given as the JSON text of the event
  * object (ge_event_ref.json/len in a poll callback, the answer of a send,

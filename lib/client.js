@@ -138,7 +138,9 @@ class Client extends EventEmitter {
   }
 
   // Stop: every channel stops polling at once (long-polls in flight are
-  // aborted, their events dropped); sends in flight still complete.
+  // aborted, their events dropped); sends in flight still complete. The
+  // engine closes every connection once no send is in flight (its
+  // shutdown does), without waiting for a collection of this object.
   // Listeners stay registered but start nothing any more.
   close() {
     if (this._closed) return;

@@ -1,5 +1,7 @@
-/* Texts and names of the API's return codes, for messages and for the
- * Node binding (so that no caller hard-codes the numbers). */
+/* Texts and names of the API's return codes (every GE_OK / GE_E* of the
+ * public headers: test/js/capi-codes.test.js reads them from there), for
+ * messages and for the Node binding (so that no caller hard-codes the
+ * numbers). */
 #include "ganomede_events.h"
 
 typedef struct {
@@ -15,6 +17,7 @@ static const code_info codes[] = {
     {GE_ECLOSED, "GE_ECLOSED", "the client is closed"},
     {GE_EFAILED, "GE_EFAILED", "the request failed"},
     {GE_EBUSY, "GE_EBUSY", "a blocking call from inside a callback of the same client"},
+    {GE_ERANGE, "GE_ERANGE", "valid JSON that jansson cannot represent"},
 };
 
 static const code_info *lookup(int rc) {

@@ -382,6 +382,7 @@ int ge__process(ge_client *c) {
     }
     assert(c->dispatching > 0);
     if (--c->dispatching == 0 && c->free_pending) return 1;
+    ge__http_release(c);
     ge__reschedule(c);
     return 0;
 }
@@ -435,6 +436,7 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
 }
 
 int ge__http_init(ge_client *c) {
+    if (pthread_mutex_init(&c->multi_lock, NULL) != 0) abort();
     c->multi = curl_multi_init();
     if (!c->multi) return -1;
     if (c->opts.max_host_connections > 0)
@@ -454,6 +456,25 @@ int ge__http_init(ge_client *c) {
     return 0;
 }
 
+/* Close the connections (curl_multi_cleanup closes its connection cache
+ * and its wake-up sockets) and the easy handles kept for reuse. */
+static void multi_close(ge_client *c) {
+    pthread_mutex_lock(&c->multi_lock);
+    CURLM *m = c->multi;
+    c->multi = NULL;
+    pthread_mutex_unlock(&c->multi_lock);
+    if (m) curl_multi_cleanup(m);
+    c->curl_deadline = 0;
+    for (int i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
+    c->npool = 0;
+}
+
+void ge__http_release(ge_client *c) {
+    if (!c->closed || c->n_reqs || c->dispatching || !c->multi) return;
+    multi_close(c);
+    ge__reschedule(c);
+}
+
 void ge__http_cleanup(ge_client *c) {
     while (c->reqs) {
         ge_req *r = c->reqs;
@@ -464,10 +485,8 @@ void ge__http_cleanup(ge_client *c) {
     }
     assert(c->n_reqs == 0);
     while (c->timers) ge__timer_stop(c, c->timers);
-    if (c->multi) curl_multi_cleanup(c->multi);
-    c->multi = NULL;
-    for (int i = 0; i < c->npool; i++) curl_easy_cleanup(c->pool[i]);
-    c->npool = 0;
+    multi_close(c);
+    pthread_mutex_destroy(&c->multi_lock);
     curl_slist_free_all(c->json_headers);
     c->json_headers = NULL;
     if (c->opts.timer && c->timer_armed) c->opts.timer(c, -1, c->opts.loop_data);

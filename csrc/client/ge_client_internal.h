@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "ganomede_events.h"
@@ -97,9 +98,15 @@ struct ge_client {
     long poll_timeout_ms;     /* effective: 0 none */
     size_t max_response_bytes;
 
+    /* The multi handle owns the client's connections (its connection
+     * cache) and the socket pair that wakes curl_multi_poll. NULL once a
+     * shut-down client has nothing in flight (ge__http_release): nothing
+     * will be sent again, so every socket is closed. multi_lock guards the
+     * pointer for ge_client_stop, the one call from another thread. */
     CURLM *multi;
+    pthread_mutex_t multi_lock;
     struct curl_slist *json_headers;
-    CURL *pool[32];
+    CURL *pool[32];           /* easy handles kept for reuse (no sockets) */
     int npool;
 
     ge_req *reqs;             /* requests in flight */
@@ -143,7 +150,13 @@ uint64_t ge__timers_next(const ge_client *c); /* earliest due; 0: none */
 int ge__process(ge_client *c);
 void ge__reschedule(ge_client *c);
 int ge__http_init(ge_client *c);
-/* Abort every request in flight: each `done` gets GE__REQ_FREED. */
+/* A shut-down client (closed) with no request in flight and outside any
+ * callback: close every connection and free the multi handle (host loop:
+ * a final GE_WATCH_REMOVE per watched socket, timer -1). Else nothing;
+ * ge__process calls it again once the last request completed. */
+void ge__http_release(ge_client *c);
+/* Abort every request in flight (each `done` gets GE__REQ_FREED), close
+ * the connections, free the HTTP layer. */
 void ge__http_cleanup(ge_client *c);
 
 /* ---- ge_client_poll.c ---- */

@@ -5,6 +5,7 @@
  * actions). Each entry runs the completions and timers that are due, and
  * destroys the client if a callback freed it meanwhile. */
 #include <limits.h>
+#include <poll.h>
 
 #include "ge_client_internal.h"
 
@@ -31,12 +32,17 @@ static int run_once(ge_client *c, int timeout_ms) {
     }
     if (c->n_reqs == 0 && t < 0) return pending(c);
     if (t < 0 || t > INT_MAX) t = INT_MAX;
-    if (c->n_reqs > 0 || t > 0) {
-        int numfds = 0;
-        curl_multi_poll(c->multi, NULL, 0, (int)t, &numfds);
+    if (!c->multi) {
+        /* Shut down and released: no socket left, only the drain check. */
+        if (t > 0) poll(NULL, 0, (int)t);
+    } else {
+        if (c->n_reqs > 0 || t > 0) {
+            int numfds = 0;
+            curl_multi_poll(c->multi, NULL, 0, (int)t, &numfds);
+        }
+        int running = 0;
+        curl_multi_perform(c->multi, &running);
     }
-    int running = 0;
-    curl_multi_perform(c->multi, &running);
     if (process(c)) return -1;
     return pending(c);
 }
@@ -61,7 +67,9 @@ int ge_client_run(ge_client *c) {
 void ge_client_stop(ge_client *c) {
     if (!c) return;
     atomic_store(&c->stop, 1);
-    curl_multi_wakeup(c->multi);
+    pthread_mutex_lock(&c->multi_lock);
+    if (c->multi) curl_multi_wakeup(c->multi);
+    pthread_mutex_unlock(&c->multi_lock);
 }
 
 int ge_client_socket_action(ge_client *c, int fd, int events) {
@@ -70,7 +78,7 @@ int ge_client_socket_action(ge_client *c, int fd, int events) {
     if (events & GE_WATCH_IN) mask |= CURL_CSELECT_IN;
     if (events & GE_WATCH_OUT) mask |= CURL_CSELECT_OUT;
     if (events & GE_WATCH_ERR) mask |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(c->multi, (curl_socket_t)fd, mask, &running);
+    if (c->multi) curl_multi_socket_action(c->multi, (curl_socket_t)fd, mask, &running);
     process(c);
     return 0;
 }
@@ -79,7 +87,7 @@ int ge_client_timeout_action(ge_client *c) {
     if (!c || !c->opts.timer) return GE_EINVAL;
     c->timer_armed = 0; /* the host's timer has fired */
     uint64_t now = ge_now_ms();
-    if (c->curl_deadline && now + 1 >= c->curl_deadline) {
+    if (c->multi && c->curl_deadline && now + 1 >= c->curl_deadline) {
         int running = 0;
         c->curl_deadline = 0;
         curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
