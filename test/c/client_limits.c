@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +122,7 @@ static void test_silent_server(void) {
 static pid_t huge_server(int s, int chunked) {
     pid_t pid = fork();
     if (pid != 0) return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test, whatever ends it */
     signal(SIGPIPE, SIG_IGN);
     static char block[65536];
     memset(block, ' ', sizeof block);

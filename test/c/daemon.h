@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +67,7 @@ static inline pid_t daemon_start(int port, const char *redis_port, const char *s
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test, whatever ends it */
         setenv("API_SECRET", secret, 1);
         setenv("PORT", portbuf, 1);
         setenv("HOST", "127.0.0.1", 1);
