@@ -64,6 +64,8 @@ cp /etc/apt/sources.list.d/*.sources "$R/etc/apt/sources.list.d/" 2>/dev/null ||
 for f in /etc/apt/apt.conf.d/*; do grep -q 'Acquire::' "$f" 2>/dev/null && cp "$f" "$R/etc/apt/apt.conf.d/"; done
 cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/" 2>/dev/null || true
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+# What the installer writes and debootstrap does not: localhost resolves.
+[ -s "$R/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$R/etc/hosts"
 chroot "$R" update-ca-certificates >/dev/null 2>&1
 cmp -s /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/ca-certificates.crt" ||
   cat /etc/ssl/certs/ca-certificates.crt >"$R/etc/ssl/certs/ge-host-bundle.crt"
