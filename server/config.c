@@ -2,27 +2,33 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ge_log.h"
 #include "ge_retention.h"
 #include "ge_sentinel.h"
+#include "ge_str.h"
+
+/* The largest RETENTION_RULES_FILE read: rules are a few lines, and a
+ * device or a wrong path (/dev/zero) must not eat the memory. */
+#define RULES_FILE_MAX (1024 * 1024)
 
 static const char *env_or(const char *name, const char *dflt) {
     const char *v = getenv(name);
     return v && *v ? v : dflt;
 }
 
-/* Whole decimal number in [min, max], or -1 after writing an error. */
+/* A number by the rule of every setting (ge_parse_uint: digits only) in
+ * [min, max], or -1 after writing an error. */
 static int env_num(const char *name, const char *dflt, unsigned long long min, unsigned long long max,
                    unsigned long long *out, char *err, size_t errlen) {
     const char *v = env_or(name, dflt);
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || *end || end == v || v[0] == '-' || n < min || n > max) {
+    uint64_t n;
+    if (ge_parse_uint(v, strlen(v), max, &n) != 0 || n < min) {
         snprintf(err, errlen, "%s must be a whole number from %llu to %llu (got \"%s\")", name, min, max, v);
         return -1;
     }
@@ -45,12 +51,10 @@ static int url_part(CURLU *u, CURLUPart part, int decode, char *out, size_t outl
     return ok ? 1 : -1;
 }
 
-/* A database number: the whole of s, decimal, 0..100000. */
+/* A database number: the whole of s, 0..100000. */
 static int parse_db(const char *s, int *db) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v < 0 || v > 100000) return -1;
+    uint64_t v;
+    if (ge_parse_uint(s, strlen(s), 100000, &v) != 0) return -1;
     *db = (int)v;
     return 0;
 }
@@ -103,8 +107,8 @@ static int parse_redis_url(ge_config *cfg, const char *url, char *err, size_t er
     int has_port = url_part(u, CURLUPART_PORT, 0, port, sizeof port);
     if (has_port < 0) goto out;
     if (has_port) {
-        long p = strtol(port, NULL, 10);
-        if (p < 1 || p > 65535) goto out;
+        uint64_t p;
+        if (ge_parse_uint(port, strlen(port), 65535, &p) != 0 || p < 1) goto out;
         cfg->redis_port = (int)p;
     }
     if (strcmp(path, "/") != 0 && path[0] && parse_db(path + 1, &cfg->redis_db) != 0) goto out;
@@ -153,12 +157,7 @@ static int parse_sentinel_url(ge_config *cfg, const char *url, char *err, size_t
     size_t nn = dbs ? (size_t)(dbs - name) : strlen(name);
     if (nn == 0 || copy_decoded(cfg->redis_sentinel_master, sizeof cfg->redis_sentinel_master, name, nn) != 0)
         goto bad;
-    if (dbs) {
-        char *end;
-        long db = strtol(dbs + 1, &end, 10);
-        if (*end || end == dbs + 1 || db < 0) goto bad;
-        cfg->redis_db = (int)db;
-    }
+    if (dbs && parse_db(dbs + 1, &cfg->redis_db) != 0) goto bad;
     return 0;
 bad:
     snprintf(err, errlen, "REDIS_URL is not redis-sentinel://[[user]:password@]host:port[,host:port...]/master[/db]");
@@ -188,38 +187,62 @@ static int load_ha(ge_config *cfg, char *err, size_t errlen) {
     return 0;
 }
 
-/* The rules of RETENTION_RULES, then those of RETENTION_RULES_FILE, in one
- * malloc'd text (NULL after writing err when the file cannot be read). */
-static char *retention_rules(char *err, size_t errlen) {
-    const char *inline_rules = env_or("RETENTION_RULES", "");
-    const char *path = env_or("RETENTION_RULES_FILE", NULL);
-    size_t n = strlen(inline_rules), cap = n + 2;
-    char *text = malloc(cap);
-    if (!text) abort();
-    memcpy(text, inline_rules, n);
-    text[n++] = '\n';
-    text[n] = '\0';
-    if (!path) return text;
-    FILE *f = fopen(path, "r");
-    if (!f) {
+/* The whole of the file at path, at most RULES_FILE_MAX bytes, in a
+ * malloc'd buffer (*len bytes, then a NUL); NULL after writing err. */
+static char *read_rules_file(const char *path, size_t *len, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, errlen, "RETENTION_RULES_FILE %s cannot be read: %s", path, strerror(errno));
-        free(text);
         return NULL;
     }
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (n + got + 1 > cap) {
-            cap = (n + got + 1) * 2;
+    size_t n = 0, cap = 4096;
+    char *text = malloc(cap);
+    if (!text) abort();
+    for (;;) {
+        if (n == cap - 1) {
+            cap *= 2;
             text = realloc(text, cap);
             if (!text) abort();
         }
-        memcpy(text + n, chunk, got);
-        n += got;
-        text[n] = '\0';
+        ssize_t got = read(fd, text + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(err, errlen, "RETENTION_RULES_FILE %s cannot be read: %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0) {
+            close(fd);
+            text[n] = '\0';
+            *len = n;
+            return text;
+        }
+        n += (size_t)got;
+        if (n > RULES_FILE_MAX) {
+            snprintf(err, errlen, "RETENTION_RULES_FILE %s is larger than 1 MiB", path);
+            break;
+        }
     }
-    fclose(f);
-    return text;
+    close(fd);
+    free(text);
+    return NULL;
+}
+
+/* The rules of RETENTION_RULES_FILE, when set, after those of r. */
+static int retention_file(ge_retention *r, char *err, size_t errlen) {
+    const char *path = env_or("RETENTION_RULES_FILE", NULL);
+    if (!path) return 0;
+    size_t len;
+    char *text = read_rules_file(path, &len, err, errlen);
+    if (!text) return -1;
+    /* A UTF-8 byte-order mark (editors on Windows write one) is no part
+     * of the first pattern. */
+    size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    char *source;
+    if (asprintf(&source, "RETENTION_RULES_FILE %s", path) < 0) abort();
+    int rc = ge_retention_add(r, text + bom, len - bom, source, 1, err, errlen);
+    free(source);
+    free(text);
+    return rc;
 }
 
 static int retention_load(ge_config *cfg, char *err, size_t errlen) {
@@ -235,11 +258,12 @@ static int retention_load(ge_config *cfg, char *err, size_t errlen) {
     }
     if (env_num("RETENTION_SWEEP_INTERVAL", "10", 1, 60, &n, err, errlen)) return -1;
     cfg->sweep_interval_ms = n * 1000;
-    char *rules = retention_rules(err, errlen);
-    if (!rules) return -1;
-    cfg->retention = ge_retention_new(&dflt, rules, err, errlen);
-    free(rules);
-    return cfg->retention ? 0 : -1;
+    cfg->retention = ge_retention_new(&dflt, env_or("RETENTION_RULES", ""), err, errlen);
+    if (!cfg->retention) return -1;
+    if (retention_file(cfg->retention, err, errlen) == 0) return 0;
+    ge_retention_free(cfg->retention);
+    cfg->retention = NULL;
+    return -1;
 }
 
 int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
@@ -285,5 +309,14 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->max_connections = (size_t)n;
     if (env_num("WORKERS", "1", 1, 256, &n, err, errlen)) return -1;
     cfg->workers = (int)n;
+    /* statsd is off without a host; then STATSD_PORT is not ours (Docker
+     * links set <NAME>_PORT=udp://...). */
+    cfg->statsd_host = env_or("STATSD_HOST", NULL);
+    cfg->statsd_prefix = getenv("STATSD_PREFIX"); /* "" is no prefix */
+    cfg->statsd_port = 8125;
+    if (cfg->statsd_host) {
+        if (env_num("STATSD_PORT", "8125", 1, 65535, &n, err, errlen)) return -1;
+        cfg->statsd_port = (unsigned)n;
+    }
     return retention_load(cfg, err, errlen);
 }

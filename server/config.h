@@ -33,6 +33,9 @@ typedef struct ge_config {
     int read_timeout;        /* seconds to deliver a request */
     size_t max_connections;  /* 0: the file-descriptor limit less a reserve */
     int workers;
+    const char *statsd_host;   /* STATSD_HOST, borrowed; NULL: statsd off */
+    unsigned statsd_port;      /* STATSD_PORT, read only with a host */
+    const char *statsd_prefix; /* STATSD_PREFIX, borrowed; NULL: the default */
     /* Retention (docs/retention.md): RETENTION_MAX_EVENTS, RETENTION_MAX_AGE,
      * RETENTION_RULES, RETENTION_RULES_FILE, RETENTION_SWEEP_INTERVAL.
      * Owned by the config, for the life of the process. */

@@ -70,7 +70,7 @@ static void usage(FILE *f) {
             "  RETENTION_MAX_EVENTS              events kept per channel (0: all)\n"
             "  RETENTION_MAX_AGE                 age of the oldest kept event: seconds, or 90s 15m 1h 30d (0: any)\n"
             "  RETENTION_RULES                   per-channel limits: PATTERN=MAX_EVENTS[:MAX_AGE],... ('*' any text)\n"
-            "  RETENTION_RULES_FILE              a file of such rules, one a line, '#' comments\n"
+            "  RETENTION_RULES_FILE              a file of such rules, one a line, '#' comment lines, 1 MiB at most\n"
             "  RETENTION_SWEEP_INTERVAL          seconds between sweeps of expired events, 1-60 (10)\n");
 }
 
@@ -158,9 +158,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     ge_loop loop;
     ge_loop_libevent(&loop, d.base);
     char err[256];
-    ge_statsd *statsd = ge_statsd_new(getenv("STATSD_HOST"), getenv("STATSD_PORT"), getenv("STATSD_PREFIX"), err,
-                                      sizeof err);
-    if (!statsd && getenv("STATSD_HOST") && *getenv("STATSD_HOST"))
+    ge_statsd *statsd = ge_statsd_new(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix, err, sizeof err);
+    if (!statsd && cfg->statsd_host)
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms};

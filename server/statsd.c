@@ -12,12 +12,15 @@ struct ge_statsd {
     char prefix[128];
 };
 
-ge_statsd *ge_statsd_new(const char *host, const char *port, const char *prefix, char *err, unsigned errlen) {
+ge_statsd *ge_statsd_new(const char *host, unsigned port, const char *prefix, char *err, unsigned errlen) {
     if (!host || !*host) return NULL;
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
-    int rc = getaddrinfo(host, port && *port ? port : "8125", &hints, &res);
+    hints.ai_flags = AI_NUMERICSERV;
+    char service[16];
+    snprintf(service, sizeof service, "%u", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "statsd: cannot resolve %s: %s", host, gai_strerror(rc));
         return NULL;

@@ -6,8 +6,9 @@
 typedef struct ge_statsd ge_statsd;
 
 /* NULL when disabled (host NULL/empty) or the address does not resolve
- * (logged by the caller through err). prefix is copied. */
-ge_statsd *ge_statsd_new(const char *host, const char *port, const char *prefix, char *err, unsigned errlen);
+ * (logged by the caller through err). host and prefix are borrowed for
+ * the call (prefix is copied). */
+ge_statsd *ge_statsd_new(const char *host, unsigned port, const char *prefix, char *err, unsigned errlen);
 void ge_statsd_free(ge_statsd *s);
 
 /* A ge_api_observer: "<prefix>requests.<route>.<status>:1|c" and

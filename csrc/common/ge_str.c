@@ -15,3 +15,16 @@ char *ge_xstrndup(const char *s, size_t n) {
     d[n] = '\0';
     return d;
 }
+
+int ge_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
+    if (n == 0) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > max || v > (max - d) / 10) return -1; /* v * 10 + d > max, without overflow */
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}

@@ -7,12 +7,19 @@
 #define GE_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A malloc'd copy of s, owned by the caller (free()); NULL if s is NULL. */
 char *ge_xstrdup(const char *s);
 
 /* A malloc'd, NUL-terminated copy of s[0..n), owned by the caller. */
 char *ge_xstrndup(const char *s, size_t n);
+
+/* The number rule of every numeric setting: s[0..n) (borrowed) is one or
+ * more of the digits 0-9 and nothing else (no sign, space, fraction or
+ * exponent; leading zeros are digits), and at most max. 0 with *out set,
+ * or -1 (*out untouched). */
+int ge_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 /* Value of the hex digit c (0-9, a-f, A-F), or -1. Inline: the JSON
  * scanner calls it per byte of every \u escape. */

@@ -1,15 +1,21 @@
 /* ge_retention: how long each channel keeps its events (docs/retention.md).
  *
  * Limits come from defaults (RETENTION_MAX_EVENTS, RETENTION_MAX_AGE) and
- * from rules for channel-name patterns (RETENTION_RULES), e.g.
+ * from rules for channel-name patterns (RETENTION_RULES, RETENTION_RULES_FILE),
+ * e.g.
  *   game.*=1000:1h, users.*=0:30d, audit=0
  * A rule is PATTERN=MAX_EVENTS[:MAX_AGE]; rules are separated by commas or
- * new lines; blank lines and lines starting with '#' are ignored. In a
- * pattern '*' matches any run of characters ('/' included), everything
- * else itself. The first rule that matches wins; no match: the defaults.
- * MAX_AGE is seconds, or a number with s, m, h or d. 0 means no limit.
+ * new lines, spaces around them are ignored. A line whose first non-blank
+ * character is '#' is a comment, whatever follows (commas and '=' too);
+ * anywhere else '#' is a character of a pattern. In a pattern '*' matches
+ * any run of characters ('/' included), everything else itself. The first
+ * rule that matches wins; no match: the defaults. MAX_EVENTS and MAX_AGE
+ * are digits only (ge_parse_uint), MAX_AGE seconds or a number with s, m, h
+ * or d. 0 means no limit.
  *
- * A ge_retention is immutable once built: it can be shared freely. */
+ * A ge_retention is immutable once built (ge_retention_new, then
+ * ge_retention_add for each further text of rules): then it can be shared
+ * freely. */
 #ifndef GE_RETENTION_H
 #define GE_RETENTION_H
 
@@ -23,10 +29,19 @@ typedef struct ge_retention_limits {
 
 typedef struct ge_retention ge_retention;
 
-/* Build from the defaults and a rule text (NULL or "" for none; borrowed).
- * On a bad rule returns NULL and writes a message naming it into err. */
+/* Build from the defaults and the rules of RETENTION_RULES (NULL or "" for
+ * none; borrowed). On a bad rule returns NULL and writes a message naming
+ * it into err ("RETENTION_RULES: ..."). */
 ge_retention *ge_retention_new(const ge_retention_limits *defaults, const char *rules, char *err,
                                size_t errlen);
+
+/* Add the rules of text[0..len) (borrowed) after those r has; only while r
+ * is being built. source names the text in messages; with numbered set
+ * they also give the line: "SOURCE line 3: \"x\" is not PATTERN=...". A NUL
+ * byte anywhere in the text is a fault too. 0, or -1 after writing err (r
+ * then holds the rules before the faulty one: free it). */
+int ge_retention_add(ge_retention *r, const char *text, size_t len, const char *source, int numbered, char *err,
+                     size_t errlen);
 void ge_retention_free(ge_retention *r);
 
 /* The limits that apply to channel (borrowed). */

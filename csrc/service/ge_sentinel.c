@@ -56,17 +56,11 @@ static int parse_addr(const char *p, size_t n, addr *out) {
         hn = (size_t)(colon - p);
     }
     if (hn == 0 || hn >= sizeof out->host) return -1;
-    int port = 0;
-    const char *d = colon + 1;
-    if (d >= p + n) return -1;
-    for (; d < p + n; d++) {
-        if (*d < '0' || *d > '9' || port > 65535) return -1;
-        port = port * 10 + (*d - '0');
-    }
-    if (port < 1 || port > 65535) return -1;
+    uint64_t port;
+    if (ge_parse_uint(colon + 1, (size_t)(p + n - colon - 1), 65535, &port) != 0 || port < 1) return -1;
     memcpy(out->host, h, hn);
     out->host[hn] = '\0';
-    out->port = port;
+    out->port = (int)port;
     return 0;
 }
 

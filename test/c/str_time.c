@@ -1,4 +1,6 @@
-/* The small helpers of csrc/common: ge_str.h and ge_time.h. */
+/* The small helpers of csrc/common: ge_str.h (the number rule of every
+ * setting included) and ge_time.h. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,21 @@ int main(void) {
             if (ge_hexval(c) != -1) all = 0;
     ok(all, "hexval: -1 for every other byte");
     ok(ge_hexval(0xffffff30u) == -1, "hexval: -1 for values beyond a byte");
+
+    uint64_t v = 1;
+    ok(ge_parse_uint("0", 1, 0, &v) == 0 && v == 0, "parse_uint: 0");
+    ok(ge_parse_uint("007", 3, 10, &v) == 0 && v == 7, "parse_uint: leading zeros are digits");
+    ok(ge_parse_uint("65535", 5, 65535, &v) == 0 && v == 65535, "parse_uint: max itself");
+    ok(ge_parse_uint("18446744073709551615", 20, UINT64_MAX, &v) == 0 && v == UINT64_MAX, "parse_uint: 2^64 - 1");
+    ok(ge_parse_uint("12", 1, 100, &v) == 0 && v == 1, "parse_uint: only the n bytes given");
+    v = 42;
+    static const char *const bad[] = {"", " 1", "1 ", "+1", "-0", "1.0", "1e3", "0x1", "\t1", "65536", "1a",
+                                      "18446744073709551616", "99999999999999999999"};
+    all = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (ge_parse_uint(bad[i], strlen(bad[i]), i >= 11 ? UINT64_MAX : 65535, &v) != -1) all = 0;
+    ok(all && v == 42, "parse_uint: no sign, space, fraction, exponent, hex, letter or overflow; out untouched");
+    ok(ge_parse_uint("1", 1, 0, &v) == -1 && ge_parse_uint("10", 2, 9, &v) == -1, "parse_uint: above max");
 
     uint64_t a = ge_now_ms();
     struct timespec ts = {0, 20 * 1000 * 1000};

@@ -161,6 +161,129 @@ t.test('rules: the first matching pattern wins, else the defaults', { timeout: 6
   t.ok(await redisCommand(REDIS, 'ZSCORE', 'ge:retention', p + '-game-x'), 'an age limit lists the channel for the sweep');
 });
 
+// The rules file example of docs/retention.md, as the doc shows it.
+function docExampleRules() {
+  const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'retention.md'), 'utf8');
+  const m = /Or, in a file[^]*?\n```\n([^]*?)```\n/.exec(doc);
+  if (!m) throw new Error('docs/retention.md has no rules-file example');
+  return m[1];
+}
+const rulesFile = (text) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ge-rules-')), 'rules');
+  fs.writeFileSync(file, text);
+  return file;
+};
+// The rules the start-up log lists, without the defaults: ["pattern=events:ages", ...].
+const loggedRules = (s) => {
+  const line = s.stdout.split('\n').find((l) => /"msg":"retention \(max events:max age\): /.test(l));
+  if (!line) return null;
+  return JSON.parse(line).msg.replace(/^retention \(max events:max age\): /, '').split(', ').filter((r) => !r.startsWith('default='));
+};
+// The daemon's own lines on stderr (valgrind's "==pid==" lines aside).
+const daemonLines = (stderr) => stderr.split('\n').filter((l) => l && !/^==\d+==/.test(l));
+
+t.test('rules file: a comment line never holds a rule, whatever it contains', { timeout: 120000 }, async (t) => {
+  await t.test('the example file of docs/retention.md starts and applies exactly its rules', async (t) => {
+    const text = docExampleRules();
+    const s = await startServer({ env: { RETENTION_RULES_FILE: rulesFile(text), LOG_LEVEL: 'INFO' } });
+    t.teardown(() => s.stop());
+    const want = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#')).map((l) => {
+      const eq = l.lastIndexOf('=');
+      return l.slice(0, eq).trim() + '=' + l.slice(eq + 1).trim().split(':')[0];
+    });
+    t.same(want, ['game/*/moves=1000', 'users/*=0', 'audit/*=0'], 'the example is the one described');
+    t.same((loggedRules(s) || []).map((r) => r.replace(/:\d+s$/, '')), want, 'the start-up log lists its rules, no more');
+    const u = unique('doc');
+    const game = 'game/' + u + '/moves', user = 'users/' + u, audit = 'audit/' + u;
+    await publishMany(s, game, 1003);
+    t.equal(await redisCommand(REDIS, 'ZCARD', game + ':keys'), 1000, game + ' keeps its last 1,000');
+    t.ok(await redisCommand(REDIS, 'ZSCORE', 'ge:retention', game), 'and has an age limit');
+    await publishMany(s, user, 3, 1);
+    t.equal(await redisCommand(REDIS, 'ZCARD', user + ':keys'), 3);
+    t.ok(await redisCommand(REDIS, 'ZSCORE', 'ge:retention', user), user + ' has an age limit');
+    await publishMany(s, audit, 3, 1);
+    t.equal(await redisCommand(REDIS, 'ZSCORE', 'ge:retention', audit), null, audit + ' keeps everything');
+  });
+
+  await t.test('commas, rules and indentation inside a comment stay comment', async (t) => {
+    const u = unique('cm');
+    const file = rulesFile([
+      '# disabled for now: audit/*=0, cm/*=2',
+      '   # indented: cm/*=2, cm/*=3',
+      '\t#cm/*=2',
+      u + '-live=3',
+      '',
+    ].join('\n'));
+    const s = await startServer({ env: { RETENTION_RULES_FILE: file, LOG_LEVEL: 'INFO' } });
+    t.teardown(() => s.stop());
+    t.same(loggedRules(s), [u + '-live=3:0s'], 'only the rule outside the comments');
+    await publishMany(s, 'cm/' + u, 5, 1);
+    t.equal(await redisCommand(REDIS, 'ZCARD', 'cm/' + u + ':keys'), 5, 'cm/... keeps all its events');
+    await publishMany(s, u + '-live', 5, 1);
+    t.equal(await redisCommand(REDIS, 'ZCARD', u + '-live:keys'), 3);
+  });
+
+  await t.test('# elsewhere than at the start of a line is part of a pattern', async (t) => {
+    const u = unique('hash');
+    const file = rulesFile(['room/#' + u + '=2', 'x' + u + '=1, #' + u + '=3', ',#top-' + u + '=4', ''].join('\n'));
+    const s = await startServer({ env: { RETENTION_RULES_FILE: file, LOG_LEVEL: 'INFO' } });
+    t.teardown(() => s.stop());
+    t.same(loggedRules(s), ['room/#' + u + '=2:0s', 'x' + u + '=1:0s', '#' + u + '=3:0s', '#top-' + u + '=4:0s']);
+    for (const [ch, want] of [['room/#' + u, 2], ['#' + u, 3], ['#top-' + u, 4]]) {
+      await publishMany(s, ch, 6, 1);
+      t.equal(await redisCommand(REDIS, 'ZCARD', ch + ':keys'), want, ch);
+    }
+  });
+});
+
+t.test('rules file: what it may hold besides rules', { timeout: 120000 }, async (t) => {
+  const u = unique('bom');
+  // A byte-order mark, CRLF line ends, and exactly 1 MiB in all.
+  let text = '\ufeff' + u + '-first=2\r\n# comment\r\n' + u + '-second=3\r\n';
+  const pad = 1024 * 1024 - Buffer.byteLength(text);
+  text += '#'.repeat(pad - 1) + '\n';
+  t.equal(Buffer.byteLength(text), 1024 * 1024);
+  const s = await startServer({ env: { RETENTION_RULES_FILE: rulesFile(text), LOG_LEVEL: 'INFO' } });
+  t.teardown(() => s.stop());
+  t.same(loggedRules(s), [u + '-first=2:0s', u + '-second=3:0s']);
+  for (const [ch, want] of [[u + '-first', 2], [u + '-second', 3]]) {
+    await publishMany(s, ch, 5, 1);
+    t.equal(await redisCommand(REDIS, 'ZCARD', ch + ':keys'), want, ch);
+  }
+});
+
+t.test('rules file: one it cannot use stops the server with one line naming it', { timeout: 200000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-rules-'));
+  const f = (name, content) => { const p = path.join(dir, name); fs.writeFileSync(p, content); return p; };
+  const big = f('big', ('#'.repeat(1023) + '\n').repeat(1024) + 'x=1\n');
+  const cases = [
+    [dir, /^RETENTION_RULES_FILE \S+ cannot be read: Is a directory$/],
+    ['/nonexistent/rules', /^RETENTION_RULES_FILE \/nonexistent\/rules cannot be read: No such file or directory$/],
+    [f('nul', 'a-x=1\nb-x=2\0c-x=3\nd-x=4\n'), /^RETENTION_RULES_FILE \S+ line 2: a NUL byte/],
+    [big, /^RETENTION_RULES_FILE \S+ is larger than 1 MiB$/],
+    ['/dev/zero', /^RETENTION_RULES_FILE \/dev\/zero is larger than 1 MiB$/],
+    [f('bad', '# ok\na-x=1\ngame-*\n'), /^RETENTION_RULES_FILE \S+ line 3: "game-\*" is not PATTERN=MAX_EVENTS\[:MAX_AGE\]$/],
+    [f('age', 'a-x=1\r\n\r\nb-x=1:3y\r\n'), /^RETENTION_RULES_FILE \S+ line 3: in "b-x=1:3y", MAX_AGE must be/],
+    [f('trailing', 'a-x=1 # a note\n'), /^RETENTION_RULES_FILE \S+ line 1: in "a-x=1 # a note", MAX_EVENTS must be a whole number/],
+  ];
+  if (process.getuid && process.getuid() !== 0) {
+    const p = f('secret', 'a=1\n');
+    fs.chmodSync(p, 0);
+    cases.push([p, /^RETENTION_RULES_FILE \S+ cannot be read: Permission denied$/]);
+  } else {
+    t.comment('running as root: an unreadable file cannot be made');
+  }
+  for (const [file, message] of cases) {
+    const s = await startServer({ env: { RETENTION_RULES_FILE: file }, wait: false });
+    const e = await Promise.race([s.exited, sleep(15000).then(() => ({ code: 'still running' }))]);
+    if (e.code === 'still running') await s.stop();
+    t.same([e.code, e.signal], [1, null], file + ': exit status 1');
+    const lines = daemonLines(s.stderr);
+    t.equal(lines.length, 1, file + ': one line on stderr');
+    t.match((lines[0] || '').replace(/^ganomede-events-server: /, ''), message, file);
+  }
+});
+
 t.test('invalid retention settings stop the server at start with a clear message', { timeout: 200000 }, async (t) => {
   const cases = [
     [{ RETENTION_RULES: 'game-*' }, /RETENTION_RULES: "game-\*" is not PATTERN=MAX_EVENTS\[:MAX_AGE\]/],
