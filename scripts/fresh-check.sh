@@ -48,6 +48,7 @@ cleanup() {
   if [ $keep = 0 ]; then rm -rf --one-file-system "$R"; else log "root kept in $R"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 t0=$SECONDS
 log "debootstrap --variant=minbase bookworm into $R"
