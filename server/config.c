@@ -292,6 +292,8 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         if (parse_sentinel_url(cfg, url, err, errlen) != 0) return -1;
     } else if (url && *url && parse_redis_url(cfg, url, err, errlen) != 0) return -1;
     if (load_ha(cfg, err, errlen) != 0) return -1;
+    if (env_num("REDIS_ALLOW_EVICTION", "0", 0, 1, &n, err, errlen)) return -1;
+    cfg->redis_allow_eviction = (int)n;
     if (env_num("POLL_TIMEOUT", "5000", 0, 86400000ULL, &n, err, errlen)) return -1;
     cfg->poll_timeout_ms = n;
     cfg->host = env_or("HOST", "0.0.0.0");

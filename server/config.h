@@ -23,6 +23,7 @@ typedef struct ge_config {
     char redis_sentinel_password[256];
     unsigned publish_min_replicas;       /* PUBLISH_MIN_REPLICAS, 0: off */
     unsigned publish_replica_timeout_ms; /* PUBLISH_REPLICA_TIMEOUT_MS */
+    int redis_allow_eviction;            /* REDIS_ALLOW_EVICTION: serve an evicting Redis */
     uint64_t poll_timeout_ms;
     const char *host;        /* borrowed */
     int port;

@@ -28,6 +28,10 @@
 #include "statsd.h"
 
 #define SHUTDOWN_GRACE_MS 4000
+/* A worker's exit status when Redis cannot be used at all (an evicting
+ * policy when first reached): the parent stops and exits 1, rather than
+ * restart it. EX_CONFIG of sysexits.h. */
+#define EXIT_REDIS_REFUSED 78
 
 typedef struct daemon_state {
     struct event_base *base;
@@ -37,6 +41,7 @@ typedef struct daemon_state {
     struct event *sigterm, *sigint, *drain_timer;
     int stopping;
     int drain_ticks;
+    int refused; /* Redis cannot be used: exit EXIT_REDIS_REFUSED */
 } daemon_state;
 
 static void usage(FILE *f) {
@@ -57,6 +62,7 @@ static void usage(FILE *f) {
             "                                    also redis-sentinel://[[user]:password@]h:p,h:p/master[/db]\n"
             "  PUBLISH_MIN_REPLICAS              answer a publish once this many replicas have it (0)\n"
             "  PUBLISH_REPLICA_TIMEOUT_MS        how long to wait for them before a 503 (1000)\n"
+            "  REDIS_ALLOW_EVICTION              1: serve a Redis whose maxmemory-policy evicts keys (0)\n"
             "  POLL_TIMEOUT                      long-poll wait in ms (5000)\n"
             "  HOST, PORT                        listen address (0.0.0.0, 8000)\n"
             "  LOG_LEVEL                         FATAL ERROR WARN INFO DEBUG TRACE (INFO)\n"
@@ -150,6 +156,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     evtimer_add(d->drain_timer, &tv);
 }
 
+/* Redis cannot be used (ge_api_config.fatal): say why, stop at once. */
+static void on_fatal(void *arg, const char *why) {
+    daemon_state *d = arg;
+    if (d->refused) return;
+    d->refused = 1;
+    ge_log_write(d->log, GE_LOG_FATAL, NULL, "%s", why);
+    fprintf(stderr, "ganomede-events-server: %s\n", why);
+    event_base_loopexit(d->base, NULL);
+}
+
 static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *start_date) {
     daemon_state d = {0};
     d.log = log;
@@ -162,7 +178,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     if (!statsd && cfg->statsd_host)
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
-                          statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms};
+                          statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms,
+                          on_fatal, &d};
     ge_store_options ropt = {.host = cfg->redis_host,
                              .port = cfg->redis_port,
                              .unix_path = cfg->redis_unix,
@@ -173,7 +190,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                              .sentinel_master = cfg->redis_sentinel_master,
                              .sentinel_password = cfg->redis_sentinel_password,
                              .min_replicas = cfg->publish_min_replicas,
-                             .replica_timeout_ms = cfg->publish_replica_timeout_ms};
+                             .replica_timeout_ms = cfg->publish_replica_timeout_ms,
+                             .allow_eviction = cfg->redis_allow_eviction};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);
@@ -191,6 +209,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     if (d.drain_timer) event_free(d.drain_timer);
     ge_statsd_free(statsd);
     event_base_free(d.base);
+    if (d.refused) return EXIT_REDIS_REFUSED;
     ge_log_write(log, GE_LOG_INFO, NULL, "stopped");
     return 0;
 }
@@ -319,6 +338,12 @@ static int supervise(const ge_config *cfg, const ge_log *log, int *fds, const ch
                 w[i].done = 1;
                 break;
             }
+            if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_REDIS_REFUSED) { /* it said why: stop them all */
+                w[i].done = 1;
+                status = 1;
+                parent_signal = SIGTERM;
+                break;
+            }
             if (forwarded) {
                 status = 1;
                 break;
@@ -409,6 +434,7 @@ int main(int argc, char **argv) {
     ge_log_write(&log, GE_LOG_INFO, extra, "ganomede-events-server %s listening on %s:%d", GE_VERSION, cfg.host,
                  cfg.port);
     int status = cfg.workers == 1 ? serve(&cfg, &log, fds[0], start_date) : supervise(&cfg, &log, fds, start_date);
+    if (status == EXIT_REDIS_REFUSED) status = 1;
     free(fds);
     ge_retention_free(cfg.retention);
     return status;

@@ -80,13 +80,24 @@ static void about(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_buf_free(&b);
 }
 
-/* For load balancers: 200 while both Redis connections are usable. */
+/* For load balancers: 200 while both Redis connections are usable and
+ * Redis accepts writes; else 503 saying why (docs/protocol.md). */
 static void health(ge_api *api, ge_reply_fn respond, void *conn) {
     int cmd = ge_store_ready(api->store), sub = ge_store_sub_ready(api->store);
+    int writes = ge_store_writable(api->store), ok = cmd && sub && writes;
+    const char *why = ge_store_refused(api->store);
+    if (!why && cmd && !writes) why = "Redis is out of memory (maxmemory): it refuses writes";
+    if (!why) why = "Redis is not connected (connecting, or unreachable)";
     ge_buf b = GE_BUF_INIT;
-    ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s}}",
-                  cmd && sub ? "ok" : "unavailable", cmd ? "true" : "false", sub ? "true" : "false");
-    respond(conn, cmd && sub ? 200 : 503, b.data, b.len);
+    ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s,\"writes\":%s}",
+                  ok ? "ok" : "unavailable", cmd ? "true" : "false", sub ? "true" : "false",
+                  writes ? "true" : "false");
+    if (!ok) {
+        ge_buf_puts(&b, ",\"reason\":");
+        ge_json_string_encode(&b, why, strlen(why));
+    }
+    ge_buf_putc(&b, '}');
+    respond(conn, ok ? 200 : 503, b.data, b.len);
     ge_buf_free(&b);
 }
 
@@ -151,7 +162,8 @@ void ge_call_cancel(ge_call *c) {
 static void metrics(ge_api *api, ge_reply_fn respond, void *conn) {
     ge_metrics_gauges g = {api->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
-                           ge_metrics_now() - api->started, api->trimmed, api->lost_signals, api->resets};
+                           ge_metrics_now() - api->started, api->trimmed, api->lost_signals, api->resets,
+                           ge_store_writable(api->store), api->storage_full};
     ge_buf b = GE_BUF_INIT;
     ge_metrics_render(api->metrics, &g, &b);
     respond(conn, 200, b.data, b.len);
@@ -236,7 +248,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         if (id.len == 0 || strlen(id.data) != id.len || id.len > max) ge_reply_invalid(respond, conn, "Invalid index ID");
         else if (val.len == 0 || strlen(val.data) != val.len || val.len > max)
             ge_reply_invalid(respond, conn, "Invalid Index Value");
-        else if (!ge_store_ready(api->store)) ge_reply_unavailable(respond, conn);
+        else if (!ge_store_ready(api->store)) ge_reply_unavailable(api, respond, conn);
         else c = ge_api_index_get(api, id.data, val.data, respond, conn);
         ge_buf_free(&id);
         ge_buf_free(&val);
@@ -266,6 +278,10 @@ static void on_message(void *arg, const char *ch, size_t len, const char *payloa
     api->wake_n = 0;
 }
 static void on_lost(void *arg) { ge_waiters_on_lost(((ge_api *)arg)->waiters); }
+static void on_fatal(void *arg, const char *why) {
+    ge_api *api = arg;
+    if (api->fatal) api->fatal(api->fatal_arg, why);
+}
 
 static void sub_subscribe(void *arg, const char *ch) { ge_store_subscribe(*(ge_store **)arg, ch); }
 static void sub_unsubscribe(void *arg, const char *ch) { ge_store_unsubscribe(*(ge_store **)arg, ch); }
@@ -288,7 +304,9 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->started = ge_metrics_now();
     ge_waiters_sub sub = {&api->store, sub_subscribe, sub_unsubscribe};
     api->waiters = ge_waiters_new(&sub);
-    ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost};
+    api->fatal = cfg->fatal;
+    api->fatal_arg = cfg->fatal_arg;
+    ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost, cfg->fatal ? on_fatal : NULL};
     api->store = ge_store_new(loop, redis, log, &ev);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->trimmed);
     return api;

@@ -67,6 +67,11 @@ typedef struct ge_api_config {
     void *observer_arg;       /* borrowed */
     const ge_retention *retention; /* borrowed, must outlive the api; NULL: keep everything */
     uint64_t sweep_interval_ms;    /* retention sweep period (docs/retention.md) */
+    /* Optional: Redis cannot be used at all, from the first time it is
+     * reached (an evicting maxmemory-policy, see ge_store.h): why, in one
+     * line. The host should stop; until then Redis is refused (503). */
+    void (*fatal)(void *arg, const char *why);
+    void *fatal_arg; /* borrowed */
 } ge_api_config;
 
 typedef struct ge_api ge_api;

@@ -58,7 +58,9 @@ static void parse_script_reply(const redisReply *r, read_result *res) {
 }
 
 /* Element 0 the last id, then the events after `after`, then (after > 0)
- * the event at `after` (ge_store_read_range). */
+ * the event at `after` (ge_store_read_range). The answer stops before the
+ * first missing id: a read from there finds after+1 missing and asks the
+ * script, which tells a hole (lost events) from ids that never were. */
 static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
     size_t end = r && r->type == REDIS_REPLY_ARRAY ? r->elements - (after > 0) : 0;
     if (end < 1 || end > r->elements) {
@@ -70,16 +72,32 @@ static void parse_range_reply(const redisReply *r, uint64_t after, read_result *
     if (after && r->element[end]->type == REDIS_REPLY_STRING)
         res->at_after_ts = ge_store_event_u64(r->element[end]->str, "timestamp");
     if (reply_u64(r->element[0], &res->last_id)) res->last_id = 0;
-    for (size_t i = 1; i < end; i++) res->count += r->element[i]->type == REDIS_REPLY_STRING;
-    if (end > 1 && r->element[1]->type == REDIS_REPLY_STRING) {
-        ge_reply_json_array(&res->body, r, 1, end);
-    } else if (res->count || res->last_id != after) {
-        res->count = 0;
+    size_t run = 0, present = 0;
+    while (1 + run < end && r->element[1 + run]->type == REDIS_REPLY_STRING) run++;
+    for (size_t i = 1; i < end; i++) present += r->element[i]->type == REDIS_REPLY_STRING;
+    if (run) {
+        res->count = run;
+        ge_reply_json_array(&res->body, r, 1, 1 + run);
+    } else if (present || res->last_id != after) {
         res->need_script = 1;
     }
 }
 
 static void events_park(ge_call *c);
+
+/* An acknowledgement Redis refused for lack of memory: the answer is 503
+ * StorageFull, and the consumer stalls until Redis has room. */
+static void log_ack_refused(ge_call *c) {
+    ge_buf x = GE_BUF_INIT;
+    ge_buf_puts(&x, "\"clientId\":");
+    ge_json_string_encode(&x, c->client_id, strlen(c->client_id));
+    ge_buf_puts(&x, ",\"channel\":");
+    ge_json_string_encode(&x, c->channel, strlen(c->channel));
+    ge_buf_printf(&x, ",\"after\":%llu", (unsigned long long)c->after);
+    ge_log_write(c->api->log, GE_LOG_WARN, x.data,
+                 "acknowledgement not stored (Redis is out of memory): answered 503 StorageFull");
+    ge_buf_free(&x);
+}
 
 /* Answer a GET /events, with the lost-range and reset headers when they
  * apply (docs/protocol.md). */
@@ -117,9 +135,11 @@ static void events_apply(ge_call *c, const read_result *res) {
     c->reading = 0;
     if (!ge_call_arrived(c)) return;
     if (!res->ok) {
+        if (c->ack && ge_store_reply_full(res->bad)) log_ack_refused(c);
         ge_call_store_failed(c, res->bad);
         return;
     }
+    c->ack = 0; /* stored: the reads that follow acknowledge nothing */
     if (!res->scripted && c->after_ts && res->at_after_ts && res->at_after_ts != c->after_ts) {
         /* The event at the cursor is not the one the client received: its
          * id was taken back and given again. The script finds where to
@@ -265,7 +285,7 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     if (!client_id) return ge_reply_invalid(respond, conn, "Invalid Client ID"), NULL;
     if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
     if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
-    if (!ge_store_ready(api->store)) return ge_reply_unavailable(respond, conn), NULL;
+    if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
     uint64_t limit = 100, a = 0, ts = 0;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
@@ -279,6 +299,7 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     c->after = a;
     c->limit = limit;
     c->after_ts = after ? ts : 0;
+    c->ack = after != NULL;
     events_read(c, after ? 1 : 0);
     return c;
 }
@@ -324,7 +345,7 @@ ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
         }
     }
     if (msg) ge_reply_invalid(respond, conn, msg);
-    else if (!ge_store_ready(api->store)) ge_reply_unavailable(respond, conn);
+    else if (!ge_store_ready(api->store)) ge_reply_unavailable(api, respond, conn);
     else {
         c = ge_call_new(api, respond, conn);
         c->pending++;
@@ -355,7 +376,7 @@ ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     const char *channel = ge_params_query_str(p, "channel");
     if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
     if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
-    if (!ge_store_ready(api->store)) return ge_reply_unavailable(respond, conn), NULL;
+    if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
     uint64_t limit = 100;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_call *c = ge_call_new(api, respond, conn);

@@ -164,7 +164,7 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
     if (msg) {
         ge_reply_invalid(respond, conn, msg);
     } else if (!ge_store_ready(api->store)) {
-        ge_reply_unavailable(respond, conn);
+        ge_reply_unavailable(api, respond, conn);
     } else {
         ge_buf_puts(&def, "{\"id\":");
         ge_json_string_encode(&def, id.data, id.len);

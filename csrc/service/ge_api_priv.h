@@ -35,6 +35,9 @@ struct ge_api {
     ge_retention *own_retention;
     ge_sweep *sweep;
     uint64_t trimmed, lost_signals, resets;
+    uint64_t storage_full; /* answers 503 StorageFull */
+    void (*fatal)(void *arg, const char *why);
+    void *fatal_arg;
 };
 
 /* The 400 message for a channel name that can only collide. */

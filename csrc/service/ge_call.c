@@ -32,8 +32,18 @@ void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message) {
     ge_reply_error(respond, conn, 400, "InvalidContent", message);
 }
 
-void ge_reply_unavailable(ge_reply_fn respond, void *conn) {
-    ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Redis is unavailable");
+/* "Redis is unavailable", and why when the store knows. */
+static void unavailable_msg(const ge_api *api, ge_buf *m) {
+    const char *why = ge_store_refused(api->store);
+    ge_buf_puts(m, "Redis is unavailable");
+    if (why) ge_buf_printf(m, ": %s", why);
+}
+
+void ge_reply_unavailable(const ge_api *api, ge_reply_fn respond, void *conn) {
+    ge_buf m = GE_BUF_INIT;
+    unavailable_msg(api, &m);
+    ge_reply_error(respond, conn, 503, "ServiceUnavailable", m.data);
+    ge_buf_free(&m);
 }
 
 void ge_reply_json_array(ge_buf *out, const redisReply *r, size_t from, size_t end) {
@@ -133,8 +143,15 @@ int ge_call_collision(ge_call *c, const redisReply *r, int status) {
 }
 
 void ge_call_store_failed(ge_call *c, const redisReply *r) {
-    if (!r) ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
-    else if (!ge_call_collision(c, r, 500))
+    if (!r) {
+        ge_buf m = GE_BUF_INIT;
+        unavailable_msg(c->api, &m);
+        ge_call_error(c, 503, "ServiceUnavailable", m.data);
+        ge_buf_free(&m);
+    } else if (ge_store_reply_full(r)) { /* retryable: nothing was stored (docs/protocol.md) */
+        c->api->storage_full++;
+        ge_call_error(c, 503, "StorageFull", "Redis is out of memory (maxmemory)");
+    } else if (!ge_call_collision(c, r, 500))
         ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 

@@ -42,6 +42,7 @@ struct ge_call {
     uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
     int reset;                   /* the cursor was not on the channel's history */
     uint64_t last_id;            /* the channel's last id, for the reset header */
+    int ack;                     /* the request acknowledges `after` */
 
     /* GET /indices/:id/:value */
     char *index_id, *value, *field, *ichannel;
@@ -55,7 +56,8 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
 /* A store callback arrived: 1 if the call still wants it, 0 if it was
  * cancelled meanwhile (and is now released). */
 int ge_call_arrived(ge_call *c);
-/* Answer a reply that is not what was asked for (NULL: Redis away). */
+/* Answer a reply that is not what was asked for (NULL: Redis away; an
+ * OOM refusal: 503 StorageFull, counted). */
 void ge_call_store_failed(ge_call *c, const struct redisReply *r);
 /* When r is a name-collision error of the store (KEYCOLLISION, WRONGTYPE),
  * answer it with `status` and code KeyCollision and return 1; else 0. */
@@ -71,9 +73,10 @@ void ge_call_release(ge_call *c);
 /* Answer with an error body built from code and message. */
 void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message);
 
-/* 400 InvalidContent with message; 503 "Redis is unavailable". */
+/* 400 InvalidContent with message; 503 "Redis is unavailable", with why
+ * when the store knows (ge_store_problem). */
 void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message);
-void ge_reply_unavailable(ge_reply_fn respond, void *conn);
+void ge_reply_unavailable(const ge_api *api, ge_reply_fn respond, void *conn);
 
 /* Append the elements [from, end) of an array reply as a JSON array
  * (end <= r->elements). */

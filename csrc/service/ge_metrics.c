@@ -109,8 +109,15 @@ void ge_metrics_render(const ge_metrics *m, const ge_metrics_gauges *g, ge_buf *
                   "ganomede_events_lost_signalled_total %llu\n"
                   "# HELP ganomede_events_cursor_resets_total Answers that told a consumer its cursor was reset.\n"
                   "# TYPE ganomede_events_cursor_resets_total counter\n"
-                  "ganomede_events_cursor_resets_total %llu\n",
+                  "ganomede_events_cursor_resets_total %llu\n"
+                  "# HELP ganomede_events_redis_writable Whether Redis is connected and accepts writes (0 while it is out of memory).\n"
+                  "# TYPE ganomede_events_redis_writable gauge\n"
+                  "ganomede_events_redis_writable %d\n"
+                  "# HELP ganomede_events_storage_full_total Answers 503 StorageFull: Redis out of memory, nothing stored.\n"
+                  "# TYPE ganomede_events_storage_full_total counter\n"
+                  "ganomede_events_storage_full_total %llu\n",
                   (unsigned long long)g->published, g->waiting, g->channels, g->redis_commands_up,
                   g->redis_pubsub_up, g->uptime_seconds, (unsigned long long)g->trimmed,
-                  (unsigned long long)g->lost_signals, (unsigned long long)g->resets);
+                  (unsigned long long)g->lost_signals, (unsigned long long)g->resets, g->redis_writable,
+                  (unsigned long long)g->storage_full);
 }

@@ -47,8 +47,10 @@ static void conn_became_ready(conn *c) {
     c->ready = 1;
     c->backoff = 0;
     c->down_logged = 0;
+    c->s->served = 1;
     ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)", conn_name[c->kind],
                  c->s->unix_path ? c->s->unix_path : c->s->host, c->s->unix_path ? 0 : c->s->port);
+    if (c->kind == C_CMD) ge_store_probe(c->s); /* full already? /health says so before a write fails */
 }
 
 /* Stop using c's connection (it stays open until its replies are in):
@@ -110,6 +112,20 @@ static void on_role_reply(redisAsyncContext *ac, void *r, void *priv) {
     redisAsyncDisconnect(ac);
 }
 
+/* Its maxmemory_policy decides whether a connection may be used
+ * (ge_store_memory.c); a refused one is closed and tried again. */
+static void on_info_reply(redisAsyncContext *ac, void *r, void *priv) {
+    conn *c = priv;
+    redisReply *reply = r;
+    if (!reply || c->ac != ac || (ac->c.flags & REDIS_DISCONNECTING)) return; /* e.g. not a master */
+    if (!ge_store_policy_check(c->s, reply)) {
+        c->down_logged = 1;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (--c->setup_left == 0) conn_became_ready(c);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status) {
     conn *c = ac->data;
     if (!c || status == REDIS_OK) return; /* ready comes with the last setup reply */
@@ -133,8 +149,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
         c->backoff = 0;
         c->s->loop.timer_start(c->retry, 0);
     } else {
-        ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s", conn_name[c->kind],
-                     status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
+        if (c->ready || !c->down_logged) /* a setup that failed said why already */
+            ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s", conn_name[c->kind],
+                         status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
         c->down_logged = 1;
         conn_schedule_retry(c);
     }
@@ -189,6 +206,8 @@ static void conn_open(conn *c) {
             c->setup_left++;
         }
     }
+    redisAsyncCommand(ac, on_info_reply, c, "INFO memory");
+    c->setup_left++;
     redisAsyncCommand(ac, on_setup_reply, c, "PING");
 }
 
@@ -271,7 +290,8 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
         return;
     }
     if (refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
-    if (reply && reply->type == REDIS_REPLY_ERROR)
+    ge_store_note_reply(o->s, reply, o->script == S_PUBLISH);
+    if (reply && reply->type == REDIS_REPLY_ERROR && !ge_store_reply_full(reply)) /* full: said once */
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
     ge_store_apply_cap(o, reply);
     if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
@@ -456,11 +476,31 @@ void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel,
 static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     (void)ac;
     op *o = priv;
-    redisReply *reply = r;
+    redisReply *reply = r, ack = {0};
+    if (reply && o->ack_error) { /* the acknowledgement failed: that is the answer */
+        ack.type = REDIS_REPLY_ERROR;
+        ack.str = o->ack_error;
+        ack.len = strlen(o->ack_error);
+        reply = &ack;
+    }
     if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
+    ge_store_note_reply(o->s, reply, 0);
     ge_store_apply_cap(o, reply);
     o->cb(o->arg, reply);
+    free(o->ack_error);
     free(o);
+}
+
+/* The reply to a range read's acknowledgement (SET last-fetched), which
+ * comes just before its MGET's. */
+static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
+    op *o = priv;
+    redisReply *reply = r;
+    if (o->orphan) { /* no MGET follows */
+        plain_reply(ac, NULL, o);
+        return;
+    }
+    if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
 }
 
 void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
@@ -499,16 +539,17 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     }
     for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
     o->after = after;
-    int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE);
+    int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE), acked = 0;
     if (rc == REDIS_OK && ack == 1) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-        rc = redisAsyncCommand(s->cmd.ac, NULL, NULL, "SET last-fetched:%s:%b %s", client_id ? client_id : "",
+        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET last-fetched:%s:%b %s", client_id ? client_id : "",
                                channel, clen, a);
+        acked = rc == REDIS_OK;
     }
-    if (rc != REDIS_OK ||
-        redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens) != REDIS_OK)
-        ge_store_fail_later(o);
+    if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
+    if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */
+    else if (rc != REDIS_OK) ge_store_fail_later(o);
     ge_buf_free(&keys);
 }
 
@@ -607,6 +648,7 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
     s->min_replicas = opt->min_replicas;
     s->replica_timeout_ms = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    ge_store_memory_init(s, opt);
     for (int i = 0; i < 3; i++) {
         conn *c = conns(s, i);
         if (!c) continue;
@@ -631,6 +673,7 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
 
 void ge_store_free(ge_store *s) {
     if (!s) return;
+    s->closing = 1;
     ge_sentinel_free(s->sentinel);
     s->sentinel = NULL;
     for (int i = 0; i < 3; i++) {
@@ -645,6 +688,7 @@ void ge_store_free(ge_store *s) {
             redisAsyncFree(ac);
         }
     }
+    ge_store_memory_free(s);
     fail_timer_cb(s);
     s->loop.timer_free(s->fail_timer);
     free(s->host);

@@ -22,6 +22,17 @@
  * Every multi-step operation is one Lua script (one round trip, atomic),
  * sent with EVALSHA; on NOSCRIPT it is sent again with EVAL.
  *
+ * Memory (docs/protocol.md, "Redis out of memory or evicting"): every
+ * connection reads maxmemory_policy (INFO memory) before it is used. An
+ * evicting policy (allkeys-*) would drop events without a trace, so,
+ * unless allow_eviction, such a connection is not used: on the store's
+ * first connection `fatal` is reported (the host stops), later it is
+ * closed and tried again with back-off, and ge_store_refused says why.
+ * A write Redis refuses for lack of memory (OOM) marks the store full
+ * (ge_store_writable 0) until a write succeeds; while full, and whenever
+ * the command connection opens, a write that stores nothing (SET
+ * ge:write-probe 1 XX: the key never exists) asks again, every second.
+ *
  * Callbacks: every operation calls its callback exactly once, from the
  * loop (never from inside the call that started it), with reply NULL when
  * Redis is unreachable or the connection was lost, else the hiredis reply
@@ -62,6 +73,7 @@ typedef struct ge_store_options {
      * connection so WAIT never delays reads. */
     unsigned min_replicas;
     unsigned replica_timeout_ms;   /* WAIT's timeout; 0: 1000 */
+    int allow_eviction;            /* 1: serve a Redis whose policy evicts keys (a warning) */
 } ge_store_options;
 
 /* Pub/sub notifications, all called from the loop. */
@@ -72,6 +84,10 @@ typedef struct ge_store_events {
     void (*message)(void *arg, const char *channel, size_t len, const char *payload, size_t plen);
     /* The pub/sub connection was lost: every subscription is gone. */
     void (*lost)(void *arg);
+    /* Optional. The first Redis the store reached cannot be used (an
+     * evicting policy): why, in one line. Reported once; the store goes
+     * on refusing Redis meanwhile. */
+    void (*fatal)(void *arg, const char *why);
 } ge_store_events;
 
 /* loop is copied, log and events->arg borrowed (must outlive the store).
@@ -83,6 +99,15 @@ void ge_store_free(ge_store *s);
 
 int ge_store_ready(const ge_store *s);      /* command connection usable */
 int ge_store_sub_ready(const ge_store *s);  /* pub/sub connection usable */
+/* The command connection is usable and Redis accepts writes (not out of
+ * memory). */
+int ge_store_writable(const ge_store *s);
+/* Why Redis's connections are refused, in one line (borrowed, valid until
+ * the next turn of the loop): its eviction policy; NULL when they are not. */
+const char *ge_store_refused(const ge_store *s);
+/* 1 when r is Redis's refusal of a write for lack of memory (OOM, from a
+ * command or a script). */
+int ge_store_reply_full(const struct redisReply *r);
 
 /* Publish: INCR, SET, ZADD, trim by count, PUBLISH, after checking that
  * no key is taken by other data. type_json/from_json are JSON string
@@ -104,16 +129,22 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
  * on the channel's history (beyond its last id, or, with after_ts, at an
  * event with another timestamp) reads again from where the histories
  * agree, and a stored cursor beyond that is lowered to it (docs/protocol.md,
- * "Lost events and cursor resets"). Reply: array of strings: the effective
- * after, the channel's last id, its oldest retained id (last + 1 when
- * none), "1" when the cursor was reset else "0", then the events. */
+ * "Lost events and cursor resets"). Ids still listed whose event keys
+ * are gone (evicted, deleted by hand) are lost: those right after the
+ * cursor are skipped and reported, and the events stop before the next
+ * such id. Reply: array of strings: the effective after, the channel's
+ * last id, the id the events start from, the ones between the cursor and
+ * it being lost (its oldest retained id, or past the lost ids; last + 1
+ * when none), "1" when the cursor was reset else "0", then the events. */
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                    uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg);
 
 /* The fast read, no script: ids are 1, 2, 3... without gaps, so the events
  * after `after` are the keys <channel>:<after+1>..<after+n>. One MGET of
  * indices:<channel> and those keys, preceded (ack) by a pipelined SET of
- * the client's last-fetched id. Reply: array, element 0 the channel's last
+ * the client's last-fetched id; when that SET fails its error is the
+ * reply (nothing is answered unless the acknowledgement is stored).
+ * Reply: array, element 0 the channel's last
  * id (nil if none), then n values, nil where no such event, then (after >
  * 0) the event at `after` itself, to check it is still the one the client
  * received. n <= 1000. */

@@ -1,6 +1,7 @@
-/* ge_store's insides, shared by ge_store.c (connections, operations) and
+/* ge_store's insides, shared by ge_store.c (connections, operations),
  * ge_store_replicas.c (publishes acknowledged by replicas, reads capped
- * at what replicas confirmed). Not part of any API. */
+ * at what replicas confirmed) and ge_store_memory.c (eviction policy, out
+ * of memory). Not part of any API. */
 #ifndef GE_STORE_PRIV_H
 #define GE_STORE_PRIV_H
 
@@ -26,6 +27,8 @@ typedef struct op {
     uint64_t cap;     /* reads with WAIT: highest confirmed id of the channel */
     uint64_t after;   /* range reads with WAIT: the read's `after` */
     size_t saved_len;
+    char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
+    int orphan;       /* range reads: the MGET could not be sent after the SET: the SET's reply ends the op */
     ge_store_cb cb;
     void *arg;
     int script;
@@ -69,12 +72,32 @@ struct ge_store {
     unsigned pub_gen, wait_gen; /* WAIT counts its own connection's writes only */
     int wait_inflight;
     op *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
+    /* memory (ge_store.h): eviction policy, out of memory */
+    int allow_eviction;
+    int served;            /* a connection was ready once: a refused policy is no longer fatal */
+    int fatal_told, eviction_warned, policy_warned;
+    char refusal[320];     /* why Redis's policy is refused, "" when it is not */
+    int full;              /* Redis refused a write for lack of memory */
+    int probing, closing;
+    ge_timer *probe_timer;
 };
 
 enum { GE_CAP_RANGE = 1, GE_CAP_SCRIPT };
 
 /* ge_store.c */
 void ge_store_fail_later(op *o); /* callback with NULL from the loop, soon */
+
+/* ge_store_memory.c */
+void ge_store_memory_init(ge_store *s, const ge_store_options *opt);
+void ge_store_memory_free(ge_store *s); /* after the connections are freed */
+/* A new connection's INFO memory: 1 when its policy may be used, 0 when it
+ * is refused (logged, or reported as fatal on the first connection). */
+int ge_store_policy_check(ge_store *s, const redisReply *info);
+/* Every reply of an operation: an OOM refusal marks the store full; a
+ * success of a write (wrote) ends that. */
+void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote);
+/* Ask Redis with a write that stores nothing whether it accepts writes. */
+void ge_store_probe(ge_store *s);
 
 /* ge_store_replicas.c (all only with min_replicas > 0) */
 /* A publish was just sent on the publish connection: WAIT for it. */

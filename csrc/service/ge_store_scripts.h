@@ -150,10 +150,15 @@
  * ids it passes are the ones a failover took back, a handful; beyond
  * 1,000 it reads from 0 (at least once rather than lost). docs/protocol.md,
  * "Lost events and cursor resets".
- * Reply: {effective after, last id, oldest retained id (last + 1 when
- * none), "1" if the cursor was reset else "0", events...}. */
+ * Ids listed in <ch>:keys whose event keys are gone (evicted, deleted by
+ * hand) are lost, never skipped in silence: those right after the cursor
+ * move the third element past them (up to 100,000 of them per read), and
+ * the events stop before the next one, which the next read reports.
+ * Reply: {effective after, last id, the id the events start from, those
+ * between the cursor and it being lost (the oldest retained id, or past
+ * the lost ones; last + 1 when none), "1" if the cursor was reset else
+ * "0", events...}. */
 #define GE_LUA_READ                                                                   \
-    GE_LUA_MGET_ALL                                                                   \
     "local function stamp(v) return tonumber(string.match(v, '\"timestamp\":(%d+)')) end\n" \
     "local function shared(top, ts)\n"                                                \
     "  local max = string.format('%d', top)\n"                                        \
@@ -198,8 +203,29 @@
     "end\n"                                                                           \
     "local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"               \
     "local oldest = #first > 0 and tonumber(first[2]) or last + 1\n"                  \
-    "local ks = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf', 'LIMIT', 0, ARGV[3])\n" \
-    "return mget_all(ks, {after, string.format('%d', last), string.format('%d', oldest), reset})\n"
+    "local out = {after, string.format('%d', last), string.format('%d', oldest), reset}\n" \
+    "local limit, n, from, empty = tonumber(ARGV[3]), 0, '(' .. after, 0\n"            \
+    "while n < limit do\n"                                                             \
+    "  local want = n == 0 and 1000 or math.min(limit - n, 1000)\n"                    \
+    "  local r = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', 0, want)\n" \
+    "  if #r == 0 then break end\n"                                                    \
+    "  local ks = {}\n"                                                                \
+    "  for i = 1, #r, 2 do ks[#ks + 1] = r[i] end\n"                                   \
+    "  local vals = redis.call('MGET', unpack(ks))\n"                                  \
+    "  local stop = false\n"                                                           \
+    "  for j = 1, #vals do\n"                                                          \
+    "    if vals[j] then\n"                                                            \
+    "      if n == limit then stop = true break end\n"                                 \
+    "      n = n + 1\n"                                                                \
+    "      out[#out + 1] = vals[j]\n"                                                  \
+    "    elseif n == 0 then out[3] = string.format('%d', tonumber(r[2 * j]) + 1)\n"    \
+    "    else stop = true break end\n"                                                 \
+    "  end\n"                                                                          \
+    "  if stop or #ks < want then break end\n"                                         \
+    "  if n == 0 then empty = empty + 1 if empty == 100 then break end end\n"          \
+    "  from = '(' .. r[#r]\n"                                                          \
+    "end\n"                                                                            \
+    "return out\n"
 
 /* KEYS: <ch>:keys; ARGV: limit */
 #define GE_LUA_LATEST                                                        \
