@@ -67,8 +67,8 @@ static int parse_rule(ge_retention *r, const char *s, const char *e, const char 
     const char *eq = NULL;
     for (const char *p = s; p < e; p++)
         if (*p == '=') eq = p; /* the last '=': a pattern may contain one */
-    const char *pe, *ps = eq ? trim(s, eq, &pe) : s;
-    const char *ve, *vs = eq ? trim(eq + 1, e, &ve) : e;
+    const char *pe = s, *ps = eq ? trim(s, eq, &pe) : s;
+    const char *ve = e, *vs = eq ? trim(eq + 1, e, &ve) : e;
     const char *colon = eq ? memchr(vs, ':', (size_t)(ve - vs)) : NULL;
     /* A '#' in the limits, as in "a=1 # note", or in a piece without '=':
      * most likely a comment after a rule. Say where comments go. */
