@@ -1,5 +1,5 @@
 'use strict';
-// Fault drill (issue 5, drill 3): a Node Client and a C client (the
+// Fault drill: a Node Client and a C client (the
 // `ganomede-events listen` CLI) consume one channel while a publisher
 // sends events 1..N; midway Redis is SIGKILLed and restarted (same port,
 // same AOF), later the daemon is SIGTERMed and restarted (same port, same
