@@ -4,9 +4,7 @@
 const t = require('tap');
 const net = require('node:net');
 const fs = require('node:fs');
-const { startServer, request, sleep, unique, limit } = require('../lib/harness');
-
-const REDIS_PORT = Number(process.env.GE_TEST_REDIS_PORT || 6379);
+const { REDIS_PORT, startServer, request, sleep, unique, limit } = require('../lib/harness');
 
 // utime + stime of a process, in seconds.
 function cpuSeconds(pid) {
