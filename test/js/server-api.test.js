@@ -2,6 +2,7 @@
 // The REST API of docs/protocol.md over real HTTP against the real daemon and Redis:
 // every route, its answers and errors, and the exact Redis layout.
 const tap = require('tap');
+const net = require('node:net');
 const { REDIS_PORT, startServer, request, redisCommand, unique, limit } = require('../lib/harness');
 
 const T = { timeout: limit(60000) };
@@ -191,6 +192,61 @@ tap.test('unknown paths are 404, wrong methods 405, with JSON bodies', T, async 
   t.equal(r.status, 405);
   r = await post('/events/v1/about', {});
   t.equal(r.status, 405);
+});
+
+// One raw exchange on a connection of its own: everything the daemon sent
+// until it closed the connection.
+function rawExchange(port, text, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('no close within ' + limit(ms) + ' ms: ' + out)); }, limit(ms));
+    s.on('data', (d) => { out += d.toString('latin1'); });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => { clearTimeout(timer); resolve(out); });
+    s.write(text);
+  });
+}
+
+tap.test('HEAD answers carry headers only, everywhere', T, async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  const paths = ['/health', '/metrics', '/events/v1/ping/x', '/nope', '/about',
+    '/events/v1/events?secret=' + server.secret + '&channel=x&clientId=c'];
+  for (const p of paths) {
+    const out = await rawExchange(server.port, 'HEAD ' + p + ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const end = out.indexOf('\r\n\r\n');
+    t.ok(end > 0, 'a head for ' + p);
+    t.equal(out.slice(end + 4), '', 'no body after the head of HEAD ' + p);
+    // Node's own client fails a HEAD answer that carries a body.
+    const status = await new Promise((resolve, reject) => {
+      const req = require('node:http').request(server.url + p, { method: 'HEAD', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    t.ok(status >= 200, 'node reads HEAD ' + p + ' (' + status + ')');
+  }
+  // Pipelined behind a HEAD, the next answer is read as the next answer.
+  const out = await rawExchange(server.port, 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET /events/v1/ping/two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(out, /^HTTP\/1\.1 404 [^\r]*\r\n(?:[^\r]+\r\n)*\r\nHTTP\/1\.1 200 /, 'two answers, the first without body');
+  t.match(out, /"pong\/two"$/);
+});
+
+tap.test('405 answers carry Allow', T, async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  const cases = [['DELETE', '/events/v1/events', 'GET, POST'], ['PUT', '/health', 'GET, HEAD'],
+    ['GET', '/events/v1/indices', 'POST'], ['POST', '/about', 'GET'], ['PATCH', '/events/v1/ping/x', 'GET, HEAD']];
+  for (const [m, p, allow] of cases) {
+    const res = await request(server.url, m, p);
+    t.equal(res.status, 405, m + ' ' + p);
+    t.equal(res.headers.get('allow'), allow, 'Allow of ' + p);
+    t.equal(res.json.code, 'MethodNotAllowed');
+  }
 });
 
 tap.test('GET parameter errors', T, async (t) => {

@@ -33,6 +33,17 @@ tap.test('a request head larger than MAX_HEADER_BYTES is refused', T, async (t) 
   } finally { await s.stop(); }
 });
 
+tap.test('a head over MAX_HEADER_BYTES gets a JSON 431', T, async (t) => {
+  const server = await startServer({ env: { MAX_HEADER_BYTES: '4096' } });
+  t.teardown(() => server.stop());
+  const res = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(6000) });
+  t.equal(res.status, 431);
+  t.equal(res.headers.get('content-type'), 'application/json');
+  t.equal(res.json.code, 'RequestHeaderFieldsTooLarge');
+  const ok = await request(server.url, 'GET', '/health', undefined, { 'x-big': 'a'.repeat(3000) });
+  t.equal(ok.status, 200, 'a head under the limit is served');
+});
+
 tap.test('READ_TIMEOUT drops stalled and idle connections but not waiting long-polls', T, async (t) => {
   const s = await startServer({ env: { READ_TIMEOUT: '1', POLL_TIMEOUT: '2500' } });
   try {

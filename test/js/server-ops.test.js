@@ -1,7 +1,10 @@
 'use strict';
-// Operating the daemon: start-up errors, logs, signals, and Redis going away.
+// Operating the daemon: start-up errors, logs, signals, WORKERS (a port in
+// use, a dead worker replaced, workers that exit with their parent), and
+// Redis going away.
 const tap = require('tap');
 const net = require('node:net');
+const fs = require('node:fs');
 const { startServer, startRedis, request, unique, sleep, freePort, limit } = require('../lib/harness');
 
 const T = { timeout: limit(60000) };
@@ -133,4 +136,77 @@ tap.test('starts while Redis is down and connects when it appears', T, async (t)
       t.equal((await publish(s, unique())).status, 200);
     } finally { await redis.stop(); }
   } finally { await s.stop(); }
+});
+
+async function waitFor(what, fn, ms = 15000) {
+  const deadline = Date.now() + limit(ms);
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
+    await sleep(20);
+  }
+}
+
+// The live (not zombie) child processes of pid.
+function childrenOf(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync('/proc/' + d + '/stat', 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid && f[0] !== 'Z') out.push(Number(d));
+    } catch (_) { /* gone meanwhile */ }
+  }
+  return out.sort();
+}
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (_) { return false; } };
+
+tap.test('a second WORKERS=2 daemon on a port in use exits 1 with a clear message', T, async (t) => {
+  const first = await startServer({ env: { WORKERS: '2' } });
+  t.teardown(() => first.stop());
+  const second = await startServer({ port: first.port, wait: false, env: { WORKERS: '2' } });
+  const timer = setTimeout(() => second.proc.kill('SIGKILL'), limit(20000));
+  const e = await second.exited;
+  clearTimeout(timer);
+  t.equal(e.code, 1, 'exit status 1');
+  t.match(second.stderr, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  t.equal((await request(first.url, 'GET', '/health')).status, 200, 'the first one goes on');
+});
+
+tap.test('WORKERS: workers exit with their parent, and a dead worker is replaced', T, async (t) => {
+  const server = await startServer({ env: { WORKERS: '2', LOG_LEVEL: 'INFO' } });
+  t.teardown(() => server.stop('SIGKILL'));
+  let workers;
+  await waitFor('two workers', async () => (workers = childrenOf(server.proc.pid)).length === 2);
+
+  process.kill(workers[0], 'SIGKILL');
+  // New connections meanwhile are not reset: the dead worker's socket stays
+  // open in the parent and its queue waits for the replacement.
+  const getStatus = (url) => new Promise((resolve, reject) => {
+    require('node:http').get(url, { agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); })
+      .on('error', reject);
+  });
+  const statuses = await Promise.all(Array.from({ length: 20 }, () =>
+    getStatus(server.url + '/events/v1/ping/w').catch((e) => e.code)));
+  t.same(statuses, Array(20).fill(200), 'every connection made while a worker was down is served');
+  await waitFor('a replacement worker', async () => {
+    const now = childrenOf(server.proc.pid);
+    return now.length === 2 && !now.includes(workers[0]);
+  });
+  t.ok(alive(server.proc.pid), 'the parent lives on');
+  t.match(server.stdout, /worker 0 died of signal 9/);
+  t.equal((await request(server.url, 'GET', '/health')).status, 200, 'still serving');
+
+  workers = childrenOf(server.proc.pid);
+  server.proc.kill('SIGKILL');
+  await server.exited;
+  await waitFor('the workers to exit', async () => workers.every((p) => !alive(p)));
+  t.pass('no orphan worker keeps serving');
+  const closed = await new Promise((resolve) => {
+    const s = net.connect(server.port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(false); });
+    s.on('error', () => resolve(true));
+  });
+  t.ok(closed, 'the port is closed');
 });
