@@ -25,7 +25,9 @@ CTEST_BIN := $(CTEST_SRC:test/c/%.c=$(BUILD)/test/%)
 DAEMON := $(BUILD)/ganomede-events-server
 
 .PHONY: all daemon ctest test check gate-selftest asan valgrind clean
-all: $(DAEMON) $(BUILD)/libganomede-events-core.a $(CTEST_BIN)
+# Everything: the daemon, the core library and the C tests; the client
+# library, the CLI, the examples and the C API test programs (below).
+all: $(DAEMON) $(BUILD)/libganomede-events-core.a $(CTEST_BIN) lib cli examples capi
 
 daemon: $(DAEMON)
 
@@ -107,7 +109,6 @@ EXAMPLE_BIN  := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard ex
 CAPI_BIN     := $(patsubst test/capi/%.c,$(BUILD)/capi/%,$(sort $(wildcard test/capi/*.c)))
 
 .PHONY: lib cli examples capi install uninstall
-all: lib cli examples capi
 lib: $(SHLIB) $(STLIB)
 cli: $(CLI)
 examples: $(EXAMPLE_BIN)

@@ -1,6 +1,6 @@
 {
   # The C sources come from csrc/sources.mk, the one list shared with make.
-  # Three switches, all read from the environment by lib/build-addon.js so a
+  # Three switches, all read from the environment by scripts/build-addon.js so a
   # plain `node-gyp rebuild` (prebuildify's) sees the same (README.md, "Installing the npm package"):
   #   ge_werror       1 only when GE_WERROR=1 (scripts/test.sh, scripts/prebuild.sh);
   #                   never in a user's install, even from a git URL, where a
@@ -10,9 +10,9 @@
   #   ge_daemon       1 when hiredis', libevent's and libcurl's headers are there: the
   #                   daemon is optional for a Node service that only wants Client.
   'variables': {
-    'ge_werror%': '<!(node lib/build-addon.js --print werror)',
-    'ge_curl_prefix%': '<!(node lib/build-addon.js --print curl-prefix)',
-    'ge_daemon%': '<!(node lib/build-addon.js --print daemon)',
+    'ge_werror%': '<!(node scripts/build-addon.js --print werror)',
+    'ge_curl_prefix%': '<!(node scripts/build-addon.js --print curl-prefix)',
+    'ge_daemon%': '<!(node scripts/build-addon.js --print daemon)',
   },
   'target_defaults': {
     'include_dirs': ['<!@(make -s -f csrc/sources.mk print-INC)', 'server'],

@@ -1,5 +1,5 @@
 'use strict';
-// Failover follow time (issue 13): the drill of test/lib/ha-drill.js (a
+// Failover follow time: the drill of test/lib/ha-drill.js (a
 // master, two replicas, three Sentinels with down-after-milliseconds 1000,
 // two publishers every 20 ms), kill -9 of the master, N times for each
 // PUBLISH_MIN_REPLICAS setting. Prints per drill and the medians of:

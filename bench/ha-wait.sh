@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cost of PUBLISH_MIN_REPLICAS (issue 13), and what one Redis carries.
+# Cost of PUBLISH_MIN_REPLICAS, and what one Redis carries.
 #
 #   bench/ha-wait.sh [--duration 5s] [--reps 3]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load: 10,000 concurrent long-polls held for 60 s (issue 5). Starts its own
+# Load: 10,000 concurrent long-polls held for 60 s. Starts its own
 # Redis and daemon on loopback, parks WAITERS long-polls with
 # bench/server-fanout.c, holds them HOLD seconds while measuring the
 # daemon's CPU, then one POST must answer all of them.

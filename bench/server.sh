@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Server benchmarks for ganomede-events-server (issue 2).
+# Server benchmarks for ganomede-events-server.
 #
 #   bench/server.sh [--compare-original] [--quick] [--rebuild]
 #                   [--duration 10s] [--reps 3] [--no-workers2]

@@ -52,6 +52,8 @@ extern "C" {
 
 #define GE_CLIENT_VERSION "1.5.0"
 
+/* ---- Return codes ---------------------------------------------------- */
+
 /* Return codes (negative errno values; ge_strerror / ge_err_name below). */
 #define GE_OK      0
 #define GE_EINVAL  (-22) /* invalid argument: nothing was started */
@@ -60,20 +62,18 @@ extern "C" {
 #define GE_ECLOSED (-108) /* the client was shut down */
 #define GE_ERANGE  (-34) /* data jansson cannot represent (ERANGE): the
                             accessors of ganomede_events_jansson.h */
+#define GE_EFAILED (-5)  /* the request failed (EIO) */
+#define GE_EBUSY   (-16) /* a blocking call from inside a callback (EBUSY) */
 
 /* A human-readable text and the name ("GE_EINVAL"...) of every return code
- * of this API and of ganomede_events_jansson.h (GE_OK, GE_E*, also
- * GE_EFAILED and GE_EBUSY below), static strings; an unknown code gives
- * "unknown error" and "GE_EUNKNOWN". */
+ * of this API and of ganomede_events_jansson.h (GE_OK, GE_E*), static
+ * strings; an unknown code gives "unknown error" and "GE_EUNKNOWN". */
 const char *ge_strerror(int rc);
 const char *ge_err_name(int rc);
 
-/* The defaults of ge_client_options' request_timeout_ms (a server's
- * POLL_TIMEOUT, 30 s by default, plus a margin) and max_response_bytes. */
-#define GE_DEFAULT_REQUEST_TIMEOUT_MS 60000L
-#define GE_DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 << 20)
-
 typedef struct ge_client ge_client;
+
+/* ---- Errors and replies of requests ---------------------------------- */
 
 /* An error of a request. status is the HTTP status (0 for a network error:
  * connection refused, reset, TLS failure, timeout...). For HTTP errors code
@@ -95,73 +95,12 @@ typedef struct ge_error {
     size_t body_len;
 } ge_error;
 
-/* A poll position: the query of one GET /events request. */
-typedef struct ge_cursor {
-    int has_after;   /* 0: the request omits `after` */
-    uint64_t after;
-    unsigned limit;  /* 0: the request omits `limit` (server default 100) */
-} ge_cursor;
-
-/* One event of a batch: the exact JSON text of the event object. */
-typedef struct ge_event_ref {
-    const char *json;
-    size_t len;
-    uint64_t id;
-} ge_event_ref;
-
-/* The result of one completed poll request of a channel. */
-typedef struct ge_poll {
-    const char *channel;
-    ge_cursor finished;        /* the request that completed */
-    ge_cursor next;            /* the request that follows it */
-    const ge_error *error;     /* NULL on success */
-    /* On success: the response body, a JSON array of `count` events in id
-     * order, and each event's own text (events[i].json points into json). */
-    const char *json;
-    size_t json_len;
-    size_t count;
-    const ge_event_ref *events;
-    /* lost_to != 0: the events lost_from..lost_to (inclusive) were removed
-     * by the server's retention before this client read them. */
-    uint64_t lost_from, lost_to;
-    /* reset != 0: the cursor is no longer on the channel's history (Redis
-     * flushed, restored, or failed over to a replica that lacked the last
-     * events, whose ids may since name other events); reset_counter is the
-     * channel's last id, and the events of this answer start again from
-     * the last id both histories share (from id 1 when unknown). The
-     * cursor of the next request follows them (or reset_counter when none
-     * came). */
-    int reset;
-    uint64_t reset_counter;
-} ge_poll;
-
-#define GE_CODE_EVENTS_LOST "EventsLost"
-#define GE_CODE_CURSOR_RESET "CursorReset"
-
-/* Subscription callbacks. For every completed request of a subscribed
- * channel, in this order: on_events (success, also when count == 0) or
- * on_error; then on_cycle. If a callback unsubscribes, the later ones of
- * that request are not called. Any of them may be NULL. on_events consumes
- * the whole batch unless it calls ge_client_consumed (below).
- *
- * Signals (docs/retention.md): a successful answer can say that events
- * were lost or that the cursor was reset. Each is reported first, through
- * on_error with status 200 and the code GE_CODE_CURSOR_RESET (poll->reset,
- * poll->reset_counter) or GE_CODE_EVENTS_LOST (poll->lost_from..lost_to),
- * reset first when both; then on_events delivers the events of the same
- * answer and on_cycle follows, as for any success. */
-typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
-
 /* Completion of a one-shot request (send, latest, index). On success err is
  * NULL and json/len is the server's JSON answer; on error err is set and
  * json is NULL. Called exactly once per accepted request (with code
  * "Aborted" when the client is freed first). */
 typedef void (*ge_reply_cb)(ge_client *client, const ge_error *err,
                             const char *json, size_t len, void *userdata);
-
-/* Called when no channel is subscribed and no poll request is in flight
- * (after the last unsubscribe, once the requests in flight finished). */
-typedef void (*ge_drain_cb)(ge_client *client, void *userdata);
 
 /* ---- Embedding in a host event loop ---------------------------------- */
 
@@ -182,7 +121,16 @@ typedef void *(*ge_watch_cb)(ge_client *client, int fd, int events,
  * possible); -1 cancels. Replaces any previous request. */
 typedef void (*ge_timer_cb)(ge_client *client, long timeout_ms, void *loop_data);
 
-/* ---- Client ----------------------------------------------------------- */
+/* ---- Client lifecycle ------------------------------------------------ */
+
+/* The defaults of ge_client_options' request_timeout_ms (a server's
+ * POLL_TIMEOUT, 30 s by default, plus a margin) and max_response_bytes. */
+#define GE_DEFAULT_REQUEST_TIMEOUT_MS 60000L
+#define GE_DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 << 20)
+
+/* Called when no channel is subscribed and no poll request is in flight
+ * (after the last unsubscribe, once the requests in flight finished). */
+typedef void (*ge_drain_cb)(ge_client *client, void *userdata);
 
 typedef struct ge_client_options {
     const char *client_id;  /* clientId sent with polls and sends; needed by
@@ -246,7 +194,23 @@ void ge_client_free(ge_client *client);
 /* The options' userdata. */
 void *ge_client_userdata(const ge_client *client);
 
-/* ---- Requests ---------------------------------------------------------- */
+/* Shut down: unsubscribe every channel and abort the poll requests in
+ * flight (no callback); one-shot requests in flight still complete; new
+ * subscriptions and requests are refused with GE_ECLOSED. on_drain is
+ * called once nothing is left. Every socket of the client (its pool of
+ * kept-alive connections included) is closed as soon as no request is in
+ * flight: within this call when none is, else once the last one-shot
+ * request completed (with hooks: a final GE_WATCH_REMOVE per socket and
+ * timer(-1), as by ge_client_free). The client itself stays allocated
+ * until ge_client_free. */
+void ge_client_shutdown(ge_client *client);
+
+/* Number of subscribed channels plus one-shot requests in flight: while it
+ * is 0 the client has nothing it must wait for (a host may then let its
+ * loop exit, e.g. by unref'ing its handles). */
+size_t ge_client_active(const ge_client *client);
+
+/* ---- Sending and one-shot requests ----------------------------------- */
 
 /* POST <events>: publish {from, type[, data]} on channel. data_json, if not
  * NULL, must be the JSON text of a non-null object or array (data_len
@@ -270,7 +234,64 @@ int ge_client_index_create(ge_client *client, const char *index_id,
 int ge_client_index_get(ge_client *client, const char *index_id,
                         const char *value, ge_reply_cb cb, void *userdata);
 
-/* ---- Polling ----------------------------------------------------------- */
+/* ---- Listening ------------------------------------------------------- */
+
+/* A poll position: the query of one GET /events request. */
+typedef struct ge_cursor {
+    int has_after;   /* 0: the request omits `after` */
+    uint64_t after;
+    unsigned limit;  /* 0: the request omits `limit` (server default 100) */
+} ge_cursor;
+
+/* One event of a batch: the exact JSON text of the event object. */
+typedef struct ge_event_ref {
+    const char *json;
+    size_t len;
+    uint64_t id;
+} ge_event_ref;
+
+/* The result of one completed poll request of a channel. */
+typedef struct ge_poll {
+    const char *channel;
+    ge_cursor finished;        /* the request that completed */
+    ge_cursor next;            /* the request that follows it */
+    const ge_error *error;     /* NULL on success */
+    /* On success: the response body, a JSON array of `count` events in id
+     * order, and each event's own text (events[i].json points into json). */
+    const char *json;
+    size_t json_len;
+    size_t count;
+    const ge_event_ref *events;
+    /* lost_to != 0: the events lost_from..lost_to (inclusive) were removed
+     * by the server's retention before this client read them. */
+    uint64_t lost_from, lost_to;
+    /* reset != 0: the cursor is no longer on the channel's history (Redis
+     * flushed, restored, or failed over to a replica that lacked the last
+     * events, whose ids may since name other events); reset_counter is the
+     * channel's last id, and the events of this answer start again from
+     * the last id both histories share (from id 1 when unknown). The
+     * cursor of the next request follows them (or reset_counter when none
+     * came). */
+    int reset;
+    uint64_t reset_counter;
+} ge_poll;
+
+#define GE_CODE_EVENTS_LOST "EventsLost"
+#define GE_CODE_CURSOR_RESET "CursorReset"
+
+/* Subscription callbacks. For every completed request of a subscribed
+ * channel, in this order: on_events (success, also when count == 0) or
+ * on_error; then on_cycle. If a callback unsubscribes, the later ones of
+ * that request are not called. Any of them may be NULL. on_events consumes
+ * the whole batch unless it calls ge_client_consumed (below).
+ *
+ * Signals (docs/retention.md): a successful answer can say that events
+ * were lost or that the cursor was reset. Each is reported first, through
+ * on_error with status 200 and the code GE_CODE_CURSOR_RESET (poll->reset,
+ * poll->reset_counter) or GE_CODE_EVENTS_LOST (poll->lost_from..lost_to),
+ * reset first when both; then on_events delivers the events of the same
+ * answer and on_cycle follows, as for any success. */
+typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
 
 /* Start polling channel. Returns 0, GE_EEXIST if already subscribed,
  * GE_EINVAL (empty channel, no client_id), GE_ECLOSED after shutdown. */
@@ -295,23 +316,23 @@ int ge_client_unsubscribe(ge_client *client, const char *channel);
  * Returns 0, or GE_ENOENT if the channel was never subscribed. */
 int ge_client_cursor(const ge_client *client, const char *channel, ge_cursor *out);
 
-/* Shut down: unsubscribe every channel and abort the poll requests in
- * flight (no callback); one-shot requests in flight still complete; new
- * subscriptions and requests are refused with GE_ECLOSED. on_drain is
- * called once nothing is left. Every socket of the client (its pool of
- * kept-alive connections included) is closed as soon as no request is in
- * flight: within this call when none is, else once the last one-shot
- * request completed (with hooks: a final GE_WATCH_REMOVE per socket and
- * timer(-1), as by ge_client_free). The client itself stays allocated
- * until ge_client_free. */
-void ge_client_shutdown(ge_client *client);
+/* ---- Acknowledging --------------------------------------------------- */
 
-/* Number of subscribed channels plus one-shot requests in flight: while it
- * is 0 the client has nothing it must wait for (a host may then let its
- * loop exit, e.g. by unref'ing its handles). */
-size_t ge_client_active(const ge_client *client);
+/* Acknowledge events of channel up to id `after` for the client's
+ * client_id, independently of any subscription: a
+ * GET <events>?clientId&channel&after=<after>&limit=1, which the server
+ * stores as the last-fetched id before it reads. The answer is a JSON
+ * array with at most the one next event (not acknowledged); when there is
+ * none the server long-polls, so the answer comes after up to its
+ * POLL_TIMEOUT. Once the answer arrived (any 200), the acknowledgement is
+ * stored. Use it when a program stops after handling events the poller
+ * has not acknowledged yet: a poller acknowledges a batch only with its
+ * next request, and none is made after an unsubscribe.
+ * Returns like ge_client_send (needs client_id). */
+int ge_client_ack(ge_client *client, const char *channel, uint64_t after,
+                  ge_reply_cb cb, void *userdata);
 
-/* ---- Driving ----------------------------------------------------------- */
+/* ---- Driving --------------------------------------------------------- */
 
 /* Host loop mode: fd became ready (events: GE_WATCH_IN/OUT/ERR), or the
  * timer requested through `timer` expired. Return 0. */
@@ -332,7 +353,7 @@ int ge_client_run(ge_client *client);
  * any thread (not from a signal handler). */
 void ge_client_stop(ge_client *client);
 
-/* ==== Blocking conveniences and acknowledgement (issue 4) ==============
+/* ---- Blocking conveniences ------------------------------------------- *
  * Implemented in ge_client_sync.c on top of the functions above.
  *
  * A blocking call starts the request and drives the client with its
@@ -357,9 +378,6 @@ void ge_client_stop(ge_client *client);
  * ge_client_ack_sync) and examples/libevent_consumer.c, the complete glue
  * of the watch/timer hooks for a libevent loop. Guide: docs/c-api.md. */
 
-#define GE_EFAILED (-5)  /* the request failed (EIO) */
-#define GE_EBUSY   (-16) /* a blocking call from inside a callback (EBUSY) */
-
 typedef struct ge_result {
     int status;    /* HTTP status; 200 on success; 0 for a network error */
     char *json;    /* success: the server's JSON answer, NUL-terminated */
@@ -371,7 +389,7 @@ typedef struct ge_result {
 /* Free the strings of *res and zero it. NULL is a no-op. */
 void ge_result_free(ge_result *res);
 
-/* Blocking forms of ge_client_send / latest / index_create / index_get. */
+/* Blocking forms of ge_client_send / latest / index_create / index_get / ack. */
 int ge_client_send_sync(ge_client *client, const char *channel, const char *from,
                         const char *type, const char *data_json, size_t data_len,
                         ge_result *res);
@@ -381,23 +399,8 @@ int ge_client_index_create_sync(ge_client *client, const char *index_id,
                                 const char *channel, const char *field, ge_result *res);
 int ge_client_index_get_sync(ge_client *client, const char *index_id, const char *value,
                              ge_result *res);
-
-/* Acknowledge events of channel up to id `after` for the client's
- * client_id, independently of any subscription: a
- * GET <events>?clientId&channel&after=<after>&limit=1, which the server
- * stores as the last-fetched id before it reads. The answer is a JSON
- * array with at most the one next event (not acknowledged); when there is
- * none the server long-polls, so the answer comes after up to its
- * POLL_TIMEOUT. Once the answer arrived (any 200), the acknowledgement is
- * stored. Use it when a program stops after handling events the poller
- * has not acknowledged yet: a poller acknowledges a batch only with its
- * next request, and none is made after an unsubscribe.
- * Returns like ge_client_send (needs client_id). */
-int ge_client_ack(ge_client *client, const char *channel, uint64_t after,
-                  ge_reply_cb cb, void *userdata);
 int ge_client_ack_sync(ge_client *client, const char *channel, uint64_t after,
                        ge_result *res);
-/* ==== end of the issue 4 block ========================================= */
 
 #ifdef __cplusplus
 }

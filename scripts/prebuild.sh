@@ -10,7 +10,7 @@
 # (binding.gyp, napi/addon.map), so it needs nothing but glibc on the user's
 # machine. arm64 is cross-compiled with Debian's gcc-aarch64-linux-gnu.
 # prebuildify's `node-gyp rebuild` wipes build/, so it runs in a copy of the
-# package's files, never in this tree's build/ (which `make` shares).
+# package's files, never in this tree's build/ (the development addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,7 +22,7 @@ export npm_config_nodedir=${npm_config_nodedir:-/usr}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The files npm would pack, minus prebuilds/ (rebuilt here).
-cp -r --parents binding.gyp napi csrc include lib package.json "$work"/
+cp -r --parents binding.gyp napi csrc include lib scripts/build-addon.js package.json "$work"/
 ln -s "$root/node_modules" "$work/node_modules"
 
 for arch in "${archs[@]}"; do

@@ -64,9 +64,9 @@ echo "# building into $GE_BUILD" >&2
 make -s -j2 BUILD="$GE_BUILD" CFLAGS="${GE_CFLAGS:--O2 -g}" LDFLAGS="${GE_LDFLAGS:-}" all >&2 ||
   fail_early "make failed"
 # The Node addon (and node-gyp's copy of the daemon) in build/, which
-# node-gyp owns; ours is out/. lib/build-addon.js finds node-gyp.
+# node-gyp owns; ours is out/. scripts/build-addon.js finds node-gyp.
 if [ -f binding.gyp ]; then
-  node lib/build-addon.js >&2 || fail_early "the Node addon did not build"
+  node scripts/build-addon.js >&2 || fail_early "the Node addon did not build"
 fi
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }

@@ -1,4 +1,4 @@
-# libFuzzer targets (issue 5). Included by the Makefile; standalone:
+# libFuzzer targets. Included by the Makefile; standalone:
 #   make -f Makefile -f test/fuzz/fuzz.mk fuzz
 #
 #   make fuzz                    every test/fuzz/fuzz_*.c for FUZZ_SECONDS (20) each

@@ -5,7 +5,6 @@
 // ack); this file starts the daemon, runs it and checks its verdict. It
 // also runs the examples/ programs, built by `make`.
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
@@ -29,13 +28,13 @@ function run(file, args, env, ms = 90000) {
   });
 }
 
-function checkTap(r, minTests) {
+function checkTap(t, r, minTests) {
   const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
-  assert.deepEqual(failed, [], r.stdout + r.stderr);
+  t.strictSame(failed, [], r.stdout + r.stderr);
   const plan = /^1\.\.(\d+)$/m.exec(r.stdout);
-  assert.ok(plan, 'no TAP plan (crashed?):\n' + r.stdout + r.stderr);
-  assert.ok(Number(plan[1]) >= minTests, 'only ' + plan[1] + ' checks ran');
-  assert.equal(r.code, 0, r.stdout + r.stderr);
+  t.ok(plan, 'no TAP plan (crashed?):\n' + r.stdout + r.stderr);
+  t.ok(plan && Number(plan[1]) >= minTests, 'only ' + (plan ? plan[1] : 'no') + ' checks ran');
+  t.equal(r.code, 0, r.stdout + r.stderr);
 }
 
 tap.before(async () => {
@@ -44,14 +43,14 @@ tap.before(async () => {
 });
 tap.teardown(async () => { await server.stop(); });
 
-tap.test('C API against the daemon (test/capi/capi_check.c)', T, async () => {
+tap.test('C API against the daemon (test/capi/capi_check.c)', T, async (t) => {
   const r = await run(bin('capi/capi_check'), [], {
     GE_HOST: '127.0.0.1', GE_PORT: String(server.port), GE_DEAD_PORT: String(deadPort), API_SECRET: h.SECRET,
   });
-  checkTap(r, 100);
+  checkTap(t, r, 100);
 });
 
-tap.test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
+tap.test('C API: Redis down gives 503 ServiceUnavailable', T, async (t) => {
   const redis = await h.startRedis();
   const srv = await h.startServer({ redisPort: redis.port });
   try {
@@ -59,7 +58,7 @@ tap.test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
     const r = await run(bin('capi/capi_check'), ['503'], {
       GE_HOST: '127.0.0.1', GE_PORT: String(srv.port), API_SECRET: h.SECRET,
     });
-    checkTap(r, 3);
+    checkTap(t, r, 3);
   } finally {
     await srv.stop();
     await redis.stop();
@@ -68,31 +67,31 @@ tap.test('C API: Redis down gives 503 ServiceUnavailable', T, async () => {
 
 const lines = (s) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-tap.test('examples: producer, consumer and the libevent consumer', T, async () => {
+tap.test('examples: producer, consumer and the libevent consumer', T, async (t) => {
   const ch = h.unique('example');
   const env = { API_SECRET: h.SECRET };
   const host = ['127.0.0.1', String(server.port)];
   const p = await run(bin('examples/producer'), host.concat([ch, '4']), env);
-  assert.equal(p.code, 0, p.stderr);
-  assert.deepEqual(lines(p.stdout).map((e) => [e.id, e.type, e.data.n]), [[1, 'TICK', 1], [2, 'TICK', 2], [3, 'TICK', 3], [4, 'TICK', 4]]);
+  t.equal(p.code, 0, p.stderr);
+  t.strictSame(lines(p.stdout).map((e) => [e.id, e.type, e.data.n]), [[1, 'TICK', 1], [2, 'TICK', 2], [3, 'TICK', 3], [4, 'TICK', 4]]);
 
   const id = h.unique('example-consumer');
   const c = await run(bin('examples/consumer'), host.concat([id, ch, '2']), env);
-  assert.equal(c.code, 0, c.stderr);
-  assert.deepEqual(lines(c.stdout).map((e) => e.id), [1, 2]);
-  assert.equal(await h.redisCommand(process.env.GE_TEST_REDIS_PORT, 'GET', `last-fetched:${id}:${ch}`), '2');
+  t.equal(c.code, 0, c.stderr);
+  t.strictSame(lines(c.stdout).map((e) => e.id), [1, 2]);
+  t.equal(await h.redisCommand(h.REDIS_PORT, 'GET', `last-fetched:${id}:${ch}`), '2');
 
   // The libevent consumer resumes with the same client id.
   const l = await run(bin('examples/libevent_consumer'), host.concat([id, ch, '2']), env);
-  assert.equal(l.code, 0, l.stderr);
-  assert.deepEqual(lines(l.stdout).map((e) => e.id), [3, 4]);
-  assert.equal(await h.redisCommand(process.env.GE_TEST_REDIS_PORT, 'GET', `last-fetched:${id}:${ch}`), '4');
+  t.equal(l.code, 0, l.stderr);
+  t.strictSame(lines(l.stdout).map((e) => e.id), [3, 4]);
+  t.equal(await h.redisCommand(h.REDIS_PORT, 'GET', `last-fetched:${id}:${ch}`), '4');
 
   // It waits on its loop for events published later.
   const later = run(bin('examples/libevent_consumer'), host.concat([id, ch, '1']), env);
   await h.sleep(300);
   await h.request(server.url, 'POST', '/events/v1/events', { secret: h.SECRET, clientId: 'x', channel: ch, from: 'f', type: 'LATE' });
   const r = await later;
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(lines(r.stdout).map((e) => [e.id, e.type]), [[5, 'LATE']]);
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(lines(r.stdout).map((e) => [e.id, e.type]), [[5, 'LATE']]);
 });

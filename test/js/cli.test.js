@@ -3,7 +3,6 @@
 // against the real daemon and Redis. Exit codes (0 ok, 1 server/network,
 // 2 usage), stdout JSON lines, stderr messages, acknowledgement in Redis.
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnOwned } = require('../lib/procs');
 const h = require('../lib/harness');
@@ -11,7 +10,6 @@ const h = require('../lib/harness');
 const T = { timeout: h.limit(60000) };
 const CLI = path.join(h.ROOT, h.BUILD, 'ganomede-events');
 let server, deadPort;
-const redisPort = () => process.env.GE_TEST_REDIS_PORT;
 
 function start(args, env = {}) {
   const wrap = process.env.GE_WRAP ? process.env.GE_WRAP.split(/\s+/).filter(Boolean) : [];
@@ -41,7 +39,7 @@ async function waitFor(cond, ms = 10000) {
 const lines = (s) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const publish = (channel, type = 'T', data) => h.request(server.url, 'POST', '/events/v1/events',
   { secret: h.SECRET, clientId: 'test', channel, from: 'test/v1', type, data });
-const lastFetched = (id, ch) => h.redisCommand(redisPort(), 'GET', `last-fetched:${id}:${ch}`);
+const lastFetched = (id, ch) => h.redisCommand(h.REDIS_PORT, 'GET', `last-fetched:${id}:${ch}`);
 
 tap.before(async () => {
   server = await h.startServer({ env: { POLL_TIMEOUT: '1000' } });
@@ -49,18 +47,18 @@ tap.before(async () => {
 });
 tap.teardown(async () => { await server.stop(); });
 
-tap.test('--help prints the interface and exits 0', T, async () => {
+tap.test('--help prints the interface and exits 0', T, async (t) => {
   for (const args of [['--help'], ['send', '--help'], ['-h']]) {
     const r = await cli(args, { API_SECRET: undefined });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] \[--timeout MS\] COMMAND \.\.\./);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] \[--timeout MS\] COMMAND \.\.\./);
     for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] [--exit-on-loss] CHANNEL...', 'latest CHANNEL [LIMIT]',
       'index create ID CHANNEL FIELD', 'index get ID VALUE', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
-      assert.ok(r.stdout.includes(s), s);
+      t.ok(r.stdout.includes(s), s);
   }
 });
 
-tap.test('usage errors exit 2 with a message on stderr, nothing on stdout', T, async () => {
+tap.test('usage errors exit 2 with a message on stderr, nothing on stdout', T, async (t) => {
   const cases = [
     [[], /missing COMMAND/],
     [['frobnicate'], /unknown command/],
@@ -99,53 +97,53 @@ tap.test('usage errors exit 2 with a message on stderr, nothing on stdout', T, a
   ];
   for (const [args, re] of cases) {
     const r = await cli(args);
-    assert.equal(r.code, 2, JSON.stringify(args) + ' ' + r.stderr);
-    assert.match(r.stderr, re, JSON.stringify(args));
-    assert.match(r.stderr, /--help/);
-    assert.equal(r.stdout, '', JSON.stringify(args));
+    t.equal(r.code, 2, JSON.stringify(args) + ' ' + r.stderr);
+    t.match(r.stderr, re, JSON.stringify(args));
+    t.match(r.stderr, /--help/);
+    t.equal(r.stdout, '', JSON.stringify(args));
   }
   const r = await cli(['latest', 'c'], { API_SECRET: undefined });
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /secret/);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /secret/);
 });
 
-tap.test('send prints the stored event as one JSON line', T, async () => {
+tap.test('send prints the stored event as one JSON line', T, async (t) => {
   const ch = h.unique('cli-send');
   let r = await cli(['send', ch, 'game/v1', 'MOVE', '{"x": 0.1, "big": 123456789012345678901234567890, "s": "é\\n"}']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout.split('\n').length, 2);
-  assert.match(r.stdout, /^\{"id":1,"timestamp":\d+,"type":"MOVE","from":"game\/v1","data":\{"x":0\.1,"big":123456789012345678901234567890,"s":"é\\n"\}\}\n$/);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.split('\n').length, 2);
+  t.match(r.stdout, /^\{"id":1,"timestamp":\d+,"type":"MOVE","from":"game\/v1","data":\{"x":0\.1,"big":123456789012345678901234567890,"s":"é\\n"\}\}\n$/);
   r = await cli(['send', ch, 'game/v1', 'END']);
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
   const ev = JSON.parse(r.stdout);
-  assert.equal(ev.id, 2);
-  assert.equal(ev.data, undefined);
-  const stored = await h.redisCommand(redisPort(), 'GET', `${ch}:2`);
-  assert.deepEqual(JSON.parse(stored), ev);
+  t.equal(ev.id, 2);
+  t.equal(ev.data, undefined);
+  const stored = await h.redisCommand(h.REDIS_PORT, 'GET', `${ch}:2`);
+  t.strictSame(JSON.parse(stored), ev);
 });
 
-tap.test('flags override the environment; --url takes a prefix and --opt=value', T, async () => {
+tap.test('flags override the environment; --url takes a prefix and --opt=value', T, async (t) => {
   const ch = h.unique('cli-flags');
   let r = await cli(['--url', server.url, '--secret', h.SECRET, 'send', ch, 'f', 't'],
     { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}`, API_SECRET: 'wrong' });
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
   r = await cli([`--url=${server.url}/events/v1`, `--secret=${h.SECRET}`, '--client-id=abc', 'latest', ch],
     { GANOMEDE_EVENTS_URL: undefined, API_SECRET: undefined });
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).length, 1);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).length, 1);
   r = await cli(['latest', ch], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${server.port}/events/v1/events/` });
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
 });
 
-tap.test('the URL follows the standard: any case of scheme and host, default ports, IPv6 brackets', T, async () => {
+tap.test('the URL follows the standard: any case of scheme and host, default ports, IPv6 brackets', T, async (t) => {
   const ch = h.unique('cli-url');
   let r = await cli(['send', ch, 'f', 't'], { GANOMEDE_EVENTS_URL: `HTTP://LocalHost:${server.port}/events/v1` });
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
   // An IPv6 literal reaches the engine whole (nothing listens on [::1] here:
   // the error names the address, not a parse failure).
   r = await cli(['latest', ch], { GANOMEDE_EVENTS_URL: `http://[::1]:${deadPort}` });
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH|Couldn't connect/);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH|Couldn't connect/);
 });
 
 tap.test('--timeout MS and GANOMEDE_EVENTS_TIMEOUT bound a request the server never answers', T, async (t) => {
@@ -160,114 +158,114 @@ tap.test('--timeout MS and GANOMEDE_EVENTS_TIMEOUT bound a request the server ne
     [['--timeout=300', 'index', 'get', 'i', 'v'], { GANOMEDE_EVENTS_TIMEOUT: '999999' }]]) {
     const t0 = Date.now();
     const r = await cli(args, Object.assign({ GANOMEDE_EVENTS_URL: url }, env));
-    assert.equal(r.code, 1, JSON.stringify(args) + r.stderr);
-    assert.match(r.stderr, /ETIMEDOUT/);
+    t.equal(r.code, 1, JSON.stringify(args) + r.stderr);
+    t.match(r.stderr, /ETIMEDOUT/);
     // Never the 60 s default, never a hang (the harness kills at 30 s).
-    assert.ok(Date.now() - t0 < 25000, `${Date.now() - t0} ms`);
+    t.ok(Date.now() - t0 < 25000, `${Date.now() - t0} ms`);
   }
-  assert.ok(held.length >= 3, 'every request reached the silent server');
+  t.ok(held.length >= 3, 'every request reached the silent server');
 });
 
-tap.test('default URL is http://localhost:8000', T, async () => {
+tap.test('default URL is http://localhost:8000', T, async (t) => {
   // Whatever listens on 8000 (usually nothing), the CLI must go there.
   const r = await cli(['--secret', 'x', 'latest', 'c'], { GANOMEDE_EVENTS_URL: undefined });
-  if (r.code === 1) assert.match(r.stderr, /localhost|8000|ECONNREFUSED|HTTP/);
-  else assert.ok([0, 1].includes(r.code));
+  if (r.code === 1) t.match(r.stderr, /localhost|8000|ECONNREFUSED|HTTP/);
+  else t.ok([0, 1].includes(r.code));
 });
 
-tap.test('server and network errors exit 1 with the message on stderr', T, async () => {
+tap.test('server and network errors exit 1 with the message on stderr', T, async (t) => {
   let r = await cli(['--secret', 'wrong', 'send', 'c', 'f', 't']);
-  assert.equal(r.code, 1);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^ganomede-events: send: HTTP 401 InvalidCredentialsError: /);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  t.match(r.stderr, /^ganomede-events: send: HTTP 401 InvalidCredentialsError: /);
   r = await cli(['latest', 'c'], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}` });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /ECONNREFUSED/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ECONNREFUSED/);
   r = await cli(['index', 'get', h.unique('nope'), 'v']);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /HTTP 404 ResourceNotFound/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /HTTP 404 ResourceNotFound/);
   r = await cli(['latest', 'c'], { GANOMEDE_EVENTS_URL: `${server.url}/elsewhere` });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /404/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /404/);
   r = await cli(['--secret', 'wrong', 'listen', 'c']);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /401 InvalidCredentialsError/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /401 InvalidCredentialsError/);
   r = await cli(['listen', 'c'], { GANOMEDE_EVENTS_URL: `http://127.0.0.1:${deadPort}` });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /ECONNREFUSED/);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /ECONNREFUSED/);
 });
 
-tap.test('latest prints the JSON array', T, async () => {
+tap.test('latest prints the JSON array', T, async (t) => {
   const ch = h.unique('cli-latest');
   let r = await cli(['latest', ch]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, '[]\n');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, '[]\n');
   for (let i = 0; i < 3; i++) await publish(ch);
   r = await cli(['latest', ch]);
-  assert.deepEqual(JSON.parse(r.stdout).map((e) => e.id), [1, 2, 3]);
+  t.strictSame(JSON.parse(r.stdout).map((e) => e.id), [1, 2, 3]);
   r = await cli(['latest', ch, '2']);
-  assert.equal(r.code, 0);
-  assert.deepEqual(JSON.parse(r.stdout).map((e) => e.id), [2, 3]);
+  t.equal(r.code, 0);
+  t.strictSame(JSON.parse(r.stdout).map((e) => e.id), [2, 3]);
 });
 
-tap.test('index create and index get', T, async () => {
+tap.test('index create and index get', T, async (t) => {
   const ch = h.unique('cli-index');
   const ix = h.unique('ix');
   await publish(ch, 'JOIN', { user: 'alice' });
   await publish(ch, 'JOIN', { user: 'bob' });
   await publish(ch, 'JOIN', { user: 'alice' });
   let r = await cli(['index', 'create', ix, ch, 'data.user']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, '"OK"\n');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, '"OK"\n');
   r = await cli(['index', 'create', ix, ch, 'data.user']);
-  assert.equal(r.stdout, 'null\n');
+  t.equal(r.stdout, 'null\n');
   r = await cli(['index', 'get', ix, 'alice']);
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
-  assert.equal(got.id, ix);
-  assert.equal(got.field, 'data.user');
-  assert.equal(got.value, 'alice');
-  assert.deepEqual(got.rows.map((e) => e.id), [3, 1]);
+  t.equal(got.id, ix);
+  t.equal(got.field, 'data.user');
+  t.equal(got.value, 'alice');
+  t.strictSame(got.rows.map((e) => e.id), [3, 1]);
   r = await cli(['index', 'get', ix, 'nobody']);
-  assert.deepEqual(JSON.parse(r.stdout).rows, []);
+  t.strictSame(JSON.parse(r.stdout).rows, []);
 });
 
-tap.test('listen --count N prints N events, acknowledges exactly them, and resumes', T, async () => {
+tap.test('listen --count N prints N events, acknowledges exactly them, and resumes', T, async (t) => {
   const ch = h.unique('cli-listen');
   const id = h.unique('listener');
   for (let i = 0; i < 3; i++) await publish(ch, 'T', { n: i + 1 });
   let r = await cli(['--client-id', id, 'listen', '--count', '2', ch]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(lines(r.stdout).map((e) => [e.id, e.data.n]), [[1, 1], [2, 2]]);
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(lines(r.stdout).map((e) => [e.id, e.data.n]), [[1, 1], [2, 2]]);
   // Event 3 came in the same batch but was not printed: not acknowledged.
-  assert.equal(await lastFetched(id, ch), '2');
+  t.equal(await lastFetched(id, ch), '2');
   r = await cli(['--client-id', id, 'listen', '--count=1', ch]);
-  assert.deepEqual(lines(r.stdout).map((e) => e.id), [3]);
-  assert.equal(await lastFetched(id, ch), '3');
+  t.strictSame(lines(r.stdout).map((e) => e.id), [3]);
+  t.equal(await lastFetched(id, ch), '3');
   // Another client id starts from the beginning.
   r = await cli(['--client-id', id + '-other', 'listen', '--count', '1', ch]);
-  assert.deepEqual(lines(r.stdout).map((e) => e.id), [1]);
+  t.strictSame(lines(r.stdout).map((e) => e.id), [1]);
 });
 
-tap.test('listen waits for new events, on several channels', T, async () => {
+tap.test('listen waits for new events, on several channels', T, async (t) => {
   const a = h.unique('cli-a'), b = h.unique('cli-b');
   const id = h.unique('listener');
   const l = start(['--client-id', id, 'listen', '--count', '3', a, b]);
   await h.sleep(300);
-  assert.equal(l.stdout, '');
+  t.equal(l.stdout, '');
   await publish(a, 'A1');
   await publish(b, 'B1');
   await publish(a, 'A2');
   const r = await l.done;
-  assert.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, r.stderr);
   const got = lines(r.stdout).map((e) => e.type).sort();
-  assert.deepEqual(got, ['A1', 'A2', 'B1']);
-  assert.equal(await lastFetched(id, a), '2');
-  assert.equal(await lastFetched(id, b), '1');
+  t.strictSame(got, ['A1', 'A2', 'B1']);
+  t.equal(await lastFetched(id, a), '2');
+  t.equal(await lastFetched(id, b), '1');
 });
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  tap.test(`listen exits 0 on ${sig} after acknowledging what it printed`, T, async () => {
+  tap.test(`listen exits 0 on ${sig} after acknowledging what it printed`, T, async (t) => {
     const ch = h.unique('cli-sig');
     const id = h.unique('listener');
     const l = start(['--client-id', id, 'listen', ch]);
@@ -278,28 +276,28 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     l.proc.kill(sig);
     const t0 = Date.now();
     const r = await l.done;
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(Date.now() - t0 < h.limit(3000), 'exit took too long');
-    assert.deepEqual(lines(r.stdout).map((e) => e.type), ['ONE', 'TWO']);
-    assert.equal(await lastFetched(id, ch), '2');
+    t.equal(r.code, 0, r.stderr);
+    t.ok(Date.now() - t0 < h.limit(3000), 'exit took too long');
+    t.strictSame(lines(r.stdout).map((e) => e.type), ['ONE', 'TWO']);
+    t.equal(await lastFetched(id, ch), '2');
     // A restarted listener resumes after them.
     await publish(ch, 'THREE');
     const again = await cli(['--client-id', id, 'listen', '--count', '1', ch]);
-    assert.deepEqual(lines(again.stdout).map((e) => e.type), ['THREE']);
+    t.strictSame(lines(again.stdout).map((e) => e.type), ['THREE']);
   });
 }
 
-tap.test('listen with nothing printed exits at once on SIGINT', T, async () => {
+tap.test('listen with nothing printed exits at once on SIGINT', T, async (t) => {
   const ch = h.unique('cli-quiet');
   const l = start(['listen', ch]);
   // Signal it once it is really listening (its long-poll is parked), which
   // under valgrind takes much longer than natively.
   const deadline = Date.now() + 20000;
-  while ((await h.redisCommand(redisPort(), 'PUBSUB', 'NUMSUB', ch))[1] < 1 && Date.now() < deadline) await h.sleep(20);
+  while ((await h.redisCommand(h.REDIS_PORT, 'PUBSUB', 'NUMSUB', ch))[1] < 1 && Date.now() < deadline) await h.sleep(20);
   l.proc.kill('SIGINT');
   const t0 = Date.now();
   const r = await l.done;
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.ok(Date.now() - t0 < h.limit(1000));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, '');
+  t.ok(Date.now() - t0 < h.limit(1000));
 });

@@ -1,5 +1,5 @@
 'use strict';
-// Fault drill (issue 5, drill 3): a Node Client and a C client (the
+// Fault drill: a Node Client and a C client (the
 // `ganomede-events listen` CLI) consume one channel while a publisher
 // sends events 1..N; midway Redis is SIGKILLed and restarted (same port,
 // same AOF), later the daemon is SIGTERMed and restarted (same port, same
@@ -18,7 +18,6 @@
 // client's errors and cycles, the CLI's stderr and output times, the
 // publisher's failed attempts) for diagnosis.
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnOwned } = require('../lib/procs');
@@ -181,7 +180,7 @@ tap.test('drill: Node client and C client through a Redis outage and a daemon re
     const daemonDownAt = Date.now();
     dbg.marks.daemonDownAt = daemonDownAt;
     const exit = await server.stop('SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, 'the daemon exits 0 on SIGTERM');
+    t.strictSame(exit, { code: 0, signal: null }, 'the daemon exits 0 on SIGTERM');
     server = null;
     dbg.marks.daemonGoneAt = Date.now();
     pub.resume(); // connection refused, retried
@@ -193,69 +192,69 @@ tap.test('drill: Node client and C client through a Redis outage and a daemon re
     // Everything published, everything received (bounded).
     await progress(N, 'the end');
     const pubError = await pubFailed;
-    assert.equal(pubError, null, pubError && pubError.message);
+    t.equal(pubError, null, pubError && pubError.message);
     await waitFor(() => seen.length >= N, 15000, 'the Node client to receive ' + N + ' events (has ' + seen.length + ')')
       .catch((e) => { throw new Error(e.message + '; ids around the end ' + around(seen.map((x) => x.id), seen.length - 1)); });
     let cliTimer;
     const cliExit = await Promise.race([cli.done, new Promise((r) => { cliTimer = setTimeout(r, 15000, null); })]);
     clearTimeout(cliTimer);
-    assert.ok(cliExit, 'the CLI exits after ' + N + ' events (printed ' + cli.lines().length + ')\n' + cli.stderr.slice(-2000));
+    t.ok(cliExit, 'the CLI exits after ' + N + ' events (printed ' + cli.lines().length + ')\n' + cli.stderr.slice(-2000));
 
     // The publisher: exactly 1..N, each acknowledged once.
-    assert.equal(firstMismatch(pub.acked, N), -1, 'acknowledged ids are 1..N: ' + around(pub.acked, firstMismatch(pub.acked, N)));
-    assert.ok(pub.failures.some((f) => f.status === 503), 'the publisher saw 503s during the Redis outage');
-    assert.equal(await h.redisCommand(redisPort, 'GET', 'indices:' + channel), String(N), 'nothing extra was stored');
+    t.equal(firstMismatch(pub.acked, N), -1, 'acknowledged ids are 1..N: ' + around(pub.acked, firstMismatch(pub.acked, N)));
+    t.ok(pub.failures.some((f) => f.status === 503), 'the publisher saw 503s during the Redis outage');
+    t.equal(await h.redisCommand(redisPort, 'GET', 'indices:' + channel), String(N), 'nothing extra was stored');
 
     // The Node client: 1..N in order, none skipped or duplicated, contents intact.
     const nodeIds = seen.map((x) => x.id);
     const nm = firstMismatch(nodeIds, N);
-    assert.equal(nm, -1, 'Node client ids are 1..N in order; at index ' + nm + ': ' + around(nodeIds, nm));
-    assert.ok(seen.every((x) => x.seq === x.id && x.ch === channel), 'each event carries its own data and channel');
+    t.equal(nm, -1, 'Node client ids are 1..N in order; at index ' + nm + ': ' + around(nodeIds, nm));
+    t.ok(seen.every((x) => x.seq === x.id && x.ch === channel), 'each event carries its own data and channel');
 
     // The C client: exit 0, exactly N lines, 1..N in order, acknowledged.
-    assert.deepEqual(cliExit, { code: 0, signal: null }, 'CLI exit\n' + cli.stderr.slice(-2000));
+    t.strictSame(cliExit, { code: 0, signal: null }, 'CLI exit\n' + cli.stderr.slice(-2000));
     const cliEvents = cli.lines().map((l) => JSON.parse(l));
     const cliIds = cliEvents.map((e) => e.id);
     const cm = firstMismatch(cliIds, N);
-    assert.equal(cm, -1, 'CLI ids are 1..N in order; at index ' + cm + ': ' + around(cliIds, cm));
-    assert.ok(cliEvents.every((e) => e.data && e.data.seq === e.id && e.type === 'seq' && e.from === 'drill/v1'), 'CLI events intact');
-    assert.equal(await h.redisCommand(redisPort, 'GET', 'last-fetched:' + cliId + ':' + channel), String(N), 'the CLI acknowledged what it printed');
+    t.equal(cm, -1, 'CLI ids are 1..N in order; at index ' + cm + ': ' + around(cliIds, cm));
+    t.ok(cliEvents.every((e) => e.data && e.data.seq === e.id && e.type === 'seq' && e.from === 'drill/v1'), 'CLI events intact');
+    t.equal(await h.redisCommand(redisPort, 'GET', 'last-fetched:' + cliId + ':' + channel), String(N), 'the CLI acknowledged what it printed');
     // The Node client acknowledges N with its next request.
     const lf = () => h.redisCommand(redisPort, 'GET', 'last-fetched:' + nodeId + ':' + channel);
     const ackEnd = Date.now() + 5000;
     while ((await lf()) !== String(N) && Date.now() < ackEnd) await h.sleep(20);
-    assert.equal(await lf(), String(N), 'the Node client acknowledged N');
+    t.equal(await lf(), String(N), 'the Node client acknowledged N');
 
     // Errors were reported, of the right kinds, in both outages.
     const inWindow = (from, to) => (x) => x.at >= from && x.at <= to;
     const redisErrors = errors.filter(inWindow(redisDownAt, redisUpAt + 200));
     const daemonErrors = errors.filter(inWindow(daemonDownAt, daemonUpAt + 200));
-    assert.ok(redisErrors.length > 0, 'Node client errors during the Redis outage');
-    assert.ok(daemonErrors.length > 0, 'Node client errors while the daemon was down');
-    assert.ok(redisErrors.some((e) => e.statusCode === 503 && e.restCode === 'ServiceUnavailable'), '503 during the Redis outage: ' + JSON.stringify(redisErrors));
-    assert.ok(daemonErrors.some((e) => e.statusCode === 0 && /^E[A-Z]+$/.test(e.code)), 'network error while the daemon was down: ' + JSON.stringify(daemonErrors));
+    t.ok(redisErrors.length > 0, 'Node client errors during the Redis outage');
+    t.ok(daemonErrors.length > 0, 'Node client errors while the daemon was down');
+    t.ok(redisErrors.some((e) => e.statusCode === 503 && e.restCode === 'ServiceUnavailable'), '503 during the Redis outage: ' + JSON.stringify(redisErrors));
+    t.ok(daemonErrors.some((e) => e.statusCode === 0 && /^E[A-Z]+$/.test(e.code)), 'network error while the daemon was down: ' + JSON.stringify(daemonErrors));
     for (const e of errors) {
-      assert.equal(e.channel, channel);
-      assert.ok(e.statusCode === 503 || (e.statusCode === 0 && /^E[A-Z]+$/.test(e.code)), 'error kind: ' + JSON.stringify(e));
+      t.equal(e.channel, channel);
+      t.ok(e.statusCode === 503 || (e.statusCode === 0 && /^E[A-Z]+$/.test(e.code)), 'error kind: ' + JSON.stringify(e));
     }
     // No hot loop: failed requests per outage (each is one erroring cycle)
     // stay under 10 a second (plus one); a busy loop gives hundreds.
     const errCycles = cycles.filter((c) => c.error);
-    assert.equal(errCycles.length, errors.length, 'every error is followed by a cycle');
+    t.equal(errCycles.length, errors.length, 'every error is followed by a cycle');
     const fewerThan10PerSecond = (n, from, to) => n < 1 + 10 * (to - from) / 1000;
     for (const [name, from, to] of [['Redis', redisDownAt, redisUpAt], ['daemon', daemonDownAt, daemonUpAt]]) {
       const n = errCycles.filter(inWindow(from, to)).length;
-      assert.ok(n >= 1 && fewerThan10PerSecond(n, from, to), name + ' outage of ' + (to - from) + ' ms: ' + n + ' failed Node requests');
+      t.ok(n >= 1 && fewerThan10PerSecond(n, from, to), name + ' outage of ' + (to - from) + ' ms: ' + n + ' failed Node requests');
     }
     // The CLI reported its errors on stderr and retried, also backing off.
     const retries = cli.errLines.filter((l) => /retrying/.test(l.line));
-    assert.ok(retries.some(inWindow(redisDownAt, redisUpAt + 200)), 'CLI retried during the Redis outage:\n' + cli.stderr);
-    assert.ok(retries.some(inWindow(daemonDownAt, daemonUpAt + 200)), 'CLI retried while the daemon was down:\n' + cli.stderr);
+    t.ok(retries.some(inWindow(redisDownAt, redisUpAt + 200)), 'CLI retried during the Redis outage:\n' + cli.stderr);
+    t.ok(retries.some(inWindow(daemonDownAt, daemonUpAt + 200)), 'CLI retried while the daemon was down:\n' + cli.stderr);
     for (const [name, from, to] of [['Redis', redisDownAt, redisUpAt], ['daemon', daemonDownAt, daemonUpAt]]) {
       const n = retries.filter(inWindow(from, to)).length;
-      assert.ok(fewerThan10PerSecond(n, from, to), name + ' outage of ' + (to - from) + ' ms: ' + n + ' failed CLI requests');
+      t.ok(fewerThan10PerSecond(n, from, to), name + ' outage of ' + (to - from) + ' ms: ' + n + ' failed CLI requests');
     }
-    assert.ok(!/listen: interrupted|cannot/.test(cli.stderr), cli.stderr);
+    t.ok(!/listen: interrupted|cannot/.test(cli.stderr), cli.stderr);
     t.comment(`publisher: ${pub.failures.length} failed attempts; Node: ${errors.length} errors ` +
       `(Redis outage ${errCycles.filter(inWindow(redisDownAt, redisUpAt)).length}, daemon down ${errCycles.filter(inWindow(daemonDownAt, daemonUpAt)).length}), ` +
       `${cycles.length} cycles; CLI: ${retries.length} retries ` +

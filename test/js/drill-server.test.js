@@ -1,8 +1,7 @@
 'use strict';
 // Fault drills: Redis killed under publish load, SIGTERM under load.
 const tap = require('tap');
-const assert = require('node:assert/strict');
-const { startServer, startRedis, request, redisCommand, unique, sleep, limit } = require('../lib/harness');
+const { REDIS_PORT, startServer, startRedis, request, redisCommand, unique, sleep, limit } = require('../lib/harness');
 
 const T = { timeout: limit(60000) };
 
@@ -27,7 +26,7 @@ function publisher(s, channel, log) {
   return { stop: () => { running = false; return done; } };
 }
 
-tap.test('Redis SIGKILLed under publish load: nothing acknowledged is lost, quick 503s, recovery within 5 s', T, async () => {
+tap.test('Redis SIGKILLed under publish load: nothing acknowledged is lost, quick 503s, recovery within 5 s', T, async (t) => {
   const redis = await startRedis({ appendonly: true });
   const s = await startServer({ redisPort: redis.port, env: { POLL_TIMEOUT: '30000' } });
   let back;
@@ -39,7 +38,7 @@ tap.test('Redis SIGKILLed under publish load: nothing acknowledged is lost, quic
       .then((r) => r.status, () => 0);
     await sleep(700);
     await redis.stop('SIGKILL');
-    assert.equal(await waiting, 503, 'the waiting long-poll is answered at the loss');
+    t.equal(await waiting, 503, 'the waiting long-poll is answered at the loss');
     await sleep(1000);
     back = await startRedis({ port: redis.port, dir: redis.dir, appendonly: true });
     const backAt = Date.now();
@@ -50,32 +49,32 @@ tap.test('Redis SIGKILLed under publish load: nothing acknowledged is lost, quic
       const t = (await request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'drill', channel: unique('probe'), from: 'd', type: 't' })).status;
       if (t === 200) firstOk = Date.now();
     }
-    assert.ok(firstOk, 'publishes again within 5 s of Redis returning');
+    t.ok(firstOk, 'publishes again within 5 s of Redis returning');
     await sleep(300);
     await Promise.all(pubs.map((p) => p.stop()));
-    assert.equal(s.proc.exitCode, null, 'the daemon stayed up');
+    t.equal(s.proc.exitCode, null, 'the daemon stayed up');
 
     const all = logs.flat();
     const slow = all.filter((x) => x.status !== 200 && x.ms > limit(3000));
-    assert.equal(slow.length, 0, 'no failed answer took more than 3 s');
-    assert.ok(all.some((x) => x.status === 503), 'some answers during the outage were 503');
-    assert.ok(all.every((x) => [200, 503].includes(x.status)), JSON.stringify(all.filter((x) => ![200, 503].includes(x.status)).slice(0, 3)));
+    t.equal(slow.length, 0, 'no failed answer took more than 3 s');
+    t.ok(all.some((x) => x.status === 503), 'some answers during the outage were 503');
+    t.ok(all.every((x) => [200, 503].includes(x.status)), JSON.stringify(all.filter((x) => ![200, 503].includes(x.status)).slice(0, 3)));
     // Every acknowledged event is readable, ids unique and gap-free per channel.
     for (let i = 0; i < logs.length; i++) {
       const ch = channels[i % 3];
       for (const x of logs[i].filter((e) => e.status === 200)) {
-        assert.equal(await redisCommand(back.port, 'GET', ch + ':' + x.json.id), x.body, 'acknowledged event ' + ch + ':' + x.json.id + ' survives');
+        t.equal(await redisCommand(back.port, 'GET', ch + ':' + x.json.id), x.body, 'acknowledged event ' + ch + ':' + x.json.id + ' survives');
       }
     }
     for (const ch of channels) {
       const last = Number(await redisCommand(back.port, 'GET', 'indices:' + ch));
       const members = await redisCommand(back.port, 'ZRANGE', ch + ':keys', 0, -1);
-      assert.equal(members.length, last, 'no gap in ' + ch);
-      assert.deepEqual(members, Array.from({ length: last }, (_, k) => ch + ':' + (k + 1)));
+      t.equal(members.length, last, 'no gap in ' + ch);
+      t.strictSame(members, Array.from({ length: last }, (_, k) => ch + ':' + (k + 1)));
     }
     for (let c = 0; c < channels.length; c++) {
       const ids = logs.filter((_, i) => i % 3 === c).flat().filter((x) => x.status === 200).map((x) => x.json.id);
-      assert.equal(new Set(ids).size, ids.length, 'ids acknowledged once each');
+      t.equal(new Set(ids).size, ids.length, 'ids acknowledged once each');
     }
   } finally {
     await s.stop();
@@ -84,7 +83,7 @@ tap.test('Redis SIGKILLed under publish load: nothing acknowledged is lost, quic
   }
 });
 
-tap.test('SIGTERM under load: in-flight requests answered, long-polls answered, exit 0 within 5 s', T, async () => {
+tap.test('SIGTERM under load: in-flight requests answered, long-polls answered, exit 0 within 5 s', T, async (t) => {
   const s = await startServer({ env: { POLL_TIMEOUT: '30000' } });
   const ch = unique('term');
   const logs = [[], [], [], []];
@@ -100,14 +99,13 @@ tap.test('SIGTERM under load: in-flight requests answered, long-polls answered, 
   const exit = await s.exited;
   const took = Date.now() - t0;
   await Promise.all(pubs.map((p) => p.stop()));
-  assert.equal(exit.code, 0);
-  assert.ok(took < limit(5000), 'exited in ' + took + ' ms');
+  t.equal(exit.code, 0);
+  t.ok(took < limit(5000), 'exited in ' + took + ' ms');
   const answered = await Promise.all(polls);
-  assert.ok(answered.every((r) => r.status === 200 && r.body === '[]'), JSON.stringify(answered.slice(0, 2)));
+  t.ok(answered.every((r) => r.status === 200 && r.body === '[]'), JSON.stringify(answered.slice(0, 2)));
   // Every publish that got an answer got 200 or 503, and every 200 is stored.
-  const REDIS = Number(process.env.GE_TEST_REDIS_PORT || 6379);
   const ok = logs.flat().filter((x) => x.status === 200);
-  assert.ok(ok.length > 10, 'the load was real');
-  assert.ok(logs.flat().every((x) => x.status === 200 || x.status === 503 || x.status === 0));
-  for (const x of ok) assert.equal(await redisCommand(REDIS, 'GET', ch + ':' + x.json.id), x.body);
+  t.ok(ok.length > 10, 'the load was real');
+  t.ok(logs.flat().every((x) => x.status === 200 || x.status === 503 || x.status === 0));
+  for (const x of ok) t.equal(await redisCommand(REDIS_PORT, 'GET', ch + ':' + x.json.id), x.body);
 });

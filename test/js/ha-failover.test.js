@@ -1,5 +1,5 @@
 'use strict';
-// Issue 13: the daemon follows a Sentinel failover (kill -9 of the master),
+// The daemon follows a Sentinel failover (kill -9 of the master),
 // and a second one back to the first master; with PUBLISH_MIN_REPLICAS=1
 // no acknowledged event is lost: every consumer (two Node clients, the C
 // CLI `listen`) receives every event answered 200, in id order, once.

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 13: Sentinel discovery edge cases and replica-acknowledged publishing,
+// Sentinel discovery edge cases and replica-acknowledged publishing,
 // with real redis-server and redis-sentinel processes on loopback.
 const t = require('tap');
 const h = require('../lib/harness');

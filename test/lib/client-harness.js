@@ -7,11 +7,9 @@ const path = require('node:path');
 const h = require('./harness');
 const { Client, IndexerClient } = require('../..');
 
-const REDIS_PORT = Number(process.env.GE_TEST_REDIS_PORT || 6379);
-
 // A daemon on the shared Redis; returns {server, opts(extra) -> client options}.
 async function startStack(serverOpts = {}) {
-  const server = await h.startServer(Object.assign({ redisPort: REDIS_PORT }, serverOpts));
+  const server = await h.startServer(Object.assign({ redisPort: h.REDIS_PORT }, serverOpts));
   const options = (extra = {}) => Object.assign({ secret: server.secret, hostname: '127.0.0.1', port: server.port }, extra);
   return { server, options, url: server.url };
 }
@@ -81,6 +79,6 @@ function startCli(s, args, clientId, killMs = 60000) {
 }
 
 module.exports = Object.assign({}, h, {
-  Client, IndexerClient, REDIS_PORT, PKG: path.resolve(__dirname, '..', '..'),
+  Client, IndexerClient, PKG: path.resolve(__dirname, '..', '..'),
   startStack, publish, collect, once, cb2p, runNode, startCli,
 });

@@ -1,5 +1,5 @@
 'use strict';
-// The failover drill (issue 13), shared by test/js/ha-failover.test.js and
+// The failover drill, shared by test/js/ha-failover.test.js and
 // bench/ha-failover.js: a master, two replicas, three Sentinels; our daemon
 // configured with the Sentinels; consumers (Node clients, the C CLI
 // `listen`) and two publishers at a steady rate; kill -9 of the master;

@@ -13,6 +13,9 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = process.env.GE_BUILD || 'out';
 const DAEMON = path.join(ROOT, BUILD, 'ganomede-events-server');
 const SECRET = 'test-secret-' + process.pid;
+// The Redis the tests share (GE_TEST_REDIS_PORT, which scripts/test.sh
+// exports): the one place for its default.
+const REDIS_PORT = Number(process.env.GE_TEST_REDIS_PORT || 6379);
 
 // Every time limit of the tests goes through limit(): scripts/test.sh sets
 // GE_TEST_TIME_SCALE (3 under sanitizers, 10 under valgrind), so a limit
@@ -118,7 +121,7 @@ async function startServer(opts = {}) {
     PORT: String(port),
     HOST: '127.0.0.1',
     REDIS_EVENTS_PORT_6379_TCP_ADDR: '127.0.0.1',
-    REDIS_EVENTS_PORT_6379_TCP_PORT: String(opts.redisPort || process.env.GE_TEST_REDIS_PORT || 6379),
+    REDIS_EVENTS_PORT_6379_TCP_PORT: String(opts.redisPort || REDIS_PORT),
     POLL_TIMEOUT: '2000',
     LOG_LEVEL: 'WARN',
   }, opts.env || {});
@@ -230,4 +233,4 @@ function checkMemoryReports(stderr) {
 let uniq = 0;
 const unique = (prefix = 'ch') => prefix + '-' + process.pid + '-' + Date.now().toString(36) + '-' + (uniq++);
 
-module.exports = { ROOT, BUILD, DAEMON, SECRET, limit, freePort, waitPort, waitHealthy, sleep, startRedis, startServer, request, redisCommand, unique };
+module.exports = { ROOT, BUILD, DAEMON, SECRET, REDIS_PORT, limit, freePort, waitPort, waitHealthy, sleep, startRedis, startServer, request, redisCommand, unique };

@@ -1,19 +1,19 @@
 'use strict';
 // Builds the native parts with node-gyp. Three uses (README.md, "Installing the npm package"):
 //
-//   node lib/build-addon.js --install   npm's install step. The addon: the
+//   node scripts/build-addon.js --install   npm's install step. The addon: the
 //       prebuilt one in prebuilds/ when node-gyp-build can load it here
 //       (linux-x64, linux-arm64 glibc), else compiled from source (needs a
 //       compiler and libcurl's headers). The daemon: built only when
 //       hiredis' and libevent's headers are there; otherwise one line says
 //       how to get it, and the install still succeeds.
-//   node lib/build-addon.js             our development build (scripts/test.sh):
+//   node scripts/build-addon.js             our development build (scripts/test.sh):
 //       the addon and, when its libraries are there, the daemon, into build/.
-//   node lib/build-addon.js --print werror|curl-prefix|daemon
+//   node scripts/build-addon.js --print werror|curl-prefix|daemon
 //       binding.gyp's switches, from the environment.
 //
 // `configure` + `build` rather than `rebuild`: rebuild starts by deleting
-// build/, which also holds the objects and binaries of `make`.
+// build/, so that every build would compile everything again.
 // Node's headers: when the caller did not choose (--nodedir / npm_config_nodedir)
 // and the distribution ships them in /usr/include/node (Debian's nodejs-dev),
 // use those instead of downloading a header tarball.
