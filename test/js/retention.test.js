@@ -7,9 +7,9 @@ const t = require('tap');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, startRedis, request, redisCommand, unique, sleep } = require('../lib/harness');
+const { startServer, startRedis, request, redisCommand, unique, sleep, REDIS_PORT } = require('../lib/harness');
 
-const REDIS = Number(process.env.GE_TEST_REDIS_PORT || 6379);
+const REDIS = REDIS_PORT;
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
 const publish = (s, channel, data) => request(s.url, 'POST', '/events/v1/events',
   { secret: s.secret, clientId: 'pub', channel, from: 'f', type: 't', data });

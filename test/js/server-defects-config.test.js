@@ -9,7 +9,7 @@ const { spawnOwned } = require('../lib/procs');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, request, freePort, waitPort, unique, limit, sleep } = require('../lib/harness');
+const { startServer, request, freePort, waitPort, unique, limit, sleep, REDIS_PORT } = require('../lib/harness');
 
 async function privateRedis(t) {
   const port = await freePort();
@@ -65,7 +65,7 @@ t.test('malformed REDIS_URLs are start-up errors that do not echo the password',
 });
 
 t.test('every numeric setting is digits only: a sign, a space or a fraction is a start-up error', { timeout: limit(600000) }, async (t) => {
-  const redisPort = Number(process.env.GE_TEST_REDIS_PORT || 6379);
+  const redisPort = REDIS_PORT;
   const port = await freePort();
   // Each setting with a value it accepts.
   const settings = {
