@@ -90,8 +90,13 @@ export class Cursor {
   toQuery(): { channel: string; after?: number; limit?: number };
 }
 
+/** After the events or the error of every request of a channel
+ * (docs/client.md, "Cycles and their cursors"): the engine's cursors. */
 export interface Cycle {
+  /** the request that completed (after: null for the first, which omits it) */
   finished: Cursor;
+  /** the next request: past the last event handed to the listeners, a lost
+   * range or a cursor reset included */
   next: Cursor;
 }
 

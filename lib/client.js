@@ -26,8 +26,10 @@ class Client extends EventEmitter {
     Object.defineProperty(this, '_channels', { value: new Set() });
     Object.defineProperty(this, '_closed', { value: false, writable: true });
     const remote = new Remote(Object.assign({ clientId }, conn), {
-      batch: (channel, json, finishedAfter, nextAfter) => this._onBatch(channel, json, finishedAfter, nextAfter),
-      error: (channel, status, code, message, body, after, a, b) => this._onError(channel, status, code, message, body, after, a, b),
+      signal: (channel, code, message, fields) => this.emit('error', signalError(code, message, fields), channel),
+      batch: (channel, json) => this._onBatch(channel, json),
+      error: (channel, status, code, message, body) => this.emit('error', requestError(status, code, message, body), channel),
+      cycle: (channel, finishedAfter, nextAfter) => this._onCycle(channel, finishedAfter, nextAfter),
       drain: () => this.emit('drain'),
     });
     Object.defineProperty(this, '_remote', { value: remote });
@@ -74,7 +76,7 @@ class Client extends EventEmitter {
   // on, to 'uncaughtException'), or the last listener left, or close() was
   // called, the engine is told how many were, and the rest come again
   // with the next request instead of being acknowledged unseen.
-  _onBatch(channel, json, finishedAfter, nextAfter) {
+  _onBatch(channel, json) {
     const events = JSON.parse(json);
     let handed = 0;
     try {
@@ -83,28 +85,17 @@ class Client extends EventEmitter {
         this.emit(channel, event, channel);
       }
     } finally {
-      if (handed < events.length) {
-        this._remote.engine.consumed(channel, handed);
-        nextAfter = handed === 0 ? finishedAfter : Math.max(finishedAfter || 0, events[handed - 1].id);
-      }
-    }
-    if (this.listenerCount('cycle') > 0) {
-      const finished = new Cursor(channel, { after: finishedAfter, limit: this.limit });
-      const next = nextAfter === finishedAfter ? finished : new Cursor(channel, { after: nextAfter, limit: this.limit });
-      this.emit('cycle', { finished, next }, channel);
+      if (handed < events.length) this._remote.engine.consumed(channel, handed);
     }
   }
 
-  _onError(channel, status, code, message, body, after, a, b) {
-    if (status === 200) { // a signal (docs/retention.md): the batch and the cycle of the same answer follow
-      this.emit('error', signalError(code, message, a, b), channel);
-      return;
-    }
-    this.emit('error', requestError(status, code, message, body), channel);
-    if (this.listenerCount('cycle') > 0) {
-      const cursor = new Cursor(channel, { after, limit: this.limit });
-      this.emit('cycle', { finished: cursor, next: cursor }, channel);
-    }
+  // After the batch or the error of every request: the engine's cursors,
+  // of the request that completed and of the next one (docs/client.md).
+  _onCycle(channel, finishedAfter, nextAfter) {
+    if (this.listenerCount('cycle') === 0) return;
+    const finished = new Cursor(channel, { after: finishedAfter, limit: this.limit });
+    const next = nextAfter === finishedAfter ? finished : new Cursor(channel, { after: nextAfter, limit: this.limit });
+    this.emit('cycle', { finished, next }, channel);
   }
 
   // Publish {from, type[, data]} on channel; callback(err, header).

@@ -25,15 +25,13 @@ function requestError(status, code, message, body) {
 }
 
 // Signals of a successful poll (docs/retention.md): code 'EventsLost' with
-// `from`/`to` (ids removed before they were read), or 'CursorReset' with
-// `counter` (the channel's last id: the cursor was ahead of it).
-function signalError(code, message, a, b) {
+// fields {from, to} (ids removed before they were read), or 'CursorReset'
+// with {counter} (the channel's last id: the cursor was not on its history).
+function signalError(code, message, fields) {
   const err = new Error(message);
   err.code = code;
   err.statusCode = 200;
-  if (code === 'CursorReset') err.counter = a;
-  else { err.from = a; err.to = b; }
-  return err;
+  return Object.assign(err, fields);
 }
 
 // A request the engine refused to start: closed client, or a bad argument.

@@ -1,16 +1,29 @@
 // The Node-API binding of the C client engine (include/ganomede_events.h).
 //
 // JS: new Engine(options, handlers) where handlers is an object of
-// functions the engine calls on Node's main thread:
-//   batch(channel, json, finishedAfter, nextAfter)   a poll answer (JSON array text)
-//   error(channel, status, code, message, body, finishedAfter, a, b)
-//     status 200: a signal that comes before the batch of the same answer,
-//     code 'EventsLost' (a..b lost) or 'CursorReset' (a = b = last id)
+// functions the engine calls on Node's main thread. For each completed poll
+// request of a channel, in this order (ge_poll_cb, include/ganomede_events.h):
+//   signal(channel, code, message, fields)   a signal of a successful
+//     answer, before its batch: code 'CursorReset' with fields {counter}
+//     (the channel's last id), then 'EventsLost' with fields {from, to}
+//     (the ids lost, inclusive)
+//   batch(channel, json)    a successful answer's events (JSON array text)
+//   or error(channel, status, code, message, body)   a failed request
+//   cycle(channel, finishedAfter, nextAfter)   the `after` of the request
+//     that completed and the engine's cursor of the next one
+//     (poll->finished, poll->next): past the events handed over (see
+//     consumed), a lost range or a reset included
+// and:
 //   reply(id, json)  or  reply(id, undefined, status, code, message, body)
 //   drain()
 // `after` values are numbers, or null when the request had no `after`.
 // engine.consumed(channel, n), from inside batch(), says that only the
 // first n events were handed to listeners (ge_client_consumed).
+// cycle comes from the engine's on_cycle; when batch() or error()
+// unsubscribed the channel (or shut the engine down), the engine calls no
+// more callbacks of that request, and this file calls cycle itself, with
+// the same cursors, once batch() or error() returned. So every batch or
+// error is followed by its cycle, also after a handler threw.
 //
 // Options and arguments are checked by lib/ (lib/options.js) and by the C
 // engine (ge_client_new); this file only converts them, and a value of
@@ -72,11 +85,16 @@ private:
 
     static void OnEvents(ge_client *, const ge_poll *poll, void *ud);
     static void OnError(ge_client *, const ge_poll *poll, void *ud);
+    static void OnCycle(ge_client *, const ge_poll *poll, void *ud);
     static void OnReply(ge_client *, const ge_error *err, const char *json, size_t len, void *ud);
     static void OnDrain(ge_client *, void *ud);
     static void CleanupHook(void *arg);
 
     void Call(const char *name, std::initializer_list<napi_value> args);
+    // Call `name` for the request of poll, then its cycle if the handler
+    // left the channel meanwhile (no on_cycle will come).
+    void CallThenCycle(const ge_poll *poll, const char *name, std::initializer_list<napi_value> args);
+    void Left(const char *channel);  // JS unsubscribed channel (NULL: all)
     Napi::Value After(const ge_cursor &c);
     void Sync();  // ref/unref handles and the handlers object
     void Destroy();
@@ -89,6 +107,10 @@ private:
     bool strong_ = false;
     bool finalizing_ = false;
     bool hook_ = false;
+    // The channel whose batch or error JS is handling (NULL: none), and
+    // whether JS unsubscribed it meanwhile.
+    const char *handling_ = nullptr;
+    bool left_ = false;
 };
 
 // A failed Node-API call where no JS caller could catch an exception (a
@@ -297,29 +319,57 @@ Napi::Value Engine::After(const ge_cursor &c) {
     return Napi::Number::New(Env(), static_cast<double>(c.after));
 }
 
+void Engine::CallThenCycle(const ge_poll *poll, const char *name, std::initializer_list<napi_value> args) {
+    handling_ = poll->channel;
+    left_ = false;
+    Call(name, args);
+    handling_ = nullptr;
+    if (left_) OnCycle(client_, poll, this);
+}
+
+void Engine::Left(const char *channel) {
+    if (handling_ && (!channel || strcmp(channel, handling_) == 0)) left_ = true;
+}
+
 void Engine::OnEvents(ge_client *, const ge_poll *poll, void *ud) {
     auto *self = static_cast<Engine *>(ud);
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
-    self->Call("batch", {Napi::String::New(env, poll->channel),
-                         Napi::String::New(env, poll->json, poll->json_len),
-                         self->After(poll->finished), self->After(poll->next)});
+    self->CallThenCycle(poll, "batch", {Napi::String::New(env, poll->channel),
+                                        Napi::String::New(env, poll->json, poll->json_len)});
 }
 
+// A failed request, or a signal of a successful answer (status 200) with
+// its numbers by name: the lost range, or the channel's last id.
 void Engine::OnError(ge_client *, const ge_poll *poll, void *ud) {
     auto *self = static_cast<Engine *>(ud);
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     const ge_error *e = poll->error;
-    // A signal of a successful answer (status 200): its numbers follow,
-    // the lost range or the channel's last id of a reset.
-    bool reset = e->status == 200 && strcmp(e->code, GE_CODE_CURSOR_RESET) == 0;
-    double a = static_cast<double>(reset ? poll->reset_counter : poll->lost_from);
-    double b = static_cast<double>(reset ? poll->reset_counter : poll->lost_to);
-    self->Call("error", {Napi::String::New(env, poll->channel), Napi::Number::New(env, e->status),
-                         Napi::String::New(env, e->code), Napi::String::New(env, e->message),
-                         Napi::String::New(env, e->body, e->body_len), self->After(poll->finished),
-                         Napi::Number::New(env, a), Napi::Number::New(env, b)});
+    Napi::String channel = Napi::String::New(env, poll->channel);
+    Napi::String code = Napi::String::New(env, e->code);
+    Napi::String message = Napi::String::New(env, e->message);
+    if (e->status != 200) {
+        self->CallThenCycle(poll, "error", {channel, Napi::Number::New(env, e->status), code, message,
+                                            Napi::String::New(env, e->body, e->body_len)});
+        return;
+    }
+    Napi::Object fields = Napi::Object::New(env);
+    if (strcmp(e->code, GE_CODE_CURSOR_RESET) == 0) {
+        fields.Set("counter", Napi::Number::New(env, static_cast<double>(poll->reset_counter)));
+    } else {
+        fields.Set("from", Napi::Number::New(env, static_cast<double>(poll->lost_from)));
+        fields.Set("to", Napi::Number::New(env, static_cast<double>(poll->lost_to)));
+    }
+    self->Call("signal", {channel, code, message, fields});
+}
+
+// poll->next as ge_client_consumed left it.
+void Engine::OnCycle(ge_client *, const ge_poll *poll, void *ud) {
+    auto *self = static_cast<Engine *>(ud);
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    self->Call("cycle", {Napi::String::New(env, poll->channel), self->After(poll->finished), self->After(poll->next)});
 }
 
 void Engine::OnReply(ge_client *c, const ge_error *e, const char *json, size_t len, void *ud) {
@@ -379,7 +429,7 @@ Napi::Value Engine::Subscribe(const Napi::CallbackInfo &info) {
     bool ok = true;
     std::string ch = Str(info, 0, &ok);
     ARGS_OK();
-    int rc = ge_client_subscribe(client_, ch.c_str(), OnEvents, OnError, nullptr, this);
+    int rc = ge_client_subscribe(client_, ch.c_str(), OnEvents, OnError, OnCycle, this);
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
@@ -390,6 +440,7 @@ Napi::Value Engine::Unsubscribe(const Napi::CallbackInfo &info) {
     std::string ch = Str(info, 0, &ok);
     ARGS_OK();
     int rc = ge_client_unsubscribe(client_, ch.c_str());
+    if (rc == GE_OK) Left(ch.c_str());
     Sync();
     return Napi::Number::New(info.Env(), rc);
 }
@@ -454,6 +505,7 @@ Napi::Value Engine::IndexGet(const Napi::CallbackInfo &info) {
 Napi::Value Engine::Shutdown(const Napi::CallbackInfo &info) {
     NEED_CLIENT();
     ge_client_shutdown(client_);
+    Left(nullptr);
     Sync();
     return Napi::Number::New(info.Env(), 0);
 }

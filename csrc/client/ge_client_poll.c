@@ -223,9 +223,6 @@ int ge_client_consumed(ge_client *c, const char *channel, size_t n) {
     return GE_OK;
 }
 
-/* A 200 with a valid batch: the cursor moves past every event first (so a
- * callback that unsubscribes leaves it right), then back to what the
- * callback consumed if it said less (ge_client_consumed). */
 /* Report the answer's signals through on_error, before its events. */
 static void signal_one(ge_poller *p, ge_poll *poll, unsigned gen, void *ud, const char *code, const char *msg) {
     if (p->generation != gen || !p->on_error) return;
@@ -251,6 +248,12 @@ static void signal_all(ge_poller *p, ge_poll *poll, unsigned gen, void *ud) {
     }
 }
 
+/* A 200 with a valid batch. A signal callback that unsubscribes drops the
+ * whole answer: the cursor stays where the finished request was, and a
+ * later subscription gets the answer again, its signals included. Past
+ * the signals the cursor moves past every event (so an on_events that
+ * unsubscribes leaves it right), then back to what the callback consumed
+ * if it said less (ge_client_consumed). */
 static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t count) {
     ge_client *c = p->client;
     unsigned gen = p->generation;
@@ -258,12 +261,12 @@ static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t coun
     poll->events = refs;
     poll->count = count;
     poll->next = cursor_after(poll, count);
-    p->cursor = poll->next;
-    p->after_ts = cursor_ts(p, poll, count, &poll->next);
     p->backoff_ms = 0;
     p->stalled = 0;
     signal_all(p, poll, gen, ud);
     if (p->generation != gen) return;
+    p->cursor = poll->next;
+    p->after_ts = cursor_ts(p, poll, count, &poll->next);
     p->batch = poll;
     if (p->on_events) p->on_events(c, poll, ud);
     p->batch = NULL;
