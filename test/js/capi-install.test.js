@@ -6,7 +6,6 @@
 // to the real daemon. The install is built in a private folder with plain
 // flags (whatever GE_BUILD the suite uses, e.g. with sanitizers).
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -49,9 +48,11 @@ int main(int argc, char **argv) {
 }
 `;
 
-function sh(cmd, args, opts = {}) {
+// A command that must succeed: its exit status is asserted on t, and a
+// failure ends the test there, as what follows works on its output.
+function sh(t, cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, Object.assign({ encoding: 'utf8' }, opts));
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+  if (!t.equal(r.status, 0, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`)) throw new Error(cmd + ' failed');
   return r.stdout;
 }
 
@@ -61,38 +62,38 @@ tap.teardown(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, async () => {
-  sh('make', ['-s', '-j2', '-C', h.ROOT, 'install', 'BUILD=' + path.join(tmp, 'build'), 'CFLAGS=-O2',
+tap.test('make install DESTDIR PREFIX=/usr lays out every file', T, async (t) => {
+  sh(t, 'make', ['-s', '-j2', '-C', h.ROOT, 'install', 'BUILD=' + path.join(tmp, 'build'), 'CFLAGS=-O2',
     'LDFLAGS=', 'DESTDIR=' + root, 'PREFIX=/usr']);
   for (const f of ['bin/ganomede-events', 'bin/ganomede-events-server', 'lib/libganomede-events.so.1',
     'lib/libganomede-events.so', 'lib/libganomede-events.a', 'include/ganomede_events.h',
     'lib/pkgconfig/ganomede-events.pc', 'share/man/man1/ganomede-events.1', 'share/man/man1/ganomede-events-server.1'])
-    assert.ok(fs.existsSync(path.join(root, 'usr', f)), f);
-  assert.equal(fs.readlinkSync(path.join(root, 'usr/lib/libganomede-events.so')), 'libganomede-events.so.1');
-  const dyn = sh('readelf', ['-d', path.join(root, 'usr/lib/libganomede-events.so.1')]);
-  assert.match(dyn, /SONAME.*\[libganomede-events\.so\.1\]/);
-  assert.match(dyn, /NEEDED.*libcurl/);
-  assert.doesNotMatch(dyn, /hiredis|libevent/, 'clients need neither hiredis nor libevent');
-  const syms = sh('nm', ['-D', '--defined-only', path.join(root, 'usr/lib/libganomede-events.so.1')]);
-  assert.match(syms, / ge_client_new$/m);
-  assert.doesNotMatch(syms, / ge__/, 'internal symbols are not exported');
+    t.ok(fs.existsSync(path.join(root, 'usr', f)), f);
+  t.equal(fs.readlinkSync(path.join(root, 'usr/lib/libganomede-events.so')), 'libganomede-events.so.1');
+  const dyn = sh(t, 'readelf', ['-d', path.join(root, 'usr/lib/libganomede-events.so.1')]);
+  t.match(dyn, /SONAME.*\[libganomede-events\.so\.1\]/);
+  t.match(dyn, /NEEDED.*libcurl/);
+  t.notMatch(dyn, /hiredis|libevent/, 'clients need neither hiredis nor libevent');
+  const syms = sh(t, 'nm', ['-D', '--defined-only', path.join(root, 'usr/lib/libganomede-events.so.1')]);
+  t.match(syms, / ge_client_new$/m);
+  t.notMatch(syms, / ge__/, 'internal symbols are not exported');
   const pc = fs.readFileSync(path.join(root, 'usr/lib/pkgconfig/ganomede-events.pc'), 'utf8');
-  assert.match(pc, /^prefix=\/usr$/m);
+  t.match(pc, /^prefix=\/usr$/m);
   // The installed tools run and the man pages render.
-  assert.match(sh(path.join(root, 'usr/bin/ganomede-events'), ['--help']), /^Usage: ganomede-events /);
+  t.match(sh(t, path.join(root, 'usr/bin/ganomede-events'), ['--help']), /^Usage: ganomede-events /);
 });
 
 // scripts/deps.sh installs groff; without it the check is a visible skip,
 // which scripts/test.sh counts as a failure.
-tap.test('the installed man pages render without a warning', Object.assign({ skip: missing('groff') }, T), async () => {
+tap.test('the installed man pages render without a warning', Object.assign({ skip: missing('groff') }, T), async (t) => {
   for (const m of ['ganomede-events.1', 'ganomede-events-server.1']) {
     const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', path.join(root, 'usr/share/man/man1', m)], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, '', m + ': ' + r.stderr);
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stderr, '', m + ': ' + r.stderr);
   }
 });
 
-tap.test('a program outside the tree builds with pkg-config and talks to the daemon', T, async () => {
+tap.test('a program outside the tree builds with pkg-config and talks to the daemon', T, async (t) => {
   const dir = path.join(tmp, 'outside');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'prog.c'), PROG);
@@ -101,28 +102,28 @@ tap.test('a program outside the tree builds with pkg-config and talks to the dae
     PKG_CONFIG_PATH: path.join(root, 'usr/lib/pkgconfig'),
   });
   // Exactly the documented command line, through a shell.
-  sh('sh', ['-c', 'cc -std=c11 -Wall -Werror prog.c $(pkg-config --cflags --libs ganomede-events) -o prog'], { cwd: dir, env });
+  sh(t, 'sh', ['-c', 'cc -std=c11 -Wall -Werror prog.c $(pkg-config --cflags --libs ganomede-events) -o prog'], { cwd: dir, env });
   const ch = h.unique('outside');
-  const out = sh(path.join(dir, 'prog'), [String(server.port), ch], {
+  const out = sh(t, path.join(dir, 'prog'), [String(server.port), ch], {
     env: { PATH: process.env.PATH, API_SECRET: h.SECRET, LD_LIBRARY_PATH: path.join(root, 'usr/lib') },
   });
   const [sent, latest] = out.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(sent.id, 1);
-  assert.deepEqual(sent.data, { from: 'outside' });
-  assert.deepEqual(latest, [sent]);
+  t.equal(sent.id, 1);
+  t.strictSame(sent.data, { from: 'outside' });
+  t.strictSame(latest, [sent]);
   // It really uses the installed shared library.
-  const ldd = sh('ldd', [path.join(dir, 'prog')], { env: { LD_LIBRARY_PATH: path.join(root, 'usr/lib') } });
-  assert.ok(ldd.includes(path.join(root, 'usr/lib/libganomede-events.so.1')), ldd);
+  const ldd = sh(t, 'ldd', [path.join(dir, 'prog')], { env: { LD_LIBRARY_PATH: path.join(root, 'usr/lib') } });
+  t.ok(ldd.includes(path.join(root, 'usr/lib/libganomede-events.so.1')), ldd);
 
   // And statically, with the .a and its private dependencies.
-  const libs = sh('pkg-config', ['--libs', 'libcurl']).trim();
-  sh('sh', ['-c', `cc -std=c11 prog.c $(pkg-config --cflags ganomede-events) ${root}/usr/lib/libganomede-events.a ${libs} -lpthread -lm -o prog-static`], { cwd: dir, env });
-  const out2 = sh(path.join(dir, 'prog-static'), [String(server.port), ch], { env: { PATH: process.env.PATH, API_SECRET: h.SECRET } });
-  assert.equal(JSON.parse(out2.split('\n')[0]).id, 2);
+  const libs = sh(t, 'pkg-config', ['--libs', 'libcurl']).trim();
+  sh(t, 'sh', ['-c', `cc -std=c11 prog.c $(pkg-config --cflags ganomede-events) ${root}/usr/lib/libganomede-events.a ${libs} -lpthread -lm -o prog-static`], { cwd: dir, env });
+  const out2 = sh(t, path.join(dir, 'prog-static'), [String(server.port), ch], { env: { PATH: process.env.PATH, API_SECRET: h.SECRET } });
+  t.equal(JSON.parse(out2.split('\n')[0]).id, 2);
 });
 
-tap.test('make uninstall removes what install put', T, async () => {
-  sh('make', ['-s', '-C', h.ROOT, 'uninstall', 'BUILD=' + path.join(tmp, 'build'), 'DESTDIR=' + root, 'PREFIX=/usr']);
+tap.test('make uninstall removes what install put', T, async (t) => {
+  sh(t, 'make', ['-s', '-C', h.ROOT, 'uninstall', 'BUILD=' + path.join(tmp, 'build'), 'DESTDIR=' + root, 'PREFIX=/usr']);
   const left = execFileSync('find', [root, '-type', 'f,l'], { encoding: 'utf8' }).trim();
-  assert.equal(left, '');
+  t.equal(left, '');
 });

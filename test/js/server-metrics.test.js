@@ -1,7 +1,6 @@
 'use strict';
 // Watching the daemon: /metrics (Prometheus), /health, statsd.
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const { startServer, startRedis, request, unique, sleep, limit } = require('../lib/harness');
 
@@ -13,7 +12,7 @@ const metric = (text, name) => {
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 };
 
-tap.test('/metrics counts requests by route and status, published events and waiters', T, async () => {
+tap.test('/metrics counts requests by route and status, published events and waiters', T, async (t) => {
   const s = await startServer({ env: { POLL_TIMEOUT: '5000' } });
   try {
     const ch = unique();
@@ -25,42 +24,42 @@ tap.test('/metrics counts requests by route and status, published events and wai
     const waiting = [0, 1].map((i) => fetch(s.url + '/events/v1/events?' + q({ secret: s.secret, clientId: 'w' + i, channel: ch, after: 3 })));
     await sleep(300);
     const r = await request(s.url, 'GET', '/metrics');
-    assert.equal(r.status, 200);
-    assert.match(r.headers.get('content-type'), /^text\/plain/);
-    const t = r.body;
-    assert.equal(metric(t, 'ganomede_events_requests_total{route="events",status="200"}'), 3);
-    assert.equal(metric(t, 'ganomede_events_requests_total{route="events",status="401"}'), 1);
-    assert.equal(metric(t, 'ganomede_events_requests_total{route="unknown",status="404"}'), 1);
-    assert.equal(metric(t, 'ganomede_events_published_total'), 3);
-    assert.equal(metric(t, 'ganomede_events_longpolls_waiting'), 2);
-    assert.equal(metric(t, 'ganomede_events_channels_subscribed'), 1);
-    assert.equal(metric(t, 'ganomede_events_redis_up{connection="commands"}'), 1);
-    assert.equal(metric(t, 'ganomede_events_request_duration_seconds_count{route="events"}'), 4);
-    assert.match(t, /# TYPE ganomede_events_request_duration_seconds histogram/);
+    t.equal(r.status, 200);
+    t.match(r.headers.get('content-type'), /^text\/plain/);
+    const body = r.body;
+    t.equal(metric(body, 'ganomede_events_requests_total{route="events",status="200"}'), 3);
+    t.equal(metric(body, 'ganomede_events_requests_total{route="events",status="401"}'), 1);
+    t.equal(metric(body, 'ganomede_events_requests_total{route="unknown",status="404"}'), 1);
+    t.equal(metric(body, 'ganomede_events_published_total'), 3);
+    t.equal(metric(body, 'ganomede_events_longpolls_waiting'), 2);
+    t.equal(metric(body, 'ganomede_events_channels_subscribed'), 1);
+    t.equal(metric(body, 'ganomede_events_redis_up{connection="commands"}'), 1);
+    t.equal(metric(body, 'ganomede_events_request_duration_seconds_count{route="events"}'), 4);
+    t.match(body, /# TYPE ganomede_events_request_duration_seconds histogram/);
     await request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'm', channel: ch, from: 'f', type: 't' });
     await Promise.all(waiting);
     const after = (await request(s.url, 'GET', '/metrics')).body;
-    assert.equal(metric(after, 'ganomede_events_longpolls_waiting'), 0);
-    assert.equal(metric(after, 'ganomede_events_requests_total{route="events",status="200"}'), 6);
+    t.equal(metric(after, 'ganomede_events_longpolls_waiting'), 0);
+    t.equal(metric(after, 'ganomede_events_requests_total{route="events",status="200"}'), 6);
   } finally { await s.stop(); }
 });
 
-tap.test('/health and the redis_up gauge flip when Redis stops', T, async () => {
+tap.test('/health and the redis_up gauge flip when Redis stops', T, async (t) => {
   const redis = await startRedis();
   const s = await startServer({ redisPort: redis.port });
   try {
     let h = await request(s.url, 'GET', '/health');
-    assert.deepEqual([h.status, h.json.status], [200, 'ok']);
+    t.strictSame([h.status, h.json.status], [200, 'ok']);
     await redis.stop();
     await sleep(200);
     h = await request(s.url, 'GET', '/events/v1/health');
-    assert.deepEqual([h.status, h.json.status], [503, 'unavailable']);
+    t.strictSame([h.status, h.json.status], [503, 'unavailable']);
     const m = (await request(s.url, 'GET', '/metrics')).body;
-    assert.equal(metric(m, 'ganomede_events_redis_up{connection="commands"}'), 0);
+    t.equal(metric(m, 'ganomede_events_redis_up{connection="commands"}'), 0);
   } finally { await s.stop(); await redis.stop(); }
 });
 
-tap.test('statsd counters when STATSD_HOST is set', T, async () => {
+tap.test('statsd counters when STATSD_HOST is set', T, async (t) => {
   const sock = dgram.createSocket('udp4');
   const lines = [];
   sock.on('message', (msg) => lines.push(...msg.toString().split('\n')));
@@ -70,13 +69,13 @@ tap.test('statsd counters when STATSD_HOST is set', T, async () => {
     await request(s.url, 'GET', '/events/v1/latest?' + q({ secret: s.secret, channel: unique() }));
     await request(s.url, 'GET', '/events/v1/latest');
     await sleep(200);
-    assert.ok(lines.includes('test.requests.latest.200:1|c'), lines.join(' | '));
-    assert.ok(lines.includes('test.requests.latest.401:1|c'));
-    assert.ok(lines.some((l) => /^test\.latency\.latest:[\d.]+\|ms$/.test(l)));
+    t.ok(lines.includes('test.requests.latest.200:1|c'), lines.join(' | '));
+    t.ok(lines.includes('test.requests.latest.401:1|c'));
+    t.ok(lines.some((l) => /^test\.latency\.latest:[\d.]+\|ms$/.test(l)));
   } finally { await s.stop(); sock.close(); }
 });
 
-tap.test('a client leaving a long-poll is counted as 499', T, async () => {
+tap.test('a client leaving a long-poll is counted as 499', T, async (t) => {
   const s = await startServer({ env: { POLL_TIMEOUT: '5000' } });
   try {
     const ac = new AbortController();
@@ -86,6 +85,6 @@ tap.test('a client leaving a long-poll is counted as 499', T, async () => {
     await p;
     await sleep(200);
     const m = (await request(s.url, 'GET', '/metrics')).body;
-    assert.equal(metric(m, 'ganomede_events_requests_total{route="events",status="499"}'), 1);
+    t.equal(metric(m, 'ganomede_events_requests_total{route="events",status="499"}'), 1);
   } finally { await s.stop(); }
 });

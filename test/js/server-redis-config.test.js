@@ -2,7 +2,6 @@
 // Redis configuration beyond host and port: REDIS_URL (password, user,
 // database, unix socket), REDIS_PASSWORD, and clear errors.
 const tap = require('tap');
-const assert = require('node:assert/strict');
 const path = require('node:path');
 const { startServer, startRedis, request, redisCommand, unique, limit } = require('../lib/harness');
 
@@ -11,13 +10,13 @@ const T = { timeout: limit(60000) };
 const publish = (s, channel) => request(s.url, 'POST', '/events/v1/events',
   { secret: s.secret, clientId: 'r', channel, from: 'f', type: 't' });
 
-tap.test('REDIS_URL with a password and a database number', T, async () => {
+tap.test('REDIS_URL with a password and a database number', T, async (t) => {
   const redis = await startRedis({ password: 'p@ss:word' });
   try {
     const s = await startServer({ env: { REDIS_URL: 'redis://:p%40ss%3Aword@127.0.0.1:' + redis.port + '/3' } });
     try {
       const ch = unique();
-      assert.equal((await publish(s, ch)).status, 200);
+      t.equal((await publish(s, ch)).status, 200);
       // The event is in database 3, behind the password.
       const sock = require('node:net');
       const got = await new Promise((resolve, reject) => {
@@ -27,35 +26,35 @@ tap.test('REDIS_URL with a password and a database number', T, async () => {
         c.on('error', reject);
         c.write('AUTH p@ss:word\r\nSELECT 3\r\nGET indices:' + ch + '\r\n');
       });
-      assert.match(got, /^\+OK\r\n\+OK\r\n\$1\r\n1\r\n/);
-      assert.ok(!s.stdout.includes('p@ss'), 'the password is not logged');
+      t.match(got, /^\+OK\r\n\+OK\r\n\$1\r\n1\r\n/);
+      t.ok(!s.stdout.includes('p@ss'), 'the password is not logged');
     } finally { await s.stop(); }
   } finally { await redis.stop(); }
 });
 
-tap.test('a wrong password: the server stays up, answers 503 and logs why', T, async () => {
+tap.test('a wrong password: the server stays up, answers 503 and logs why', T, async (t) => {
   const redis = await startRedis({ password: 'right' });
   try {
     const s = await startServer({ waitRedis: false, env: { LOG_LEVEL: 'INFO', REDIS_URL: 'redis://:wrong@127.0.0.1:' + redis.port } });
     try {
       await new Promise((r) => setTimeout(r, 300));
-      assert.equal((await publish(s, unique())).status, 503);
-      assert.equal((await request(s.url, 'GET', '/health')).status, 503);
-      assert.match(s.stdout, /redis setup failed/);
-      assert.ok(!s.stdout.includes('wrong'), 'the password is not logged');
+      t.equal((await publish(s, unique())).status, 503);
+      t.equal((await request(s.url, 'GET', '/health')).status, 503);
+      t.match(s.stdout, /redis setup failed/);
+      t.ok(!s.stdout.includes('wrong'), 'the password is not logged');
     } finally { await s.stop(); }
   } finally { await redis.stop(); }
 });
 
-tap.test('REDIS_PASSWORD with the original host/port variables', T, async () => {
+tap.test('REDIS_PASSWORD with the original host/port variables', T, async (t) => {
   const redis = await startRedis({ password: 'sekret' });
   try {
     const s = await startServer({ redisPort: redis.port, env: { REDIS_PASSWORD: 'sekret' } });
-    try { assert.equal((await publish(s, unique())).status, 200); } finally { await s.stop(); }
+    try { t.equal((await publish(s, unique())).status, 200); } finally { await s.stop(); }
   } finally { await redis.stop(); }
 });
 
-tap.test('REDIS_URL unix:// socket', T, async () => {
+tap.test('REDIS_URL unix:// socket', T, async (t) => {
   const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'ge-sock-'));
   const sockPath = path.join(dir, 'redis.sock');
   const redis = await startRedis({ unixsocket: sockPath });
@@ -63,18 +62,18 @@ tap.test('REDIS_URL unix:// socket', T, async () => {
     const s = await startServer({ env: { REDIS_URL: 'unix://' + sockPath + '?db=2' } });
     try {
       const ch = unique();
-      assert.equal((await publish(s, ch)).status, 200);
-      assert.equal(await redisCommand(redis.port, 'GET', 'indices:' + ch), null, 'not in db 0');
+      t.equal((await publish(s, ch)).status, 200);
+      t.equal(await redisCommand(redis.port, 'GET', 'indices:' + ch), null, 'not in db 0');
     } finally { await s.stop(); }
   } finally { await redis.stop(); }
 });
 
-tap.test('a malformed REDIS_URL is a start-up error that does not echo the password', T, async () => {
+tap.test('a malformed REDIS_URL is a start-up error that does not echo the password', T, async (t) => {
   for (const url of ['http://x', 'redis://:secretpw@host:notaport', 'redis://user@host', 'unix://']) {
     const s = await startServer({ env: { REDIS_URL: url }, wait: false });
     const e = await s.exited;
-    assert.equal(e.code, 1, url);
-    assert.match(s.stderr, /REDIS_URL is not/);
-    assert.ok(!s.stderr.includes('secretpw'));
+    t.equal(e.code, 1, url);
+    t.match(s.stderr, /REDIS_URL is not/);
+    t.ok(!s.stderr.includes('secretpw'));
   }
 });
