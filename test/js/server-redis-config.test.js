@@ -65,7 +65,10 @@ tap.test('REDIS_URL unix:// socket', T, async (t) => {
       t.equal((await publish(s, ch)).status, 200);
       t.equal(await redisCommand(redis.port, 'GET', 'indices:' + ch), null, 'not in db 0');
     } finally { await s.stop(); }
-  } finally { await redis.stop(); }
+  } finally {
+    await redis.stop();
+    require('node:fs').rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 tap.test('a malformed REDIS_URL is a start-up error that does not echo the password', T, async (t) => {

@@ -87,11 +87,17 @@ async function exitWithin(proc, exited, ms, what) {
   throw new Error(what + ' still running ' + limit(ms) + ' ms after it was told to stop: killed');
 }
 
+// The folders startRedis made: removed when the test process exits (a
+// test may restart a Redis on the same folder after a stop).
+const redisDirs = [];
+process.on('exit', () => { for (const d of redisDirs) fs.rmSync(d, { recursive: true, force: true }); });
+
 // A private redis-server on a free port. opts.appendonly keeps an AOF so
 // a SIGKILLed Redis comes back with its data.
 async function startRedis(opts = {}) {
   const port = opts.port || await freePort();
-  const dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'ge-redis-'));
+  let dir = opts.dir;
+  if (!dir) redisDirs.push(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ge-redis-')));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--dir', dir, '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no'];
   // Durable: an event acknowledged with 200 survives a SIGKILL of Redis.
