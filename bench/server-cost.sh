@@ -77,21 +77,11 @@ cost_setup_get100() { # 100 events on bench-get (Redis flushed first), checked
 }
 
 # ---- the publish script, for redis-benchmark --------------------------------
-# Its text from the C string literals of csrc/service/ge_store_scripts.h
-# (JSON's escapes are C's here), as bench/ha-wait.sh does; the arguments
-# are those ge_store_publish sends: KEYS indices:<ch>, <ch>:keys,
-# ge:retention; ARGV ch, timestamp, type, from, data, max events, max age
-# (0, 0: no retention, as in the daemon runs).
-PUBLISH_SRC=$(node -e '
-  const t = require("fs").readFileSync(process.argv[1], "utf8");
-  const m = /#define GE_LUA_PUBLISH([\s\S]*?)\n\n/.exec(t);
-  const lit = (name) => { const d = new RegExp("#define " + name + "([\\s\\S]*?)\\n\\n").exec(t);
-    return d[1].match(/"(?:[^"\\]|\\.)*"/g).map((l) => JSON.parse(l)).join(""); };
-  // GE_LUA_PUBLISH opens with the GE_LUA_COLLISION macro, not a literal.
-  process.stdout.write((/^\s*\\\s*GE_LUA_COLLISION/.test(m[1]) ? lit("GE_LUA_COLLISION") : "") + lit("GE_LUA_PUBLISH") + ".");
-' "$ROOT/csrc/service/ge_store_scripts.h") || die "cannot read the publish script from csrc/service/ge_store_scripts.h"
-PUBLISH_SRC=${PUBLISH_SRC%.}  # the "." kept its final newline through $(...)
-PUBLISH_SHA=$(printf '%s' "$PUBLISH_SRC" | sha1sum | cut -c1-40)
+# The daemon's own text (bench/publish-script.js; checked against what the
+# daemon loaded below), with ge_store_publish's arguments: no retention
+# (0, 0), as in the daemon runs.
+node "$HERE/publish-script.js" >"$WORK/publish.lua" || die "cannot read the publish script (bench/publish-script.js)"
+PUBLISH_SHA=$(sha1sum "$WORK/publish.lua" | cut -c1-40)
 RB_ARGS=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0)
 
 # ---- counters ---------------------------------------------------------------
@@ -215,7 +205,7 @@ RB_TIMEOUT=$((DUR_S * 6 + 30))
 rflush
 daemon_start 1
 [ "$(redis-cli -p "$RPORT" script exists "$PUBLISH_SHA")" = 1 ] ||
-    die "the publish script read from csrc/service/ge_store_scripts.h is not the one the daemon loaded"
+    die "the publish script of bench/publish-script.js is not the one the daemon loaded"
 t=$(redis-cli -p "$RPORT" "${RB_ARGS[@]}" | head -1)
 [[ "$t" == '{"id":1,'* ]] || die "the publish script does not run with these arguments: $t"
 log ""
