@@ -105,8 +105,8 @@ redis_calls() { # -> total calls in INFO commandstats, then "cmd=calls/usec_per_
 }
 cmd_table() { # round: Redis commands per request and their time, for POST, the benchmark runs and GET100
     local r=$1
-    printf '%s\n' "post ${CV[post:reqs:$r]:-0}${CV[post:cmds:$r]:-}" "rb1 ${CV[rb1:reqs:$r]:-0}${CV[rb1:cmds:$r]:-}" \
-        "rb16 ${CV[rb16:reqs:$r]:-0}${CV[rb16:cmds:$r]:-}" "get ${CV[get:reqs:$r]:-0}${CV[get:cmds:$r]:-}" |
+    printf '%s\n' "post ${CV[post:reqs:$r]:-0} ${CV[post:cmds:$r]:-}" "rb1 ${CV[rb1:reqs:$r]:-0} ${CV[rb1:cmds:$r]:-}" \
+        "rb16 ${CV[rb16:reqs:$r]:-0} ${CV[rb16:cmds:$r]:-}" "get ${CV[get:reqs:$r]:-0} ${CV[get:cmds:$r]:-}" |
     awk '{ k = $1; n = $2; ks[++nk] = k
            for (i = 3; i <= NF; i++) { split($i, a, "[=/]"); if (!(a[1] in seen)) { seen[a[1]] = 1; cmds[++nc] = a[1] }
                v[k, a[1]] = n > 0 ? sprintf("%.2f × %.2f", a[2] / n, a[3]) : "" } }
