@@ -74,9 +74,9 @@ OUT=${OUT:-$(mktemp -d /tmp/ge-profile.XXXXXX)}
 mkdir -p "$OUT"
 PIDS=()
 stop_pid() { # pid: TERM, then KILL after 10 s (valgrind writes its last dump on TERM)
-    local pid=$1 i
+    local pid=$1
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
@@ -96,8 +96,7 @@ free_port() {
     node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 wait_http() { # url seconds
-    local i
-    for i in $(seq $(($2 * 10))); do
+    for _ in $(seq $(($2 * 10))); do
         curl -s -o /dev/null --max-time 1 "$1" && return 0
         sleep 0.1
     done

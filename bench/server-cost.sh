@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The CPU cost of a request: bench/server.sh --cost (sourced by it, after
 # its Redis is up; uses its helpers, ports and process bookkeeping).
 #
@@ -119,7 +120,7 @@ cmd_table() { # round: Redis commands per request and their time, for POST, the 
 
 declare -A CV  # CV[key:metric:round]
 cost_measure() { # key round kind: runs the load, fills CV
-    local key=$1 r=$2 kind=$3 out reqs rps d0 d1 r0 r1 n0 n1 m0 m1 wt rc
+    local key=$1 r=$2 kind=$3 out reqs rps d0 d1 r0 r1 n0 n1 m0 m1 wt
     redis-cli -p "$RPORT" config resetstat >/dev/null
     d0=$(group_ticks "$DPID"); r0=$(group_ticks "$RPID"); n0=$(group_ticks "$NPID"); m0=$(machine_ticks)
     case "$kind" in
@@ -279,5 +280,6 @@ if [ ${#WRK_ISSUES[@]} -gt 0 ] || [ ${#DAEMON_PROBLEMS[@]} -gt 0 ]; then
     echo "problems seen:"
     for p in "${WRK_ISSUES[@]+"${WRK_ISSUES[@]}"}" "${DAEMON_PROBLEMS[@]+"${DAEMON_PROBLEMS[@]}"}"; do echo "  - $p"; done
 else
+    # shellcheck disable=SC2034 # read by server.sh's cleanup
     KEEP_WORK=0
 fi
