@@ -4,6 +4,7 @@
 #   bench/server.sh [--compare-original] [--quick] [--rebuild]
 #                   [--duration 10s] [--reps 3] [--no-workers2]
 #                   [--wait-idle SECONDS] [--fanout-js]
+#   bench/server.sh --cost [--quick] [--duration 10s] [--reps 3] ...
 #
 # Starts its own redis-server and daemon on free loopback ports, measures
 # with wrk (-t2 -c50) and bench/server-fanout.c (.js with --fanout-js),
@@ -21,6 +22,10 @@
 #   --compare-original: the same POST/GET100 against the original Node
 #            server (npm ganomede-events@1.5, installed into $ORIG_DIR,
 #            default /tmp/orig, never into this repository) and ratios.
+#   --cost   instead of all the above: CPU per request of the daemon and
+#            of Redis for POST and GET100, nginx's per static answer as the
+#            yardstick, redis-benchmark running the publish script
+#            (bench/server-cost.sh).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +40,7 @@ FAN_WAITERS=1000
 PARK_WAITERS=10000
 POLL_TIMEOUT=60000
 COMPARE=0
+COST=0
 REBUILD=0
 WORKERS2=1
 WAIT_IDLE=0
@@ -44,6 +50,7 @@ ORIG_DIR=${ORIG_DIR:-/tmp/orig}
 while [ $# -gt 0 ]; do
     case "$1" in
     --compare-original) COMPARE=1 ;;
+    --cost) COST=1 ;;
     --quick) DURATION=3s; REPS=1 ;;
     --rebuild) REBUILD=1 ;;
     --duration) DURATION=$2; shift ;;
@@ -51,7 +58,7 @@ while [ $# -gt 0 ]; do
     --no-workers2) WORKERS2=0 ;;
     --wait-idle) WAIT_IDLE=$2; shift ;;
     --fanout-js) FANOUT_JS=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -288,6 +295,12 @@ git -C "$ROOT" diff --quiet HEAD -- csrc server 2>/dev/null || COMMIT="$COMMIT+l
 log "machine: $(nproc) cores, $MODEL, Debian $(cat /etc/debian_version 2>/dev/null), kernel $(uname -r)"
 log "tools: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), redis $(redis-server --version | grep -o 'v=[^ ]*'), node $(node --version)"
 log "daemon: $DAEMON_SRC built $(stat -c %y "$DAEMON_SRC" | cut -d. -f1) (tree at $COMMIT); wrk -t$THREADS -c$CONNS -d$DURATION, median of $REPS; fd limit $(ulimit -n); fan-out client: $FANOUT_TOOL"
+
+if [ $COST = 1 ]; then
+    [[ "$DURATION" =~ ^[0-9]+s$ ]] || die "--cost takes --duration in seconds (e.g. 10s)"
+    . "$HERE/server-cost.sh"
+    exit 0
+fi
 
 # ---- 1. parked long-polls: fan-out and memory (fresh daemon, WORKERS=1) ---
 log ""

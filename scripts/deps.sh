@@ -33,8 +33,9 @@ GROUPS_PKGS[packaging]="debootstrap=debootstrap podman=podman qemu-user-static=q
   libssl-dev libssl-dev:arm64 dpkg-dev=dpkg-source"
 # make valgrind, make fuzz / fuzz-smoke (clang's libFuzzer runtime).
 GROUPS_PKGS[checks]="valgrind=valgrind,callgrind_annotate clang=clang libclang-rt-14-dev"
-# bench/: load generator.
-GROUPS_PKGS[bench]="wrk=wrk"
+# bench/: load generator; nginx, the yardstick of bench/server.sh --cost
+# (started on its own config, never as a service); perf for bench/profile.sh.
+GROUPS_PKGS[bench]="wrk=wrk nginx=nginx linux-perf=perf"
 ALL_GROUPS=(build redis node test packaging checks bench)
 DEFAULT_GROUPS=(build redis node test packaging checks)
 
