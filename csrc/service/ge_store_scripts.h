@@ -22,8 +22,12 @@
 
 /* KEYS: indices:<ch>, <ch>:keys, ge:retention;
  * ARGV: ch, timestamp, type, from, data|"", max events, max age ms.
- * Every key is checked before anything is written, so a publish that
- * cannot be stored leaves Redis as it was (the counter included).
+ * The collision checks ride on the writes' own replies (INCR's error for a
+ * counter that is not one, SET NX's nil for an event key that exists,
+ * ZADD's error for a key set that is not a sorted set), and a publish that
+ * cannot be stored undoes what it wrote before it answers, so Redis is
+ * left as it was (the counter included; a counter of "0" is removed).
+ * Errors other than a wrong type (a full Redis's OOM) are answered as is.
  * Retention (docs/retention.md): with a count limit the oldest events
  * beyond it go, at most 100 per publish: one in the steady state (ZCARD,
  * ZPOPMIN, DEL), and a lowered limit is caught up on over the next
@@ -33,24 +37,29 @@
  * Reply: {event JSON, events trimmed}. */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
-    "local cur = redis.pcall('GET', KEYS[1])\n"                                        \
-    "if type(cur) == 'table' or (cur and not string.match(cur, '^%-?%d+$')) then\n"    \
+    "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
+    "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
+    "local id = redis.pcall('INCR', KEYS[1])\n"                                        \
+    "if wrongtype(id) then\n"                                                          \
     "  return collision(KEYS[1] .. ' holds something other than the event counter of channel ' .. ARGV[1]) end\n" \
-    "local zt = redis.call('TYPE', KEYS[2]).ok\n"                                      \
-    "if zt ~= 'none' and zt ~= 'zset' then\n"                                          \
-    "  return collision(KEYS[2] .. ' holds something other than the event list of channel ' .. ARGV[1]) end\n" \
-    "local id = redis.call('INCR', KEYS[1])\n"                                         \
+    "if type(id) == 'table' then return id end\n"                                      \
+    "local function undo() if id == 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end end\n" \
     "local sid = string.format('%d', id)\n"                                            \
     "local key = ARGV[1] .. ':' .. sid\n"                                              \
-    "if redis.call('EXISTS', key) == 1 then\n"                                         \
-    "  if cur then redis.call('DECR', KEYS[1]) else redis.call('DEL', KEYS[1]) end\n"  \
-    "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ARGV[1] .. ' was not stored') end\n" \
     "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[2] .. ',\"type\":' .. " \
     "ARGV[3] .. ',\"from\":' .. ARGV[4]\n"                                             \
     "if ARGV[5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[5] end\n"                   \
     "ev = ev .. '}'\n"                                                                 \
-    "redis.call('SET', key, ev)\n"                                                     \
-    "redis.call('ZADD', KEYS[2], id, key)\n"                                           \
+    "if not redis.call('SET', key, ev, 'NX') then\n"                                   \
+    "  undo()\n"                                                                       \
+    "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ARGV[1] .. ' was not stored') end\n" \
+    "local z = redis.pcall('ZADD', KEYS[2], id, key)\n"                                \
+    "if type(z) == 'table' then\n"                                                     \
+    "  redis.call('DEL', key)\n"                                                       \
+    "  undo()\n"                                                                       \
+    "  if wrongtype(z) then\n"                                                         \
+    "    return collision(KEYS[2] .. ' holds something other than the event list of channel ' .. ARGV[1]) end\n" \
+    "  return z end\n"                                                                 \
     "local trimmed = 0\n"                                                              \
     "local max = tonumber(ARGV[6])\n"                                                  \
     "if max > 0 then\n"                                                                \

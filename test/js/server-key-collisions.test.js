@@ -43,6 +43,37 @@ tap.test('a publish that cannot be stored is an error, and nothing is written', 
   t.equal(await redis('PING'), 'PONG');
 });
 
+tap.test('a key set or counter of another type: the publish is an error and undoes every write', T, async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  // A new channel whose key set is a string: no counter is left behind.
+  const fresh = unique('ks');
+  await redis('SET', fresh + ':keys', 'not a zset');
+  let res = await publish(server, fresh);
+  t.equal(res.status, 500);
+  t.equal(res.json.code, 'KeyCollision');
+  t.match(res.json.message, fresh + ':keys holds something other than the event list');
+  t.equal(await redis('GET', 'indices:' + fresh), null, 'no counter');
+  t.equal(await redis('EXISTS', fresh + ':1'), 0, 'no event key');
+  t.equal(await redis('GET', fresh + ':keys'), 'not a zset', 'the string is untouched');
+  // A channel with events whose key set is replaced: the counter stays.
+  const old = unique('ks');
+  t.equal((await publish(server, old)).status, 200);
+  await redis('DEL', old + ':keys');
+  await redis('HSET', old + ':keys', 'f', 'v');
+  res = await publish(server, old);
+  t.equal(res.json.code, 'KeyCollision');
+  t.equal(await redis('GET', 'indices:' + old), '1', 'the counter is not advanced');
+  t.equal(await redis('EXISTS', old + ':2'), 0, 'no event key');
+  // A counter that is a hash.
+  const hc = unique('ctr');
+  await redis('HSET', 'indices:' + hc, 'f', 'v');
+  res = await publish(server, hc);
+  t.equal(res.json.code, 'KeyCollision');
+  t.match(res.json.message, 'indices:' + hc + ' holds something other than the event counter');
+  t.equal(await redis('EXISTS', hc + ':keys'), 0);
+});
+
 tap.test('an index id equal to a channel name is a conflict, not "exists"', T, async (t) => {
   const server = await startServer();
   t.teardown(() => server.stop());
