@@ -37,7 +37,7 @@ struct ge_call {
     uint64_t after, limit;
     uint64_t after_ts;           /* afterTimestamp: the client's event at `after` (0: unknown) */
     ge_waiter waiter;
-    ge_timer *timer;
+    ge_loop_timer *timer;
     int reading, reread;
     uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
     int reset;                   /* the cursor was not on the channel's history */

@@ -50,7 +50,7 @@ struct conn {
     int setup_left;   /* replies still expected before ready */
     int script_next;  /* which SCRIPT LOAD answers next */
     unsigned backoff;
-    ge_timer *retry;
+    ge_loop_timer *retry;
     int down_logged;
 };
 
@@ -63,7 +63,7 @@ struct ge_store {
     conn cmd, sub, pub;
     char sha[S_COUNT][41];
     op *failed_head, *failed_tail;
-    ge_timer *fail_timer;
+    ge_loop_timer *fail_timer;
     ge_sentinel *sentinel; /* NULL: host/port as configured */
     int have_master;       /* with Sentinel: host/port hold an answer */
     /* publishes acknowledged by replicas (docs/high-availability.md) */
@@ -79,7 +79,7 @@ struct ge_store {
     char refusal[320];     /* why Redis's policy is refused, "" when it is not */
     int full;              /* Redis refused a write for lack of memory */
     int probing, closing;
-    ge_timer *probe_timer;
+    ge_loop_timer *probe_timer;
 };
 
 enum { GE_CAP_RANGE = 1, GE_CAP_SCRIPT };

@@ -14,7 +14,7 @@ struct ge_sweep {
     const ge_log *log;
     uint64_t interval_ms;
     uint64_t *trimmed;
-    ge_timer *timer;
+    ge_loop_timer *timer;
     int scanned;   /* the walk over every channel is done */
     int scanning;  /* the current pass is that walk */
     char cursor[32];
