@@ -284,7 +284,7 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     const char *channel = ge_params_query_str(p, "channel");
     if (!client_id) return ge_reply_invalid(respond, conn, "Invalid Client ID"), NULL;
     if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
-    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, GE_STORE_RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
     uint64_t limit = 100, a = 0, ts = 0;
@@ -330,7 +330,7 @@ ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
     ge_call *c = NULL;
     if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
     else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
-    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
+    else if (ge_store_channel_reserved(channel.data)) msg = GE_STORE_RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
     else ge_json_string_encode(&from, tmp.data, tmp.len);
     if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
@@ -375,7 +375,7 @@ static void latest_cb(void *arg, redisReply *r) {
 ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
     const char *channel = ge_params_query_str(p, "channel");
     if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
-    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, GE_STORE_RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
     uint64_t limit = 100;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);

@@ -159,7 +159,7 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
     const char *msg = NULL;
     if (!ge_params_body_str(p, "id", &id)) msg = "Invalid index ID";
     else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
-    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
+    else if (ge_store_channel_reserved(channel.data)) msg = GE_STORE_RESERVED_CHANNEL;
     else if (!ge_params_body_str(p, "field", &field)) msg = "Invalid field";
     if (msg) {
         ge_reply_invalid(respond, conn, msg);

@@ -10,6 +10,7 @@
 #include "ge_call.h"
 #include "ge_metrics.h"
 #include "ge_params.h"
+#include "ge_store_layout.h"
 #include "ge_str.h"
 #include "ge_sweep.h"
 #include "ge_waiters.h"
@@ -39,11 +40,6 @@ struct ge_api {
     void (*fatal)(void *arg, const char *why);
     void *fatal_arg;
 };
-
-/* The 400 message for a channel name that can only collide. */
-#define RESERVED_CHANNEL                                                                                \
-    "Invalid Channel: names indices, indices:*, index:* and last-fetched:* are reserved (their Redis keys " \
-    "would collide with counters, indices and cursors)"
 
 /* The routes of ge_api_events.c and ge_api_index.c: each answers through
  * respond, at once (returning NULL) or later (returning the call). */

@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_store_layout.h"
 #include "ge_store_priv.h"
-#include "ge_str.h"
 #include "ge_store_scripts.h"
+#include "ge_str.h"
 
 static const char *const script_src[S_COUNT] = {
     GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,       GE_LUA_INDEX_PENDING,
@@ -359,6 +360,11 @@ static void run_script(ge_store *s, int script, int nkeys, int nargs, const char
     run_script_capped(s, NULL, script, nkeys, nargs, args, lens, cb, arg);
 }
 
+/* Key `kind` of the C strings a (and b) into out (ge_store_layout.h). */
+static void key(ge_buf *out, ge_store_key_kind kind, const char *a, const char *b) {
+    ge_store_key(out, kind, a, strlen(a), b, b ? strlen(b) : 0);
+}
+
 /* Small helper to build argument lists of C strings. */
 #define ARGS(...)                                                          \
     const char *args_[] = {__VA_ARGS__};                                   \
@@ -371,17 +377,17 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
                       const char *from_json, const char *data_json, size_t data_len,
                       const ge_retention_limits *lim, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", channel);
-    ge_buf_printf(&k2, "%s:keys", channel);
+    key(&k1, GE_KEY_COUNTER, channel, NULL);
+    key(&k2, GE_KEY_EVENTS, channel, NULL);
     char tsbuf[24], maxbuf[24], agebuf[24];
     snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
     snprintf(maxbuf, sizeof maxbuf, "%llu", (unsigned long long)(lim ? lim->max_events : 0));
     snprintf(agebuf, sizeof agebuf, "%llu", (unsigned long long)(lim ? lim->max_age_ms : 0));
     /* The channel stays the first argument after the keys (argv[6]): the
      * replica confirmation reads it there (ge_store_replicas.c). */
-    const char *args[] = {k1.data, k2.data, GE_STORE_RETENTION_KEY, channel, tsbuf, type_json, from_json,
+    const char *args[] = {k1.data, k2.data, GE_KEY_RETENTION, channel, tsbuf, type_json, from_json,
                           data_json ? data_json : "", maxbuf, agebuf};
-    size_t lens[] = {k1.len, k2.len, strlen(GE_STORE_RETENTION_KEY), strlen(channel), strlen(tsbuf),
+    size_t lens[] = {k1.len, k2.len, strlen(GE_KEY_RETENTION), strlen(channel), strlen(tsbuf),
                      strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
                      strlen(agebuf)};
     run_script(s, S_PUBLISH, 3, 10, args, lens, cb, arg);
@@ -392,9 +398,9 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
 void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
                    uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
-    ge_buf_printf(&k2, "last-fetched:%s:%s", client_id ? client_id : "", channel);
-    ge_buf_printf(&k3, "indices:%s", channel);
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
+    key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
+    key(&k3, GE_KEY_COUNTER, channel, NULL);
     char mode[2] = {(char)('0' + ack), 0}, a[24], l[24], t[24];
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
@@ -409,20 +415,20 @@ void ge_store_read(ge_store *s, const char *client_id, const char *channel, int 
 void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
                    unsigned batch, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
     char m[24], a[24], b[24], n[24];
     snprintf(m, sizeof m, "%llu", (unsigned long long)lim->max_events);
     snprintf(a, sizeof a, "%llu", (unsigned long long)lim->max_age_ms);
     snprintf(b, sizeof b, "%u", batch ? batch : 1);
     snprintf(n, sizeof n, "%llu", (unsigned long long)now_ms);
-    ARGS(k1.data, GE_STORE_RETENTION_KEY, channel, m, a, b, n);
+    ARGS(k1.data, GE_KEY_RETENTION, channel, m, a, b, n);
     run_script(s, S_TRIM, 2, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
 }
 
 void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
     char l[24];
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     ARGS(k1.data, l);
@@ -432,7 +438,7 @@ void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_
 
 void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", index_id);
+    key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     char b[24];
     snprintf(b, sizeof b, "%llu", (unsigned long long)batch);
     ARGS(k1.data, index_id, b);
@@ -524,17 +530,14 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     argv[0] = "MGET";
     lens[0] = 4;
     offs[1] = keys.len;
-    ge_buf_puts(&keys, "indices:");
-    ge_buf_append(&keys, channel, clen);
+    ge_store_key(&keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
     lens[1] = keys.len - offs[1];
     /* Keys 2..n+1: ids after+1..after+n; then, with after > 0, the event
      * at the cursor itself: is it still the client's? */
     unsigned argc = n + 2 + (after > 0);
     for (unsigned i = 2; i < argc; i++) {
         offs[i] = keys.len;
-        ge_buf_append(&keys, channel, clen);
-        ge_buf_putc(&keys, ':');
-        ge_buf_u64(&keys, i < n + 2 ? after + i - 1 : after);
+        ge_store_key_event(&keys, channel, clen, i < n + 2 ? after + i - 1 : after);
         lens[i] = keys.len - offs[i];
     }
     for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
@@ -543,8 +546,11 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     if (rc == REDIS_OK && ack == 1) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET last-fetched:%s:%b %s", client_id ? client_id : "",
-                               channel, clen, a);
+        ge_buf cursor = GE_BUF_INIT;
+        ge_store_key(&cursor, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
+                     clen);
+        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET %b %s", cursor.data, cursor.len, a);
+        ge_buf_free(&cursor);
         acked = rc == REDIS_OK;
     }
     if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
@@ -556,7 +562,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
 void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
                            void *arg) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", index_id);
+    key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     ARGS(k1.data, def_json);
     run_script(s, S_IDX_DEFINE, 1, nargs_, args_, lens_, cb, arg);
     ge_buf_free(&k1);
@@ -578,27 +584,12 @@ static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fm
 }
 
 void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_STORE_RETENTION_KEY,
+    plain_command(s, cb, arg, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
                   (unsigned long long)now_ms, n);
 }
 
 void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "SCAN %s MATCH *:keys COUNT 1000 TYPE zset", cursor);
-}
-
-int ge_store_channel_reserved(const char *channel) {
-    static const char *const prefixes[] = {"indices:", "index:", "last-fetched:"};
-    if (strcmp(channel, "indices") == 0) return 1;
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (strncmp(channel, prefixes[i], strlen(prefixes[i])) == 0) return 1;
-    return 0;
-}
-
-uint64_t ge_store_event_u64(const char *json, const char *key) {
-    size_t k = strlen(key);
-    for (const char *p = json ? strchr(json, '"') : NULL; p; p = strchr(p + 1, '"'))
-        if (strncmp(p + 1, key, k) == 0 && p[k + 1] == '"' && p[k + 2] == ':') return strtoull(p + k + 3, NULL, 10);
-    return 0;
+    plain_command(s, cb, arg, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */

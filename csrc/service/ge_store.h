@@ -7,17 +7,8 @@
  * command connection is not ready every operation fails at once (reply
  * NULL), so callers can answer 503 without waiting.
  *
- * Key layout (byte for byte the original's; docs/protocol.md, "Redis
- * layout", lists the names that collide):
- *   indices:<channel>                  last event id (INCR)
- *   <channel>:<id>                     the event JSON
- *   <channel>:keys                     zset, member <channel>:<id>, score id
- *   last-fetched:<clientId>:<channel>  last acknowledged id
- *   indices:<indexId>                  index definition JSON
- *   index:<indexId>:<value>            list of event ids, newest first
- * and, only with an age limit (docs/retention.md):
- *   ge:retention                       zset, member <channel>, score the ms
- *                                      when its oldest event expires
+ * The key layout, the reserved channel names and the stored event's
+ * form are ge_store_layout.h's.
  *
  * Every multi-step operation is one Lua script (one round trip, atomic),
  * sent with EVALSHA; on NOSCRIPT it is sent again with EVAL.
@@ -47,8 +38,6 @@
 #include "ge_log.h"
 #include "ge_loop.h"
 #include "ge_retention.h"
-
-#define GE_STORE_RETENTION_KEY "ge:retention"
 
 struct redisReply;
 typedef struct ge_store ge_store;
@@ -184,16 +173,6 @@ void ge_store_index_commit(ge_store *s, const char *index_id, const char *channe
 /* Events listed under index:<id>:<value>, newest first. Reply: array. */
 void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
                          ge_store_cb cb, void *arg);
-
-/* 1 when every key of `channel` would lie among the keys of another
- * family (counters, index definitions and lists, cursors): such a channel
- * can only collide, see "Redis layout" in docs/protocol.md. */
-int ge_store_channel_reserved(const char *channel);
-
-/* A number field ("id", "timestamp") of an event as the publish script
- * writes it: the first `"key":` in the text (json NUL-terminated, may be
- * NULL). 0 when absent. */
-uint64_t ge_store_event_u64(const char *json, const char *key);
 
 /* Pub/sub. Confirmations arrive through ge_store_events. Calls made while
  * the pub/sub connection is down are dropped: `lost` was (or will be)

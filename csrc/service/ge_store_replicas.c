@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_store_layout.h"
 #include "ge_store_priv.h"
 
 static void on_wait(redisAsyncContext *ac, void *r, void *priv);
@@ -18,10 +19,9 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv);
 /* Readers see a channel's events only up to its confirmed id (HGET
  * ge:confirmed <channel>; no field: none yet), so no consumer ever sees
  * an event a failover may take back, and an id is never seen with two
- * events. "ge:confirmed" can be no event's key: event ids are numbers.
+ * events. GE_KEY_CONFIRMED can be no event's key (ge_store_layout.h).
  * Raising it publishes again, to wake the long-polls the event's own
  * publication woke too early. */
-#define CONFIRMED_KEY "ge:confirmed"
 #define GE_LUA_CONFIRM                                                                     \
     "local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"                   \
     "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"        \
@@ -32,7 +32,7 @@ static void confirm(ge_store *s, op *o) {
     char id[24];
     snprintf(id, sizeof id, "%llu", (unsigned long long)ge_store_event_u64(o->saved, "id"));
     /* No answer needed: a failed one is made good by the next. */
-    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[6],
+    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, GE_KEY_CONFIRMED, o->argv[6],
                       o->argvlen[6], id); /* argv[6]: the channel (EVALSHA sha 3 k1 k2 k3 channel ...) */
 }
 
@@ -47,7 +47,7 @@ static void on_cap(redisAsyncContext *ac, void *r, void *priv) {
 int ge_store_send_cap(ge_store *s, op *o, const char *channel, int kind) {
     if (!s->min_replicas) return REDIS_OK;
     o->cap_kind = kind;
-    return redisAsyncCommand(s->cmd.ac, on_cap, o, "HGET " CONFIRMED_KEY " %s", channel);
+    return redisAsyncCommand(s->cmd.ac, on_cap, o, "HGET " GE_KEY_CONFIRMED " %s", channel);
 }
 
 /* Hide what lies beyond the cap. The reply is the caller's (hiredis frees

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_store_layout.h"
+
 #define MAX_DUE_ROUNDS 1000 /* pages of due channels per pass; the rest waits a pass */
 #define DUE_PAGE 100
 
@@ -70,11 +72,15 @@ static void scan_cb(void *arg, redisReply *r) {
     if (!s->queue) abort();
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *k = keys->element[i];
-        if (k->type != REDIS_REPLY_STRING || k->len < 5 || strlen(k->str) != k->len) continue;
-        size_t n = k->len - 5; /* without ":keys" */
+        size_t start;
+        long len = k->type == REDIS_REPLY_STRING && strlen(k->str) == k->len
+                       ? ge_store_key_events_channel(k->str, k->len, &start)
+                       : -1;
+        if (len < 0) continue;
+        size_t n = (size_t)len;
         char *ch = malloc(n + 1);
         if (!ch) abort();
-        memcpy(ch, k->str, n);
+        memcpy(ch, k->str + start, n);
         ch[n] = '\0';
         ge_retention_limits lim = ge_retention_for(s->ret, ch);
         if (!lim.max_events && !lim.max_age_ms) {
