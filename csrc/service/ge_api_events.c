@@ -16,9 +16,10 @@
  * read (ge_store_read_range); the rest, and the first read of a client
  * without `after`, the READ script. */
 #define RANGE_READ_MAX 100
+_Static_assert(RANGE_READ_MAX <= GE_STORE_RANGE_MAX, "the range read serves RANGE_READ_MAX events");
 
-static void events_read(ge_call *c, int ack);
-static void events_read_script(ge_call *c, int ack);
+static void events_read(ge_call *c, ge_store_read_mode mode);
+static void events_read_script(ge_call *c, ge_store_read_mode mode);
 
 /* What a read found, parsed once even when it serves many calls. */
 typedef struct read_result {
@@ -144,14 +145,14 @@ static void events_apply(ge_call *c, const read_result *res) {
         /* The event at the cursor is not the one the client received: its
          * id was taken back and given again. The script finds where to
          * read from. */
-        events_read_script(c, 2);
+        events_read_script(c, GE_READ_AFTER);
         return;
     }
     note_signals(c, res);
     if (res->count) {
         events_answer(c, res->body.data, res->body.len);
     } else if (res->need_script) {
-        events_read_script(c, 2);
+        events_read_script(c, GE_READ_AFTER);
     } else if (c->api->draining) {
         ge_call_finish(c, 200, "[]", 2);
     } else if (!c->timer) {
@@ -161,7 +162,7 @@ static void events_apply(ge_call *c, const read_result *res) {
         events_park(c);
     } else if (c->reread) {
         c->reread = 0;
-        events_read(c, 2);
+        events_read(c, GE_READ_AFTER);
     }
 }
 
@@ -180,21 +181,21 @@ static void events_range_cb(void *arg, redisReply *r) {
     ge_buf_free(&res.body);
 }
 
-static void events_read_script(ge_call *c, int ack) {
+static void events_read_script(ge_call *c, ge_store_read_mode mode) {
     c->reading = 1;
     c->pending++;
-    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->after_ts, c->limit,
+    ge_store_read(c->api->store, c->client_id, c->channel, mode, c->after, c->after_ts, c->limit,
                   events_script_cb, c);
 }
 
-static void events_read(ge_call *c, int ack) {
-    if (ack == 0 || c->limit > RANGE_READ_MAX) {
-        events_read_script(c, ack);
+static void events_read(ge_call *c, ge_store_read_mode mode) {
+    if (mode == GE_READ_STORED || c->limit > RANGE_READ_MAX) {
+        events_read_script(c, mode);
         return;
     }
     c->reading = 1;
     c->pending++;
-    ge_store_read_range(c->api->store, c->client_id, c->channel, ack, c->after, (unsigned)c->limit,
+    ge_store_read_range(c->api->store, c->client_id, c->channel, mode, c->after, (unsigned)c->limit,
                         events_range_cb, c);
 }
 
@@ -221,7 +222,7 @@ static void shared_read_cb(void *arg, redisReply *r) {
 static void wake_read(ge_call *c) {
     ge_api *api = c->api;
     if (c->limit > RANGE_READ_MAX) {
-        events_read(c, 2);
+        events_read(c, GE_READ_AFTER);
         return;
     }
     shared_read *sr = NULL;
@@ -241,7 +242,7 @@ static void wake_read(ge_call *c) {
             if (!api->wake_reads) abort();
         }
         api->wake_reads[api->wake_n++] = sr;
-        ge_store_read_range(api->store, NULL, c->channel, 2, c->after, (unsigned)c->limit, shared_read_cb, sr);
+        ge_store_read_range(api->store, NULL, c->channel, GE_READ_AFTER, c->after, (unsigned)c->limit, shared_read_cb, sr);
     }
     if (sr->n == sr->cap) {
         sr->cap = sr->cap ? sr->cap * 2 : 8;
@@ -261,7 +262,7 @@ static void events_wake(ge_waiter *w, ge_wake why) {
     }
     if (c->reading) c->reread = 1; /* read again when the current read returns */
     else if (why == GE_WAKE_MESSAGE) wake_read(c);
-    else events_read(c, 2);
+    else events_read(c, GE_READ_AFTER);
 }
 
 static void events_park(ge_call *c) {
@@ -276,7 +277,7 @@ static void events_park(ge_call *c) {
     api->loop.timer_start(c->timer, api->poll_timeout_ms);
     /* Armed already: the subscription predates this waiter but not
      * necessarily the read, so read once more. */
-    if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, 2);
+    if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, GE_READ_AFTER);
 }
 
 ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
@@ -300,7 +301,7 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     c->limit = limit;
     c->after_ts = after ? ts : 0;
     c->ack = after != NULL;
-    events_read(c, after ? 1 : 0);
+    events_read(c, after ? GE_READ_ACK : GE_READ_STORED);
     return c;
 }
 

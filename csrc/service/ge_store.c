@@ -1,8 +1,10 @@
 #include "ge_store.h"
 
+#include <assert.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,24 @@ static const char *const script_src[S_COUNT] = {
 #define BACKOFF_SENTINEL_MAX_MS 200
 
 static const char *const conn_name[] = {"command", "pub/sub", "publish"};
+
+/* One operation: a script or plain command, sent and waiting for its reply. */
+typedef struct op {
+    struct op *next; /* in the deferred-failure list */
+    ge_store *s;
+    conn *c;          /* the connection it is sent on */
+    ge_replica_pub pub; /* publishes with min_replicas */
+    ge_replica_cap cap; /* reads with min_replicas */
+    char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
+    int orphan;       /* range reads: the MGET could not be sent after the SET: the SET's reply ends the op */
+    ge_store_cb cb;
+    void *arg;
+    int script;
+    int evaled; /* already re-sent with EVAL after NOSCRIPT */
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+} op;
 
 static void conn_open(conn *c);
 
@@ -183,7 +203,7 @@ static void conn_open(conn *c) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;
-    if (c->kind == C_PUB) s->pub_gen++;
+    if (c->kind == C_PUB) ge_replicas_reconnected(s->replicas);
     c->setup_left = 1; /* PING: proves the connection works before "ready" */
     c->script_next = 0;
     if (s->password && *s->password) {
@@ -214,7 +234,7 @@ static void conn_open(conn *c) {
 
 static conn *conns(ge_store *s, int i) {
     conn *cs[3] = {&s->cmd, &s->sub, &s->pub};
-    return i < 2 || s->min_replicas ? cs[i] : NULL;
+    return i < 2 || s->replicas ? cs[i] : NULL;
 }
 
 /* Sentinel's answer: open what is closed, move what is elsewhere. */
@@ -250,9 +270,30 @@ static int refused_write(ge_store *s, conn *c, const redisReply *reply) {
     return 1;
 }
 
+/* ---- answers ---------------------------------------------------------- */
+
+/* The operation's one answer (reply borrowed), then it is freed. */
+static void op_done(op *o, redisReply *reply) {
+    o->cb(o->arg, reply);
+    free(o->ack_error);
+    free(o);
+}
+
+/* The replica layer's answer to a publish (ge_store_replicas.h). */
+static void replica_done(void *arg, ge_replica_pub *p, redisReply *reply) {
+    (void)arg;
+    op_done((op *)((char *)p - offsetof(op, pub)), reply);
+}
+
+static redisAsyncContext *replica_pub(void *arg) {
+    ge_store *s = arg;
+    return s->pub.ready ? s->pub.ac : NULL;
+}
+
 /* ---- deferred failures -------------------------------------------------- */
 
-void ge_store_fail_later(op *o) {
+/* Call back with NULL from the loop, soon. */
+static void fail_later(op *o) {
     o->next = NULL;
     if (o->s->failed_tail) o->s->failed_tail->next = o;
     else o->s->failed_head = o;
@@ -266,8 +307,7 @@ static void fail_timer_cb(void *arg) {
     s->failed_head = s->failed_tail = NULL;
     while (o) {
         op *next = o->next;
-        o->cb(o->arg, NULL);
-        free(o);
+        op_done(o, NULL);
         o = next;
     }
 }
@@ -294,37 +334,39 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     ge_store_note_reply(o->s, reply, o->script == S_PUBLISH);
     if (reply && reply->type == REDIS_REPLY_ERROR && !ge_store_reply_full(reply)) /* full: said once */
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
-    ge_store_apply_cap(o, reply);
+    ge_replicas_apply_cap(&o->cap, reply);
     if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
-        ge_store_await_replicas(o, reply);
+        ge_replicas_stored(o->s->replicas, &o->pub, reply); /* answered once replicas have it */
         return;
     }
-    o->cb(o->arg, reply);
-    free(o);
+    op_done(o, reply);
 }
 
 static void op_send(op *o) {
     conn *c = o->c;
-    ge_store *s = o->s;
     if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
-        ge_store_fail_later(o);
+        fail_later(o);
         return;
     }
-    if (c->kind == C_PUB) ge_store_publish_sent(s, o);
+    if (c->kind == C_PUB) ge_replicas_sent(o->s->replicas, &o->pub);
 }
 
-/* Run script `script` with nkeys keys then args; each argument is a
+/* A script's argv: EVALSHA (or EVAL), its sha (or source), nkeys, then
+ * the keys and the other arguments. */
+#define SCRIPT_ARGV_HEAD 3
+
+/* The op of script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
-static void run_script_capped(ge_store *s, const char *cap_channel, int script, int nkeys, int nargs,
-                              const char *const *args, const size_t *lens, ge_store_cb cb, void *arg) {
-    int argc = 3 + nargs;
+static op *script_op(ge_store *s, int script, int nkeys, int nargs, const char *const *args, const size_t *lens,
+                     ge_store_cb cb, void *arg) {
+    int argc = SCRIPT_ARGV_HEAD + nargs;
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
     op *o = malloc(sizeof *o + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
     if (!o) abort();
     memset(o, 0, sizeof *o);
     o->s = s;
-    o->c = script == S_PUBLISH && s->min_replicas ? &s->pub : &s->cmd;
+    o->c = script == S_PUBLISH && s->replicas ? &s->pub : &s->cmd;
     o->cb = cb;
     o->arg = arg;
     o->script = script;
@@ -344,12 +386,18 @@ static void run_script_capped(ge_store *s, const char *cap_channel, int script, 
     for (int i = 0; i < nargs; i++) {
         memcpy(p, args[i], lens[i]);
         p[lens[i]] = '\0';
-        o->argv[3 + i] = p;
-        o->argvlen[3 + i] = lens[i];
+        o->argv[SCRIPT_ARGV_HEAD + i] = p;
+        o->argvlen[SCRIPT_ARGV_HEAD + i] = lens[i];
         p += lens[i] + 1;
     }
-    if (cap_channel && (!o->c->ready || ge_store_send_cap(s, o, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
-        ge_store_fail_later(o);
+    return o;
+}
+
+/* Send a script's op; with cap_channel, preceded by the read of that
+ * channel's confirmed id (ge_store_replicas.h). */
+static void script_send(op *o, const char *cap_channel) {
+    if (cap_channel && (!o->c->ready || ge_replicas_send_cap(o->c->ac, &o->cap, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
+        fail_later(o);
         return;
     }
     op_send(o);
@@ -357,7 +405,7 @@ static void run_script_capped(ge_store *s, const char *cap_channel, int script, 
 
 static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
                        const size_t *lens, ge_store_cb cb, void *arg) {
-    run_script_capped(s, NULL, script, nkeys, nargs, args, lens, cb, arg);
+    script_send(script_op(s, script, nkeys, nargs, args, lens, cb, arg), NULL);
 }
 
 /* Key `kind` of the C strings a (and b) into out (ge_store_layout.h). */
@@ -383,30 +431,32 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
     snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
     snprintf(maxbuf, sizeof maxbuf, "%llu", (unsigned long long)(lim ? lim->max_events : 0));
     snprintf(agebuf, sizeof agebuf, "%llu", (unsigned long long)(lim ? lim->max_age_ms : 0));
-    /* The channel stays the first argument after the keys (argv[6]): the
-     * replica confirmation reads it there (ge_store_replicas.c). */
+    enum { CHANNEL_ARG = 3 }; /* after the 3 keys */
     const char *args[] = {k1.data, k2.data, GE_KEY_RETENTION, channel, tsbuf, type_json, from_json,
                           data_json ? data_json : "", maxbuf, agebuf};
     size_t lens[] = {k1.len, k2.len, strlen(GE_KEY_RETENTION), strlen(channel), strlen(tsbuf),
                      strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
                      strlen(agebuf)};
-    run_script(s, S_PUBLISH, 3, 10, args, lens, cb, arg);
+    op *o = script_op(s, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens, cb, arg);
+    o->pub.channel = o->argv[SCRIPT_ARGV_HEAD + CHANNEL_ARG]; /* the replica confirmation's */
+    o->pub.channel_len = o->argvlen[SCRIPT_ARGV_HEAD + CHANNEL_ARG];
+    script_send(o, NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
 }
 
-void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
+void ge_store_read(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
+                   uint64_t after, uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
     key(&k3, GE_KEY_COUNTER, channel, NULL);
-    char mode[2] = {(char)('0' + ack), 0}, a[24], l[24], t[24];
+    char m[2] = {(char)('0' + mode), 0}, a[24], l[24], t[24]; /* the script's ARGV[1]: the mode's digit */
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     snprintf(t, sizeof t, "%llu", (unsigned long long)after_ts);
-    ARGS(k1.data, k2.data, k3.data, mode, a, l, t);
-    run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 3, nargs_, args_, lens_, cb, arg);
+    ARGS(k1.data, k2.data, k3.data, m, a, l, t);
+    script_send(script_op(s, S_READ, 3, nargs_, args_, lens_, cb, arg), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
     ge_buf_free(&k3);
@@ -491,13 +541,11 @@ static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
     }
     if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
     ge_store_note_reply(o->s, reply, 0);
-    ge_store_apply_cap(o, reply);
-    o->cb(o->arg, reply);
-    free(o->ack_error);
-    free(o);
+    ge_replicas_apply_cap(&o->cap, reply);
+    op_done(o, reply);
 }
 
-/* The reply to a range read's acknowledgement (SET last-fetched), which
+/* The reply to a range read's acknowledgement (SET of its CURSOR), which
  * comes just before its MGET's. */
 static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
@@ -509,24 +557,28 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
 }
 
-void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                         unsigned n, ge_store_cb cb, void *arg) {
-    if (n > 1000) n = 1000;
+/* MGET, the counter, up to GE_STORE_RANGE_MAX events, the event at after. */
+#define RANGE_ARGC_MAX (1 + 1 + GE_STORE_RANGE_MAX + 1)
+
+void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
+                         uint64_t after, unsigned n, ge_store_cb cb, void *arg) {
+    assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
+    if (n > GE_STORE_RANGE_MAX) n = GE_STORE_RANGE_MAX;
     op *o = calloc(1, sizeof *o);
     if (!o) abort();
     o->s = s;
     o->cb = cb;
     o->arg = arg;
     if (!s->cmd.ready) {
-        ge_store_fail_later(o);
+        fail_later(o);
         return;
     }
     /* Keys are written into one buffer; argv points into it. */
     size_t clen = strlen(channel);
     ge_buf keys = GE_BUF_INIT;
     ge_buf_reserve(&keys, (n + 2) * (clen + 24));
-    const char *argv[1003];
-    size_t lens[1003], offs[1003];
+    const char *argv[RANGE_ARGC_MAX];
+    size_t lens[RANGE_ARGC_MAX], offs[RANGE_ARGC_MAX];
     argv[0] = "MGET";
     lens[0] = 4;
     offs[1] = keys.len;
@@ -541,9 +593,9 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
         lens[i] = keys.len - offs[i];
     }
     for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
-    o->after = after;
-    int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE), acked = 0;
-    if (rc == REDIS_OK && ack == 1) {
+    o->cap.after = after;
+    int rc = s->replicas ? ge_replicas_send_cap(s->cmd.ac, &o->cap, channel, GE_CAP_RANGE) : REDIS_OK, acked = 0;
+    if (rc == REDIS_OK && mode == GE_READ_ACK) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
         ge_buf cursor = GE_BUF_INIT;
@@ -555,7 +607,7 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     }
     if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */
-    else if (rc != REDIS_OK) ge_store_fail_later(o);
+    else if (rc != REDIS_OK) fail_later(o);
     ge_buf_free(&keys);
 }
 
@@ -580,7 +632,7 @@ static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fm
     va_start(ap, fmt);
     int rc = s->cmd.ready ? redisvAsyncCommand(s->cmd.ac, plain_reply, o, fmt, ap) : REDIS_ERR;
     va_end(ap);
-    if (rc != REDIS_OK) ge_store_fail_later(o);
+    if (rc != REDIS_OK) fail_later(o);
 }
 
 void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg) {
@@ -637,8 +689,10 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
-    s->min_replicas = opt->min_replicas;
-    s->replica_timeout_ms = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    if (opt->min_replicas) {
+        ge_replicas_host rh = {s, replica_pub, replica_done};
+        s->replicas = ge_replicas_new(opt->min_replicas, opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000, &rh);
+    }
     ge_store_memory_init(s, opt);
     for (int i = 0; i < 3; i++) {
         conn *c = conns(s, i);
@@ -680,6 +734,7 @@ void ge_store_free(ge_store *s) {
         }
     }
     ge_store_memory_free(s);
+    ge_replicas_free(s->replicas); /* after the publish connection: its WAIT answered */
     fail_timer_cb(s);
     s->loop.timer_free(s->fail_timer);
     free(s->host);

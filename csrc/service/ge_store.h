@@ -110,11 +110,16 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
                       const char *from_json, const char *data_json, size_t data_len,
                       const ge_retention_limits *lim, ge_store_cb cb, void *arg);
 
-/* Read events of channel with id > after, at most limit. ack: 1 = store
- * `after` as the client's last-fetched id first; 0 = read from the stored
- * last-fetched id (client_id required); 2 = use `after` as given, store
- * nothing. after_ts (ack 1 and 2; 0: unknown) is the timestamp of the
- * event at `after` as the client received it. A cursor that is no longer
+/* How a read takes its cursor. The values are the READ script's. */
+typedef enum ge_store_read_mode {
+    GE_READ_STORED = 0, /* from the client's stored last-fetched id (client_id required) */
+    GE_READ_ACK = 1,    /* from `after`, stored first as the client's last-fetched id */
+    GE_READ_AFTER = 2,  /* from `after` as given, storing nothing */
+} ge_store_read_mode;
+
+/* Read events of channel with id > after, at most limit, the cursor taken
+ * as `mode` says. after_ts (GE_READ_ACK and GE_READ_AFTER; 0: unknown) is
+ * the timestamp of the event at `after` as the client received it. A cursor that is no longer
  * on the channel's history (beyond its last id, or, with after_ts, at an
  * event with another timestamp) reads again from where the histories
  * agree, and a stored cursor beyond that is lowered to it (docs/protocol.md,
@@ -125,20 +130,21 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
  * last id, the id the events start from, the ones between the cursor and
  * it being lost (its oldest retained id, or past the lost ids; last + 1
  * when none), "1" when the cursor was reset else "0", then the events. */
-void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg);
+void ge_store_read(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
+                   uint64_t after, uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg);
 
 /* The fast read, no script: ids are 1, 2, 3... without gaps, so the events
- * after `after` are the keys <channel>:<after+1>..<after+n>. One MGET of
- * indices:<channel> and those keys, preceded (ack) by a pipelined SET of
- * the client's last-fetched id; when that SET fails its error is the
- * reply (nothing is answered unless the acknowledgement is stored).
- * Reply: array, element 0 the channel's last
- * id (nil if none), then n values, nil where no such event, then (after >
- * 0) the event at `after` itself, to check it is still the one the client
- * received. n <= 1000. */
-void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                         unsigned n, ge_store_cb cb, void *arg);
+ * after `after` are the EVENT keys of ids after+1..after+n. One MGET of
+ * the channel's COUNTER and those keys, preceded (GE_READ_ACK) by a
+ * pipelined SET of the client's CURSOR; when that SET fails its error is
+ * the reply (nothing is answered unless the acknowledgement is stored).
+ * mode is GE_READ_ACK or GE_READ_AFTER. Reply: array, element 0 the
+ * channel's last id (nil if none), then n values, nil where no such event,
+ * then (after > 0) the event at `after` itself, to check it is still the
+ * one the client received. n is at most GE_STORE_RANGE_MAX (larger: that). */
+#define GE_STORE_RANGE_MAX 1000
+void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
+                         uint64_t after, unsigned n, ge_store_cb cb, void *arg);
 
 /* Retention (docs/retention.md). Remove the channel's events beyond its
  * limits, oldest first, at most `batch`, and file it in ge:retention by
