@@ -333,7 +333,8 @@ void ge_api_free(ge_api *api) {
     ge_waiters_free(api->waiters);
     while (api->calls) { /* cannot happen unless a callback was lost; do not leak */
         ge_call *c = api->calls;
-        c->pending = 0;
+        c->req.active = 0;
+        c->held = 0;
         c->done = 1;
         ge_call_release(c);
     }

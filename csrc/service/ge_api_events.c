@@ -131,10 +131,9 @@ static void note_signals(ge_call *c, const read_result *res) {
     c->after = res->after;
 }
 
-/* A read for c came back (c->pending already accounted for). */
+/* A read for c came back, and c still wants it. */
 static void events_apply(ge_call *c, const read_result *res) {
     c->reading = 0;
-    if (!ge_call_arrived(c)) return;
     if (!res->ok) {
         if (c->ack && ge_store_reply_full(res->bad)) log_ack_refused(c);
         ge_call_store_failed(c, res->bad);
@@ -166,15 +165,14 @@ static void events_apply(ge_call *c, const read_result *res) {
     }
 }
 
-static void events_script_cb(void *arg, redisReply *r) {
+static void events_script_cb(ge_call *c, redisReply *r) {
     read_result res = {0};
     parse_script_reply(r, &res);
-    events_apply(arg, &res);
+    events_apply(c, &res);
     ge_buf_free(&res.body);
 }
 
-static void events_range_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
+static void events_range_cb(ge_call *c, redisReply *r) {
     read_result res = {0};
     parse_range_reply(r, c->after, &res);
     events_apply(c, &res);
@@ -183,9 +181,8 @@ static void events_range_cb(void *arg, redisReply *r) {
 
 static void events_read_script(ge_call *c, ge_store_read_mode mode) {
     c->reading = 1;
-    c->pending++;
-    ge_store_read(c->api->store, c->client_id, c->channel, mode, c->after, c->after_ts, c->limit,
-                  events_script_cb, c);
+    ge_store_read(c->api->store, ge_call_op(c, events_script_cb), c->client_id, c->channel, mode, c->after,
+                  c->after_ts, c->limit);
 }
 
 static void events_read(ge_call *c, ge_store_read_mode mode) {
@@ -194,26 +191,27 @@ static void events_read(ge_call *c, ge_store_read_mode mode) {
         return;
     }
     c->reading = 1;
-    c->pending++;
-    ge_store_read_range(c->api->store, c->client_id, c->channel, mode, c->after, (unsigned)c->limit,
-                        events_range_cb, c);
+    ge_store_read_range(c->api->store, ge_call_op(c, events_range_cb), c->client_id, c->channel, mode, c->after,
+                        (unsigned)c->limit);
 }
 
 /* One publish wakes every waiter of a channel in the same turn of the loop;
  * those waiting with the same after and limit share one read, issued after
  * the publish, so sharing cannot hide it. */
 typedef struct shared_read {
+    ge_store_req req;
     ge_api *api;
     uint64_t after, limit;
     size_t n, cap;
     ge_call **calls;
 } shared_read;
 
-static void shared_read_cb(void *arg, redisReply *r) {
-    shared_read *sr = arg;
+static void shared_read_cb(ge_store_req *req, redisReply *r) {
+    shared_read *sr = GE_STORE_REQ_OWNER(req, shared_read, req);
     read_result res = {0};
     parse_range_reply(r, sr->after, &res);
-    for (size_t i = 0; i < sr->n; i++) events_apply(sr->calls[i], &res);
+    for (size_t i = 0; i < sr->n; i++)
+        if (ge_call_resume(sr->calls[i])) events_apply(sr->calls[i], &res);
     ge_buf_free(&res.body);
     free(sr->calls);
     free(sr);
@@ -242,7 +240,8 @@ static void wake_read(ge_call *c) {
             if (!api->wake_reads) abort();
         }
         api->wake_reads[api->wake_n++] = sr;
-        ge_store_read_range(api->store, NULL, c->channel, GE_READ_AFTER, c->after, (unsigned)c->limit, shared_read_cb, sr);
+        sr->req.cb = shared_read_cb;
+        ge_store_read_range(api->store, &sr->req, NULL, c->channel, GE_READ_AFTER, c->after, (unsigned)c->limit);
     }
     if (sr->n == sr->cap) {
         sr->cap = sr->cap ? sr->cap * 2 : 8;
@@ -251,7 +250,7 @@ static void wake_read(ge_call *c) {
     }
     sr->calls[sr->n++] = c;
     c->reading = 1;
-    c->pending++;
+    ge_call_hold(c); /* the shared read holds its calls */
 }
 
 static void events_wake(ge_waiter *w, ge_wake why) {
@@ -307,14 +306,13 @@ ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
 
 /* ---- POST /events ------------------------------------------------------- */
 
-static void publish_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
+static void publish_cb(ge_call *c, redisReply *r) {
     /* Too few replicas have it (docs/high-availability.md): retryable. */
     if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOREPLICAS ", 11)) {
-        if (ge_call_arrived(c)) ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
+        ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
         return;
     }
-    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
     if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER) {
         ge_call_store_failed(c, r);
         return;
@@ -349,10 +347,9 @@ ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
     else if (!ge_store_ready(api->store)) ge_reply_unavailable(api, respond, conn);
     else {
         c = ge_call_new(api, respond, conn);
-        c->pending++;
         ge_retention_limits lim = ge_retention_for(api->retention, channel.data);
-        ge_store_publish(api->store, channel.data, api->loop.now_ms(api->loop.data), type.data, from.data,
-                         data.data, data.len, &lim, publish_cb, c);
+        ge_store_publish(api->store, ge_call_op(c, publish_cb), channel.data, api->loop.now_ms(api->loop.data),
+                         type.data, from.data, data.data, data.len, &lim);
     }
     ge_buf_free(&tmp);
     ge_buf_free(&channel);
@@ -364,9 +361,8 @@ ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond
 
 /* ---- GET /latest ---------------------------------------------------------- */
 
-static void latest_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+static void latest_cb(ge_call *c, redisReply *r) {
+    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
     ge_reply_json_array(&b, r, 0, r->elements);
     ge_call_finish(c, 200, b.data, b.len);
@@ -381,7 +377,6 @@ ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond,
     uint64_t limit = 100;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_call *c = ge_call_new(api, respond, conn);
-    c->pending++;
-    ge_store_latest(api->store, channel, limit, latest_cb, c);
+    ge_store_latest(api->store, ge_call_op(c, latest_cb), channel, limit);
     return c;
 }

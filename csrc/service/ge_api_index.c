@@ -19,9 +19,8 @@
 
 static void index_pending(ge_call *c);
 
-static void rows_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+static void rows_cb(ge_call *c, redisReply *r) {
+    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
     ge_buf_puts(&b, "{\"id\":");
     ge_json_string_encode(&b, c->index_id, strlen(c->index_id));
@@ -37,13 +36,11 @@ static void rows_cb(void *arg, redisReply *r) {
 }
 
 static void index_rows(ge_call *c) {
-    c->pending++;
-    ge_store_index_rows(c->api->store, c->index_id, c->ichannel, c->value, rows_cb, c);
+    ge_store_index_rows(c->api->store, ge_call_op(c, rows_cb), c->index_id, c->ichannel, c->value);
 }
 
-static void commit_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_take(c, r, REDIS_REPLY_INTEGER)) return;
+static void commit_cb(ge_call *c, redisReply *r) {
+    if (!ge_call_expect(c, r, REDIS_REPLY_INTEGER)) return;
     index_pending(c); /* raced, or there may be more: look again */
 }
 
@@ -56,9 +53,7 @@ static char *def_string(ge_slice def, const char *name) {
     return ge_buf_steal(&b, NULL);
 }
 
-static void pending_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
+static void pending_cb(ge_call *c, redisReply *r) {
     if (r && r->type == REDIS_REPLY_NIL) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "Index %s does not exist", c->index_id);
@@ -115,9 +110,8 @@ static void pending_cb(void *arg, redisReply *r) {
         /* Nothing parseable in a full batch: skipping it would need an id. */
         ge_call_error(c, 500, "InternalError", "Unreadable events in channel");
     } else {
-        c->pending++;
-        ge_store_index_commit(c->api->store, c->index_id, c->ichannel, r->element[1]->str, upto, npairs, values,
-                              ids, commit_cb, c);
+        ge_store_index_commit(c->api->store, ge_call_op(c, commit_cb), c->index_id, c->ichannel, r->element[1]->str,
+                              upto, npairs, values, ids);
     }
     for (size_t i = 0; i < nev; i++) ge_buf_free(&bufs[i]);
     free(bufs);
@@ -126,8 +120,7 @@ static void pending_cb(void *arg, redisReply *r) {
 }
 
 static void index_pending(ge_call *c) {
-    c->pending++;
-    ge_store_index_pending(c->api->store, c->index_id, INDEX_BATCH, pending_cb, c);
+    ge_store_index_pending(c->api->store, ge_call_op(c, pending_cb), c->index_id, INDEX_BATCH);
 }
 
 ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, ge_reply_fn respond,
@@ -139,9 +132,7 @@ ge_call *ge_api_index_get(ge_api *api, const char *index_id, const char *value, 
     return c;
 }
 
-static void define_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_arrived(c)) return;
+static void define_cb(ge_call *c, redisReply *r) {
     if (ge_call_collision(c, r, 409)) return;
     if (!r || r->type != REDIS_REPLY_INTEGER) {
         ge_call_store_failed(c, r);
@@ -174,8 +165,7 @@ ge_call *ge_api_index_define(ge_api *api, const ge_params *p, ge_reply_fn respon
         ge_json_string_encode(&def, field.data, field.len);
         ge_buf_putc(&def, '}');
         c = ge_call_new(api, respond, conn);
-        c->pending++;
-        ge_store_index_define(api->store, id.data, def.data, define_cb, c);
+        ge_store_index_define(api->store, ge_call_op(c, define_cb), id.data, def.data);
     }
     ge_buf_free(&id);
     ge_buf_free(&channel);

@@ -74,8 +74,8 @@ ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn) {
 }
 
 void ge_call_release(ge_call *c) {
-    assert(c->pending >= 0);
-    if (!c->done || c->pending) return;
+    assert(c->held >= 0);
+    if (!c->done || c->req.active || c->held) return;
     ge_api *api = c->api;
     assert(c->prev ? c->prev->next == c : api->calls == c);
     assert(!c->next || c->next->prev == c);
@@ -114,9 +114,28 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
     ge_buf_free(&b);
 }
 
-int ge_call_arrived(ge_call *c) {
-    assert(c->pending > 0); /* every store callback was counted when its operation was sent */
-    c->pending--;
+/* The store answered c's operation (no longer active). */
+static void call_reply(ge_store_req *req, redisReply *r) {
+    ge_call *c = GE_STORE_REQ_OWNER(req, ge_call, req);
+    if (c->done) {
+        ge_call_release(c);
+        return;
+    }
+    c->on_reply(c, r);
+}
+
+ge_store_req *ge_call_op(ge_call *c, ge_call_reply_fn fn) {
+    assert(!c->req.active);
+    c->on_reply = fn;
+    c->req.cb = call_reply;
+    return &c->req;
+}
+
+void ge_call_hold(ge_call *c) { c->held++; }
+
+int ge_call_resume(ge_call *c) {
+    assert(c->held > 0);
+    c->held--;
     if (c->done) {
         ge_call_release(c);
         return 0;
@@ -155,8 +174,7 @@ void ge_call_store_failed(ge_call *c, const redisReply *r) {
         ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 
-int ge_call_take(ge_call *c, const redisReply *r, int type) {
-    if (!ge_call_arrived(c)) return 0;
+int ge_call_expect(ge_call *c, const redisReply *r, int type) {
     if (!r || r->type != type) {
         ge_call_store_failed(c, r);
         return 0;

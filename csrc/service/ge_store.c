@@ -35,8 +35,7 @@ typedef struct op {
     ge_replica_cap cap; /* reads with min_replicas */
     char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
     int orphan;       /* range reads: the MGET could not be sent after the SET: the SET's reply ends the op */
-    ge_store_cb cb;
-    void *arg;
+    ge_store_req *req; /* the caller's, held (active) until op_done */
     int script;
     int evaled; /* already re-sent with EVAL after NOSCRIPT */
     int argc;
@@ -272,9 +271,25 @@ static int refused_write(ge_store *s, conn *c, const redisReply *reply) {
 
 /* ---- answers ---------------------------------------------------------- */
 
-/* The operation's one answer (reply borrowed), then it is freed. */
+/* A new operation for req, with `extra` bytes after it (not zeroed): from
+ * now on it holds req. */
+static op *op_new(ge_store *s, ge_store_req *req, size_t extra) {
+    assert(!req->active); /* one operation at a time per request */
+    op *o = malloc(sizeof *o + extra);
+    if (!o) abort();
+    memset(o, 0, sizeof *o);
+    o->s = s;
+    o->req = req;
+    req->active = 1;
+    return o;
+}
+
+/* The operation's one answer (reply borrowed): it lets go of its request
+ * first, so the callback may free it or start another operation. */
 static void op_done(op *o, redisReply *reply) {
-    o->cb(o->arg, reply);
+    ge_store_req *req = o->req;
+    req->active = 0;
+    req->cb(req, reply);
     free(o->ack_error);
     free(o);
 }
@@ -357,18 +372,13 @@ static void op_send(op *o) {
 
 /* The op of script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
-static op *script_op(ge_store *s, int script, int nkeys, int nargs, const char *const *args, const size_t *lens,
-                     ge_store_cb cb, void *arg) {
+static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int nargs, const char *const *args,
+                     const size_t *lens) {
     int argc = SCRIPT_ARGV_HEAD + nargs;
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
-    op *o = malloc(sizeof *o + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
-    if (!o) abort();
-    memset(o, 0, sizeof *o);
-    o->s = s;
+    op *o = op_new(s, req, (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
     o->c = script == S_PUBLISH && s->replicas ? &s->pub : &s->cmd;
-    o->cb = cb;
-    o->arg = arg;
     o->script = script;
     o->evaled = 0;
     o->argc = argc;
@@ -396,16 +406,17 @@ static op *script_op(ge_store *s, int script, int nkeys, int nargs, const char *
 /* Send a script's op; with cap_channel, preceded by the read of that
  * channel's confirmed id (ge_store_replicas.h). */
 static void script_send(op *o, const char *cap_channel) {
-    if (cap_channel && (!o->c->ready || ge_replicas_send_cap(o->c->ac, &o->cap, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
+    if (cap_channel &&
+        (!o->c->ready || ge_replicas_send_cap(o->c->ac, &o->cap, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
         fail_later(o);
         return;
     }
     op_send(o);
 }
 
-static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
-                       const size_t *lens, ge_store_cb cb, void *arg) {
-    script_send(script_op(s, script, nkeys, nargs, args, lens, cb, arg), NULL);
+static void run_script(ge_store *s, ge_store_req *req, int script, int nkeys, int nargs, const char *const *args,
+                       const size_t *lens) {
+    script_send(script_op(s, req, script, nkeys, nargs, args, lens), NULL);
 }
 
 /* Key `kind` of the C strings a (and b) into out (ge_store_layout.h). */
@@ -421,9 +432,8 @@ static void key(ge_buf *out, ge_store_key_kind kind, const char *a, const char *
         lens_[i_] = strlen(args_[i_]);                                     \
     const int nargs_ = (int)(sizeof args_ / sizeof args_[0])
 
-void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len,
-                      const ge_retention_limits *lim, ge_store_cb cb, void *arg) {
+void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts, const char *type_json,
+                      const char *from_json, const char *data_json, size_t data_len, const ge_retention_limits *lim) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
     key(&k1, GE_KEY_COUNTER, channel, NULL);
     key(&k2, GE_KEY_EVENTS, channel, NULL);
@@ -437,7 +447,7 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
     size_t lens[] = {k1.len, k2.len, strlen(GE_KEY_RETENTION), strlen(channel), strlen(tsbuf),
                      strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
                      strlen(agebuf)};
-    op *o = script_op(s, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens, cb, arg);
+    op *o = script_op(s, req, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens);
     o->pub.channel = o->argv[SCRIPT_ARGV_HEAD + CHANNEL_ARG]; /* the replica confirmation's */
     o->pub.channel_len = o->argvlen[SCRIPT_ARGV_HEAD + CHANNEL_ARG];
     script_send(o, NULL);
@@ -445,8 +455,8 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char 
     ge_buf_free(&k2);
 }
 
-void ge_store_read(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
-                   uint64_t after, uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
+void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                   ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
@@ -456,14 +466,14 @@ void ge_store_read(ge_store *s, const char *client_id, const char *channel, ge_s
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     snprintf(t, sizeof t, "%llu", (unsigned long long)after_ts);
     ARGS(k1.data, k2.data, k3.data, m, a, l, t);
-    script_send(script_op(s, S_READ, 3, nargs_, args_, lens_, cb, arg), s->replicas ? channel : NULL);
+    script_send(script_op(s, req, S_READ, 3, nargs_, args_, lens_), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
     ge_buf_free(&k3);
 }
 
-void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
-                   unsigned batch, ge_store_cb cb, void *arg) {
+void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
+                   uint64_t now_ms, unsigned batch) {
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char m[24], a[24], b[24], n[24];
@@ -472,33 +482,33 @@ void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *
     snprintf(b, sizeof b, "%u", batch ? batch : 1);
     snprintf(n, sizeof n, "%llu", (unsigned long long)now_ms);
     ARGS(k1.data, GE_KEY_RETENTION, channel, m, a, b, n);
-    run_script(s, S_TRIM, 2, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_TRIM, 2, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg) {
+void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit) {
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char l[24];
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     ARGS(k1.data, l);
-    run_script(s, S_LATEST, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_LATEST, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb, void *arg) {
+void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch) {
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     char b[24];
     snprintf(b, sizeof b, "%llu", (unsigned long long)batch);
     ARGS(k1.data, index_id, b);
-    run_script(s, S_IDX_PENDING, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_PENDING, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_index_commit(ge_store *s, const char *index_id, const char *channel, const char *last,
-                           uint64_t upto, size_t npairs, const char *const *values,
-                           const uint64_t *ids, ge_store_cb cb, void *arg) {
+void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                           const char *last, uint64_t upto, size_t npairs, const char *const *values,
+                           const uint64_t *ids) {
     int nargs = 4 + 2 * (int)npairs;
     const char **args = calloc((size_t)nargs, sizeof *args);
     size_t *lens = calloc((size_t)nargs, sizeof *lens);
@@ -515,16 +525,16 @@ void ge_store_index_commit(ge_store *s, const char *index_id, const char *channe
         args[5 + 2 * i] = nums[i];
     }
     for (int i = 0; i < nargs; i++) lens[i] = strlen(args[i]);
-    run_script(s, S_IDX_COMMIT, 0, nargs, args, lens, cb, arg);
+    run_script(s, req, S_IDX_COMMIT, 0, nargs, args, lens);
     free(args);
     free(lens);
     free(nums);
 }
 
-void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
-                         ge_store_cb cb, void *arg) {
+void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                         const char *value) {
     ARGS(index_id, value, channel);
-    run_script(s, S_IDX_ROWS, 0, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_ROWS, 0, nargs_, args_, lens_);
 }
 
 /* ---- plain commands ----------------------------------------------------- */
@@ -560,15 +570,11 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
 /* MGET, the counter, up to GE_STORE_RANGE_MAX events, the event at after. */
 #define RANGE_ARGC_MAX (1 + 1 + GE_STORE_RANGE_MAX + 1)
 
-void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, ge_store_read_mode mode,
-                         uint64_t after, unsigned n, ge_store_cb cb, void *arg) {
+void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                         ge_store_read_mode mode, uint64_t after, unsigned n) {
     assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
     if (n > GE_STORE_RANGE_MAX) n = GE_STORE_RANGE_MAX;
-    op *o = calloc(1, sizeof *o);
-    if (!o) abort();
-    o->s = s;
-    o->cb = cb;
-    o->arg = arg;
+    op *o = op_new(s, req, 0);
     if (!s->cmd.ready) {
         fail_later(o);
         return;
@@ -611,23 +617,18 @@ void ge_store_read_range(ge_store *s, const char *client_id, const char *channel
     ge_buf_free(&keys);
 }
 
-void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
-                           void *arg) {
+void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     ARGS(k1.data, def_json);
-    run_script(s, S_IDX_DEFINE, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_DEFINE, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-/* A plain command on the command connection; the reply goes to cb. */
-static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fmt, ...) {
-    op *o = calloc(1, sizeof *o);
-    if (!o) abort();
-    o->s = s;
+/* A plain command on the command connection; the reply goes to req. */
+static void plain_command(ge_store *s, ge_store_req *req, const char *fmt, ...) {
+    op *o = op_new(s, req, 0);
     o->c = &s->cmd;
-    o->cb = cb;
-    o->arg = arg;
     va_list ap;
     va_start(ap, fmt);
     int rc = s->cmd.ready ? redisvAsyncCommand(s->cmd.ac, plain_reply, o, fmt, ap) : REDIS_ERR;
@@ -635,13 +636,13 @@ static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fm
     if (rc != REDIS_OK) fail_later(o);
 }
 
-void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
+void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
+    plain_command(s, req, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
                   (unsigned long long)now_ms, n);
 }
 
-void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
+void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor) {
+    plain_command(s, req, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */

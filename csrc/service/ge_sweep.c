@@ -10,6 +10,7 @@
 #define DUE_PAGE 100
 
 struct ge_sweep {
+    ge_store_req req; /* one store operation at a time */
     ge_loop loop;
     ge_store *store;
     const ge_retention *ret;
@@ -46,8 +47,8 @@ static void pass_end(ge_sweep *s, const redisReply *failed) {
     s->loop.timer_start(s->timer, s->interval_ms);
 }
 
-static void trim_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void trim_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER) {
         pass_end(s, r);
         return;
@@ -59,8 +60,8 @@ static void trim_cb(void *arg, redisReply *r) {
     next_step(s);
 }
 
-static void scan_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void scan_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_ARRAY) {
         pass_end(s, r);
@@ -92,8 +93,8 @@ static void scan_cb(void *arg, redisReply *r) {
     next_step(s);
 }
 
-static void due_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void due_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         pass_end(s, r);
         return;
@@ -119,19 +120,22 @@ static void due_cb(void *arg, redisReply *r) {
 static void next_step(ge_sweep *s) {
     if (s->qi < s->qn) {
         ge_retention_limits lim = ge_retention_for(s->ret, s->queue[s->qi]);
-        ge_store_trim(s->store, s->queue[s->qi], &lim, s->loop.now_ms(s->loop.data), GE_SWEEP_BATCH, trim_cb, s);
+        s->req.cb = trim_cb;
+        ge_store_trim(s->store, &s->req, s->queue[s->qi], &lim, s->loop.now_ms(s->loop.data), GE_SWEEP_BATCH);
         return;
     }
     queue_clear(s);
     if (s->scanning) {
         if (strcmp(s->cursor, "0") != 0) {
-            ge_store_scan_channels(s->store, s->cursor, scan_cb, s);
+            s->req.cb = scan_cb;
+            ge_store_scan_channels(s->store, &s->req, s->cursor);
             return;
         }
         s->scanning = 0;
         s->scanned = 1;
     }
-    ge_store_expiring(s->store, s->loop.now_ms(s->loop.data), DUE_PAGE, due_cb, s);
+    s->req.cb = due_cb;
+    ge_store_expiring(s->store, &s->req, s->loop.now_ms(s->loop.data), DUE_PAGE);
 }
 
 static void tick(void *arg) {
@@ -143,9 +147,11 @@ static void tick(void *arg) {
     s->rounds = 0;
     if (!s->scanned) {
         s->scanning = 1;
-        ge_store_scan_channels(s->store, "0", scan_cb, s);
+        s->req.cb = scan_cb;
+        ge_store_scan_channels(s->store, &s->req, "0");
     } else {
-        ge_store_expiring(s->store, s->loop.now_ms(s->loop.data), DUE_PAGE, due_cb, s);
+        s->req.cb = due_cb;
+        ge_store_expiring(s->store, &s->req, s->loop.now_ms(s->loop.data), DUE_PAGE);
     }
 }
 
