@@ -112,6 +112,10 @@ const char *ge_store_refused(const ge_store *s);
  * command or a script). */
 int ge_store_reply_full(const struct redisReply *r);
 
+/* The start of the error reply of a publish too few replicas confirmed;
+ * the rest says why. */
+#define GE_STORE_NOREPLICAS "NOREPLICAS "
+
 /* Publish: INCR, SET, ZADD, trim by count, PUBLISH, after checking that
  * no key is taken by other data. type_json/from_json are JSON string
  * literals, data_json the compact data or NULL, lim the channel's
@@ -119,7 +123,7 @@ int ge_store_reply_full(const struct redisReply *r);
  * (string), events trimmed (integer)], or an error starting KEYCOLLISION
  * with nothing written; with min_replicas, an error reply starting
  * "NOREPLICAS" when too few replicas confirmed it in time (the event may
- * still be stored). */
+ * still be stored): GE_STORE_NOREPLICAS. */
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
                       const char *type_json, const char *from_json, const char *data_json, size_t data_len,
                       const ge_retention_limits *lim);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_store.h"
 #include "ge_store_layout.h"
 
 struct ge_replicas {
@@ -135,8 +136,8 @@ static void on_wait(redisAsyncContext *ac, void *rep, void *priv) {
     r->wait_inflight = 0;
     char msg[220];
     snprintf(msg, sizeof msg,
-             "NOREPLICAS only %lld of the %u replicas required confirmed the event within %u ms: it may be "
-             "stored or not; publishing again may store it twice",
+             GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
+             "may be stored or not; publishing again may store it twice",
              got < 0 ? 0 : got, r->min_replicas, r->timeout_ms);
     while (r->acked_head && r->acked_head->seq <= r->wait_covers) {
         ge_replica_pub *p = r->acked_head;
