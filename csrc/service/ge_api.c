@@ -5,7 +5,7 @@
  * the route and gives it a ge_reply (ge_call.h: the way back to the host,
  * metered). Routes that answer at once (ge_api_status.c, and every check
  * that fails) answer that reply. The others (ge_api_events.c,
- * ge_api_index.c) start a call, a struct of the route's own embedding a
+ * ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
  * ge_call, which owns the answer from then on: it is held by its store
  * operation while one is under way, answered once, and freed once nothing
  * holds it; the host gets it back to cancel it if the client leaves. */
@@ -18,6 +18,7 @@
 
 #include "ge_api_events.h"
 #include "ge_api_index.h"
+#include "ge_api_publish.h"
 #include "ge_api_status.h"
 #include "ge_call.h"
 #include "ge_metrics.h"
@@ -33,6 +34,7 @@ struct ge_api {
     ge_waiters *waiters;
     ge_sweep *sweep;
     ge_api_events *events;
+    ge_api_publish *publish;
     ge_calls calls;
     ge_metrics *metrics;
     char *secret, *version, *start_date;
@@ -106,9 +108,10 @@ static const char *method_name(ge_method m) {
 
 static void metrics(ge_api *api, ge_reply *to) {
     const ge_api_events_stats *ev = ge_api_events_stats_of(api->events);
-    ge_metrics_gauges g = {ev->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
+    const ge_api_publish_stats *pub = ge_api_publish_stats_of(api->publish);
+    ge_metrics_gauges g = {pub->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
-                           ge_metrics_now() - api->started, ev->trimmed + api->sweep_trimmed, ev->lost_signals,
+                           ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed, ev->lost_signals,
                            ev->resets, ge_store_writable(api->store), api->calls.storage_full};
     ge_api_metrics(api->metrics, &g, to);
 }
@@ -177,7 +180,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     switch (r) {
     case R_EVENTS:
         c = req->method == GE_M_GET ? ge_api_events_get(api->events, &p, &to)
-                                    : ge_api_events_post(api->events, &p, &to);
+                                    : ge_api_publish_post(api->publish, &p, &to);
         break;
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
@@ -244,7 +247,8 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost, cfg->fatal ? on_fatal : NULL};
     api->store = ge_store_new(loop, redis, log, &ev);
     api->calls = (ge_calls){NULL, api->store, api->metrics, route_names, cfg->observer, cfg->observer_arg, 0};
-    api->events = ge_api_events_new(loop, api->store, api->waiters, api->retention, log, cfg->poll_timeout_ms);
+    api->events = ge_api_events_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
+    api->publish = ge_api_publish_new(loop, api->store, api->retention);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
     return api;
 }
@@ -261,7 +265,8 @@ void ge_api_free(ge_api *api) {
     ge_store_free(api->store); /* answers the store operations under way: their calls are freed */
     ge_sweep_free(api->sweep); /* after the store: its answers refer to the sweep */
     ge_calls_free(&api->calls);
-    ge_api_events_free(api->events); /* after the store and the calls: they refer to it */
+    ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
+    ge_api_publish_free(api->publish);
     ge_waiters_free(api->waiters);
     ge_retention_free(api->own_retention);
     ge_metrics_free(api->metrics);

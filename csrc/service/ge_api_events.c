@@ -1,4 +1,4 @@
-/* The events routes (ge_api_events.h). The rules they follow are in
+/* The events' reads (ge_api_events.h). The rules they follow are in
  * docs/protocol.md ("Cursor and acknowledgement", "Long-polling"). Calls
  * ge_call.c, the store and the wait registry; nothing calls back but
  * through their callbacks. */
@@ -30,7 +30,6 @@ struct ge_api_events {
     ge_loop loop;
     ge_store *store;
     ge_waiters *waiters;
-    const ge_retention *retention;
     const ge_log *log;
     uint64_t poll_timeout_ms;
     int draining;               /* reads answer [] rather than wait */
@@ -386,76 +385,6 @@ void ge_api_events_drain(ge_api_events *ev) {
     }
 }
 
-/* ---- POST /events ------------------------------------------------------- */
-
-/* One POST /events. */
-typedef struct publish_call {
-    ge_call call;
-    ge_api_events *ev;
-} publish_call;
-
-static void publish_free(ge_call *c) { free(GE_CALL_OWNER(c, publish_call, call)); }
-static const ge_call_kind publish_kind = {NULL, publish_free};
-
-static void publish_cb(ge_call *c, redisReply *r) {
-    static const char noreplicas[] = GE_STORE_NOREPLICAS;
-    /* Too few replicas have it (docs/high-availability.md): retryable. */
-    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, noreplicas, sizeof noreplicas - 1)) {
-        ge_call_error(c, 503, "ServiceUnavailable", r->str + sizeof noreplicas - 1);
-        return;
-    }
-    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
-    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        ge_call_store_failed(c, r);
-        return;
-    }
-    ge_api_events_stats *st = &GE_CALL_OWNER(c, publish_call, call)->ev->stats;
-    st->published++;
-    st->trimmed += (uint64_t)r->element[1]->integer;
-    ge_call_finish(c, 200, r->element[0]->str, r->element[0]->len);
-}
-
-ge_call *ge_api_events_post(ge_api_events *ev, const ge_params *p, ge_reply *to) {
-    ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
-    const char *msg = NULL;
-    ge_slice d;
-    ge_call *c = NULL;
-    if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
-    else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
-    else if (ge_store_channel_reserved(channel.data)) msg = GE_STORE_RESERVED_CHANNEL;
-    else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
-    else ge_json_string_encode(&from, tmp.data, tmp.len);
-    if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
-    else if (!msg) ge_json_string_encode(&type, tmp.data, tmp.len);
-    if (!msg) {
-        if (ge_params_body_json(p, "data", &d)) {
-            ge_json_type t = ge_json_type_of(d);
-            if ((t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) || ge_json_compact(d.p, d.n, &data, NULL) != 0)
-                msg = "Invalid data";
-        } else if (ge_form_get(&p->form, "data")) {
-            msg = "Invalid data"; /* a form field is a string, never an object */
-        }
-    }
-    if (msg) ge_reply_invalid(to, msg);
-    else if (!ge_store_ready(ev->store)) ge_reply_unavailable(to);
-    else {
-        publish_call *pc = calloc(1, sizeof *pc);
-        if (!pc) abort();
-        ge_call_init(&pc->call, to, &publish_kind);
-        pc->ev = ev;
-        c = &pc->call;
-        ge_retention_limits lim = ge_retention_for(ev->retention, channel.data);
-        ge_store_publish(ev->store, ge_call_op(c, publish_cb), channel.data, ev->loop.now_ms(ev->loop.data),
-                         type.data, from.data, data.data, data.len, &lim);
-    }
-    ge_buf_free(&tmp);
-    ge_buf_free(&channel);
-    ge_buf_free(&type);
-    ge_buf_free(&from);
-    ge_buf_free(&data);
-    return c;
-}
-
 /* ---- GET /latest ---------------------------------------------------------- */
 
 static void latest_cb(ge_call *c, redisReply *r) {
@@ -480,14 +409,13 @@ ge_call *ge_api_latest_get(ge_api_events *ev, const ge_params *p, ge_reply *to) 
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-ge_api_events *ge_api_events_new(const ge_loop *loop, ge_store *store, ge_waiters *waiters,
-                                 const ge_retention *retention, const ge_log *log, uint64_t poll_timeout_ms) {
+ge_api_events *ge_api_events_new(const ge_loop *loop, ge_store *store, ge_waiters *waiters, const ge_log *log,
+                                 uint64_t poll_timeout_ms) {
     ge_api_events *ev = calloc(1, sizeof *ev);
     if (!ev) abort();
     ev->loop = *loop;
     ev->store = store;
     ev->waiters = waiters;
-    ev->retention = retention;
     ev->log = log;
     ev->poll_timeout_ms = poll_timeout_ms;
     return ev;
