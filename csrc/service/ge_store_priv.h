@@ -1,7 +1,9 @@
-/* ge_store's insides, shared by ge_store.c (connections, operations) and
- * ge_store_memory.c (eviction policy, out of memory), which ge_store.c
- * calls. The replica confirmation (ge_store_replicas.h) is a layer of its
- * own under ge_store.c, with its own state. Not part of any API. */
+/* ge_store's insides, shared by its files, each calling only those below
+ * it: ge_store.c (operations, pub/sub, life cycle) over ge_store_conn.c
+ * (connections), over ge_store_memory.c (eviction policy, out of memory)
+ * and ge_store_scripts.c (the scripts' table). The replica confirmation
+ * (ge_store_replicas.h) is a layer of its own, with its own state. Not
+ * part of any API. */
 #ifndef GE_STORE_PRIV_H
 #define GE_STORE_PRIV_H
 
@@ -57,6 +59,18 @@ struct ge_store {
     int probing, closing;
     ge_loop_timer *probe_timer;
 };
+
+/* ge_store_scripts.c: each script's source, by S_ */
+extern const char *const ge_store_scripts[S_COUNT];
+
+/* ge_store_conn.c */
+/* Set up the connections and open them (or ask Sentinel where). */
+void ge_store_conns_start(ge_store *s, const ge_store_options *opt);
+/* Close them: what was sent on them is answered (NULL) meanwhile. */
+void ge_store_conns_stop(ge_store *s);
+/* A reply by which a master refused a write (it was demoted, or lost its
+ * replicas): closes c to find the master again, and returns 1; else 0. */
+int ge_store_refused_write(ge_store *s, conn *c, const redisReply *reply);
 
 /* ge_store_memory.c */
 void ge_store_memory_init(ge_store *s, const ge_store_options *opt);
