@@ -102,7 +102,7 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
     redisReply *reply = r;
     if (reply && reply->type == REDIS_REPLY_ERROR && !o->evaled &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        strncmp(reply->str, "NOSCRIPT", sizeof "NOSCRIPT" - 1) == 0) {
         o->evaled = 1;
         o->argv[0] = "EVAL";
         o->argv[1] = ge_store_scripts[o->script];
@@ -135,6 +135,7 @@ static void op_send(op *o) {
 /* A script's argv: EVALSHA (or EVAL), its sha (or source), nkeys, then
  * the keys and the other arguments. */
 #define SCRIPT_ARGV_HEAD 3
+#define NKEYS_LEN 24 /* room for nkeys in decimal */
 
 /* The op of script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
@@ -143,7 +144,7 @@ static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int 
     int argc = SCRIPT_ARGV_HEAD + nargs;
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
-    op *o = op_new(s, req, (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
+    op *o = op_new(s, req, (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + NKEYS_LEN);
     o->c = script == S_PUBLISH && s->replicas ? &s->pub : &s->cmd;
     o->script = script;
     o->evaled = 0;
@@ -155,7 +156,7 @@ static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int 
     o->argvlen[0] = 7;
     o->argv[1] = s->sha[script];
     o->argvlen[1] = strlen(s->sha[script]);
-    int kn = snprintf(p, 24, "%d", nkeys);
+    int kn = snprintf(p, NKEYS_LEN, "%d", nkeys);
     o->argv[2] = p;
     o->argvlen[2] = (size_t)kn;
     p += kn + 1;

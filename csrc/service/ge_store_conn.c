@@ -230,7 +230,7 @@ static void on_master(void *arg, const char *host, int port) {
 
 int ge_store_refused_write(ge_store *s, conn *c, const redisReply *reply) {
     if (!reply || reply->type != REDIS_REPLY_ERROR || !reply->str) return 0;
-    if (!strstr(reply->str, "READONLY") && strncmp(reply->str, "MASTERDOWN", 10) != 0) return 0;
+    if (!strstr(reply->str, "READONLY") && strncmp(reply->str, "MASTERDOWN", sizeof "MASTERDOWN" - 1) != 0) return 0;
     if (c->ready)
         ge_log_write(s->log, GE_LOG_WARN, NULL, "redis %s:%d refused a write (%s): finding the master again",
                      s->host, s->port, reply->str);

@@ -61,7 +61,7 @@ int ge_store_policy_check(ge_store *s, const redisReply *info) {
         s->refusal[0] = '\0';
         return 1;
     }
-    if (strncmp(policy, "allkeys-", 8) != 0) {
+    if (strncmp(policy, "allkeys-", sizeof "allkeys-" - 1) != 0) {
         s->refusal[0] = '\0';
         return 1;
     }
