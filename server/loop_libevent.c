@@ -7,9 +7,9 @@
 
 #include "ge_time.h"
 
-/* A ge_timer owns its libevent event; the trampoline adapts libevent's
- * callback signature to the core's. */
-struct ge_timer {
+/* A ge_loop_timer owns its libevent event; the trampoline adapts
+ * libevent's callback signature to the core's. */
+struct ge_loop_timer {
     struct event *ev;
     void (*cb)(void *arg);
     void *arg;
@@ -18,12 +18,12 @@ struct ge_timer {
 static void trampoline(evutil_socket_t fd, short what, void *p) {
     (void)fd;
     (void)what;
-    ge_timer *t = p;
+    ge_loop_timer *t = p;
     t->cb(t->arg);
 }
 
-static ge_timer *timer_new(void *data, void (*cb)(void *), void *arg) {
-    ge_timer *t = malloc(sizeof *t);
+static ge_loop_timer *timer_new(void *data, void (*cb)(void *), void *arg) {
+    ge_loop_timer *t = malloc(sizeof *t);
     if (!t) abort();
     t->cb = cb;
     t->arg = arg;
@@ -32,14 +32,14 @@ static ge_timer *timer_new(void *data, void (*cb)(void *), void *arg) {
     return t;
 }
 
-static void timer_start(ge_timer *t, uint64_t ms) {
+static void timer_start(ge_loop_timer *t, uint64_t ms) {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     evtimer_add(t->ev, &tv);
 }
 
-static void timer_stop(ge_timer *t) { evtimer_del(t->ev); }
+static void timer_stop(ge_loop_timer *t) { evtimer_del(t->ev); }
 
-static void timer_free(ge_timer *t) {
+static void timer_free(ge_loop_timer *t) {
     event_free(t->ev);
     free(t);
 }

@@ -1,3 +1,14 @@
+/* The api (ge_api.h): it routes each request to the file of its route,
+ * after the checks every route shares, and builds and frees the parts.
+ *
+ * How a request flows: the host hands it to ge_api_handle, which matches
+ * the route and gives it a ge_reply (ge_call.h: the way back to the host,
+ * metered). Routes that answer at once (ge_api_status.c, and every check
+ * that fails) answer that reply. The others (ge_api_events.c,
+ * ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
+ * ge_call, which owns the answer from then on: it is held by its store
+ * operation while one is under way, answered once, and freed once nothing
+ * holds it; the host gets it back to cancel it if the client leaves. */
 #include "ge_api.h"
 
 #include <stdint.h>
@@ -5,8 +16,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_api_priv.h"
-#include "ge_json.h"
+#include "ge_api_events.h"
+#include "ge_api_index.h"
+#include "ge_api_publish.h"
+#include "ge_api_status.h"
+#include "ge_call.h"
+#include "ge_metrics.h"
+#include "ge_params.h"
+#include "ge_str.h"
+#include "ge_sweep.h"
+#include "ge_waiters.h"
+
+struct ge_api {
+    ge_loop loop;
+    const ge_log *log;
+    ge_store *store;
+    ge_waiters *waiters;
+    ge_sweep *sweep;
+    ge_api_events *events;
+    ge_api_publish *publish;
+    ge_calls calls;
+    ge_metrics *metrics;
+    char *secret, *version, *start_date;
+    size_t max_name;
+    int draining;
+    double started;
+    uint64_t sweep_trimmed;        /* events the retention sweep removed */
+    const ge_retention *retention; /* never NULL: an empty one when not configured */
+    ge_retention *own_retention;
+    void (*fatal)(void *arg, const char *why);
+    void *fatal_arg;
+};
 
 #define PREFIX "/events/v1"
 
@@ -66,127 +106,30 @@ static const char *method_name(ge_method m) {
     return names[m];
 }
 
-static void about(ge_api *api, ge_reply_fn respond, void *conn) {
-    ge_buf b = GE_BUF_INIT;
-    ge_buf_puts(&b, "{\"hostname\":");
-    ge_json_string_encode(&b, api->log->hostname, strlen(api->log->hostname));
-    ge_buf_puts(&b, ",\"type\":\"ganomede-events\",\"version\":");
-    ge_json_string_encode(&b, api->version, strlen(api->version));
-    ge_buf_puts(&b, ",\"description\":\"ganomede system events: publish to channels, receive by long-polling\","
-                    "\"startDate\":");
-    ge_json_string_encode(&b, api->start_date, strlen(api->start_date));
-    ge_buf_putc(&b, '}');
-    respond(conn, 200, b.data, b.len);
-    ge_buf_free(&b);
-}
-
-/* For load balancers: 200 while both Redis connections are usable and
- * Redis accepts writes; else 503 saying why (docs/protocol.md). */
-static void health(ge_api *api, ge_reply_fn respond, void *conn) {
-    int cmd = ge_store_ready(api->store), sub = ge_store_sub_ready(api->store);
-    int writes = ge_store_writable(api->store), ok = cmd && sub && writes;
-    const char *why = ge_store_refused(api->store);
-    if (!why && cmd && !writes) why = "Redis is out of memory (maxmemory): it refuses writes";
-    if (!why) why = "Redis is not connected (connecting, or unreachable)";
-    ge_buf b = GE_BUF_INIT;
-    ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s,\"writes\":%s}",
-                  ok ? "ok" : "unavailable", cmd ? "true" : "false", sub ? "true" : "false",
-                  writes ? "true" : "false");
-    if (!ok) {
-        ge_buf_puts(&b, ",\"reason\":");
-        ge_json_string_encode(&b, why, strlen(why));
-    }
-    ge_buf_putc(&b, '}');
-    respond(conn, ok ? 200 : 503, b.data, b.len);
-    ge_buf_free(&b);
-}
-
-static void ping(ge_slice token, ge_reply_fn respond, void *conn) {
-    ge_buf dec = GE_BUF_INIT, b = GE_BUF_INIT, s = GE_BUF_INIT;
-    ge_url_decode(&dec, token.p, token.n, 0);
-    ge_buf_puts(&s, "pong/");
-    ge_buf_append(&s, dec.data, dec.len);
-    ge_json_string_encode(&b, s.data, s.len);
-    respond(conn, 200, b.data, b.len);
-    ge_buf_free(&dec);
-    ge_buf_free(&b);
-    ge_buf_free(&s);
-}
-
-/* Every answer passes through here: count it, time it, tell the observer,
- * then hand it to the host. One allocation per request carries the route
- * and start time to answers that come later. */
-typedef struct metered {
-    ge_api *api;
-    ge_respond_fn respond;
-    void *conn;
-    enum route route;
-    double t0;
-    const char *allow; /* set for a 405 */
-    char lost[48], reset[24]; /* signal headers of GET /events, "" when none */
-} metered;
-
-static void metered_done(metered *m, int status) {
-    double dt = ge_metrics_now() - m->t0;
-    ge_metrics_record(m->api->metrics, m->route, status, dt);
-    if (m->api->observer) m->api->observer(m->api->observer_arg, route_names[m->route], status, dt);
-}
-
-static void metered_respond(void *conn, int status, const char *body, size_t len) {
-    metered *m = conn;
-    metered_done(m, status);
-    ge_answer a = {status, "application/json", m->allow, m->lost[0] ? m->lost : NULL,
-                   m->reset[0] ? m->reset : NULL, body, len};
-    if (len == 0) a.content_type = NULL;
-    else if (m->route == R_METRICS && status == 200) a.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    m->respond(m->conn, &a);
-    free(m);
-}
-
-void ge_api_signal_headers(ge_call *c, const char *lost, const char *reset) {
-    metered *m = c->conn;
-    if (c->done || !m) return;
-    snprintf(m->lost, sizeof m->lost, "%s", lost ? lost : "");
-    snprintf(m->reset, sizeof m->reset, "%s", reset ? reset : "");
-}
-
-void ge_call_cancel(ge_call *c) {
-    ge_call_stop(c);
-    metered *m = c->conn;
-    metered_done(m, 499);
-    free(m);
-    c->conn = NULL;
-    ge_call_release(c);
-}
-
-static void metrics(ge_api *api, ge_reply_fn respond, void *conn) {
-    ge_metrics_gauges g = {api->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
+static void metrics(ge_api *api, ge_reply *to) {
+    const ge_api_events_stats *ev = ge_api_events_stats_of(api->events);
+    const ge_api_publish_stats *pub = ge_api_publish_stats_of(api->publish);
+    ge_metrics_gauges g = {pub->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
-                           ge_metrics_now() - api->started, api->trimmed, api->lost_signals, api->resets,
-                           ge_store_writable(api->store), api->storage_full};
-    ge_buf b = GE_BUF_INIT;
-    ge_metrics_render(api->metrics, &g, &b);
-    respond(conn, 200, b.data, b.len);
-    ge_buf_free(&b);
+                           ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed, ev->lost_signals,
+                           ev->resets, ge_store_writable(api->store), api->calls.storage_full};
+    ge_api_metrics(api->metrics, &g, to);
 }
 
 ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_respond, void *host_conn) {
     ge_slice seg[2] = {{NULL, 0}, {NULL, 0}};
     enum route r = match(req->path, req->path_len, seg);
-    metered *mt = malloc(sizeof *mt);
-    if (!mt) abort();
-    *mt = (metered){api, host_respond, host_conn, r, ge_metrics_now(), NULL, "", ""};
-    ge_reply_fn respond = metered_respond;
-    void *conn = mt;
+    ge_reply to;
+    ge_reply_init(&to, &api->calls, r, host_respond, host_conn);
     if (req->head_too_large) {
-        ge_reply_error(respond, conn, 431, "RequestHeaderFieldsTooLarge", "Request headers are too large");
+        ge_reply_error(&to, 431, "RequestHeaderFieldsTooLarge", "Request headers are too large");
         return NULL;
     }
     if (r == R_NONE) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_append(&m, req->path, req->path_len);
         ge_buf_puts(&m, " does not exist");
-        ge_reply_error(respond, conn, 404, "ResourceNotFound", m.data);
+        ge_reply_error(&to, 404, "ResourceNotFound", m.data);
         ge_buf_free(&m);
         return NULL;
     }
@@ -194,21 +137,21 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     if (!(allowed_mask(r, &allow) & M(req->method))) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "%s is not allowed", method_name(req->method));
-        mt->allow = allow;
-        ge_reply_error(respond, conn, 405, "MethodNotAllowed", m.data);
+        to.allow = allow;
+        ge_reply_error(&to, 405, "MethodNotAllowed", m.data);
         ge_buf_free(&m);
         return NULL;
     }
-    if (r == R_ABOUT) return about(api, respond, conn), NULL;
-    if (r == R_PING) return ping(seg[0], respond, conn), NULL;
-    if (r == R_HEALTH) return health(api, respond, conn), NULL;
-    if (r == R_METRICS) return metrics(api, respond, conn), NULL;
+    if (r == R_ABOUT) return ge_api_about(api->log->hostname, api->version, api->start_date, &to), NULL;
+    if (r == R_PING) return ge_api_ping(seg[0].p, seg[0].n, &to), NULL;
+    if (r == R_HEALTH) return ge_api_health(api->store, &to), NULL;
+    if (r == R_METRICS) return metrics(api, &to), NULL;
     if (req->body_too_large) {
-        ge_reply_error(respond, conn, 413, "PayloadTooLarge", "Request body is too large");
+        ge_reply_error(&to, 413, "PayloadTooLarge", "Request body is too large");
         return NULL;
     }
     if (api->draining) {
-        ge_reply_error(respond, conn, 503, "ServiceUnavailable", "Server is shutting down");
+        ge_reply_error(&to, 503, "ServiceUnavailable", "Server is shutting down");
         return NULL;
     }
 
@@ -219,7 +162,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     if (req->method == GE_M_POST && ge_params_set_body(&p, req->content_type, req->body, req->body_len, &err) != 0) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "Invalid JSON: %s", err ? err : "parse error");
-        ge_reply_invalid(respond, conn, m.data);
+        ge_reply_invalid(&to, m.data);
         ge_buf_free(&m);
         goto out;
     }
@@ -231,25 +174,26 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     ge_buf_free(&secret);
     p.max_len = api->max_name;
     if (!authorized) {
-        ge_reply_error(respond, conn, 401, "InvalidCredentialsError", "Invalid credentials");
+        ge_reply_error(&to, 401, "InvalidCredentialsError", "Invalid credentials");
         goto out;
     }
     switch (r) {
     case R_EVENTS:
-        c = req->method == GE_M_GET ? ge_api_events_get(api, &p, respond, conn) : ge_api_events_post(api, &p, respond, conn);
+        c = req->method == GE_M_GET ? ge_api_events_get(api->events, &p, &to)
+                                    : ge_api_publish_post(api->publish, &p, &to);
         break;
-    case R_LATEST: c = ge_api_latest_get(api, &p, respond, conn); break;
-    case R_INDICES: c = ge_api_index_define(api, &p, respond, conn); break;
+    case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
+    case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
         ge_url_decode(&id, seg[0].p, seg[0].n, 0);
         ge_url_decode(&val, seg[1].p, seg[1].n, 0);
         size_t max = api->max_name ? api->max_name : SIZE_MAX;
-        if (id.len == 0 || strlen(id.data) != id.len || id.len > max) ge_reply_invalid(respond, conn, "Invalid index ID");
+        if (id.len == 0 || strlen(id.data) != id.len || id.len > max)
+            ge_reply_invalid(&to, "Invalid index ID");
         else if (val.len == 0 || strlen(val.data) != val.len || val.len > max)
-            ge_reply_invalid(respond, conn, "Invalid Index Value");
-        else if (!ge_store_ready(api->store)) ge_reply_unavailable(api, respond, conn);
-        else c = ge_api_index_get(api, id.data, val.data, respond, conn);
+            ge_reply_invalid(&to, "Invalid Index Value");
+        else c = ge_api_index_get(api->store, id.data, val.data, &to);
         ge_buf_free(&id);
         ge_buf_free(&val);
         break;
@@ -272,10 +216,7 @@ static void on_unsubscribed(void *arg, const char *ch, size_t len) {
 static void on_message(void *arg, const char *ch, size_t len, const char *payload, size_t plen) {
     (void)payload;
     (void)plen;
-    ge_api *api = arg;
-    api->wake_n = 0; /* shared reads are per publish: see wake_read */
-    ge_waiters_on_message(api->waiters, ch, len);
-    api->wake_n = 0;
+    ge_api_events_on_message(((ge_api *)arg)->events, ch, len);
 }
 static void on_lost(void *arg) { ge_waiters_on_lost(((ge_api *)arg)->waiters); }
 static void on_fatal(void *arg, const char *why) {
@@ -294,10 +235,7 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->secret = ge_xstrdup(cfg->secret);
     api->version = ge_xstrdup(cfg->version ? cfg->version : "0.0.0");
     api->start_date = ge_xstrdup(cfg->start_date ? cfg->start_date : "");
-    api->poll_timeout_ms = cfg->poll_timeout_ms;
     api->max_name = cfg->max_name;
-    api->observer = cfg->observer;
-    api->observer_arg = cfg->observer_arg;
     api->retention = cfg->retention;
     if (!api->retention) api->retention = api->own_retention = ge_retention_new(NULL, NULL, NULL, 0);
     api->metrics = ge_metrics_new(route_names, R_COUNT);
@@ -308,46 +246,34 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->fatal_arg = cfg->fatal_arg;
     ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost, cfg->fatal ? on_fatal : NULL};
     api->store = ge_store_new(loop, redis, log, &ev);
-    api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->trimmed);
+    api->calls = (ge_calls){NULL, api->store, api->metrics, route_names, cfg->observer, cfg->observer_arg, 0};
+    api->events = ge_api_events_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
+    api->publish = ge_api_publish_new(loop, api->store, api->retention);
+    api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
     return api;
 }
 
 void ge_api_drain(ge_api *api) {
     api->draining = 1;
-    for (ge_call *c = api->calls, *next; c; c = next) {
-        next = c->next;
-        if (!c->done && c->timer) ge_call_finish(c, 200, "[]", 2);
-    }
+    ge_api_events_drain(api->events);
 }
 
 void ge_api_free(ge_api *api) {
     if (!api) return;
     api->draining = 1;
-    for (ge_call *c = api->calls, *next; c; c = next) {
-        next = c->next;
-        if (!c->done) ge_call_error(c, 503, "ServiceUnavailable", "Server is shutting down");
-    }
-    ge_store_free(api->store); /* runs the pending store callbacks: calls get released */
-    ge_sweep_free(api->sweep);  /* after the store: its callbacks refer to the sweep */
-    ge_retention_free(api->own_retention);
+    ge_calls_close(&api->calls);
+    ge_store_free(api->store); /* answers the store operations under way: their calls are freed */
+    ge_sweep_free(api->sweep); /* after the store: its answers refer to the sweep */
+    ge_calls_free(&api->calls);
+    ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
+    ge_api_publish_free(api->publish);
     ge_waiters_free(api->waiters);
-    while (api->calls) { /* cannot happen unless a callback was lost; do not leak */
-        ge_call *c = api->calls;
-        c->pending = 0;
-        c->done = 1;
-        ge_call_release(c);
-    }
+    ge_retention_free(api->own_retention);
     ge_metrics_free(api->metrics);
-    free(api->wake_reads);
     free(api->secret);
     free(api->version);
     free(api->start_date);
     free(api);
 }
 
-
-size_t ge_api_open_calls(const ge_api *api) {
-    size_t n = 0;
-    for (const ge_call *c = api->calls; c; c = c->next) n += !c->done;
-    return n;
-}
+size_t ge_api_open_calls(const ge_api *api) { return ge_calls_waiting(&api->calls); }

@@ -1,24 +1,87 @@
-/* The events routes: GET /events/v1/events (read, acknowledge, long-poll),
- * POST /events/v1/events (publish) and GET /latest. The rules they follow
- * are in docs/protocol.md ("Cursor and acknowledgement", "Long-polling"). */
+/* The events' reads (ge_api_events.h). The rules they follow are in
+ * docs/protocol.md ("Cursor and acknowledgement", "Long-polling"). Calls
+ * ge_call.c, the store and the wait registry; nothing calls back but
+ * through their callbacks. */
+#include "ge_api_events.h"
+
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_api_priv.h"
 #include "ge_json.h"
-
-/* ---- GET /events: read, then long-poll ----------------------------------- */
+#include "ge_store_layout.h"
+#include "ge_str.h"
 
 /* Reads with `after` known and a small limit take the script-free range
  * read (ge_store_read_range); the rest, and the first read of a client
  * without `after`, the READ script. */
 #define RANGE_READ_MAX 100
+_Static_assert(RANGE_READ_MAX <= GE_STORE_RANGE_MAX, "the range read serves RANGE_READ_MAX events");
 
-static void events_read(ge_call *c, int ack);
-static void events_read_script(ge_call *c, int ack);
+/* `limit` when a request gives none (GET /events and /latest). */
+#define DEFAULT_LIMIT 100
+
+typedef struct read_call read_call;
+typedef struct shared_read shared_read;
+
+struct ge_api_events {
+    ge_loop loop;
+    ge_store *store;
+    ge_waiters *waiters;
+    const ge_log *log;
+    uint64_t poll_timeout_ms;
+    int draining;               /* reads answer [] rather than wait */
+    ge_api_events_stats stats;
+    read_call *reads;           /* every GET not freed yet, for a drain */
+    shared_read **wake;         /* the reads shared during one message's wake-ups */
+    size_t wake_n, wake_cap;
+};
+
+/* ---- GET /events: read, then long-poll ----------------------------------- */
+
+/* One GET /events. */
+struct read_call {
+    ge_call call;
+    ge_api_events *ev;
+    read_call *prev, *next;      /* in ev->reads */
+    char *client_id, *channel;
+    uint64_t after, limit;
+    uint64_t after_ts;           /* afterTimestamp: the client's event at `after` (0: unknown) */
+    ge_waiter waiter;
+    ge_loop_timer *timer;        /* set once it waits: the long-poll's end */
+    int reading, reread;         /* a read is under way; another is due when it returns */
+    uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
+    int reset;                   /* the cursor was not on the channel's history */
+    uint64_t last_id;            /* the channel's last id, for the reset header */
+    int acks;                    /* the request acknowledges `after` (not stored yet) */
+};
+
+static read_call *read_call_of(ge_call *c) { return GE_CALL_OWNER(c, read_call, call); }
+
+static void read_stop(ge_call *c) {
+    read_call *rc = read_call_of(c);
+    ge_waiters_remove(&rc->waiter);
+    if (rc->timer) rc->ev->loop.timer_stop(rc->timer);
+}
+
+static void read_free(ge_call *c) {
+    read_call *rc = read_call_of(c);
+    ge_api_events *ev = rc->ev;
+    if (rc->timer) ev->loop.timer_free(rc->timer);
+    if (rc->prev) rc->prev->next = rc->next;
+    else ev->reads = rc->next;
+    if (rc->next) rc->next->prev = rc->prev;
+    free(rc->client_id);
+    free(rc->channel);
+    free(rc);
+}
+
+static const ge_call_kind read_kind = {read_stop, read_free};
+
+static void events_read(read_call *rc, ge_store_read_mode mode);
+static void events_read_script(read_call *rc, ge_store_read_mode mode);
 
 /* What a read found, parsed once even when it serves many calls. */
 typedef struct read_result {
@@ -83,304 +146,285 @@ static void parse_range_reply(const redisReply *r, uint64_t after, read_result *
     }
 }
 
-static void events_park(ge_call *c);
+static void events_park(read_call *rc);
 
 /* An acknowledgement Redis refused for lack of memory: the answer is 503
  * StorageFull, and the consumer stalls until Redis has room. */
-static void log_ack_refused(ge_call *c) {
+static void log_ack_refused(read_call *rc) {
     ge_buf x = GE_BUF_INIT;
     ge_buf_puts(&x, "\"clientId\":");
-    ge_json_string_encode(&x, c->client_id, strlen(c->client_id));
+    ge_json_string_encode(&x, rc->client_id, strlen(rc->client_id));
     ge_buf_puts(&x, ",\"channel\":");
-    ge_json_string_encode(&x, c->channel, strlen(c->channel));
-    ge_buf_printf(&x, ",\"after\":%llu", (unsigned long long)c->after);
-    ge_log_write(c->api->log, GE_LOG_WARN, x.data,
+    ge_json_string_encode(&x, rc->channel, strlen(rc->channel));
+    ge_buf_printf(&x, ",\"after\":%llu", (unsigned long long)rc->after);
+    ge_log_write(rc->ev->log, GE_LOG_WARN, x.data,
                  "acknowledgement not stored (Redis is out of memory): answered 503 StorageFull");
     ge_buf_free(&x);
 }
 
 /* Answer a GET /events, with the lost-range and reset headers when they
  * apply (docs/protocol.md). */
-static void events_answer(ge_call *c, const char *body, size_t len) {
+static void events_answer(read_call *rc, const char *body, size_t len) {
     char lost[48], reset[24];
-    if (c->lost_to) {
-        snprintf(lost, sizeof lost, "%llu-%llu", (unsigned long long)c->lost_from, (unsigned long long)c->lost_to);
-        c->api->lost_signals++;
+    if (rc->lost_to) {
+        snprintf(lost, sizeof lost, "%llu-%llu", (unsigned long long)rc->lost_from, (unsigned long long)rc->lost_to);
+        rc->ev->stats.lost_signals++;
     }
-    if (c->reset) {
-        snprintf(reset, sizeof reset, "%llu", (unsigned long long)c->last_id);
-        c->api->resets++;
+    if (rc->reset) {
+        snprintf(reset, sizeof reset, "%llu", (unsigned long long)rc->last_id);
+        rc->ev->stats.resets++;
     }
-    ge_api_signal_headers(c, c->lost_to ? lost : NULL, c->reset ? reset : NULL);
-    ge_call_finish(c, 200, body, len);
+    ge_call_signal_headers(&rc->call, rc->lost_to ? lost : NULL, rc->reset ? reset : NULL);
+    ge_call_finish(&rc->call, 200, body, len);
 }
 
 static void events_timeout(void *arg) { events_answer(arg, "[]", 2); }
 
 /* What a read says about the cursor (ids lost below the oldest retained
  * one, a reset), kept on the call until it answers. */
-static void note_signals(ge_call *c, const read_result *res) {
+static void note_signals(read_call *rc, const read_result *res) {
     if (res->scripted) {
-        c->reset |= res->reset;
-        if (res->reset) c->after_ts = 0; /* a new cursor: its event is not the client's */
-        c->lost_from = res->after + 1;
-        c->lost_to = res->oldest > res->after + 1 ? res->oldest - 1 : 0;
+        rc->reset |= res->reset;
+        if (res->reset) rc->after_ts = 0; /* a new cursor: its event is not the client's */
+        rc->lost_from = res->after + 1;
+        rc->lost_to = res->oldest > res->after + 1 ? res->oldest - 1 : 0;
     }
-    c->last_id = res->last_id;
-    c->after = res->after;
+    rc->last_id = res->last_id;
+    rc->after = res->after;
 }
 
-/* A read for c came back (c->pending already accounted for). */
-static void events_apply(ge_call *c, const read_result *res) {
-    c->reading = 0;
-    if (!ge_call_arrived(c)) return;
+/* A read for rc came back, and rc still wants it. */
+static void events_apply(read_call *rc, const read_result *res) {
+    rc->reading = 0;
     if (!res->ok) {
-        if (c->ack && ge_store_reply_full(res->bad)) log_ack_refused(c);
-        ge_call_store_failed(c, res->bad);
+        if (rc->acks && ge_store_reply_full(res->bad)) log_ack_refused(rc);
+        ge_call_store_failed(&rc->call, res->bad);
         return;
     }
-    c->ack = 0; /* stored: the reads that follow acknowledge nothing */
-    if (!res->scripted && c->after_ts && res->at_after_ts && res->at_after_ts != c->after_ts) {
+    rc->acks = 0; /* stored: the reads that follow acknowledge nothing */
+    if (!res->scripted && rc->after_ts && res->at_after_ts && res->at_after_ts != rc->after_ts) {
         /* The event at the cursor is not the one the client received: its
          * id was taken back and given again. The script finds where to
          * read from. */
-        events_read_script(c, 2);
+        events_read_script(rc, GE_READ_AFTER);
         return;
     }
-    note_signals(c, res);
+    note_signals(rc, res);
     if (res->count) {
-        events_answer(c, res->body.data, res->body.len);
+        events_answer(rc, res->body.data, res->body.len);
     } else if (res->need_script) {
-        events_read_script(c, 2);
-    } else if (c->api->draining) {
-        ge_call_finish(c, 200, "[]", 2);
-    } else if (!c->timer) {
+        events_read_script(rc, GE_READ_AFTER);
+    } else if (rc->ev->draining) {
+        ge_call_finish(&rc->call, 200, "[]", 2);
+    } else if (!rc->timer) {
         /* Nothing to answer yet, a reset of an empty channel included: it
          * is told with the first event or at the timeout, so an old client
          * that ignores the header does not spin on instant answers. */
-        events_park(c);
-    } else if (c->reread) {
-        c->reread = 0;
-        events_read(c, 2);
+        events_park(rc);
+    } else if (rc->reread) {
+        rc->reread = 0;
+        events_read(rc, GE_READ_AFTER);
     }
 }
 
-static void events_script_cb(void *arg, redisReply *r) {
+static void events_script_cb(ge_call *c, redisReply *r) {
     read_result res = {0};
     parse_script_reply(r, &res);
-    events_apply(arg, &res);
+    events_apply(read_call_of(c), &res);
     ge_buf_free(&res.body);
 }
 
-static void events_range_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
+static void events_range_cb(ge_call *c, redisReply *r) {
+    read_call *rc = read_call_of(c);
     read_result res = {0};
-    parse_range_reply(r, c->after, &res);
-    events_apply(c, &res);
+    parse_range_reply(r, rc->after, &res);
+    events_apply(rc, &res);
     ge_buf_free(&res.body);
 }
 
-static void events_read_script(ge_call *c, int ack) {
-    c->reading = 1;
-    c->pending++;
-    ge_store_read(c->api->store, c->client_id, c->channel, ack, c->after, c->after_ts, c->limit,
-                  events_script_cb, c);
+static void events_read_script(read_call *rc, ge_store_read_mode mode) {
+    rc->reading = 1;
+    ge_store_read(rc->ev->store, ge_call_op(&rc->call, events_script_cb), rc->client_id, rc->channel, mode,
+                  rc->after, rc->after_ts, rc->limit);
 }
 
-static void events_read(ge_call *c, int ack) {
-    if (ack == 0 || c->limit > RANGE_READ_MAX) {
-        events_read_script(c, ack);
+static void events_read(read_call *rc, ge_store_read_mode mode) {
+    if (mode == GE_READ_STORED || rc->limit > RANGE_READ_MAX) {
+        events_read_script(rc, mode);
         return;
     }
-    c->reading = 1;
-    c->pending++;
-    ge_store_read_range(c->api->store, c->client_id, c->channel, ack, c->after, (unsigned)c->limit,
-                        events_range_cb, c);
+    rc->reading = 1;
+    ge_store_read_range(rc->ev->store, ge_call_op(&rc->call, events_range_cb), rc->client_id, rc->channel, mode,
+                        rc->after, (unsigned)rc->limit);
 }
 
 /* One publish wakes every waiter of a channel in the same turn of the loop;
  * those waiting with the same after and limit share one read, issued after
- * the publish, so sharing cannot hide it. */
-typedef struct shared_read {
-    ge_api *api;
+ * the publish, so sharing cannot hide it. The read holds its calls. */
+struct shared_read {
+    ge_store_req req;
     uint64_t after, limit;
     size_t n, cap;
-    ge_call **calls;
-} shared_read;
+    read_call **calls;
+};
 
-static void shared_read_cb(void *arg, redisReply *r) {
-    shared_read *sr = arg;
+static void shared_read_cb(ge_store_req *req, redisReply *r) {
+    shared_read *sr = GE_STORE_REQ_OWNER(req, shared_read, req);
     read_result res = {0};
     parse_range_reply(r, sr->after, &res);
-    for (size_t i = 0; i < sr->n; i++) events_apply(sr->calls[i], &res);
+    for (size_t i = 0; i < sr->n; i++)
+        if (ge_call_resume(&sr->calls[i]->call)) events_apply(sr->calls[i], &res);
     ge_buf_free(&res.body);
     free(sr->calls);
     free(sr);
 }
 
-static void wake_read(ge_call *c) {
-    ge_api *api = c->api;
-    if (c->limit > RANGE_READ_MAX) {
-        events_read(c, 2);
+static void wake_read(read_call *rc) {
+    ge_api_events *ev = rc->ev;
+    if (rc->limit > RANGE_READ_MAX) {
+        events_read(rc, GE_READ_AFTER);
         return;
     }
     shared_read *sr = NULL;
-    for (size_t i = 0; i < api->wake_n; i++) {
-        shared_read *w = api->wake_reads[i];
-        if (w->after == c->after && w->limit == c->limit) sr = w;
+    for (size_t i = 0; i < ev->wake_n; i++) {
+        shared_read *w = ev->wake[i];
+        if (w->after == rc->after && w->limit == rc->limit) sr = w;
     }
     if (!sr) {
         sr = calloc(1, sizeof *sr);
         if (!sr) abort();
-        sr->api = api;
-        sr->after = c->after;
-        sr->limit = c->limit;
-        if (api->wake_n == api->wake_cap) {
-            api->wake_cap = api->wake_cap ? api->wake_cap * 2 : 8;
-            api->wake_reads = realloc(api->wake_reads, api->wake_cap * sizeof *api->wake_reads);
-            if (!api->wake_reads) abort();
+        sr->after = rc->after;
+        sr->limit = rc->limit;
+        if (ev->wake_n == ev->wake_cap) {
+            ev->wake_cap = ev->wake_cap ? ev->wake_cap * 2 : 8;
+            ev->wake = realloc(ev->wake, ev->wake_cap * sizeof *ev->wake);
+            if (!ev->wake) abort();
         }
-        api->wake_reads[api->wake_n++] = sr;
-        ge_store_read_range(api->store, NULL, c->channel, 2, c->after, (unsigned)c->limit, shared_read_cb, sr);
+        ev->wake[ev->wake_n++] = sr;
+        sr->req.cb = shared_read_cb;
+        ge_store_read_range(ev->store, &sr->req, NULL, rc->channel, GE_READ_AFTER, rc->after, (unsigned)rc->limit);
     }
     if (sr->n == sr->cap) {
         sr->cap = sr->cap ? sr->cap * 2 : 8;
         sr->calls = realloc(sr->calls, sr->cap * sizeof *sr->calls);
         if (!sr->calls) abort();
     }
-    sr->calls[sr->n++] = c;
-    c->reading = 1;
-    c->pending++;
+    sr->calls[sr->n++] = rc;
+    rc->reading = 1;
+    ge_call_hold(&rc->call);
+}
+
+void ge_api_events_on_message(ge_api_events *ev, const char *channel, size_t len) {
+    ev->wake_n = 0; /* the reads shared are this message's: see wake_read */
+    ge_waiters_on_message(ev->waiters, channel, len);
+    ev->wake_n = 0;
 }
 
 static void events_wake(ge_waiter *w, ge_wake why) {
-    ge_call *c = w->data;
+    read_call *rc = w->data;
     if (why == GE_WAKE_LOST) {
-        ge_call_error(c, 503, "ServiceUnavailable", "Redis connection lost");
+        ge_call_error(&rc->call, 503, "ServiceUnavailable", "Redis connection lost");
         return;
     }
-    if (c->reading) c->reread = 1; /* read again when the current read returns */
-    else if (why == GE_WAKE_MESSAGE) wake_read(c);
-    else events_read(c, 2);
+    if (rc->reading) rc->reread = 1; /* read again when the current read returns */
+    else if (why == GE_WAKE_MESSAGE) wake_read(rc);
+    else events_read(rc, GE_READ_AFTER);
 }
 
-static void events_park(ge_call *c) {
-    ge_api *api = c->api;
-    if (!ge_store_sub_ready(api->store)) {
-        ge_call_error(c, 503, "ServiceUnavailable", "Redis is unavailable");
+static void events_park(read_call *rc) {
+    ge_api_events *ev = rc->ev;
+    if (!ge_store_sub_ready(ev->store)) {
+        ge_call_error(&rc->call, 503, "ServiceUnavailable", "Redis is unavailable");
         return;
     }
-    c->waiter.cb = events_wake;
-    c->waiter.data = c;
-    c->timer = api->loop.timer_new(api->loop.data, events_timeout, c);
-    api->loop.timer_start(c->timer, api->poll_timeout_ms);
+    rc->waiter.cb = events_wake;
+    rc->waiter.data = rc;
+    rc->timer = ev->loop.timer_new(ev->loop.data, events_timeout, rc);
+    ev->loop.timer_start(rc->timer, ev->poll_timeout_ms);
     /* Armed already: the subscription predates this waiter but not
      * necessarily the read, so read once more. */
-    if (ge_waiters_add(api->waiters, &c->waiter, c->channel)) events_read(c, 2);
+    if (ge_waiters_add(ev->waiters, &rc->waiter, rc->channel)) events_read(rc, GE_READ_AFTER);
 }
 
-ge_call *ge_api_events_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
+ge_call *ge_api_events_get(ge_api_events *ev, const ge_params *p, ge_reply *to) {
     const char *client_id = ge_params_query_str(p, "clientId");
     const char *channel = ge_params_query_str(p, "channel");
-    if (!client_id) return ge_reply_invalid(respond, conn, "Invalid Client ID"), NULL;
-    if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
-    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
-    if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
+    if (!client_id) return ge_reply_invalid(to, "Invalid Client ID"), NULL;
+    if (!channel) return ge_reply_invalid(to, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(to, GE_STORE_RESERVED_CHANNEL), NULL;
+    if (!ge_store_ready(ev->store)) return ge_reply_unavailable(to), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
-    uint64_t limit = 100, a = 0, ts = 0;
+    uint64_t limit = DEFAULT_LIMIT, a = 0, ts = 0;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
     /* New with this server, so strict, unlike `after` (docs/protocol.md). */
     if (ge_form_get(&p->query, "afterTimestamp") && !ge_param_uint(ge_params_query_str(p, "afterTimestamp"), 0, &ts))
-        return ge_reply_invalid(respond, conn, "Invalid afterTimestamp"), NULL;
-    ge_call *c = ge_call_new(api, respond, conn);
-    c->client_id = ge_xstrdup(client_id);
-    c->channel = ge_xstrdup(channel);
-    c->after = a;
-    c->limit = limit;
-    c->after_ts = after ? ts : 0;
-    c->ack = after != NULL;
-    events_read(c, after ? 1 : 0);
-    return c;
+        return ge_reply_invalid(to, "Invalid afterTimestamp"), NULL;
+    read_call *rc = calloc(1, sizeof *rc);
+    if (!rc) abort();
+    ge_call_init(&rc->call, to, &read_kind);
+    rc->ev = ev;
+    rc->next = ev->reads;
+    if (ev->reads) ev->reads->prev = rc;
+    ev->reads = rc;
+    rc->client_id = ge_xstrdup(client_id);
+    rc->channel = ge_xstrdup(channel);
+    rc->after = a;
+    rc->limit = limit;
+    rc->after_ts = after ? ts : 0;
+    rc->acks = after != NULL;
+    events_read(rc, after ? GE_READ_ACK : GE_READ_STORED);
+    return &rc->call;
 }
 
-/* ---- POST /events ------------------------------------------------------- */
-
-static void publish_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    /* Too few replicas have it (docs/high-availability.md): retryable. */
-    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOREPLICAS ", 11)) {
-        if (ge_call_arrived(c)) ge_call_error(c, 503, "ServiceUnavailable", r->str + 11);
-        return;
+void ge_api_events_drain(ge_api_events *ev) {
+    ev->draining = 1;
+    for (read_call *rc = ev->reads, *next; rc; rc = next) {
+        next = rc->next;
+        if (!rc->call.done && rc->timer) ge_call_finish(&rc->call, 200, "[]", 2);
     }
-    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
-    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        ge_call_store_failed(c, r);
-        return;
-    }
-    c->api->published++;
-    c->api->trimmed += (uint64_t)r->element[1]->integer;
-    ge_call_finish(c, 200, r->element[0]->str, r->element[0]->len);
-}
-
-ge_call *ge_api_events_post(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
-    ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
-    const char *msg = NULL;
-    ge_slice d;
-    ge_call *c = NULL;
-    if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
-    else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
-    else if (ge_store_channel_reserved(channel.data)) msg = RESERVED_CHANNEL;
-    else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
-    else ge_json_string_encode(&from, tmp.data, tmp.len);
-    if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
-    else if (!msg) ge_json_string_encode(&type, tmp.data, tmp.len);
-    if (!msg) {
-        if (ge_params_body_json(p, "data", &d)) {
-            ge_json_type t = ge_json_type_of(d);
-            if ((t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) || ge_json_compact(d.p, d.n, &data, NULL) != 0)
-                msg = "Invalid data";
-        } else if (ge_form_get(&p->form, "data")) {
-            msg = "Invalid data"; /* a form field is a string, never an object */
-        }
-    }
-    if (msg) ge_reply_invalid(respond, conn, msg);
-    else if (!ge_store_ready(api->store)) ge_reply_unavailable(api, respond, conn);
-    else {
-        c = ge_call_new(api, respond, conn);
-        c->pending++;
-        ge_retention_limits lim = ge_retention_for(api->retention, channel.data);
-        ge_store_publish(api->store, channel.data, api->loop.now_ms(api->loop.data), type.data, from.data,
-                         data.data, data.len, &lim, publish_cb, c);
-    }
-    ge_buf_free(&tmp);
-    ge_buf_free(&channel);
-    ge_buf_free(&type);
-    ge_buf_free(&from);
-    ge_buf_free(&data);
-    return c;
 }
 
 /* ---- GET /latest ---------------------------------------------------------- */
 
-static void latest_cb(void *arg, redisReply *r) {
-    ge_call *c = arg;
-    if (!ge_call_take(c, r, REDIS_REPLY_ARRAY)) return;
+static void latest_cb(ge_call *c, redisReply *r) {
+    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
     ge_buf b = GE_BUF_INIT;
     ge_reply_json_array(&b, r, 0, r->elements);
     ge_call_finish(c, 200, b.data, b.len);
     ge_buf_free(&b);
 }
 
-ge_call *ge_api_latest_get(ge_api *api, const ge_params *p, ge_reply_fn respond, void *conn) {
+ge_call *ge_api_latest_get(ge_api_events *ev, const ge_params *p, ge_reply *to) {
     const char *channel = ge_params_query_str(p, "channel");
-    if (!channel) return ge_reply_invalid(respond, conn, "Invalid Channel"), NULL;
-    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(respond, conn, RESERVED_CHANNEL), NULL;
-    if (!ge_store_ready(api->store)) return ge_reply_unavailable(api, respond, conn), NULL;
-    uint64_t limit = 100;
+    if (!channel) return ge_reply_invalid(to, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(to, GE_STORE_RESERVED_CHANNEL), NULL;
+    if (!ge_store_ready(ev->store)) return ge_reply_unavailable(to), NULL;
+    uint64_t limit = DEFAULT_LIMIT;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
-    ge_call *c = ge_call_new(api, respond, conn);
-    c->pending++;
-    ge_store_latest(api->store, channel, limit, latest_cb, c);
+    ge_call *c = ge_call_new(to);
+    ge_store_latest(ev->store, ge_call_op(c, latest_cb), channel, limit);
     return c;
 }
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+ge_api_events *ge_api_events_new(const ge_loop *loop, ge_store *store, ge_waiters *waiters, const ge_log *log,
+                                 uint64_t poll_timeout_ms) {
+    ge_api_events *ev = calloc(1, sizeof *ev);
+    if (!ev) abort();
+    ev->loop = *loop;
+    ev->store = store;
+    ev->waiters = waiters;
+    ev->log = log;
+    ev->poll_timeout_ms = poll_timeout_ms;
+    return ev;
+}
+
+void ge_api_events_free(ge_api_events *ev) {
+    if (!ev) return;
+    free(ev->wake);
+    free(ev);
+}
+
+const ge_api_events_stats *ge_api_events_stats_of(const ge_api_events *ev) { return &ev->stats; }

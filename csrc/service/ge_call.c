@@ -1,17 +1,37 @@
-/* A request's lifetime inside the api, and the answers built for it.
- * Used by the routes (ge_api.c, ge_api_events.c, ge_api_index.c); calls
- * into none of them (answers go out through the respond callback). */
+/* The answers of the api and the calls that own them (ge_call.h). Used by
+ * the routes (ge_api.c, ge_api_status.c, ge_api_events.c, ge_api_index.c);
+ * calls into none of them: answers go to the host's respond function, a
+ * call's end to its kind's stop and free. */
 #include "ge_call.h"
 
 #include <assert.h>
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_api_priv.h"
 #include "ge_json.h"
 
 /* ---- answers ------------------------------------------------------------ */
+
+void ge_reply_init(ge_reply *to, ge_calls *calls, size_t route, ge_respond_fn respond, void *conn) {
+    *to = (ge_reply){calls, respond, conn, route, ge_metrics_now(), "application/json", NULL, "", ""};
+}
+
+/* Count the answer, time it, tell the observer. */
+static void meter(const ge_reply *to, int status) {
+    ge_calls *cs = to->calls;
+    double dt = ge_metrics_now() - to->t0;
+    ge_metrics_record(cs->metrics, to->route, status, dt);
+    if (cs->observer) cs->observer(cs->observer_arg, cs->route_names[to->route], status, dt);
+}
+
+void ge_reply_send(ge_reply *to, int status, const char *body, size_t len) {
+    meter(to, status);
+    ge_answer a = {status, len ? to->content_type : NULL, to->allow, to->lost[0] ? to->lost : NULL,
+                   to->reset[0] ? to->reset : NULL, body, len};
+    to->respond(to->conn, &a);
+}
 
 static void error_json(ge_buf *b, const char *code, const char *message) {
     ge_buf_puts(b, "{\"code\":");
@@ -21,28 +41,26 @@ static void error_json(ge_buf *b, const char *code, const char *message) {
     ge_buf_putc(b, '}');
 }
 
-void ge_reply_error(ge_reply_fn respond, void *conn, int status, const char *code, const char *message) {
+void ge_reply_error(ge_reply *to, int status, const char *code, const char *message) {
     ge_buf b = GE_BUF_INIT;
     error_json(&b, code, message);
-    respond(conn, status, b.data, b.len);
+    ge_reply_send(to, status, b.data, b.len);
     ge_buf_free(&b);
 }
 
-void ge_reply_invalid(ge_reply_fn respond, void *conn, const char *message) {
-    ge_reply_error(respond, conn, 400, "InvalidContent", message);
-}
+void ge_reply_invalid(ge_reply *to, const char *message) { ge_reply_error(to, 400, "InvalidContent", message); }
 
 /* "Redis is unavailable", and why when the store knows. */
-static void unavailable_msg(const ge_api *api, ge_buf *m) {
-    const char *why = ge_store_refused(api->store);
+static void unavailable_msg(const ge_calls *cs, ge_buf *m) {
+    const char *why = ge_store_refused(cs->store);
     ge_buf_puts(m, "Redis is unavailable");
     if (why) ge_buf_printf(m, ": %s", why);
 }
 
-void ge_reply_unavailable(const ge_api *api, ge_reply_fn respond, void *conn) {
+void ge_reply_unavailable(ge_reply *to) {
     ge_buf m = GE_BUF_INIT;
-    unavailable_msg(api, &m);
-    ge_reply_error(respond, conn, 503, "ServiceUnavailable", m.data);
+    unavailable_msg(to->calls, &m);
+    ge_reply_error(to, 503, "ServiceUnavailable", m.data);
     ge_buf_free(&m);
 }
 
@@ -61,50 +79,81 @@ void ge_reply_json_array(ge_buf *out, const redisReply *r, size_t from, size_t e
 
 /* ---- calls -------------------------------------------------------------- */
 
-ge_call *ge_call_new(ge_api *api, ge_reply_fn respond, void *conn) {
+void ge_call_init(ge_call *c, const ge_reply *to, const ge_call_kind *kind) {
+    ge_calls *cs = to->calls;
+    c->reply = *to;
+    c->kind = kind;
+    c->prev = NULL;
+    c->next = cs->open;
+    if (cs->open) cs->open->prev = c;
+    cs->open = c;
+}
+
+static void plain_free(ge_call *c) { free(c); }
+static const ge_call_kind plain_kind = {NULL, plain_free};
+
+ge_call *ge_call_new(const ge_reply *to) {
     ge_call *c = calloc(1, sizeof *c);
     if (!c) abort();
-    c->api = api;
-    c->respond = respond;
-    c->conn = conn;
-    c->next = api->calls;
-    if (api->calls) api->calls->prev = c;
-    api->calls = c;
+    ge_call_init(c, to, &plain_kind);
     return c;
 }
 
-void ge_call_release(ge_call *c) {
-    assert(c->pending >= 0);
-    if (!c->done || c->pending) return;
-    ge_api *api = c->api;
-    assert(c->prev ? c->prev->next == c : api->calls == c);
+/* Free c if it is done and nothing holds it; else nothing. */
+static void release(ge_call *c) {
+    assert(c->held >= 0);
+    if (!c->done || c->req.active || c->held) return;
+    ge_calls *cs = c->reply.calls;
+    assert(c->prev ? c->prev->next == c : cs->open == c);
     assert(!c->next || c->next->prev == c);
     if (c->prev) c->prev->next = c->next;
-    else api->calls = c->next;
+    else cs->open = c->next;
     if (c->next) c->next->prev = c->prev;
-    if (c->timer) api->loop.timer_free(c->timer);
-    free(c->client_id);
-    free(c->channel);
-    free(c->index_id);
-    free(c->value);
-    free(c->field);
-    free(c->ichannel);
-    free(c);
+    c->kind->free(c);
 }
 
-void ge_call_stop(ge_call *c) {
+/* Answered or cancelled: nothing may answer it any more. */
+static void stop(ge_call *c) {
     c->done = 1;
-    ge_waiters_remove(&c->waiter);
-    if (c->timer) c->api->loop.timer_stop(c->timer);
+    if (c->kind->stop) c->kind->stop(c);
+}
+
+/* The store answered c's operation (no longer active). */
+static void call_reply(ge_store_req *req, redisReply *r) {
+    ge_call *c = GE_STORE_REQ_OWNER(req, ge_call, req);
+    if (c->done) {
+        release(c);
+        return;
+    }
+    c->on_reply(c, r);
+}
+
+ge_store_req *ge_call_op(ge_call *c, ge_call_reply_fn fn) {
+    assert(!c->req.active);
+    c->on_reply = fn;
+    c->req.cb = call_reply;
+    return &c->req;
+}
+
+void ge_call_hold(ge_call *c) { c->held++; }
+
+int ge_call_resume(ge_call *c) {
+    assert(c->held > 0);
+    c->held--;
+    if (c->done) {
+        release(c);
+        return 0;
+    }
+    return 1;
 }
 
 void ge_call_finish(ge_call *c, int status, const char *body, size_t len) {
     if (!c->done) {
-        ge_call_stop(c);
-        assert(c->conn); /* a cancelled call is done: never answered */
-        c->respond(c->conn, status, body, len);
+        stop(c);
+        assert(c->reply.conn); /* a cancelled call is done: never answered */
+        ge_reply_send(&c->reply, status, body, len);
     }
-    ge_call_release(c);
+    release(c);
 }
 
 void ge_call_error(ge_call *c, int status, const char *code, const char *message) {
@@ -114,14 +163,17 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
     ge_buf_free(&b);
 }
 
-int ge_call_arrived(ge_call *c) {
-    assert(c->pending > 0); /* every store callback was counted when its operation was sent */
-    c->pending--;
-    if (c->done) {
-        ge_call_release(c);
-        return 0;
-    }
-    return 1;
+void ge_call_signal_headers(ge_call *c, const char *lost, const char *reset) {
+    if (c->done) return;
+    snprintf(c->reply.lost, sizeof c->reply.lost, "%s", lost ? lost : "");
+    snprintf(c->reply.reset, sizeof c->reply.reset, "%s", reset ? reset : "");
+}
+
+void ge_call_cancel(ge_call *c) {
+    stop(c);
+    meter(&c->reply, 499);
+    c->reply.conn = NULL;
+    release(c);
 }
 
 int ge_call_collision(ge_call *c, const redisReply *r, int status) {
@@ -145,18 +197,17 @@ int ge_call_collision(ge_call *c, const redisReply *r, int status) {
 void ge_call_store_failed(ge_call *c, const redisReply *r) {
     if (!r) {
         ge_buf m = GE_BUF_INIT;
-        unavailable_msg(c->api, &m);
+        unavailable_msg(c->reply.calls, &m);
         ge_call_error(c, 503, "ServiceUnavailable", m.data);
         ge_buf_free(&m);
     } else if (ge_store_reply_full(r)) { /* retryable: nothing was stored (docs/protocol.md) */
-        c->api->storage_full++;
+        c->reply.calls->storage_full++;
         ge_call_error(c, 503, "StorageFull", "Redis is out of memory (maxmemory)");
     } else if (!ge_call_collision(c, r, 500))
         ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 
-int ge_call_take(ge_call *c, const redisReply *r, int type) {
-    if (!ge_call_arrived(c)) return 0;
+int ge_call_expect(ge_call *c, const redisReply *r, int type) {
     if (!r || r->type != type) {
         ge_call_store_failed(c, r);
         return 0;
@@ -164,3 +215,27 @@ int ge_call_take(ge_call *c, const redisReply *r, int type) {
     return 1;
 }
 
+/* ---- the open calls ---------------------------------------------------------- */
+
+void ge_calls_close(ge_calls *cs) {
+    for (ge_call *c = cs->open, *next; c; c = next) {
+        next = c->next;
+        if (!c->done) ge_call_error(c, 503, "ServiceUnavailable", "Server is shutting down");
+    }
+}
+
+size_t ge_calls_waiting(const ge_calls *cs) {
+    size_t n = 0;
+    for (const ge_call *c = cs->open; c; c = c->next) n += !c->done;
+    return n;
+}
+
+void ge_calls_free(ge_calls *cs) {
+    while (cs->open) { /* cannot happen unless a store answer was lost; do not leak */
+        ge_call *c = cs->open;
+        if (!c->done) stop(c);
+        c->req.active = 0;
+        c->held = 0;
+        release(c);
+    }
+}

@@ -13,14 +13,14 @@
 #include <stdint.h>
 
 struct redisAsyncContext;
-typedef struct ge_timer ge_timer; /* opaque, defined by the host */
+typedef struct ge_loop_timer ge_loop_timer; /* opaque, defined by the host */
 
 typedef struct ge_loop {
     void *data;
-    ge_timer *(*timer_new)(void *data, void (*cb)(void *arg), void *arg);
-    void (*timer_start)(ge_timer *t, uint64_t ms);
-    void (*timer_stop)(ge_timer *t);
-    void (*timer_free)(ge_timer *t);
+    ge_loop_timer *(*timer_new)(void *data, void (*cb)(void *arg), void *arg);
+    void (*timer_start)(ge_loop_timer *t, uint64_t ms);
+    void (*timer_stop)(ge_loop_timer *t);
+    void (*timer_free)(ge_loop_timer *t);
     /* Attach a fresh hiredis async context to the loop: 0 ok, -1 error. */
     int (*redis_attach)(void *data, struct redisAsyncContext *ac);
     /* Wall clock in ms since the epoch (event timestamps). */

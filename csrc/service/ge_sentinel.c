@@ -29,7 +29,7 @@ struct ge_sentinel {
     redisAsyncContext *q;
     size_t first, asked; /* where a round starts, how many asked in it */
     int resolving;
-    ge_timer *deadline, *retry;
+    ge_loop_timer *deadline, *retry;
     unsigned backoff;
     int down_logged, unknown_logged;
     /* listening to +switch-master */

@@ -1,257 +1,80 @@
+/* The store's operations (ge_store.h): scripts and plain commands sent on
+ * the connections of ge_store_conn.c, their answers, pub/sub, life cycle.
+ * Calls ge_store_conn.c, ge_store_replicas.c, ge_store_memory.c and
+ * ge_store_layout.c; none of them calls back but through a callback. */
 #include "ge_store.h"
 
+#include <assert.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_store_layout.h"
 #include "ge_store_priv.h"
 #include "ge_str.h"
-#include "ge_store_scripts.h"
 
-static const char *const script_src[S_COUNT] = {
-    GE_LUA_PUBLISH,       GE_LUA_READ,         GE_LUA_LATEST,       GE_LUA_INDEX_PENDING,
-    GE_LUA_INDEX_COMMIT,  GE_LUA_INDEX_ROWS,   GE_LUA_INDEX_DEFINE, GE_LUA_TRIM,
-};
+/* One operation: a script or plain command, sent and waiting for its reply. */
+typedef struct op {
+    struct op *next; /* in the deferred-failure list */
+    ge_store *s;
+    conn *c;          /* the connection it is sent on */
+    ge_replica_pub pub; /* publishes with min_replicas */
+    ge_replica_cap cap; /* reads with min_replicas */
+    char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
+    int orphan;       /* range reads: the MGET could not be sent after the SET: the SET's reply ends the op */
+    ge_store_req *req; /* the caller's, held (active) until op_done */
+    int script;
+    int evaled; /* already re-sent with EVAL after NOSCRIPT */
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+} op;
 
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 1000
-#define BACKOFF_SENTINEL_MAX_MS 200
+/* ---- answers ---------------------------------------------------------- */
 
-static const char *const conn_name[] = {"command", "pub/sub", "publish"};
-
-static void conn_open(conn *c);
-
-/* ---- connections ------------------------------------------------------ */
-
-static void conn_schedule_retry(conn *c) {
-    c->ac = NULL;
-    c->ready = 0;
-    /* With Sentinel a retry also asks where the master is: Sentinel names
-     * the promoted replica before it announces +switch-master, so asking
-     * often shortens a failover. */
-    unsigned max = c->s->sentinel ? BACKOFF_SENTINEL_MAX_MS : BACKOFF_MAX_MS;
-    c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN_MS;
-    if (c->backoff > max) c->backoff = max;
-    c->s->loop.timer_start(c->retry, c->backoff);
-    /* Lost, refused or not a master: the master may have moved. */
-    if (c->s->sentinel) ge_sentinel_resolve(c->s->sentinel);
+/* A new operation for req, with `extra` bytes after it (not zeroed): from
+ * now on it holds req. */
+static op *op_new(ge_store *s, ge_store_req *req, size_t extra) {
+    assert(!req->active); /* one operation at a time per request */
+    op *o = malloc(sizeof *o + extra);
+    if (!o) abort();
+    memset(o, 0, sizeof *o);
+    o->s = s;
+    o->req = req;
+    req->active = 1;
+    return o;
 }
 
-static void conn_retry_cb(void *arg) { conn_open(arg); }
-
-static void conn_became_ready(conn *c) {
-    c->ready = 1;
-    c->backoff = 0;
-    c->down_logged = 0;
-    c->s->served = 1;
-    ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection ready (%s:%d)", conn_name[c->kind],
-                 c->s->unix_path ? c->s->unix_path : c->s->host, c->s->unix_path ? 0 : c->s->port);
-    if (c->kind == C_CMD) ge_store_probe(c->s); /* full already? /health says so before a write fails */
+/* The operation's one answer (reply borrowed): it lets go of its request
+ * first, so the callback may free it or start another operation. */
+static void op_done(op *o, redisReply *reply) {
+    ge_store_req *req = o->req;
+    req->active = 0;
+    req->cb(req, reply);
+    free(o->ack_error);
+    free(o);
 }
 
-/* Stop using c's connection (it stays open until its replies are in):
- * on_disconnect then reconnects, at once when following the master. */
-static void conn_close(conn *c, int moving) {
-    if (!c->ac || (c->ac->c.flags & REDIS_DISCONNECTING)) return;
-    c->ready = 0;
-    c->moving = moving;
-    if (!moving) { /* from c's own callback: closes once the replies are in */
-        redisAsyncDisconnect(c->ac);
-        return;
-    }
-    /* From Sentinel's callback: what is pending there is lost, 503 now.
-     * A connection still connecting gets no disconnect callback. */
-    redisAsyncFree(c->ac);
-    if (c->moving) {
-        c->moving = 0;
-        c->ac = NULL;
-        c->backoff = 0;
-        c->s->loop.timer_start(c->retry, 0);
-    }
+/* The replica layer's answer to a publish (ge_store_replicas.h). */
+static void replica_done(void *arg, ge_replica_pub *p, redisReply *reply) {
+    (void)arg;
+    op_done((op *)((char *)p - offsetof(op, pub)), reply);
 }
 
-static void on_setup_reply(redisAsyncContext *ac, void *r, void *priv) {
-    conn *c = priv;
-    redisReply *reply = r;
-    if (!reply || c->ac != ac) return; /* connection going away: disconnect handler retries */
-    if (reply->type == REDIS_REPLY_ERROR) {
-        if (!c->down_logged) /* once per outage, not once per retry */
-            ge_log_write(c->s->log, GE_LOG_ERROR, NULL, "redis setup failed: %s", reply->str);
-        c->down_logged = 1;
-        redisAsyncDisconnect(ac);
-        return;
-    }
-    if (c->kind == C_CMD && c->script_next < S_COUNT && reply->type == REDIS_REPLY_STRING) {
-        snprintf(c->s->sha[c->script_next], sizeof c->s->sha[0], "%.*s", (int)reply->len, reply->str);
-        c->script_next++;
-    }
-    if (--c->setup_left == 0) conn_became_ready(c);
-}
-
-/* Sentinel's answer may be stale (mid-failover) or the server demoted:
- * use a connection only once ROLE says it reached a master. */
-static void on_role_reply(redisAsyncContext *ac, void *r, void *priv) {
-    conn *c = priv;
-    redisReply *reply = r;
-    if (!reply || c->ac != ac) return;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(reply->element[0]->str, "master") == 0) {
-        if (--c->setup_left == 0) conn_became_ready(c);
-        return;
-    }
-    ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s:%d is not a master (role %s): asking Sentinel again",
-                 c->s->host, c->s->port,
-                 reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING
-                     ? reply->element[0]->str
-                     : "unknown");
-    c->down_logged = 1;
-    redisAsyncDisconnect(ac);
-}
-
-/* Its maxmemory_policy decides whether a connection may be used
- * (ge_store_memory.c); a refused one is closed and tried again. */
-static void on_info_reply(redisAsyncContext *ac, void *r, void *priv) {
-    conn *c = priv;
-    redisReply *reply = r;
-    if (!reply || c->ac != ac || (ac->c.flags & REDIS_DISCONNECTING)) return; /* e.g. not a master */
-    if (!ge_store_policy_check(c->s, reply)) {
-        c->down_logged = 1;
-        redisAsyncDisconnect(ac);
-        return;
-    }
-    if (--c->setup_left == 0) conn_became_ready(c);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status) {
-    conn *c = ac->data;
-    if (!c || status == REDIS_OK) return; /* ready comes with the last setup reply */
-    if (!c->down_logged) {
-        ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s:%d unreachable: %s (retrying)",
-                     c->s->host, c->s->port, ac->errstr);
-        c->down_logged = 1;
-    }
-    conn_schedule_retry(c);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status) {
-    conn *c = ac->data;
-    if (!c) return; /* freed by ge_store_free */
-    if (c->moving) {
-        ge_log_write(c->s->log, GE_LOG_INFO, NULL, "redis %s connection moves to the master %s:%d",
-                     conn_name[c->kind], c->s->host, c->s->port);
-        c->moving = 0;
-        c->ac = NULL;
-        c->ready = 0;
-        c->backoff = 0;
-        c->s->loop.timer_start(c->retry, 0);
-    } else {
-        if (c->ready || !c->down_logged) /* a setup that failed said why already */
-            ge_log_write(c->s->log, GE_LOG_WARN, NULL, "redis %s connection lost%s%s", conn_name[c->kind],
-                         status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
-        c->down_logged = 1;
-        conn_schedule_retry(c);
-    }
-    if (c->is_sub && c->s->ev.lost) c->s->ev.lost(c->s->ev.arg);
-}
-
-static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv);
-
-static void conn_open(conn *c) {
-    ge_store *s = c->s;
-    if (s->sentinel && !s->have_master) return; /* opened when Sentinel answers */
-    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path) : redisAsyncConnect(s->host, s->port);
-    if (!ac || ac->err) {
-        if (!c->down_logged)
-            ge_log_write(s->log, GE_LOG_WARN, NULL, "redis connect failed: %s",
-                         ac ? ac->errstr : "out of memory");
-        c->down_logged = 1;
-        if (ac) redisAsyncFree(ac);
-        conn_schedule_retry(c);
-        return;
-    }
-    ac->data = c;
-    if (s->loop.redis_attach(s->loop.data, ac) != 0) {
-        redisAsyncFree(ac);
-        conn_schedule_retry(c);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    c->ac = ac;
-    if (c->kind == C_PUB) s->pub_gen++;
-    c->setup_left = 1; /* PING: proves the connection works before "ready" */
-    c->script_next = 0;
-    if (s->password && *s->password) {
-        if (s->username && *s->username)
-            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s %s", s->username, s->password);
-        else
-            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", s->password);
-        c->setup_left++;
-    }
-    if (!c->is_sub && s->db) {
-        redisAsyncCommand(ac, on_setup_reply, c, "SELECT %d", s->db);
-        c->setup_left++;
-    }
-    if (s->sentinel) {
-        redisAsyncCommand(ac, on_role_reply, c, "ROLE");
-        c->setup_left++;
-    }
-    if (c->kind == C_CMD) {
-        for (int i = 0; i < S_COUNT; i++) {
-            redisAsyncCommand(ac, on_setup_reply, c, "SCRIPT LOAD %s", script_src[i]);
-            c->setup_left++;
-        }
-    }
-    redisAsyncCommand(ac, on_info_reply, c, "INFO memory");
-    c->setup_left++;
-    redisAsyncCommand(ac, on_setup_reply, c, "PING");
-}
-
-static conn *conns(ge_store *s, int i) {
-    conn *cs[3] = {&s->cmd, &s->sub, &s->pub};
-    return i < 2 || s->min_replicas ? cs[i] : NULL;
-}
-
-/* Sentinel's answer: open what is closed, move what is elsewhere. */
-static void on_master(void *arg, const char *host, int port) {
+static redisAsyncContext *replica_pub(void *arg) {
     ge_store *s = arg;
-    int changed = !s->have_master || strcmp(host, s->host) != 0 || port != s->port;
-    if (!changed) return; /* connections closed meanwhile retry by themselves */
-    ge_log_write(s->log, GE_LOG_INFO, NULL, "redis master is %s:%d (from Sentinel)", host, port);
-    free(s->host);
-    s->host = ge_xstrdup(host);
-    s->port = port;
-    s->have_master = 1;
-    for (int i = 0; i < 3; i++) {
-        conn *c = conns(s, i);
-        if (!c) continue;
-        if (c->ac) {
-            conn_close(c, 1);
-        } else {
-            c->backoff = 0;
-            s->loop.timer_start(c->retry, 0);
-        }
-    }
-}
-
-/* A master that refuses writes was demoted, or lost its replicas. */
-static int refused_write(ge_store *s, conn *c, const redisReply *reply) {
-    if (!reply || reply->type != REDIS_REPLY_ERROR || !reply->str) return 0;
-    if (!strstr(reply->str, "READONLY") && strncmp(reply->str, "MASTERDOWN", 10) != 0) return 0;
-    if (c->ready)
-        ge_log_write(s->log, GE_LOG_WARN, NULL, "redis %s:%d refused a write (%s): finding the master again",
-                     s->host, s->port, reply->str);
-    conn_close(c, 0);
-    return 1;
+    return s->pub.ready ? s->pub.ac : NULL;
 }
 
 /* ---- deferred failures -------------------------------------------------- */
 
-void ge_store_fail_later(op *o) {
+/* Call back with NULL from the loop, soon. */
+static void fail_later(op *o) {
     o->next = NULL;
     if (o->s->failed_tail) o->s->failed_tail->next = o;
     else o->s->failed_head = o;
@@ -265,8 +88,7 @@ static void fail_timer_cb(void *arg) {
     s->failed_head = s->failed_tail = NULL;
     while (o) {
         op *next = o->next;
-        o->cb(o->arg, NULL);
-        free(o);
+        op_done(o, NULL);
         o = next;
     }
 }
@@ -280,52 +102,50 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
     redisReply *reply = r;
     if (reply && reply->type == REDIS_REPLY_ERROR && !o->evaled &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        strncmp(reply->str, "NOSCRIPT", sizeof "NOSCRIPT" - 1) == 0) {
         o->evaled = 1;
         o->argv[0] = "EVAL";
-        o->argv[1] = script_src[o->script];
+        o->argv[1] = ge_store_scripts[o->script];
         o->argvlen[0] = 4;
-        o->argvlen[1] = strlen(script_src[o->script]);
+        o->argvlen[1] = strlen(ge_store_scripts[o->script]);
         op_send(o);
         return;
     }
-    if (refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
+    if (ge_store_refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
     ge_store_note_reply(o->s, reply, o->script == S_PUBLISH);
     if (reply && reply->type == REDIS_REPLY_ERROR && !ge_store_reply_full(reply)) /* full: said once */
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
-    ge_store_apply_cap(o, reply);
+    ge_replicas_apply_cap(&o->cap, reply);
     if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
-        ge_store_await_replicas(o, reply);
+        ge_replicas_stored(o->s->replicas, &o->pub, reply); /* answered once replicas have it */
         return;
     }
-    o->cb(o->arg, reply);
-    free(o);
+    op_done(o, reply);
 }
 
 static void op_send(op *o) {
     conn *c = o->c;
-    ge_store *s = o->s;
     if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
-        ge_store_fail_later(o);
+        fail_later(o);
         return;
     }
-    if (c->kind == C_PUB) ge_store_publish_sent(s, o);
+    if (c->kind == C_PUB) ge_replicas_sent(o->s->replicas, &o->pub);
 }
 
-/* Run script `script` with nkeys keys then args; each argument is a
+/* A script's argv: EVALSHA (or EVAL), its sha (or source), nkeys, then
+ * the keys and the other arguments. */
+#define SCRIPT_ARGV_HEAD 3
+#define NKEYS_LEN 24 /* room for nkeys in decimal */
+
+/* The op of script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
-static void run_script_capped(ge_store *s, const char *cap_channel, int script, int nkeys, int nargs,
-                              const char *const *args, const size_t *lens, ge_store_cb cb, void *arg) {
-    int argc = 3 + nargs;
+static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int nargs, const char *const *args,
+                     const size_t *lens) {
+    int argc = SCRIPT_ARGV_HEAD + nargs;
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
-    op *o = malloc(sizeof *o + (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + 24);
-    if (!o) abort();
-    memset(o, 0, sizeof *o);
-    o->s = s;
-    o->c = script == S_PUBLISH && s->min_replicas ? &s->pub : &s->cmd;
-    o->cb = cb;
-    o->arg = arg;
+    op *o = op_new(s, req, (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + NKEYS_LEN);
+    o->c = script == S_PUBLISH && s->replicas ? &s->pub : &s->cmd;
     o->script = script;
     o->evaled = 0;
     o->argc = argc;
@@ -336,27 +156,39 @@ static void run_script_capped(ge_store *s, const char *cap_channel, int script, 
     o->argvlen[0] = 7;
     o->argv[1] = s->sha[script];
     o->argvlen[1] = strlen(s->sha[script]);
-    int kn = snprintf(p, 24, "%d", nkeys);
+    int kn = snprintf(p, NKEYS_LEN, "%d", nkeys);
     o->argv[2] = p;
     o->argvlen[2] = (size_t)kn;
     p += kn + 1;
     for (int i = 0; i < nargs; i++) {
         memcpy(p, args[i], lens[i]);
         p[lens[i]] = '\0';
-        o->argv[3 + i] = p;
-        o->argvlen[3 + i] = lens[i];
+        o->argv[SCRIPT_ARGV_HEAD + i] = p;
+        o->argvlen[SCRIPT_ARGV_HEAD + i] = lens[i];
         p += lens[i] + 1;
     }
-    if (cap_channel && (!o->c->ready || ge_store_send_cap(s, o, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
-        ge_store_fail_later(o);
+    return o;
+}
+
+/* Send a script's op; with cap_channel, preceded by the read of that
+ * channel's confirmed id (ge_store_replicas.h). */
+static void script_send(op *o, const char *cap_channel) {
+    if (cap_channel &&
+        (!o->c->ready || ge_replicas_send_cap(o->c->ac, &o->cap, cap_channel, GE_CAP_SCRIPT) != REDIS_OK)) {
+        fail_later(o);
         return;
     }
     op_send(o);
 }
 
-static void run_script(ge_store *s, int script, int nkeys, int nargs, const char *const *args,
-                       const size_t *lens, ge_store_cb cb, void *arg) {
-    run_script_capped(s, NULL, script, nkeys, nargs, args, lens, cb, arg);
+static void run_script(ge_store *s, ge_store_req *req, int script, int nkeys, int nargs, const char *const *args,
+                       const size_t *lens) {
+    script_send(script_op(s, req, script, nkeys, nargs, args, lens), NULL);
+}
+
+/* Key `kind` of the C strings a (and b) into out (ge_store_layout.h). */
+static void key(ge_buf *out, ge_store_key_kind kind, const char *a, const char *b) {
+    ge_store_key(out, kind, a, strlen(a), b, b ? strlen(b) : 0);
 }
 
 /* Small helper to build argument lists of C strings. */
@@ -367,82 +199,83 @@ static void run_script(ge_store *s, int script, int nkeys, int nargs, const char
         lens_[i_] = strlen(args_[i_]);                                     \
     const int nargs_ = (int)(sizeof args_ / sizeof args_[0])
 
-void ge_store_publish(ge_store *s, const char *channel, uint64_t ts, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len,
-                      const ge_retention_limits *lim, ge_store_cb cb, void *arg) {
+void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts, const char *type_json,
+                      const char *from_json, const char *data_json, size_t data_len, const ge_retention_limits *lim) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", channel);
-    ge_buf_printf(&k2, "%s:keys", channel);
+    key(&k1, GE_KEY_COUNTER, channel, NULL);
+    key(&k2, GE_KEY_EVENTS, channel, NULL);
     char tsbuf[24], maxbuf[24], agebuf[24];
     snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
     snprintf(maxbuf, sizeof maxbuf, "%llu", (unsigned long long)(lim ? lim->max_events : 0));
     snprintf(agebuf, sizeof agebuf, "%llu", (unsigned long long)(lim ? lim->max_age_ms : 0));
-    /* The channel stays the first argument after the keys (argv[6]): the
-     * replica confirmation reads it there (ge_store_replicas.c). */
-    const char *args[] = {k1.data, k2.data, GE_STORE_RETENTION_KEY, channel, tsbuf, type_json, from_json,
+    enum { CHANNEL_ARG = 3 }; /* after the 3 keys */
+    const char *args[] = {k1.data, k2.data, GE_KEY_RETENTION, channel, tsbuf, type_json, from_json,
                           data_json ? data_json : "", maxbuf, agebuf};
-    size_t lens[] = {k1.len, k2.len, strlen(GE_STORE_RETENTION_KEY), strlen(channel), strlen(tsbuf),
+    size_t lens[] = {k1.len, k2.len, strlen(GE_KEY_RETENTION), strlen(channel), strlen(tsbuf),
                      strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
                      strlen(agebuf)};
-    run_script(s, S_PUBLISH, 3, 10, args, lens, cb, arg);
+    op *o = script_op(s, req, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens);
+    o->pub.channel = o->argv[SCRIPT_ARGV_HEAD + CHANNEL_ARG]; /* the replica confirmation's */
+    o->pub.channel_len = o->argvlen[SCRIPT_ARGV_HEAD + CHANNEL_ARG];
+    script_send(o, NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
 }
 
-void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg) {
+void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                   ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
-    ge_buf_printf(&k2, "last-fetched:%s:%s", client_id ? client_id : "", channel);
-    ge_buf_printf(&k3, "indices:%s", channel);
-    char mode[2] = {(char)('0' + ack), 0}, a[24], l[24], t[24];
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
+    key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
+    key(&k3, GE_KEY_COUNTER, channel, NULL);
+    char m[2] = {(char)('0' + mode), 0}, a[24], l[24], t[24]; /* the script's ARGV[1]: the mode's digit */
     snprintf(a, sizeof a, "%llu", (unsigned long long)after);
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     snprintf(t, sizeof t, "%llu", (unsigned long long)after_ts);
-    ARGS(k1.data, k2.data, k3.data, mode, a, l, t);
-    run_script_capped(s, s->min_replicas ? channel : NULL, S_READ, 3, nargs_, args_, lens_, cb, arg);
+    ARGS(k1.data, k2.data, k3.data, m, a, l, t);
+    script_send(script_op(s, req, S_READ, 3, nargs_, args_, lens_), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
     ge_buf_free(&k3);
 }
 
-void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
-                   unsigned batch, ge_store_cb cb, void *arg) {
+void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
+                   uint64_t now_ms, unsigned batch) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
     char m[24], a[24], b[24], n[24];
     snprintf(m, sizeof m, "%llu", (unsigned long long)lim->max_events);
     snprintf(a, sizeof a, "%llu", (unsigned long long)lim->max_age_ms);
     snprintf(b, sizeof b, "%u", batch ? batch : 1);
     snprintf(n, sizeof n, "%llu", (unsigned long long)now_ms);
-    ARGS(k1.data, GE_STORE_RETENTION_KEY, channel, m, a, b, n);
-    run_script(s, S_TRIM, 2, nargs_, args_, lens_, cb, arg);
+    ARGS(k1.data, GE_KEY_RETENTION, channel, m, a, b, n);
+    run_script(s, req, S_TRIM, 2, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg) {
+void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "%s:keys", channel);
+    key(&k1, GE_KEY_EVENTS, channel, NULL);
     char l[24];
     snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
     ARGS(k1.data, l);
-    run_script(s, S_LATEST, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_LATEST, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb, void *arg) {
+void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", index_id);
+    key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     char b[24];
     snprintf(b, sizeof b, "%llu", (unsigned long long)batch);
     ARGS(k1.data, index_id, b);
-    run_script(s, S_IDX_PENDING, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_PENDING, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-void ge_store_index_commit(ge_store *s, const char *index_id, const char *channel, const char *last,
-                           uint64_t upto, size_t npairs, const char *const *values,
-                           const uint64_t *ids, ge_store_cb cb, void *arg) {
+void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                           const char *last, uint64_t upto, size_t npairs, const char *const *values,
+                           const uint64_t *ids) {
     int nargs = 4 + 2 * (int)npairs;
     const char **args = calloc((size_t)nargs, sizeof *args);
     size_t *lens = calloc((size_t)nargs, sizeof *lens);
@@ -459,16 +292,16 @@ void ge_store_index_commit(ge_store *s, const char *index_id, const char *channe
         args[5 + 2 * i] = nums[i];
     }
     for (int i = 0; i < nargs; i++) lens[i] = strlen(args[i]);
-    run_script(s, S_IDX_COMMIT, 0, nargs, args, lens, cb, arg);
+    run_script(s, req, S_IDX_COMMIT, 0, nargs, args, lens);
     free(args);
     free(lens);
     free(nums);
 }
 
-void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
-                         ge_store_cb cb, void *arg) {
+void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                         const char *value) {
     ARGS(index_id, value, channel);
-    run_script(s, S_IDX_ROWS, 0, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_ROWS, 0, nargs_, args_, lens_);
 }
 
 /* ---- plain commands ----------------------------------------------------- */
@@ -483,15 +316,13 @@ static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
         ack.len = strlen(o->ack_error);
         reply = &ack;
     }
-    if (refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
+    if (ge_store_refused_write(o->s, &o->s->cmd, reply)) reply = NULL;
     ge_store_note_reply(o->s, reply, 0);
-    ge_store_apply_cap(o, reply);
-    o->cb(o->arg, reply);
-    free(o->ack_error);
-    free(o);
+    ge_replicas_apply_cap(&o->cap, reply);
+    op_done(o, reply);
 }
 
-/* The reply to a range read's acknowledgement (SET last-fetched), which
+/* The reply to a range read's acknowledgement (SET of its CURSOR), which
  * comes just before its MGET's. */
 static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     op *o = priv;
@@ -503,102 +334,82 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
 }
 
-void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                         unsigned n, ge_store_cb cb, void *arg) {
-    if (n > 1000) n = 1000;
-    op *o = calloc(1, sizeof *o);
-    if (!o) abort();
-    o->s = s;
-    o->cb = cb;
-    o->arg = arg;
+/* MGET, the counter, up to GE_STORE_RANGE_MAX events, the event at after. */
+#define RANGE_ARGC_MAX (1 + 1 + GE_STORE_RANGE_MAX + 1)
+
+void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                         ge_store_read_mode mode, uint64_t after, unsigned n) {
+    assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
+    if (n > GE_STORE_RANGE_MAX) n = GE_STORE_RANGE_MAX;
+    op *o = op_new(s, req, 0);
     if (!s->cmd.ready) {
-        ge_store_fail_later(o);
+        fail_later(o);
         return;
     }
     /* Keys are written into one buffer; argv points into it. */
     size_t clen = strlen(channel);
     ge_buf keys = GE_BUF_INIT;
     ge_buf_reserve(&keys, (n + 2) * (clen + 24));
-    const char *argv[1003];
-    size_t lens[1003], offs[1003];
+    const char *argv[RANGE_ARGC_MAX];
+    size_t lens[RANGE_ARGC_MAX], offs[RANGE_ARGC_MAX];
     argv[0] = "MGET";
     lens[0] = 4;
     offs[1] = keys.len;
-    ge_buf_puts(&keys, "indices:");
-    ge_buf_append(&keys, channel, clen);
+    ge_store_key(&keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
     lens[1] = keys.len - offs[1];
     /* Keys 2..n+1: ids after+1..after+n; then, with after > 0, the event
      * at the cursor itself: is it still the client's? */
     unsigned argc = n + 2 + (after > 0);
     for (unsigned i = 2; i < argc; i++) {
         offs[i] = keys.len;
-        ge_buf_append(&keys, channel, clen);
-        ge_buf_putc(&keys, ':');
-        ge_buf_u64(&keys, i < n + 2 ? after + i - 1 : after);
+        ge_store_key_event(&keys, channel, clen, i < n + 2 ? after + i - 1 : after);
         lens[i] = keys.len - offs[i];
     }
     for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
-    o->after = after;
-    int rc = ge_store_send_cap(s, o, channel, GE_CAP_RANGE), acked = 0;
-    if (rc == REDIS_OK && ack == 1) {
+    o->cap.after = after;
+    int rc = s->replicas ? ge_replicas_send_cap(s->cmd.ac, &o->cap, channel, GE_CAP_RANGE) : REDIS_OK, acked = 0;
+    if (rc == REDIS_OK && mode == GE_READ_ACK) {
         char a[24];
         snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET last-fetched:%s:%b %s", client_id ? client_id : "",
-                               channel, clen, a);
+        ge_buf cursor = GE_BUF_INIT;
+        ge_store_key(&cursor, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
+                     clen);
+        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET %b %s", cursor.data, cursor.len, a);
+        ge_buf_free(&cursor);
         acked = rc == REDIS_OK;
     }
     if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */
-    else if (rc != REDIS_OK) ge_store_fail_later(o);
+    else if (rc != REDIS_OK) fail_later(o);
     ge_buf_free(&keys);
 }
 
-void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
-                           void *arg) {
+void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
     ge_buf k1 = GE_BUF_INIT;
-    ge_buf_printf(&k1, "indices:%s", index_id);
+    key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     ARGS(k1.data, def_json);
-    run_script(s, S_IDX_DEFINE, 1, nargs_, args_, lens_, cb, arg);
+    run_script(s, req, S_IDX_DEFINE, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
 }
 
-/* A plain command on the command connection; the reply goes to cb. */
-static void plain_command(ge_store *s, ge_store_cb cb, void *arg, const char *fmt, ...) {
-    op *o = calloc(1, sizeof *o);
-    if (!o) abort();
-    o->s = s;
+/* A plain command on the command connection; the reply goes to req. */
+static void plain_command(ge_store *s, ge_store_req *req, const char *fmt, ...) {
+    op *o = op_new(s, req, 0);
     o->c = &s->cmd;
-    o->cb = cb;
-    o->arg = arg;
     va_list ap;
     va_start(ap, fmt);
     int rc = s->cmd.ready ? redisvAsyncCommand(s->cmd.ac, plain_reply, o, fmt, ap) : REDIS_ERR;
     va_end(ap);
-    if (rc != REDIS_OK) ge_store_fail_later(o);
+    if (rc != REDIS_OK) fail_later(o);
 }
 
-void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_STORE_RETENTION_KEY,
+void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
+    plain_command(s, req, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
                   (unsigned long long)now_ms, n);
 }
 
-void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg) {
-    plain_command(s, cb, arg, "SCAN %s MATCH *:keys COUNT 1000 TYPE zset", cursor);
-}
-
-int ge_store_channel_reserved(const char *channel) {
-    static const char *const prefixes[] = {"indices:", "index:", "last-fetched:"};
-    if (strcmp(channel, "indices") == 0) return 1;
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (strncmp(channel, prefixes[i], strlen(prefixes[i])) == 0) return 1;
-    return 0;
-}
-
-uint64_t ge_store_event_u64(const char *json, const char *key) {
-    size_t k = strlen(key);
-    for (const char *p = json ? strchr(json, '"') : NULL; p; p = strchr(p + 1, '"'))
-        if (strncmp(p + 1, key, k) == 0 && p[k + 1] == '"' && p[k + 2] == ':') return strtoull(p + k + 3, NULL, 10);
-    return 0;
+void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor) {
+    plain_command(s, req, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */
@@ -629,9 +440,6 @@ void ge_store_unsubscribe(ge_store *s, const char *channel) {
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-int ge_store_ready(const ge_store *s) { return s->cmd.ready; }
-int ge_store_sub_ready(const ge_store *s) { return s->sub.ready; }
-
 ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const ge_log *log,
                        const ge_store_events *events) {
     ge_store *s = calloc(1, sizeof *s);
@@ -646,49 +454,21 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
-    s->min_replicas = opt->min_replicas;
-    s->replica_timeout_ms = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    if (opt->min_replicas) {
+        ge_replicas_host rh = {s, replica_pub, replica_done};
+        s->replicas = ge_replicas_new(opt->min_replicas, opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000, &rh);
+    }
     ge_store_memory_init(s, opt);
-    for (int i = 0; i < 3; i++) {
-        conn *c = conns(s, i);
-        if (!c) continue;
-        c->s = s;
-        c->kind = i;
-        c->is_sub = i == C_SUB;
-        c->retry = loop->timer_new(loop->data, conn_retry_cb, c);
-    }
-    if (opt->sentinels && *opt->sentinels) {
-        ge_sentinel_options so = {opt->sentinels, opt->sentinel_master, opt->sentinel_password, 0};
-        free(s->unix_path);
-        s->unix_path = NULL;
-        s->sentinel = ge_sentinel_new(loop, &so, log, on_master, s);
-        if (!s->sentinel) /* the configuration checks this first; never run on a guess */
-            ge_log_write(log, GE_LOG_FATAL, NULL, "invalid Sentinel configuration: Redis stays unavailable");
-        return s; /* connections open when Sentinel answers */
-    }
-    for (int i = 0; i < 3; i++)
-        if (conns(s, i)) conn_open(conns(s, i));
+    ge_store_conns_start(s, opt);
     return s;
 }
 
 void ge_store_free(ge_store *s) {
     if (!s) return;
     s->closing = 1;
-    ge_sentinel_free(s->sentinel);
-    s->sentinel = NULL;
-    for (int i = 0; i < 3; i++) {
-        conn *c = conns(s, i);
-        if (!c) continue;
-        s->loop.timer_free(c->retry);
-        redisAsyncContext *ac = c->ac;
-        c->ac = NULL;
-        c->ready = 0;
-        if (ac) {
-            ac->data = NULL; /* on_disconnect: no retry */
-            redisAsyncFree(ac);
-        }
-    }
+    ge_store_conns_stop(s); /* answers what was sent (NULL) */
     ge_store_memory_free(s);
+    ge_replicas_free(s->replicas); /* after the publish connection: its WAIT answered */
     fail_timer_cb(s);
     s->loop.timer_free(s->fail_timer);
     free(s->host);

@@ -7,17 +7,8 @@
  * command connection is not ready every operation fails at once (reply
  * NULL), so callers can answer 503 without waiting.
  *
- * Key layout (byte for byte the original's; docs/protocol.md, "Redis
- * layout", lists the names that collide):
- *   indices:<channel>                  last event id (INCR)
- *   <channel>:<id>                     the event JSON
- *   <channel>:keys                     zset, member <channel>:<id>, score id
- *   last-fetched:<clientId>:<channel>  last acknowledged id
- *   indices:<indexId>                  index definition JSON
- *   index:<indexId>:<value>            list of event ids, newest first
- * and, only with an age limit (docs/retention.md):
- *   ge:retention                       zset, member <channel>, score the ms
- *                                      when its oldest event expires
+ * The key layout, the reserved channel names and the stored event's
+ * form are ge_store_layout.h's.
  *
  * Every multi-step operation is one Lua script (one round trip, atomic),
  * sent with EVALSHA; on NOSCRIPT it is sent again with EVAL.
@@ -33,11 +24,11 @@
  * the command connection opens, a write that stores nothing (SET
  * ge:write-probe 1 XX: the key never exists) asks again, every second.
  *
- * Callbacks: every operation calls its callback exactly once, from the
- * loop (never from inside the call that started it), with reply NULL when
- * Redis is unreachable or the connection was lost, else the hiredis reply
- * (borrowed: valid only during the callback). All string arguments are
- * copied before the call returns. */
+ * Callbacks: every operation calls its request's callback exactly once
+ * (ge_store_req), from the loop (never from inside the call that started
+ * it), with reply NULL when Redis is unreachable or the connection was
+ * lost, else the hiredis reply (borrowed: valid only during the callback).
+ * All string arguments are copied before the call returns. */
 #ifndef GE_STORE_H
 #define GE_STORE_H
 
@@ -48,11 +39,23 @@
 #include "ge_loop.h"
 #include "ge_retention.h"
 
-#define GE_STORE_RETENTION_KEY "ge:retention"
-
 struct redisReply;
 typedef struct ge_store ge_store;
-typedef void (*ge_store_cb)(void *arg, struct redisReply *reply);
+
+/* An operation's request, embedded in the caller's own object (as libuv's
+ * uv_req_t is in a uv_write_t): the caller sets cb and hands the request
+ * to one operation, which holds it (active) from its start until it calls
+ * cb back. One operation at a time per request; the object must stay
+ * valid while its request is active. Within cb the request is no longer
+ * active: cb may start another operation with it, or free its object.
+ * GE_STORE_REQ_OWNER gives the object back. */
+typedef struct ge_store_req ge_store_req;
+typedef void (*ge_store_cb)(ge_store_req *req, struct redisReply *reply);
+struct ge_store_req {
+    ge_store_cb cb; /* set by the caller */
+    int active;     /* set by the store: an operation holds the request */
+};
+#define GE_STORE_REQ_OWNER(req, type, member) ((type *)(void *)((char *)(req) - offsetof(type, member)))
 
 typedef struct ge_store_options {
     const char *host;      /* copied */
@@ -109,6 +112,10 @@ const char *ge_store_refused(const ge_store *s);
  * command or a script). */
 int ge_store_reply_full(const struct redisReply *r);
 
+/* The start of the error reply of a publish too few replicas confirmed;
+ * the rest says why. */
+#define GE_STORE_NOREPLICAS "NOREPLICAS "
+
 /* Publish: INCR, SET, ZADD, trim by count, PUBLISH, after checking that
  * no key is taken by other data. type_json/from_json are JSON string
  * literals, data_json the compact data or NULL, lim the channel's
@@ -116,16 +123,21 @@ int ge_store_reply_full(const struct redisReply *r);
  * (string), events trimmed (integer)], or an error starting KEYCOLLISION
  * with nothing written; with min_replicas, an error reply starting
  * "NOREPLICAS" when too few replicas confirmed it in time (the event may
- * still be stored). */
-void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len,
-                      const ge_retention_limits *lim, ge_store_cb cb, void *arg);
+ * still be stored): GE_STORE_NOREPLICAS. */
+void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
+                      const char *type_json, const char *from_json, const char *data_json, size_t data_len,
+                      const ge_retention_limits *lim);
 
-/* Read events of channel with id > after, at most limit. ack: 1 = store
- * `after` as the client's last-fetched id first; 0 = read from the stored
- * last-fetched id (client_id required); 2 = use `after` as given, store
- * nothing. after_ts (ack 1 and 2; 0: unknown) is the timestamp of the
- * event at `after` as the client received it. A cursor that is no longer
+/* How a read takes its cursor. The values are the READ script's. */
+typedef enum ge_store_read_mode {
+    GE_READ_STORED = 0, /* from the client's stored last-fetched id (client_id required) */
+    GE_READ_ACK = 1,    /* from `after`, stored first as the client's last-fetched id */
+    GE_READ_AFTER = 2,  /* from `after` as given, storing nothing */
+} ge_store_read_mode;
+
+/* Read events of channel with id > after, at most limit, the cursor taken
+ * as `mode` says. after_ts (GE_READ_ACK and GE_READ_AFTER; 0: unknown) is
+ * the timestamp of the event at `after` as the client received it. A cursor that is no longer
  * on the channel's history (beyond its last id, or, with after_ts, at an
  * event with another timestamp) reads again from where the histories
  * agree, and a stored cursor beyond that is lowered to it (docs/protocol.md,
@@ -136,64 +148,53 @@ void ge_store_publish(ge_store *s, const char *channel, uint64_t timestamp, cons
  * last id, the id the events start from, the ones between the cursor and
  * it being lost (its oldest retained id, or past the lost ids; last + 1
  * when none), "1" when the cursor was reset else "0", then the events. */
-void ge_store_read(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                   uint64_t after_ts, uint64_t limit, ge_store_cb cb, void *arg);
+void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                   ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit);
 
 /* The fast read, no script: ids are 1, 2, 3... without gaps, so the events
- * after `after` are the keys <channel>:<after+1>..<after+n>. One MGET of
- * indices:<channel> and those keys, preceded (ack) by a pipelined SET of
- * the client's last-fetched id; when that SET fails its error is the
- * reply (nothing is answered unless the acknowledgement is stored).
- * Reply: array, element 0 the channel's last
- * id (nil if none), then n values, nil where no such event, then (after >
- * 0) the event at `after` itself, to check it is still the one the client
- * received. n <= 1000. */
-void ge_store_read_range(ge_store *s, const char *client_id, const char *channel, int ack, uint64_t after,
-                         unsigned n, ge_store_cb cb, void *arg);
+ * after `after` are the EVENT keys of ids after+1..after+n. One MGET of
+ * the channel's COUNTER and those keys, preceded (GE_READ_ACK) by a
+ * pipelined SET of the client's CURSOR; when that SET fails its error is
+ * the reply (nothing is answered unless the acknowledgement is stored).
+ * mode is GE_READ_ACK or GE_READ_AFTER. Reply: array, element 0 the
+ * channel's last id (nil if none), then n values, nil where no such event,
+ * then (after > 0) the event at `after` itself, to check it is still the
+ * one the client received. n is at most GE_STORE_RANGE_MAX (larger: that). */
+#define GE_STORE_RANGE_MAX 1000
+void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                         ge_store_read_mode mode, uint64_t after, unsigned n);
 
 /* Retention (docs/retention.md). Remove the channel's events beyond its
  * limits, oldest first, at most `batch`, and file it in ge:retention by
  * its next expiry. lim is borrowed. Reply: array [removed, more], more 1
  * when the batch was full (call again). */
-void ge_store_trim(ge_store *s, const char *channel, const ge_retention_limits *lim, uint64_t now_ms,
-                   unsigned batch, ge_store_cb cb, void *arg);
+void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
+                   uint64_t now_ms, unsigned batch);
 /* Up to n channels whose oldest event has expired by now_ms. Reply: array
  * of channel names. */
-void ge_store_expiring(ge_store *s, uint64_t now_ms, unsigned n, ge_store_cb cb, void *arg);
+void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n);
 /* One SCAN step over the channels' sorted sets (keys *:keys); cursor "0"
  * starts. Reply: [next cursor, [keys...]]. */
-void ge_store_scan_channels(ge_store *s, const char *cursor, ge_store_cb cb, void *arg);
+void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor);
 
 /* The last `limit` events, oldest first. Reply: array of events. */
-void ge_store_latest(ge_store *s, const char *channel, uint64_t limit, ge_store_cb cb, void *arg);
+void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit);
 
 /* Create indices:<id> = def unless it exists. Reply: integer 1 created,
  * 0 when an index with that id existed; an error starting KEYCOLLISION
  * when the key holds something else. */
-void ge_store_index_define(ge_store *s, const char *index_id, const char *def_json, ge_store_cb cb,
-                           void *arg);
+void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json);
 /* Read the definition, the indexed position and up to `batch` events not
  * yet indexed. Reply: nil if no such index, else array [def, last, ev...]. */
-void ge_store_index_pending(ge_store *s, const char *index_id, uint64_t batch, ge_store_cb cb,
-                            void *arg);
+void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch);
 /* Push (value, id) pairs and move the position from `last` to `upto`, only
  * if nobody moved it meanwhile. Reply: integer 1 done, 0 raced (re-read). */
-void ge_store_index_commit(ge_store *s, const char *index_id, const char *channel, const char *last,
-                           uint64_t upto, size_t npairs, const char *const *values,
-                           const uint64_t *ids, ge_store_cb cb, void *arg);
+void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                           const char *last, uint64_t upto, size_t npairs, const char *const *values,
+                           const uint64_t *ids);
 /* Events listed under index:<id>:<value>, newest first. Reply: array. */
-void ge_store_index_rows(ge_store *s, const char *index_id, const char *channel, const char *value,
-                         ge_store_cb cb, void *arg);
-
-/* 1 when every key of `channel` would lie among the keys of another
- * family (counters, index definitions and lists, cursors): such a channel
- * can only collide, see "Redis layout" in docs/protocol.md. */
-int ge_store_channel_reserved(const char *channel);
-
-/* A number field ("id", "timestamp") of an event as the publish script
- * writes it: the first `"key":` in the text (json NUL-terminated, may be
- * NULL). 0 when absent. */
-uint64_t ge_store_event_u64(const char *json, const char *key);
+void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                         const char *value);
 
 /* Pub/sub. Confirmations arrive through ge_store_events. Calls made while
  * the pub/sub connection is down are dropped: `lost` was (or will be)

@@ -13,12 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_store_layout.h"
 #include "ge_store_priv.h"
 
 #define PROBE_MS 1000
-/* Never exists, so the probe writes nothing; SET is refused like any
- * write while Redis is out of memory, whatever it would do. */
-#define PROBE_KEY "ge:write-probe"
 #define FULL_MSG "Redis is out of memory (maxmemory)"
 
 int ge_store_reply_full(const redisReply *r) {
@@ -63,7 +61,7 @@ int ge_store_policy_check(ge_store *s, const redisReply *info) {
         s->refusal[0] = '\0';
         return 1;
     }
-    if (strncmp(policy, "allkeys-", 8) != 0) {
+    if (strncmp(policy, "allkeys-", sizeof "allkeys-" - 1) != 0) {
         s->refusal[0] = '\0';
         return 1;
     }
@@ -126,9 +124,12 @@ static void on_probe(redisAsyncContext *ac, void *r, void *priv) {
     if (s->full) s->loop.timer_start(s->probe_timer, PROBE_MS);
 }
 
+/* The probe's key never exists (XX: set only if it does), so it writes
+ * nothing; SET is refused like any write while Redis is out of memory,
+ * whatever it would do. */
 void ge_store_probe(ge_store *s) {
     if (s->probing || s->closing) return;
-    if (!s->cmd.ready || redisAsyncCommand(s->cmd.ac, on_probe, s, "SET " PROBE_KEY " 1 XX") != REDIS_OK) {
+    if (!s->cmd.ready || redisAsyncCommand(s->cmd.ac, on_probe, s, "SET " GE_KEY_WRITE_PROBE " 1 XX") != REDIS_OK) {
         if (s->full) s->loop.timer_start(s->probe_timer, PROBE_MS);
         return;
     }

@@ -1,7 +1,9 @@
-/* ge_store's insides, shared by ge_store.c (connections, operations),
- * ge_store_replicas.c (publishes acknowledged by replicas, reads capped
- * at what replicas confirmed) and ge_store_memory.c (eviction policy, out
- * of memory). Not part of any API. */
+/* ge_store's insides, shared by its files, each calling only those below
+ * it: ge_store.c (operations, pub/sub, life cycle) over ge_store_conn.c
+ * (connections), over ge_store_memory.c (eviction policy, out of memory)
+ * and ge_store_scripts.c (the scripts' table). The replica confirmation
+ * (ge_store_replicas.h) is a layer of its own, with its own state. Not
+ * part of any API. */
 #ifndef GE_STORE_PRIV_H
 #define GE_STORE_PRIV_H
 
@@ -11,32 +13,13 @@
 
 #include "ge_sentinel.h"
 #include "ge_store.h"
+#include "ge_store_replicas.h"
 
+/* The scripts (ge_store_scripts.h), loaded on every command connection. */
 enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_COUNT };
 typedef struct conn conn;
 
-typedef struct op {
-    struct op *next; /* in the deferred-failure list, or waiting for WAIT */
-    ge_store *s;
-    conn *c;          /* the connection it is sent on */
-    uint64_t seq;     /* publishes with WAIT: order of sending */
-    unsigned gen;     /* publishes with WAIT: which publish connection */
-    char *saved;      /* publishes with WAIT: the event of the reply, kept until WAIT answers */
-    long long trimmed; /* publishes with WAIT: the reply's count of events trimmed */
-    int cap_kind;     /* reads with WAIT: 0 none, GE_CAP_RANGE, GE_CAP_SCRIPT */
-    uint64_t cap;     /* reads with WAIT: highest confirmed id of the channel */
-    uint64_t after;   /* range reads with WAIT: the read's `after` */
-    size_t saved_len;
-    char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
-    int orphan;       /* range reads: the MGET could not be sent after the SET: the SET's reply ends the op */
-    ge_store_cb cb;
-    void *arg;
-    int script;
-    int evaled; /* already re-sent with EVAL after NOSCRIPT */
-    int argc;
-    const char **argv;
-    size_t *argvlen;
-} op;
+typedef struct op op; /* an operation under way (ge_store.c) */
 
 enum { C_CMD, C_SUB, C_PUB };
 
@@ -50,7 +33,7 @@ struct conn {
     int setup_left;   /* replies still expected before ready */
     int script_next;  /* which SCRIPT LOAD answers next */
     unsigned backoff;
-    ge_timer *retry;
+    ge_loop_timer *retry;
     int down_logged;
 };
 
@@ -63,15 +46,10 @@ struct ge_store {
     conn cmd, sub, pub;
     char sha[S_COUNT][41];
     op *failed_head, *failed_tail;
-    ge_timer *fail_timer;
+    ge_loop_timer *fail_timer;
     ge_sentinel *sentinel; /* NULL: host/port as configured */
     int have_master;       /* with Sentinel: host/port hold an answer */
-    /* publishes acknowledged by replicas (docs/high-availability.md) */
-    unsigned min_replicas, replica_timeout_ms;
-    uint64_t sent_seq, wait_covers;
-    unsigned pub_gen, wait_gen; /* WAIT counts its own connection's writes only */
-    int wait_inflight;
-    op *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
+    ge_replicas *replicas; /* NULL unless min_replicas: no publish connection, reads not capped */
     /* memory (ge_store.h): eviction policy, out of memory */
     int allow_eviction;
     int served;            /* a connection was ready once: a refused policy is no longer fatal */
@@ -79,13 +57,20 @@ struct ge_store {
     char refusal[320];     /* why Redis's policy is refused, "" when it is not */
     int full;              /* Redis refused a write for lack of memory */
     int probing, closing;
-    ge_timer *probe_timer;
+    ge_loop_timer *probe_timer;
 };
 
-enum { GE_CAP_RANGE = 1, GE_CAP_SCRIPT };
+/* ge_store_scripts.c: each script's source, by S_ */
+extern const char *const ge_store_scripts[S_COUNT];
 
-/* ge_store.c */
-void ge_store_fail_later(op *o); /* callback with NULL from the loop, soon */
+/* ge_store_conn.c */
+/* Set up the connections and open them (or ask Sentinel where). */
+void ge_store_conns_start(ge_store *s, const ge_store_options *opt);
+/* Close them: what was sent on them is answered (NULL) meanwhile. */
+void ge_store_conns_stop(ge_store *s);
+/* A reply by which a master refused a write (it was demoted, or lost its
+ * replicas): closes c to find the master again, and returns 1; else 0. */
+int ge_store_refused_write(ge_store *s, conn *c, const redisReply *reply);
 
 /* ge_store_memory.c */
 void ge_store_memory_init(ge_store *s, const ge_store_options *opt);
@@ -98,16 +83,5 @@ int ge_store_policy_check(ge_store *s, const redisReply *info);
 void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote);
 /* Ask Redis with a write that stores nothing whether it accepts writes. */
 void ge_store_probe(ge_store *s);
-
-/* ge_store_replicas.c (all only with min_replicas > 0) */
-/* A publish was just sent on the publish connection: WAIT for it. */
-void ge_store_publish_sent(ge_store *s, op *o);
-/* A publish is stored (reply: the event): answer once a WAIT counts it. */
-void ge_store_await_replicas(op *o, const redisReply *reply);
-/* Before a read of channel: ask for its confirmed id on the same
- * connection (REDIS_OK or REDIS_ERR). */
-int ge_store_send_cap(ge_store *s, op *o, const char *channel, int kind);
-/* Hide from a read's reply what lies beyond that confirmed id. */
-void ge_store_apply_cap(op *o, redisReply *r);
 
 #endif

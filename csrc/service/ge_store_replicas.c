@@ -1,64 +1,94 @@
-/* ge_store, replica-acknowledged publishing (docs/high-availability.md).
- *
- * Publishes go on their own connection, each EVALSHA followed by a WAIT
- * unless a WAIT is already under way; then one WAIT, sent when it
- * answers, covers every publish stored meanwhile (WAIT blocks only its
- * own connection). WAIT counts the writes of its own connection only, so
- * a publish is confirmed only by a WAIT sent on the connection that
- * stored it (same gen); when that connection is gone it gets a 503. */
+/* Publishes acknowledged by replicas, reads capped at what they confirmed
+ * (ge_store_replicas.h). Calls ge_store_layout.c only; answers go back to
+ * the store through its ge_replicas_host. */
+#include "ge_store_replicas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_store_priv.h"
+#include "ge_store.h"
+#include "ge_store_layout.h"
 
-static void on_wait(redisAsyncContext *ac, void *r, void *priv);
+struct ge_replicas {
+    ge_replicas_host host;
+    unsigned min_replicas, timeout_ms;
+    uint64_t sent_seq, wait_covers;
+    unsigned pub_gen, wait_gen; /* WAIT counts its own connection's writes only */
+    int wait_inflight;
+    ge_replica_pub *acked_head, *acked_tail; /* stored, waiting for WAIT's answer */
+};
 
-/* Readers see a channel's events only up to its confirmed id (HGET
- * ge:confirmed <channel>; no field: none yet), so no consumer ever sees
- * an event a failover may take back, and an id is never seen with two
- * events. "ge:confirmed" can be no event's key: event ids are numbers.
- * Raising it publishes again, to wake the long-polls the event's own
- * publication woke too early. */
-#define CONFIRMED_KEY "ge:confirmed"
 #define GE_LUA_CONFIRM                                                                     \
     "local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')\n"                   \
     "if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"        \
     "  redis.call('PUBLISH', ARGV[1], ARGV[2]) end\n"                                     \
     "return 1\n"
 
-static void confirm(ge_store *s, op *o) {
+static void on_wait(redisAsyncContext *ac, void *r, void *priv);
+
+ge_replicas *ge_replicas_new(unsigned min_replicas, unsigned timeout_ms, const ge_replicas_host *host) {
+    ge_replicas *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->host = *host;
+    r->min_replicas = min_replicas;
+    r->timeout_ms = timeout_ms;
+    return r;
+}
+
+/* Answer p (reply borrowed); the store frees the operation p is in. */
+static void answer(ge_replicas *r, ge_replica_pub *p, redisReply *reply) {
+    char *saved = p->saved; /* the reply may point into it */
+    p->saved = NULL;
+    r->host.done(r->host.arg, p, reply);
+    free(saved);
+}
+
+void ge_replicas_free(ge_replicas *r) {
+    if (!r) return;
+    while (r->acked_head) { /* cannot happen: the lost WAIT answered them; do not leak */
+        ge_replica_pub *p = r->acked_head;
+        r->acked_head = p->next;
+        answer(r, p, NULL);
+    }
+    free(r);
+}
+
+void ge_replicas_reconnected(ge_replicas *r) { r->pub_gen++; }
+
+/* Raise p's channel's confirmed id to p's, on pub: the connection WAIT
+ * answered on. */
+static void confirm(redisAsyncContext *pub, const ge_replica_pub *p) {
     char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)ge_store_event_u64(o->saved, "id"));
+    snprintf(id, sizeof id, "%llu", (unsigned long long)ge_store_event_u64(p->saved, "id"));
     /* No answer needed: a failed one is made good by the next. */
-    redisAsyncCommand(s->pub.ac, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, CONFIRMED_KEY, o->argv[6],
-                      o->argvlen[6], id); /* argv[6]: the channel (EVALSHA sha 3 k1 k2 k3 channel ...) */
+    redisAsyncCommand(pub, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, GE_KEY_CONFIRMED, p->channel,
+                      p->channel_len, id);
 }
 
 static void on_cap(redisAsyncContext *ac, void *r, void *priv) {
     (void)ac;
-    op *o = priv;
+    ge_replica_cap *cap = priv;
     redisReply *reply = r;
-    o->cap = reply && reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
+    cap->cap = reply && reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
 }
 
 /* Ask for the cap just before the read, on the same connection. */
-int ge_store_send_cap(ge_store *s, op *o, const char *channel, int kind) {
-    if (!s->min_replicas) return REDIS_OK;
-    o->cap_kind = kind;
-    return redisAsyncCommand(s->cmd.ac, on_cap, o, "HGET " CONFIRMED_KEY " %s", channel);
+int ge_replicas_send_cap(redisAsyncContext *cmd, ge_replica_cap *cap, const char *channel,
+                         ge_replica_cap_kind kind) {
+    cap->kind = kind;
+    return redisAsyncCommand(cmd, on_cap, cap, "HGET " GE_KEY_CONFIRMED " %s", channel);
 }
 
 /* Hide what lies beyond the cap. The reply is the caller's (hiredis frees
  * it after the callback), so hidden elements become nil replies. */
-void ge_store_apply_cap(op *o, redisReply *r) {
-    if (!o->cap_kind || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) return;
-    if (o->cap_kind == GE_CAP_RANGE) {
+void ge_replicas_apply_cap(const ge_replica_cap *cap, redisReply *r) {
+    if (cap->kind == GE_CAP_NONE || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) return;
+    if (cap->kind == GE_CAP_RANGE) {
         redisReply *last = r->element[0];
-        if (last->type == REDIS_REPLY_STRING && strtoull(last->str, NULL, 10) > o->cap) {
+        if (last->type == REDIS_REPLY_STRING && strtoull(last->str, NULL, 10) > cap->cap) {
             char b[24];
-            int n = snprintf(b, sizeof b, "%llu", (unsigned long long)o->cap);
+            int n = snprintf(b, sizeof b, "%llu", (unsigned long long)cap->cap);
             if ((size_t)n <= last->len) { /* shorter or equal: fits in place */
                 memcpy(last->str, b, (size_t)n + 1);
                 last->len = (size_t)n;
@@ -67,10 +97,10 @@ void ge_store_apply_cap(op *o, redisReply *r) {
         /* Elements 1..n hold ids after+1..after+n; with after > 0 the last
          * one is the event at `after` itself. */
         size_t n = r->elements - 1;
-        if (o->after && n) n--;
+        if (cap->after && n) n--;
         for (size_t i = 1; i < r->elements; i++) {
-            uint64_t id = i <= n ? o->after + i : o->after;
-            if (id <= o->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
+            uint64_t id = i <= n ? cap->after + i : cap->after;
+            if (id <= cap->cap || r->element[i]->type == REDIS_REPLY_NIL) continue;
             freeReplyObject(r->element[i]);
             r->element[i] = calloc(1, sizeof(redisReply));
             if (!r->element[i]) abort();
@@ -80,7 +110,7 @@ void ge_store_apply_cap(op *o, redisReply *r) {
     }
     size_t keep = r->elements; /* script reads: events in id order after the 4 header elements */
     for (size_t i = 4; i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING && ge_store_event_u64(r->element[i]->str, "id") > o->cap) {
+        if (r->element[i]->type == REDIS_REPLY_STRING && ge_store_event_u64(r->element[i]->str, "id") > cap->cap) {
             keep = i;
             break;
         }
@@ -89,42 +119,43 @@ void ge_store_apply_cap(op *o, redisReply *r) {
     r->elements = keep;
 }
 
-static void send_wait(ge_store *s) {
-    s->wait_inflight = 1;
-    s->wait_covers = s->sent_seq;
-    s->wait_gen = s->pub_gen;
-    if (!s->pub.ready || redisAsyncCommand(s->pub.ac, on_wait, s, "WAIT %u %u", s->min_replicas,
-                                           s->replica_timeout_ms) != REDIS_OK)
-        on_wait(NULL, NULL, s);
+static void send_wait(ge_replicas *r) {
+    r->wait_inflight = 1;
+    r->wait_covers = r->sent_seq;
+    r->wait_gen = r->pub_gen;
+    redisAsyncContext *pub = r->host.pub(r->host.arg);
+    if (!pub || redisAsyncCommand(pub, on_wait, r, "WAIT %u %u", r->min_replicas, r->timeout_ms) != REDIS_OK)
+        on_wait(NULL, NULL, r);
 }
 
-static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
+static void on_wait(redisAsyncContext *ac, void *rep, void *priv) {
     (void)ac;
-    ge_store *s = priv;
-    redisReply *reply = r;
+    ge_replicas *r = priv;
+    redisReply *reply = rep;
     long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    s->wait_inflight = 0;
+    r->wait_inflight = 0;
     char msg[220];
     snprintf(msg, sizeof msg,
-             "NOREPLICAS only %lld of the %u replicas required confirmed the event within %u ms: it may be "
-             "stored or not; publishing again may store it twice",
-             got < 0 ? 0 : got, s->min_replicas, s->replica_timeout_ms);
-    while (s->acked_head && s->acked_head->seq <= s->wait_covers) {
-        op *o = s->acked_head;
-        s->acked_head = o->next;
-        if (!s->acked_head) s->acked_tail = NULL;
+             GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
+             "may be stored or not; publishing again may store it twice",
+             got < 0 ? 0 : got, r->min_replicas, r->timeout_ms);
+    while (r->acked_head && r->acked_head->seq <= r->wait_covers) {
+        ge_replica_pub *p = r->acked_head;
+        r->acked_head = p->next;
+        if (!r->acked_head) r->acked_tail = NULL;
         redisReply fake = {0};
         redisReply fev = {0}, ftrim = {0}, *fel[2] = {&fev, &ftrim};
-        if (got >= (long long)s->min_replicas && o->gen == s->wait_gen) {
-            op *n = o->next;
-            if (!n || n->seq > s->wait_covers || strcmp(n->argv[6], o->argv[6]) != 0)
-                confirm(s, o); /* the last of its channel in this batch */
+        if (got >= (long long)r->min_replicas && p->gen == r->wait_gen) {
+            ge_replica_pub *n = p->next;
+            if (!n || n->seq > r->wait_covers || n->channel_len != p->channel_len ||
+                memcmp(n->channel, p->channel, p->channel_len) != 0)
+                confirm(ac, p); /* the last of its channel in this batch */
             /* The publish script's reply again: {event, events trimmed}. */
             fev.type = REDIS_REPLY_STRING;
-            fev.str = o->saved;
-            fev.len = o->saved_len;
+            fev.str = p->saved;
+            fev.len = p->saved_len;
             ftrim.type = REDIS_REPLY_INTEGER;
-            ftrim.integer = o->trimmed;
+            ftrim.integer = p->trimmed;
             fake.type = REDIS_REPLY_ARRAY;
             fake.elements = 2;
             fake.element = fel;
@@ -133,43 +164,38 @@ static void on_wait(redisAsyncContext *ac, void *r, void *priv) {
             fake.str = msg;
             fake.len = strlen(msg);
         }
-        o->cb(o->arg, reply && o->gen == s->wait_gen ? &fake : NULL);
-        free(o->saved);
-        free(o);
+        answer(r, p, reply && p->gen == r->wait_gen ? &fake : NULL);
     }
-    if (s->acked_head) send_wait(s); /* stored while this WAIT was under way */
+    if (r->acked_head) send_wait(r); /* stored while this WAIT was under way */
 }
 
-void ge_store_await_replicas(op *o, const redisReply *reply) {
-    ge_store *s = o->s;
-    int covered = s->wait_inflight && o->seq <= s->wait_covers && o->gen == s->wait_gen;
-    if (!covered && (o->gen != s->pub_gen || !s->pub.ready)) {
-        o->cb(o->arg, NULL); /* its connection is gone: no WAIT can count it */
-        free(o);
+void ge_replicas_stored(ge_replicas *r, ge_replica_pub *p, const redisReply *reply) {
+    int covered = r->wait_inflight && p->seq <= r->wait_covers && p->gen == r->wait_gen;
+    if (!covered && (p->gen != r->pub_gen || !r->host.pub(r->host.arg))) {
+        answer(r, p, NULL); /* its connection is gone: no WAIT can count it */
         return;
     }
     /* reply: the publish script's {event, events trimmed} */
     const redisReply *ev = reply->elements == 2 ? reply->element[0] : NULL;
     if (!ev || ev->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER) {
-        o->cb(o->arg, (redisReply *)reply);
-        free(o);
+        answer(r, p, (redisReply *)reply);
         return;
     }
-    o->trimmed = reply->element[1]->integer;
-    o->saved = malloc(ev->len + 1);
-    if (!o->saved) abort();
-    memcpy(o->saved, ev->str, ev->len);
-    o->saved[ev->len] = '\0';
-    o->saved_len = ev->len;
-    o->next = NULL;
-    if (s->acked_tail) s->acked_tail->next = o;
-    else s->acked_head = o;
-    s->acked_tail = o;
-    if (!s->wait_inflight) send_wait(s);
+    p->trimmed = reply->element[1]->integer;
+    p->saved = malloc(ev->len + 1);
+    if (!p->saved) abort();
+    memcpy(p->saved, ev->str, ev->len);
+    p->saved[ev->len] = '\0';
+    p->saved_len = ev->len;
+    p->next = NULL;
+    if (r->acked_tail) r->acked_tail->next = p;
+    else r->acked_head = p;
+    r->acked_tail = p;
+    if (!r->wait_inflight) send_wait(r);
 }
 
-void ge_store_publish_sent(ge_store *s, op *o) {
-    o->seq = ++s->sent_seq;
-    o->gen = s->pub_gen;
-    if (!s->wait_inflight) send_wait(s); /* pipelined right behind it */
+void ge_replicas_sent(ge_replicas *r, ge_replica_pub *p) {
+    p->seq = ++r->sent_seq;
+    p->gen = r->pub_gen;
+    if (!r->wait_inflight) send_wait(r); /* pipelined right behind it */
 }

@@ -1,8 +1,12 @@
-/* The Lua scripts of ge_store. Kept apart so the store reads as C.
+/* The Lua scripts of ge_store. Kept apart so the store reads as C. The
+ * keys they are given (KEYS) or build are those of ge_store_layout.h,
+ * named here by its table: COUNTER(ch) is the counter key of ch.
  * Numbers are formatted with %d: Lua 5.1's default would print large ids
  * in exponent form. */
 #ifndef GE_STORE_SCRIPTS_H
 #define GE_STORE_SCRIPTS_H
+
+#include "ge_store_layout.h"
 
 /* A key holds data of another family (names collide: see "Redis layout"
  * in docs/protocol.md). The C side turns the KEYCOLLISION prefix into its
@@ -20,7 +24,7 @@
     "  return #ks\n"                                                    \
     "end\n"
 
-/* KEYS: indices:<ch>, <ch>:keys, ge:retention;
+/* KEYS: COUNTER(ch), EVENTS(ch), RETENTION;
  * ARGV: ch, timestamp, type, from, data|"", max events, max age ms.
  * The collision checks ride on the writes' own replies (INCR's error for a
  * counter that is not one, SET NX's nil for an event key that exists,
@@ -45,7 +49,7 @@
     "if type(id) == 'table' then return id end\n"                                      \
     "local function undo() if id == 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end end\n" \
     "local sid = string.format('%d', id)\n"                                            \
-    "local key = ARGV[1] .. ':' .. sid\n"                                              \
+    "local key = " GE_LUA_KEY_EVENT("ARGV[1]", "sid") "\n"                            \
     "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[2] .. ',\"type\":' .. " \
     "ARGV[3] .. ',\"from\":' .. ARGV[4]\n"                                             \
     "if ARGV[5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[5] end\n"                   \
@@ -83,7 +87,7 @@
     "return {ev, trimmed}\n"
 
 /* The sweep's trim of one channel, oldest first, at most ARGV[4] events.
- * KEYS: <ch>:keys, ge:retention; ARGV: ch, max events, max age ms,
+ * KEYS: EVENTS(ch), RETENTION; ARGV: ch, max events, max age ms,
  * batch, now ms. An event's time is its "timestamp" (the second field of
  * every stored event); one that cannot be read stops the age trim, so
  * nothing is removed on a guess. Afterwards the channel's entry in
@@ -121,7 +125,7 @@
     "else redis.call('ZREM', KEYS[2], ARGV[1]) end\n"                                 \
     "return {removed, removed >= batch and 1 or 0}\n"
 
-/* KEYS: indices:<indexId>; ARGV: definition JSON. 1: created, 0: an index
+/* KEYS: INDEX_DEF(indexId); ARGV: definition JSON. 1: created, 0: an index
  * with that id exists; an error when the key holds anything else (e.g.
  * the event counter of a channel named like the index). */
 #define GE_LUA_INDEX_DEFINE                                                            \
@@ -145,7 +149,7 @@
     "  return out\n"                                                  \
     "end\n"
 
-/* KEYS: <ch>:keys, last-fetched:<client>:<ch>, indices:<ch>;
+/* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch);
  * ARGV: mode, after, limit, afterTimestamp (0: none).
  * The cursor may not be on this channel's history any more (Redis flushed,
  * restored or failed over to a replica that lagged: ids were taken back,
@@ -236,7 +240,7 @@
     "end\n"                                                                            \
     "return out\n"
 
-/* KEYS: <ch>:keys; ARGV: limit */
+/* KEYS: EVENTS(ch); ARGV: limit */
 #define GE_LUA_LATEST                                                        \
     GE_LUA_MGET_ALL                                                          \
     "local ks = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n" \
@@ -244,7 +248,7 @@
     "for i = #ks, 1, -1 do asc[#asc + 1] = ks[i] end\n"                      \
     "return mget_all(asc, {})\n"
 
-/* KEYS: indices:<indexId>; ARGV: indexId, batch */
+/* KEYS: INDEX_DEF(indexId); ARGV: indexId, batch */
 #define GE_LUA_INDEX_PENDING                                                          \
     GE_LUA_MGET_ALL                                                                   \
     GE_LUA_COLLISION                                                                  \
@@ -253,27 +257,27 @@
     "local ok, d = pcall(cjson.decode, def)\n"                                        \
     "if type(def) == 'table' or not ok or type(d) ~= 'table' or type(d.channel) ~= 'string' then\n" \
     "  return collision(KEYS[1] .. ' holds something other than an index definition') end\n" \
-    "local last = redis.call('GET', 'last-fetched:' .. ARGV[1] .. ':' .. d.channel) or '0'\n" \
+    "local last = redis.call('GET', " GE_LUA_KEY_CURSOR("ARGV[1]", "d.channel") ") or '0'\n" \
     "local from = last\n"                                                             \
     "if not tonumber(from) then from = '0' end\n"                                     \
-    "local ks = redis.call('ZRANGEBYSCORE', d.channel .. ':keys', '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
+    "local ks = redis.call('ZRANGEBYSCORE', " GE_LUA_KEY_EVENTS("d.channel") ", '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
     "return mget_all(ks, {def, last})\n"
 
 /* ARGV: indexId, channel, expected last, new last, value1, id1, ...
  * Types are checked before the first write: all pairs or none. */
 #define GE_LUA_INDEX_COMMIT                                                          \
     GE_LUA_COLLISION                                                                 \
-    "local lfk = 'last-fetched:' .. ARGV[1] .. ':' .. ARGV[2]\n"                     \
+    "local lfk = " GE_LUA_KEY_CURSOR("ARGV[1]", "ARGV[2]") "\n"                     \
     "local cur = redis.pcall('GET', lfk)\n"                                          \
     "if type(cur) == 'table' then return collision(lfk .. ' is not a position') end\n" \
     "if (cur or '0') ~= ARGV[3] then return 0 end\n"                                 \
     "for i = 5, #ARGV, 2 do\n"                                                       \
-    "  local k = 'index:' .. ARGV[1] .. ':' .. ARGV[i]\n"                            \
+    "  local k = " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[i]") "\n"                            \
     "  local t = redis.call('TYPE', k).ok\n"                                         \
     "  if t ~= 'none' and t ~= 'list' then return collision(k .. ' is not an index list') end\n" \
     "end\n"                                                                          \
     "for i = 5, #ARGV, 2 do\n"                                                       \
-    "  redis.call('LPUSH', 'index:' .. ARGV[1] .. ':' .. ARGV[i], ARGV[i + 1])\n"    \
+    "  redis.call('LPUSH', " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[i]") ", ARGV[i + 1])\n"    \
     "end\n"                                                                          \
     "redis.call('SET', lfk, ARGV[4])\n"                                              \
     "return 1\n"
@@ -282,12 +286,12 @@
  * retention) are dropped from the list when met: the list is written
  * again without them, once, in O(its length). */
 #define GE_LUA_INDEX_ROWS                                                            \
-    "local lk = 'index:' .. ARGV[1] .. ':' .. ARGV[2]\n"                             \
+    "local lk = " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[2]") "\n"                             \
     "local ids = redis.call('LRANGE', lk, 0, -1)\n"                                   \
     "local out, kept = {}, {}\n"                                                      \
     "for i = 1, #ids, 1000 do\n"                                                      \
     "  local ks = {}\n"                                                               \
-    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = ARGV[3] .. ':' .. ids[j] end\n" \
+    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = " GE_LUA_KEY_EVENT("ARGV[3]", "ids[j]") " end\n" \
     "  local vals = redis.call('MGET', unpack(ks))\n"                                 \
     "  for j = 1, #ks do\n"                                                           \
     "    if vals[j] then out[#out + 1] = vals[j]; kept[#kept + 1] = ids[i + j - 1] end\n" \

@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_store_layout.h"
+
 #define MAX_DUE_ROUNDS 1000 /* pages of due channels per pass; the rest waits a pass */
 #define DUE_PAGE 100
 
 struct ge_sweep {
+    ge_store_req req; /* one store operation at a time */
     ge_loop loop;
     ge_store *store;
     const ge_retention *ret;
     const ge_log *log;
     uint64_t interval_ms;
     uint64_t *trimmed;
-    ge_timer *timer;
+    ge_loop_timer *timer;
     int scanned;   /* the walk over every channel is done */
     int scanning;  /* the current pass is that walk */
     char cursor[32];
@@ -44,8 +47,8 @@ static void pass_end(ge_sweep *s, const redisReply *failed) {
     s->loop.timer_start(s->timer, s->interval_ms);
 }
 
-static void trim_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void trim_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER) {
         pass_end(s, r);
         return;
@@ -57,8 +60,8 @@ static void trim_cb(void *arg, redisReply *r) {
     next_step(s);
 }
 
-static void scan_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void scan_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_ARRAY) {
         pass_end(s, r);
@@ -70,11 +73,15 @@ static void scan_cb(void *arg, redisReply *r) {
     if (!s->queue) abort();
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *k = keys->element[i];
-        if (k->type != REDIS_REPLY_STRING || k->len < 5 || strlen(k->str) != k->len) continue;
-        size_t n = k->len - 5; /* without ":keys" */
+        size_t start;
+        long len = k->type == REDIS_REPLY_STRING && strlen(k->str) == k->len
+                       ? ge_store_key_events_channel(k->str, k->len, &start)
+                       : -1;
+        if (len < 0) continue;
+        size_t n = (size_t)len;
         char *ch = malloc(n + 1);
         if (!ch) abort();
-        memcpy(ch, k->str, n);
+        memcpy(ch, k->str + start, n);
         ch[n] = '\0';
         ge_retention_limits lim = ge_retention_for(s->ret, ch);
         if (!lim.max_events && !lim.max_age_ms) {
@@ -86,8 +93,8 @@ static void scan_cb(void *arg, redisReply *r) {
     next_step(s);
 }
 
-static void due_cb(void *arg, redisReply *r) {
-    ge_sweep *s = arg;
+static void due_cb(ge_store_req *req, redisReply *r) {
+    ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         pass_end(s, r);
         return;
@@ -113,19 +120,22 @@ static void due_cb(void *arg, redisReply *r) {
 static void next_step(ge_sweep *s) {
     if (s->qi < s->qn) {
         ge_retention_limits lim = ge_retention_for(s->ret, s->queue[s->qi]);
-        ge_store_trim(s->store, s->queue[s->qi], &lim, s->loop.now_ms(s->loop.data), GE_SWEEP_BATCH, trim_cb, s);
+        s->req.cb = trim_cb;
+        ge_store_trim(s->store, &s->req, s->queue[s->qi], &lim, s->loop.now_ms(s->loop.data), GE_SWEEP_BATCH);
         return;
     }
     queue_clear(s);
     if (s->scanning) {
         if (strcmp(s->cursor, "0") != 0) {
-            ge_store_scan_channels(s->store, s->cursor, scan_cb, s);
+            s->req.cb = scan_cb;
+            ge_store_scan_channels(s->store, &s->req, s->cursor);
             return;
         }
         s->scanning = 0;
         s->scanned = 1;
     }
-    ge_store_expiring(s->store, s->loop.now_ms(s->loop.data), DUE_PAGE, due_cb, s);
+    s->req.cb = due_cb;
+    ge_store_expiring(s->store, &s->req, s->loop.now_ms(s->loop.data), DUE_PAGE);
 }
 
 static void tick(void *arg) {
@@ -137,9 +147,11 @@ static void tick(void *arg) {
     s->rounds = 0;
     if (!s->scanned) {
         s->scanning = 1;
-        ge_store_scan_channels(s->store, "0", scan_cb, s);
+        s->req.cb = scan_cb;
+        ge_store_scan_channels(s->store, &s->req, "0");
     } else {
-        ge_store_expiring(s->store, s->loop.now_ms(s->loop.data), DUE_PAGE, due_cb, s);
+        s->req.cb = due_cb;
+        ge_store_expiring(s->store, &s->req, s->loop.now_ms(s->loop.data), DUE_PAGE);
     }
 }
 

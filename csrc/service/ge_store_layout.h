@@ -1,0 +1,105 @@
+/* ge_store_layout: how the events lie in Redis — the key layout, spelled
+ * once, the channel names it reserves, and the stored event's fields.
+ * Internal to csrc/service (the store, its scripts, the sweep).
+ *
+ * Key layout (byte for byte the original's; docs/protocol.md, "Redis
+ * layout", lists the names that collide):
+ *   indices:<channel>                  COUNTER     last event id (INCR)
+ *   <channel>:<id>                     EVENT       the event JSON
+ *   <channel>:keys                     EVENTS      zset, member <channel>:<id>, score id
+ *   last-fetched:<clientId>:<channel>  CURSOR      last acknowledged id (an index's
+ *                                                  position: clientId the index id)
+ *   indices:<indexId>                  INDEX_DEF   index definition JSON
+ *   index:<indexId>:<value>            INDEX_LIST  list of event ids, newest first
+ * and the store's own keys, which no channel can name (no event key is
+ * "ge:" followed by letters: ids are numbers):
+ *   ge:retention   zset, member <channel>, score the ms when its oldest
+ *                  event expires (only with an age limit, docs/retention.md)
+ *   ge:confirmed   hash, field <channel>, the highest id replicas confirmed
+ *                  (only with REDIS_MIN_REPLICAS, docs/high-availability.md)
+ *   ge:write-probe never exists: the write that asks whether Redis is full
+ *
+ * This table is the only place a key is spelled: a key is PRE <part> POST
+ * or PRE <part> MID <part> POST. C builds keys from the pieces
+ * (ge_store_key), the Lua scripts (ge_store_scripts.h) from the
+ * expressions below, which are made of the same pieces; so another layout
+ * (hash tags for Redis Cluster) is a change of this table. */
+#ifndef GE_STORE_LAYOUT_H
+#define GE_STORE_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ge_buf.h"
+
+/* ---- the key table ------------------------------------------------------ */
+
+#define GE_KEY_COUNTER_PRE "indices:"
+#define GE_KEY_COUNTER_POST ""
+#define GE_KEY_EVENT_PRE ""
+#define GE_KEY_EVENT_MID ":"
+#define GE_KEY_EVENT_POST ""
+#define GE_KEY_EVENTS_PRE ""
+#define GE_KEY_EVENTS_POST ":keys"
+#define GE_KEY_CURSOR_PRE "last-fetched:"
+#define GE_KEY_CURSOR_MID ":"
+#define GE_KEY_CURSOR_POST ""
+#define GE_KEY_INDEX_DEF_PRE "indices:"
+#define GE_KEY_INDEX_DEF_POST ""
+#define GE_KEY_INDEX_LIST_PRE "index:"
+#define GE_KEY_INDEX_LIST_MID ":"
+#define GE_KEY_INDEX_LIST_POST ""
+
+#define GE_KEY_RETENTION "ge:retention"
+#define GE_KEY_CONFIRMED "ge:confirmed"
+#define GE_KEY_WRITE_PROBE "ge:write-probe"
+
+/* SCAN's MATCH pattern of every channel's EVENTS key (the pieces hold no
+ * glob character). */
+#define GE_KEY_EVENTS_MATCH GE_KEY_EVENTS_PRE "*" GE_KEY_EVENTS_POST
+
+/* The keys the scripts build, as Lua expressions of Lua expressions for
+ * their parts (pieces empty in this layout are left out). */
+#define GE_LUA_KEY_EVENT(ch, id) ch " .. '" GE_KEY_EVENT_MID "' .. " id
+#define GE_LUA_KEY_EVENTS(ch) ch " .. '" GE_KEY_EVENTS_POST "'"
+#define GE_LUA_KEY_CURSOR(client, ch) "'" GE_KEY_CURSOR_PRE "' .. " client " .. '" GE_KEY_CURSOR_MID "' .. " ch
+#define GE_LUA_KEY_INDEX_LIST(index, value) \
+    "'" GE_KEY_INDEX_LIST_PRE "' .. " index " .. '" GE_KEY_INDEX_LIST_MID "' .. " value
+
+typedef enum ge_store_key_kind {
+    GE_KEY_COUNTER,    /* channel */
+    GE_KEY_EVENT,      /* channel, id */
+    GE_KEY_EVENTS,     /* channel */
+    GE_KEY_CURSOR,     /* client id, channel */
+    GE_KEY_INDEX_DEF,  /* index id */
+    GE_KEY_INDEX_LIST, /* index id, value */
+} ge_store_key_kind;
+
+/* Append key `kind` of the parts a (and b, for the two-part keys; else
+ * ignored) to out. */
+void ge_store_key(ge_buf *out, ge_store_key_kind kind, const char *a, size_t alen, const char *b, size_t blen);
+/* Append the EVENT key of id `id` of channel[0..len). */
+void ge_store_key_event(ge_buf *out, const char *channel, size_t len, uint64_t id);
+/* The channel of an EVENTS key: its length, the channel starting at
+ * key + *start; -1 when key[0..len) is not such a key. */
+long ge_store_key_events_channel(const char *key, size_t len, size_t *start);
+
+/* ---- reserved names ------------------------------------------------------ */
+
+/* 1 when every key of `channel` would lie among the keys of another
+ * family (counters, index definitions and lists, cursors): such a channel
+ * can only collide, see "Redis layout" in docs/protocol.md. */
+int ge_store_channel_reserved(const char *channel);
+/* The 400 message for such a name. */
+#define GE_STORE_RESERVED_CHANNEL                                                                       \
+    "Invalid Channel: names indices, indices:*, index:* and last-fetched:* are reserved (their Redis keys " \
+    "would collide with counters, indices and cursors)"
+
+/* ---- the stored event ----------------------------------------------------- */
+
+/* A number field ("id", "timestamp") of an event as the publish script
+ * writes it: the first `"key":` in the text (json NUL-terminated, may be
+ * NULL). 0 when absent. */
+uint64_t ge_store_event_u64(const char *json, const char *key);
+
+#endif
