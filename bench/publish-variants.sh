@@ -5,8 +5,8 @@
 #
 #   bench/publish-variants.sh [--rounds 3] [--events 600000]   # about 2 minutes
 #
-#   shipped   the daemon's script (bench/publish-script.js): 7 Redis calls
-#             per event (GET, TYPE, INCR, EXISTS, SET, ZADD, PUBLISH)
+#   shipped   the daemon's script (bench/publish-script.js): 4 Redis calls
+#             per event (INCR, SET NX, ZADD, PUBLISH), the lean one below
 #   lean      a prototype with the collision checks riding on the replies
 #             of the writes: INCR (an error when the counter key holds
 #             something else), SET NX (nil when the event key exists),

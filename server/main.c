@@ -169,7 +169,15 @@ static void on_fatal(void *arg, const char *why) {
 static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *start_date) {
     daemon_state d = {0};
     d.log = log;
-    d.base = event_base_new();
+    /* epoll with a changelist: the watch changes of one loop turn (evhttp
+     * and hiredis each re-arm their sockets around every read and write)
+     * become one epoll_ctl each, or none. No fd of ours is dup'ed, which is
+     * the changelist's one caveat. */
+    struct event_config *ecfg = event_config_new();
+    if (!ecfg) return 1;
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    d.base = event_base_new_with_config(ecfg);
+    event_config_free(ecfg);
     if (!d.base) return 1;
     ge_loop loop;
     ge_loop_libevent(&loop, d.base);
