@@ -27,7 +27,8 @@ done
 GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" redis test bench
 [ -x "$DAEMON" ] || make -C "$ROOT" -s daemon
 
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 TMP=$(mktemp -d /tmp/ge-bench-ha.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }

@@ -61,8 +61,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "profile.sh: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" build redis node checks bench >&2 ||
     die "scripts/deps.sh build redis node checks bench failed"
@@ -87,21 +87,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-forget_pid() {
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
-free_port() {
-    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-wait_http() { # url seconds
-    for _ in $(seq $(($2 * 10))); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # A private copy: out/ may be relinked during the run.
 cp "$ROOT/out/ganomede-events-server" "$OUT/ganomede-events-server"

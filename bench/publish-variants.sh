@@ -41,7 +41,9 @@ done
 GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" build redis node >&2
 TMP=$(mktemp -d /tmp/ge-bench-publish.XXXXXX)
 ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$TMP/publish-client" "$HERE/publish-client.c" -lhiredis
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+PORT=$(free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning --dir "$TMP" \
     >"$TMP/redis.log" 2>&1 &
 RPID=$!

@@ -35,8 +35,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-log() { printf '%s\n' "$*" >&2; }
-die() { log "retention.sh: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 GE_SKIP_NPM=1 bash "$ROOT/scripts/deps.sh" build redis node bench || die "scripts/deps.sh build redis node bench failed"
 [ -x "$DAEMON" ] || make -s -C "$ROOT" daemon >/dev/null || die "make -s daemon failed"
 
@@ -49,7 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 RPORT=$(free_port)

@@ -274,12 +274,4 @@ daemon RSS after the load: $(mb "$RSS_LOAD") MB
 
 $(cmd_table 1)
 EOF
-if [ ${#WRK_ISSUES[@]} -gt 0 ] || [ ${#DAEMON_PROBLEMS[@]} -gt 0 ]; then
-    KEEP_WORK=1
-    echo
-    echo "problems seen:"
-    for p in "${WRK_ISSUES[@]+"${WRK_ISSUES[@]}"}" "${DAEMON_PROBLEMS[@]+"${DAEMON_PROBLEMS[@]}"}"; do echo "  - $p"; done
-else
-    # shellcheck disable=SC2034 # read by server.sh's cleanup
-    KEEP_WORK=0
-fi
+report_problems

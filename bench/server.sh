@@ -64,8 +64,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "server.sh: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # ---- tools ----------------------------------------------------------------
 GE_SKIP_NPM=1 bash "$HERE/../scripts/deps.sh" build redis node bench || die "scripts/deps.sh build redis node bench failed"
@@ -107,24 +107,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-free_port() {
-    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-wait_http() { # url [seconds]
-    local i n=$(( ${2:-10} * 10 ))
-    for i in $(seq "$n"); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 group_rss_kb() { # sum of VmRSS over a process group
@@ -438,11 +420,4 @@ original: $ORIG_NOTE
 | RSS after load (MB)    | $(mb "$(v rss-load-orig)") | $(mb "$(v rss-load-w1)") | | $(mb "$(v rss-load-w2)") | |
 EOF
 fi
-if [ ${#WRK_ISSUES[@]} -gt 0 ] || [ ${#DAEMON_PROBLEMS[@]} -gt 0 ]; then
-    KEEP_WORK=1
-    echo
-    echo "problems seen:"
-    for p in "${WRK_ISSUES[@]+"${WRK_ISSUES[@]}"}" "${DAEMON_PROBLEMS[@]+"${DAEMON_PROBLEMS[@]}"}"; do echo "  - $p"; done
-else
-    KEEP_WORK=0
-fi
+report_problems
