@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_resp.h"
 #include "ge_store_layout.h"
 #include "ge_store_priv.h"
 #include "ge_str.h"
@@ -123,9 +124,20 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     op_done(o, reply);
 }
 
+/* Send the command s->resp holds (formatted by ge_resp.h; hiredis copies it). */
+static int send_resp(ge_store *s, conn *c, redisCallbackFn *fn, void *priv) {
+    return redisAsyncFormattedCommand(c->ac, fn, priv, s->resp.data, s->resp.len);
+}
+
 static void op_send(op *o) {
     conn *c = o->c;
-    if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
+    ge_buf *b = &o->s->resp;
+    if (c->ready) {
+        ge_buf_reset(b);
+        ge_resp_array(b, (size_t)o->argc);
+        for (int i = 0; i < o->argc; i++) ge_resp_bulk(b, o->argv[i], o->argvlen[i]);
+    }
+    if (!c->ready || send_resp(o->s, c, op_reply, o) != REDIS_OK) {
         fail_later(o);
         return;
     }
@@ -334,9 +346,6 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
 }
 
-/* MGET, the counter, up to GE_STORE_RANGE_MAX events, the event at after. */
-#define RANGE_ARGC_MAX (1 + 1 + GE_STORE_RANGE_MAX + 1)
-
 void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                          ge_store_read_mode mode, uint64_t after, unsigned n) {
     assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
@@ -346,42 +355,43 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
         fail_later(o);
         return;
     }
-    /* Keys are written into one buffer; argv points into it. */
+    /* The MGET is written in RESP into s->resp, each key built in s->scratch. */
     size_t clen = strlen(channel);
-    ge_buf keys = GE_BUF_INIT;
-    ge_buf_reserve(&keys, (n + 2) * (clen + 24));
-    const char *argv[RANGE_ARGC_MAX];
-    size_t lens[RANGE_ARGC_MAX], offs[RANGE_ARGC_MAX];
-    argv[0] = "MGET";
-    lens[0] = 4;
-    offs[1] = keys.len;
-    ge_store_key(&keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
-    lens[1] = keys.len - offs[1];
+    ge_buf *keys = &s->scratch, *b = &s->resp;
     /* Keys 2..n+1: ids after+1..after+n; then, with after > 0, the event
      * at the cursor itself: is it still the client's? */
     unsigned argc = n + 2 + (after > 0);
+    ge_buf_reset(b);
+    ge_buf_reserve(b, 16 + argc * (clen + 32));
+    ge_resp_array(b, argc);
+    ge_resp_bulk(b, "MGET", 4);
+    ge_buf_reset(keys);
+    ge_store_key(keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
+    ge_resp_bulk(b, keys->data, keys->len);
     for (unsigned i = 2; i < argc; i++) {
-        offs[i] = keys.len;
-        ge_store_key_event(&keys, channel, clen, i < n + 2 ? after + i - 1 : after);
-        lens[i] = keys.len - offs[i];
+        ge_buf_reset(keys);
+        ge_store_key_event(keys, channel, clen, i < n + 2 ? after + i - 1 : after);
+        ge_resp_bulk(b, keys->data, keys->len);
     }
-    for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
     o->cap.after = after;
     int rc = s->replicas ? ge_replicas_send_cap(s->cmd.ac, &o->cap, channel, GE_CAP_RANGE) : REDIS_OK, acked = 0;
     if (rc == REDIS_OK && mode == GE_READ_ACK) {
-        char a[24];
-        snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-        ge_buf cursor = GE_BUF_INIT;
-        ge_store_key(&cursor, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
+        /* The SET goes first: formatted after the MGET, at the buffer's end. */
+        size_t mget_len = b->len;
+        ge_buf_reset(keys);
+        ge_store_key(keys, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
                      clen);
-        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET %b %s", cursor.data, cursor.len, a);
-        ge_buf_free(&cursor);
+        ge_resp_array(b, 3);
+        ge_resp_bulk(b, "SET", 3);
+        ge_resp_bulk(b, keys->data, keys->len);
+        ge_resp_u64(b, after);
+        rc = redisAsyncFormattedCommand(s->cmd.ac, ack_reply, o, b->data + mget_len, b->len - mget_len);
+        b->len = mget_len;
         acked = rc == REDIS_OK;
     }
-    if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
+    if (rc == REDIS_OK) rc = send_resp(s, &s->cmd, plain_reply, o);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */
     else if (rc != REDIS_OK) fail_later(o);
-    ge_buf_free(&keys);
 }
 
 void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
@@ -475,5 +485,7 @@ void ge_store_free(ge_store *s) {
     free(s->password);
     free(s->username);
     free(s->unix_path);
+    ge_buf_free(&s->resp);
+    ge_buf_free(&s->scratch);
     free(s);
 }
