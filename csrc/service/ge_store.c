@@ -366,10 +366,18 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
     ge_buf_reset(keys);
     ge_store_key(keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
     ge_resp_bulk(b, keys->data, keys->len);
+    /* The event keys: one prefix, the id, one suffix. */
+    ge_buf_reset(keys);
+    const char *suffix = ge_store_key_event_parts(keys, channel, clen);
+    size_t slen = strlen(suffix);
     for (unsigned i = 2; i < argc; i++) {
-        ge_buf_reset(keys);
-        ge_store_key_event(keys, channel, clen, i < n + 2 ? after + i - 1 : after);
-        ge_resp_bulk(b, keys->data, keys->len);
+        char id[GE_U64_STR_SIZE];
+        size_t idlen = ge_u64_str(id, i < n + 2 ? after + i - 1 : after);
+        ge_resp_bulk_head(b, keys->len + idlen + slen);
+        ge_buf_append(b, keys->data, keys->len);
+        ge_buf_append(b, id, idlen);
+        if (slen) ge_buf_append(b, suffix, slen);
+        ge_resp_end(b);
     }
     o->cap.after = after;
     int rc = s->replicas ? ge_replicas_send_cap(s->cmd.ac, &o->cap, channel, GE_CAP_RANGE) : REDIS_OK, acked = 0;
