@@ -124,19 +124,43 @@ int ge_params_body_json(const ge_params *p, const char *name, ge_slice *v) {
     return p->json.p && ge_json_object_get(p->json, name, v);
 }
 
-const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out) {
+void ge_params_body_members(const ge_params *p, const char *const *names, size_t n, ge_slice *vals) {
+    for (size_t i = 0; i < n; i++) vals[i] = (ge_slice){NULL, 0};
+    ge_json_iter it;
+    ge_slice k, v;
+    if (!p->json.p || ge_json_iter_begin(&it, p->json) != GE_JSON_OBJECT) return;
+    while (ge_json_iter_next(&it, &k, &v)) {
+        /* k is the key's literal, quotes included: without escapes, its
+         * bytes are the name's */
+        const char *kp = k.p + 1;
+        size_t kn = k.n - 2;
+        int esc = memchr(kp, '\\', kn) != NULL;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(names[i]);
+            if (esc ? ge_json_key_equals(k, names[i], len) : kn == len && memcmp(kp, names[i], len) == 0)
+                vals[i] = v;
+        }
+    }
+}
+
+const char *ge_params_body_str_at(const ge_params *p, const char *name, ge_slice v, ge_buf *out) {
     ge_buf_reset(out);
     if (!p->json.p) {
-        const char *v = pair_str(p, ge_form_get(&p->form, name));
-        if (!v) return NULL;
-        ge_buf_puts(out, v);
+        const char *s = pair_str(p, ge_form_get(&p->form, name));
+        if (!s) return NULL;
+        ge_buf_puts(out, s);
         return out->data;
     }
-    ge_slice v;
-    if (!ge_json_object_get(p->json, name, &v) || ge_json_type_of(v) != GE_JSON_STRING) return NULL;
+    if (!v.p || ge_json_type_of(v) != GE_JSON_STRING) return NULL;
     if (ge_json_string_decode(v, out) != 0 || out->len == 0 || strlen(out->data) != out->len) return NULL;
     if (p->max_len && out->len > p->max_len) return NULL;
     return out->data;
+}
+
+const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out) {
+    ge_slice v = {NULL, 0};
+    if (p->json.p) ge_params_body_members(p, &name, 1, &v);
+    return ge_params_body_str_at(p, name, v, out);
 }
 
 int ge_param_uint(const char *s, uint64_t min, uint64_t *out) {

@@ -66,6 +66,16 @@ void ge_params_free(ge_params *p);
 const char *ge_params_body_str(const ge_params *p, const char *name, ge_buf *out);
 const char *ge_params_query_str(const ge_params *p, const char *name);
 
+/* Several members of a JSON body in one pass over it: vals[i] is the raw
+ * value of member names[i] (the last occurrence winning, as with
+ * JSON.parse), pointing into the body; {NULL, 0} when there is no such
+ * member or no JSON body. */
+void ge_params_body_members(const ge_params *p, const char *const *names, size_t n, ge_slice *vals);
+
+/* ge_params_body_str of a member already looked up: v is name's value
+ * from ge_params_body_members (JSON bodies); form bodies are read by name. */
+const char *ge_params_body_str_at(const ge_params *p, const char *name, ge_slice v, ge_buf *out);
+
 /* Raw JSON value of a body member (JSON bodies only). 1 found, 0 not. */
 int ge_params_body_json(const ge_params *p, const char *name, ge_slice *v);
 

@@ -28,3 +28,16 @@ int ge_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
     *out = v;
     return 0;
 }
+
+size_t ge_u64_str(char *out, uint64_t v) {
+    char tmp[GE_U64_STR_SIZE];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t n = sizeof tmp - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}

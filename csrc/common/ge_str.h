@@ -21,6 +21,13 @@ char *ge_xstrndup(const char *s, size_t n);
  * or -1 (*out untouched). */
 int ge_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
 
+/* Room for any uint64_t in decimal and its NUL. */
+#define GE_U64_STR_SIZE 21
+
+/* v in decimal (no sign, no padding) into out, which has room for
+ * GE_U64_STR_SIZE bytes; NUL-terminated. Returns the length. */
+size_t ge_u64_str(char *out, uint64_t v);
+
 /* Value of the hex digit c (0-9, a-f, A-F), or -1. Inline: the JSON
  * scanner calls it per byte of every \u escape. */
 static inline int ge_hexval(unsigned c) {

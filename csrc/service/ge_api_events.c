@@ -6,7 +6,6 @@
 
 #include <hiredis/hiredis.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,13 +164,15 @@ static void log_ack_refused(read_call *rc) {
 /* Answer a GET /events, with the lost-range and reset headers when they
  * apply (docs/protocol.md). */
 static void events_answer(read_call *rc, const char *body, size_t len) {
-    char lost[48], reset[24];
+    char lost[2 * GE_U64_STR_SIZE], reset[GE_U64_STR_SIZE];
     if (rc->lost_to) {
-        snprintf(lost, sizeof lost, "%llu-%llu", (unsigned long long)rc->lost_from, (unsigned long long)rc->lost_to);
+        size_t n = ge_u64_str(lost, rc->lost_from);
+        lost[n++] = '-';
+        ge_u64_str(lost + n, rc->lost_to);
         rc->ev->stats.lost_signals++;
     }
     if (rc->reset) {
-        snprintf(reset, sizeof reset, "%llu", (unsigned long long)rc->last_id);
+        ge_u64_str(reset, rc->last_id);
         rc->ev->stats.resets++;
     }
     ge_call_signal_headers(&rc->call, rc->lost_to ? lost : NULL, rc->reset ? reset : NULL);

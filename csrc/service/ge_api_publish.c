@@ -47,17 +47,21 @@ static void publish_cb(ge_call *c, redisReply *r) {
 ge_call *ge_api_publish_post(ge_api_publish *pub, const ge_params *p, ge_reply *to) {
     ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
     const char *msg = NULL;
-    ge_slice d;
     ge_call *c = NULL;
-    if (!ge_params_body_str(p, "clientId", &tmp)) msg = "Invalid Client ID";
-    else if (!ge_params_body_str(p, "channel", &channel)) msg = "Invalid Channel";
+    enum { F_CLIENT, F_CHANNEL, F_FROM, F_TYPE, F_DATA, F_COUNT };
+    static const char *const names[F_COUNT] = {"clientId", "channel", "from", "type", "data"};
+    ge_slice f[F_COUNT];
+    ge_params_body_members(p, names, F_COUNT, f); /* one pass over a JSON body */
+    if (!ge_params_body_str_at(p, names[F_CLIENT], f[F_CLIENT], &tmp)) msg = "Invalid Client ID";
+    else if (!ge_params_body_str_at(p, names[F_CHANNEL], f[F_CHANNEL], &channel)) msg = "Invalid Channel";
     else if (ge_store_channel_reserved(channel.data)) msg = GE_STORE_RESERVED_CHANNEL;
-    else if (!ge_params_body_str(p, "from", &tmp)) msg = "Invalid from";
+    else if (!ge_params_body_str_at(p, names[F_FROM], f[F_FROM], &tmp)) msg = "Invalid from";
     else ge_json_string_encode(&from, tmp.data, tmp.len);
-    if (!msg && !ge_params_body_str(p, "type", &tmp)) msg = "Invalid type";
+    if (!msg && !ge_params_body_str_at(p, names[F_TYPE], f[F_TYPE], &tmp)) msg = "Invalid type";
     else if (!msg) ge_json_string_encode(&type, tmp.data, tmp.len);
     if (!msg) {
-        if (ge_params_body_json(p, "data", &d)) {
+        if (f[F_DATA].p) {
+            ge_slice d = f[F_DATA];
             ge_json_type t = ge_json_type_of(d);
             if ((t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) || ge_json_compact(d.p, d.n, &data, NULL) != 0)
                 msg = "Invalid data";

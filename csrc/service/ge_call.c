@@ -6,7 +6,6 @@
 
 #include <assert.h>
 #include <hiredis/hiredis.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,10 +162,18 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
     ge_buf_free(&b);
 }
 
+/* s (NULL: "") into out[0..size), cut to fit, NUL-terminated. */
+static void copy_cut(char *out, size_t size, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n >= size) n = size - 1;
+    memcpy(out, s ? s : "", n);
+    out[n] = '\0';
+}
+
 void ge_call_signal_headers(ge_call *c, const char *lost, const char *reset) {
     if (c->done) return;
-    snprintf(c->reply.lost, sizeof c->reply.lost, "%s", lost ? lost : "");
-    snprintf(c->reply.reset, sizeof c->reply.reset, "%s", reset ? reset : "");
+    copy_cut(c->reply.lost, sizeof c->reply.lost, lost);
+    copy_cut(c->reply.reset, sizeof c->reply.reset, reset);
 }
 
 void ge_call_cancel(ge_call *c) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ge_buf.h"
+#include "ge_resp.h"
 #include "ge_store_layout.h"
 #include "ge_store_priv.h"
 #include "ge_str.h"
@@ -123,9 +124,20 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
     op_done(o, reply);
 }
 
+/* Send the command s->resp holds (formatted by ge_resp.h; hiredis copies it). */
+static int send_resp(ge_store *s, conn *c, redisCallbackFn *fn, void *priv) {
+    return redisAsyncFormattedCommand(c->ac, fn, priv, s->resp.data, s->resp.len);
+}
+
 static void op_send(op *o) {
     conn *c = o->c;
-    if (!c->ready || redisAsyncCommandArgv(c->ac, op_reply, o, o->argc, o->argv, o->argvlen) != REDIS_OK) {
+    ge_buf *b = &o->s->resp;
+    if (c->ready) {
+        ge_buf_reset(b);
+        ge_resp_array(b, (size_t)o->argc);
+        for (int i = 0; i < o->argc; i++) ge_resp_bulk(b, o->argv[i], o->argvlen[i]);
+    }
+    if (!c->ready || send_resp(o->s, c, op_reply, o) != REDIS_OK) {
         fail_later(o);
         return;
     }
@@ -135,7 +147,7 @@ static void op_send(op *o) {
 /* A script's argv: EVALSHA (or EVAL), its sha (or source), nkeys, then
  * the keys and the other arguments. */
 #define SCRIPT_ARGV_HEAD 3
-#define NKEYS_LEN 24 /* room for nkeys in decimal */
+#define NKEYS_LEN GE_U64_STR_SIZE /* room for nkeys in decimal */
 
 /* The op of script `script` with nkeys keys then args; each argument is a
  * (pointer, length) pair, copied into the op's single allocation. */
@@ -156,9 +168,9 @@ static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int 
     o->argvlen[0] = 7;
     o->argv[1] = s->sha[script];
     o->argvlen[1] = strlen(s->sha[script]);
-    int kn = snprintf(p, NKEYS_LEN, "%d", nkeys);
+    size_t kn = ge_u64_str(p, (uint64_t)nkeys);
     o->argv[2] = p;
-    o->argvlen[2] = (size_t)kn;
+    o->argvlen[2] = kn;
     p += kn + 1;
     for (int i = 0; i < nargs; i++) {
         memcpy(p, args[i], lens[i]);
@@ -204,16 +216,14 @@ void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint6
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
     key(&k1, GE_KEY_COUNTER, channel, NULL);
     key(&k2, GE_KEY_EVENTS, channel, NULL);
-    char tsbuf[24], maxbuf[24], agebuf[24];
-    snprintf(tsbuf, sizeof tsbuf, "%llu", (unsigned long long)ts);
-    snprintf(maxbuf, sizeof maxbuf, "%llu", (unsigned long long)(lim ? lim->max_events : 0));
-    snprintf(agebuf, sizeof agebuf, "%llu", (unsigned long long)(lim ? lim->max_age_ms : 0));
+    char tsbuf[GE_U64_STR_SIZE], maxbuf[GE_U64_STR_SIZE], agebuf[GE_U64_STR_SIZE];
+    size_t tslen = ge_u64_str(tsbuf, ts), maxlen = ge_u64_str(maxbuf, lim ? lim->max_events : 0),
+           agelen = ge_u64_str(agebuf, lim ? lim->max_age_ms : 0);
     enum { CHANNEL_ARG = 3 }; /* after the 3 keys */
     const char *args[] = {k1.data, k2.data, GE_KEY_RETENTION, channel, tsbuf, type_json, from_json,
                           data_json ? data_json : "", maxbuf, agebuf};
-    size_t lens[] = {k1.len, k2.len, strlen(GE_KEY_RETENTION), strlen(channel), strlen(tsbuf),
-                     strlen(type_json), strlen(from_json), data_json ? data_len : 0, strlen(maxbuf),
-                     strlen(agebuf)};
+    size_t lens[] = {k1.len, k2.len, sizeof GE_KEY_RETENTION - 1, strlen(channel), tslen,
+                     strlen(type_json), strlen(from_json), data_json ? data_len : 0, maxlen, agelen};
     op *o = script_op(s, req, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens);
     o->pub.channel = o->argv[SCRIPT_ARGV_HEAD + CHANNEL_ARG]; /* the replica confirmation's */
     o->pub.channel_len = o->argvlen[SCRIPT_ARGV_HEAD + CHANNEL_ARG];
@@ -229,9 +239,9 @@ void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const 
     key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
     key(&k3, GE_KEY_COUNTER, channel, NULL);
     char m[2] = {(char)('0' + mode), 0}, a[24], l[24], t[24]; /* the script's ARGV[1]: the mode's digit */
-    snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-    snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
-    snprintf(t, sizeof t, "%llu", (unsigned long long)after_ts);
+    ge_u64_str(a, after);
+    ge_u64_str(l, limit);
+    ge_u64_str(t, after_ts);
     ARGS(k1.data, k2.data, k3.data, m, a, l, t);
     script_send(script_op(s, req, S_READ, 3, nargs_, args_, lens_), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
@@ -244,10 +254,10 @@ void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char m[24], a[24], b[24], n[24];
-    snprintf(m, sizeof m, "%llu", (unsigned long long)lim->max_events);
-    snprintf(a, sizeof a, "%llu", (unsigned long long)lim->max_age_ms);
-    snprintf(b, sizeof b, "%u", batch ? batch : 1);
-    snprintf(n, sizeof n, "%llu", (unsigned long long)now_ms);
+    ge_u64_str(m, lim->max_events);
+    ge_u64_str(a, lim->max_age_ms);
+    ge_u64_str(b, batch ? batch : 1);
+    ge_u64_str(n, now_ms);
     ARGS(k1.data, GE_KEY_RETENTION, channel, m, a, b, n);
     run_script(s, req, S_TRIM, 2, nargs_, args_, lens_);
     ge_buf_free(&k1);
@@ -257,7 +267,7 @@ void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char l[24];
-    snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
+    ge_u64_str(l, limit);
     ARGS(k1.data, l);
     run_script(s, req, S_LATEST, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
@@ -267,7 +277,7 @@ void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)batch);
+    ge_u64_str(b, batch);
     ARGS(k1.data, index_id, b);
     run_script(s, req, S_IDX_PENDING, 1, nargs_, args_, lens_);
     ge_buf_free(&k1);
@@ -281,13 +291,13 @@ void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id,
     size_t *lens = calloc((size_t)nargs, sizeof *lens);
     char (*nums)[24] = calloc(npairs + 1, sizeof *nums);
     if (!args || !lens || !nums) abort();
-    snprintf(nums[npairs], sizeof nums[0], "%llu", (unsigned long long)upto);
+    ge_u64_str(nums[npairs], upto);
     args[0] = index_id;
     args[1] = channel;
     args[2] = last;
     args[3] = nums[npairs];
     for (size_t i = 0; i < npairs; i++) {
-        snprintf(nums[i], sizeof nums[0], "%llu", (unsigned long long)ids[i]);
+        ge_u64_str(nums[i], ids[i]);
         args[4 + 2 * i] = values[i];
         args[5 + 2 * i] = nums[i];
     }
@@ -334,9 +344,6 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
     if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
 }
 
-/* MGET, the counter, up to GE_STORE_RANGE_MAX events, the event at after. */
-#define RANGE_ARGC_MAX (1 + 1 + GE_STORE_RANGE_MAX + 1)
-
 void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                          ge_store_read_mode mode, uint64_t after, unsigned n) {
     assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
@@ -346,42 +353,51 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
         fail_later(o);
         return;
     }
-    /* Keys are written into one buffer; argv points into it. */
+    /* The MGET is written in RESP into s->resp, each key built in s->scratch. */
     size_t clen = strlen(channel);
-    ge_buf keys = GE_BUF_INIT;
-    ge_buf_reserve(&keys, (n + 2) * (clen + 24));
-    const char *argv[RANGE_ARGC_MAX];
-    size_t lens[RANGE_ARGC_MAX], offs[RANGE_ARGC_MAX];
-    argv[0] = "MGET";
-    lens[0] = 4;
-    offs[1] = keys.len;
-    ge_store_key(&keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
-    lens[1] = keys.len - offs[1];
+    ge_buf *keys = &s->scratch, *b = &s->resp;
     /* Keys 2..n+1: ids after+1..after+n; then, with after > 0, the event
      * at the cursor itself: is it still the client's? */
     unsigned argc = n + 2 + (after > 0);
+    ge_buf_reset(b);
+    ge_buf_reserve(b, 16 + argc * (clen + 32));
+    ge_resp_array(b, argc);
+    ge_resp_bulk(b, "MGET", 4);
+    ge_buf_reset(keys);
+    ge_store_key(keys, GE_KEY_COUNTER, channel, clen, NULL, 0);
+    ge_resp_bulk(b, keys->data, keys->len);
+    /* The event keys: one prefix, the id, one suffix. */
+    ge_buf_reset(keys);
+    const char *suffix = ge_store_key_event_parts(keys, channel, clen);
+    size_t slen = strlen(suffix);
     for (unsigned i = 2; i < argc; i++) {
-        offs[i] = keys.len;
-        ge_store_key_event(&keys, channel, clen, i < n + 2 ? after + i - 1 : after);
-        lens[i] = keys.len - offs[i];
+        char id[GE_U64_STR_SIZE];
+        size_t idlen = ge_u64_str(id, i < n + 2 ? after + i - 1 : after);
+        ge_resp_bulk_head(b, keys->len + idlen + slen);
+        ge_buf_append(b, keys->data, keys->len);
+        ge_buf_append(b, id, idlen);
+        if (slen) ge_buf_append(b, suffix, slen);
+        ge_resp_end(b);
     }
-    for (unsigned i = 1; i < argc; i++) argv[i] = keys.data + offs[i];
     o->cap.after = after;
     int rc = s->replicas ? ge_replicas_send_cap(s->cmd.ac, &o->cap, channel, GE_CAP_RANGE) : REDIS_OK, acked = 0;
     if (rc == REDIS_OK && mode == GE_READ_ACK) {
-        char a[24];
-        snprintf(a, sizeof a, "%llu", (unsigned long long)after);
-        ge_buf cursor = GE_BUF_INIT;
-        ge_store_key(&cursor, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
+        /* The SET goes first: formatted after the MGET, at the buffer's end. */
+        size_t mget_len = b->len;
+        ge_buf_reset(keys);
+        ge_store_key(keys, GE_KEY_CURSOR, client_id ? client_id : "", client_id ? strlen(client_id) : 0, channel,
                      clen);
-        rc = redisAsyncCommand(s->cmd.ac, ack_reply, o, "SET %b %s", cursor.data, cursor.len, a);
-        ge_buf_free(&cursor);
+        ge_resp_array(b, 3);
+        ge_resp_bulk(b, "SET", 3);
+        ge_resp_bulk(b, keys->data, keys->len);
+        ge_resp_u64(b, after);
+        rc = redisAsyncFormattedCommand(s->cmd.ac, ack_reply, o, b->data + mget_len, b->len - mget_len);
+        b->len = mget_len;
         acked = rc == REDIS_OK;
     }
-    if (rc == REDIS_OK) rc = redisAsyncCommandArgv(s->cmd.ac, plain_reply, o, (int)argc, argv, lens);
+    if (rc == REDIS_OK) rc = send_resp(s, &s->cmd, plain_reply, o);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */
     else if (rc != REDIS_OK) fail_later(o);
-    ge_buf_free(&keys);
 }
 
 void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
@@ -475,5 +491,7 @@ void ge_store_free(ge_store *s) {
     free(s->password);
     free(s->username);
     free(s->unix_path);
+    ge_buf_free(&s->resp);
+    ge_buf_free(&s->scratch);
     free(s);
 }

@@ -38,6 +38,13 @@ void ge_store_key_event(ge_buf *out, const char *channel, size_t len, uint64_t i
     ge_buf_puts(out, GE_KEY_EVENT_POST);
 }
 
+const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t len) {
+    ge_buf_puts(out, GE_KEY_EVENT_PRE);
+    ge_buf_append(out, channel, len);
+    ge_buf_puts(out, GE_KEY_EVENT_MID);
+    return GE_KEY_EVENT_POST;
+}
+
 long ge_store_key_events_channel(const char *key, size_t len, size_t *start) {
     static const size_t pre = sizeof GE_KEY_EVENTS_PRE - 1, post = sizeof GE_KEY_EVENTS_POST - 1;
     if (len < pre + post || memcmp(key, GE_KEY_EVENTS_PRE, pre) != 0 ||

@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 
+#include "ge_buf.h"
 #include "ge_sentinel.h"
 #include "ge_store.h"
 #include "ge_store_replicas.h"
@@ -58,6 +59,7 @@ struct ge_store {
     int full;              /* Redis refused a write for lack of memory */
     int probing, closing;
     ge_loop_timer *probe_timer;
+    ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
 };
 
 /* ge_store_scripts.c: each script's source, by S_ */

@@ -9,6 +9,7 @@
 
 #include "ge_store.h"
 #include "ge_store_layout.h"
+#include "ge_str.h"
 
 struct ge_replicas {
     ge_replicas_host host;
@@ -59,8 +60,8 @@ void ge_replicas_reconnected(ge_replicas *r) { r->pub_gen++; }
 /* Raise p's channel's confirmed id to p's, on pub: the connection WAIT
  * answered on. */
 static void confirm(redisAsyncContext *pub, const ge_replica_pub *p) {
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)ge_store_event_u64(p->saved, "id"));
+    char id[GE_U64_STR_SIZE];
+    ge_u64_str(id, ge_store_event_u64(p->saved, "id"));
     /* No answer needed: a failed one is made good by the next. */
     redisAsyncCommand(pub, NULL, NULL, "EVAL %s 1 %s %b %s", GE_LUA_CONFIRM, GE_KEY_CONFIRMED, p->channel,
                       p->channel_len, id);
@@ -87,11 +88,11 @@ void ge_replicas_apply_cap(const ge_replica_cap *cap, redisReply *r) {
     if (cap->kind == GE_CAP_RANGE) {
         redisReply *last = r->element[0];
         if (last->type == REDIS_REPLY_STRING && strtoull(last->str, NULL, 10) > cap->cap) {
-            char b[24];
-            int n = snprintf(b, sizeof b, "%llu", (unsigned long long)cap->cap);
-            if ((size_t)n <= last->len) { /* shorter or equal: fits in place */
-                memcpy(last->str, b, (size_t)n + 1);
-                last->len = (size_t)n;
+            char b[GE_U64_STR_SIZE];
+            size_t n = ge_u64_str(b, cap->cap);
+            if (n <= last->len) { /* shorter or equal: fits in place */
+                memcpy(last->str, b, n + 1);
+                last->len = n;
             }
         }
         /* Elements 1..n hold ids after+1..after+n; with after > 0 the last

@@ -72,6 +72,47 @@ static void bodies(void) {
     ge_buf_free(&b);
 }
 
+/* Several members read in one pass: the same values as one lookup each. */
+static void members(void) {
+    ge_params p;
+    ge_buf b = GE_BUF_INIT;
+    const char *err = NULL;
+    static const char *const names[] = {"channel", "from", "type", "data", "absent"};
+    ge_slice v[5];
+    const char *json = " {\"type\":\"t1\", \"data\":{\"channel\":\"inner\"}, \"\\u0063hannel\":\"esc\","
+                       " \"from\":\"f\", \"type\":\"t2\", \"channelx\":\"no\", \"chann\":\"no\"} ";
+    ge_params_init(&p, NULL, 0);
+    ok(ge_params_set_body(&p, "application/json", json, strlen(json), &err) == 0, "members: JSON body");
+    ge_params_body_members(&p, names, 5, v);
+    is_str(ge_params_body_str_at(&p, names[0], v[0], &b), "esc", "members: an escaped key matches; nested keys do not");
+    is_str(ge_params_body_str_at(&p, names[1], v[1], &b), "f", "members: a plain key");
+    is_str(ge_params_body_str_at(&p, names[2], v[2], &b), "t2", "members: the last duplicate wins");
+    ok(v[3].n == 19 && memcmp(v[3].p, "{\"channel\":\"inner\"}", 19) == 0, "members: a raw object value");
+    ok(v[4].p == NULL && ge_params_body_str_at(&p, names[4], v[4], &b) == NULL, "members: absent");
+    for (int i = 0; i < 5; i++) {
+        ge_buf one = GE_BUF_INIT;
+        const char *a = ge_params_body_str(&p, names[i], &one), *m = ge_params_body_str_at(&p, names[i], v[i], &b);
+        ok(a ? m && strcmp(a, m) == 0 : !m, "members: the same as body_str");
+        ge_buf_free(&one);
+    }
+    ge_params_free(&p);
+
+    ge_params_init(&p, NULL, 0);
+    ok(ge_params_set_body(&p, "application/json", "[\"channel\",1]", 13, &err) == 0, "members: array body");
+    ge_params_body_members(&p, names, 5, v);
+    ok(v[0].p == NULL && v[3].p == NULL, "members: an array has none");
+    ge_params_free(&p);
+
+    const char *form = "channel=a%2Fb&from=x";
+    ge_params_init(&p, NULL, 0);
+    ok(ge_params_set_body(&p, "application/x-www-form-urlencoded", form, strlen(form), &err) == 0, "members: form body");
+    ge_params_body_members(&p, names, 5, v);
+    ok(v[0].p == NULL, "members: none from a form body");
+    is_str(ge_params_body_str_at(&p, names[0], v[0], &b), "a/b", "members: a form field is read by name");
+    ge_params_free(&p);
+    ge_buf_free(&b);
+}
+
 static void secrets(void) {
     ok(ge_secret_equals("s3cret", "s3cret"), "equal");
     ok(!ge_secret_equals("s3cre", "s3cret"), "prefix");
@@ -85,6 +126,7 @@ int main(void) {
     integers();
     query();
     bodies();
+    members();
     secrets();
     return tap_done();
 }

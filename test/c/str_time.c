@@ -32,6 +32,12 @@ int main(void) {
     ok(all, "hexval: -1 for every other byte");
     ok(ge_hexval(0xffffff30u) == -1, "hexval: -1 for values beyond a byte");
 
+    char num[GE_U64_STR_SIZE];
+    ok(ge_u64_str(num, 0) == 1 && strcmp(num, "0") == 0, "u64_str: 0");
+    ok(ge_u64_str(num, 1700000000000ULL) == 13 && strcmp(num, "1700000000000") == 0, "u64_str: a timestamp");
+    ok(ge_u64_str(num, UINT64_MAX) == 20 && strcmp(num, "18446744073709551615") == 0, "u64_str: 2^64 - 1, in the room given");
+    ok(ge_u64_str(num, 10) == 2 && strcmp(num, "10") == 0, "u64_str: no padding");
+
     uint64_t v = 1;
     ok(ge_parse_uint("0", 1, 0, &v) == 0 && v == 0, "parse_uint: 0");
     ok(ge_parse_uint("007", 3, 10, &v) == 0 && v == 7, "parse_uint: leading zeros are digits");
