@@ -54,6 +54,14 @@
 
 namespace {
 
+// Whether this environment can still run JS: a property read is refused
+// (a status, not an exception) once the environment is being torn down.
+bool CanRunJs(napi_env env) {
+    napi_value global, v;
+    return napi_get_global(env, &global) == napi_ok &&
+           napi_get_named_property(env, global, "undefined", &v) == napi_ok;
+}
+
 class Engine : public Napi::ObjectWrap<Engine> {
 public:
     static Napi::Function Init(Napi::Env env) {
@@ -249,6 +257,14 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     driver_->Attach(client_, [this](const std::function<void()> &f) {
         napi_env env = Env();
         Napi::HandleScope scope(Env());
+        // At the environment's teardown (Node 18 runs the loop's handles
+        // once more before the cleanup hooks) JS can no longer run: the
+        // engine is still driven, so it closes its sockets, but reaches no JS.
+        if (!finalizing_ && !CanRunJs(env)) finalizing_ = true;
+        if (finalizing_) {
+            f();
+            return;
+        }
         napi_callback_scope cs = nullptr;
         CheckFatal(env, napi_open_callback_scope(env, resource_.Value(), async_, &cs), "napi_open_callback_scope");
         f();
