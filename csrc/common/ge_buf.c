@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_str.h"
+
 void ge_buf_reserve(ge_buf *b, size_t extra) {
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return;
@@ -46,13 +48,8 @@ void ge_buf_printf(ge_buf *b, const char *fmt, ...) {
 }
 
 void ge_buf_u64(ge_buf *b, uint64_t v) {
-    char tmp[24];
-    int i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    ge_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+    char tmp[GE_U64_STR_SIZE];
+    ge_buf_append(b, tmp, ge_u64_str(tmp, v));
 }
 
 void ge_buf_reset(ge_buf *b) {

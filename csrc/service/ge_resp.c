@@ -2,18 +2,16 @@
 
 #include <string.h>
 
+#include "ge_str.h"
+
 /* '*' or '$', v in decimal, CRLF. */
 static void head(ge_buf *b, char kind, uint64_t v) {
-    char tmp[24];
-    size_t i = sizeof tmp;
-    tmp[--i] = '\n';
-    tmp[--i] = '\r';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    tmp[--i] = kind;
-    ge_buf_append(b, tmp + i, sizeof tmp - i);
+    char tmp[1 + GE_U64_STR_SIZE + 2];
+    tmp[0] = kind;
+    size_t n = 1 + ge_u64_str(tmp + 1, v);
+    tmp[n++] = '\r';
+    tmp[n++] = '\n';
+    ge_buf_append(b, tmp, n);
 }
 
 void ge_resp_array(ge_buf *b, size_t n) { head(b, '*', n); }
@@ -33,11 +31,6 @@ void ge_resp_bulk(ge_buf *b, const void *p, size_t len) {
 void ge_resp_str(ge_buf *b, const char *s) { ge_resp_bulk(b, s, strlen(s)); }
 
 void ge_resp_u64(ge_buf *b, uint64_t v) {
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    ge_resp_bulk(b, tmp + i, sizeof tmp - i);
+    char tmp[GE_U64_STR_SIZE];
+    ge_resp_bulk(b, tmp, ge_u64_str(tmp, v));
 }
