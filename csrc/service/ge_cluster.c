@@ -272,7 +272,7 @@ static void on_kick(void *arg) {
         cmd *nx = m->next;
         m->prev = m->next = NULL;
         m->waiting = 0;
-        node *to = m->ask ? m->ask : c->owner[m->slot];
+        node *to = m->ask ? m->ask : m->slot < GE_CLUSTER_SLOTS ? c->owner[m->slot] : NULL;
         if (now >= m->deadline) {
             char why[400];
             snprintf(why, sizeof why, "%s%s", m->why, m->deadline ? " (gave up retrying)" : "");
