@@ -81,16 +81,20 @@ static res cmd_slot(ge_cluster *c, unsigned slot, int flags, const char *fmt, ..
 /* SET/GET-like commands on one key: the key's own slot. */
 #define cmd_key(c, key, ...) cmd_slot((c), ge_cluster_keyslot((key), strlen(key)), 0, __VA_ARGS__)
 
-static ge_cluster *cluster_new(int seed_port) {
+static ge_cluster *cluster_new_auth(int seed_port, const char *user, const char *password) {
     char seeds[64];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", seed_port);
     ge_cluster_options o = {0};
     o.seeds = seeds;
+    o.username = user;
+    o.password = password;
     ge_cluster *c = ge_cluster_new(&loop, &o, NULL);
     long end = now_ms() + limit_ms(10000);
     while (c && !ge_cluster_has_map(c) && now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
     return c;
 }
+
+static ge_cluster *cluster_new(int seed_port) { return cluster_new_auth(seed_port, NULL, NULL); }
 
 static char *rand_str(char *out, size_t max, const char *alpha) {
     size_t n = (size_t)rand() % max, k = strlen(alpha);
@@ -299,6 +303,16 @@ static void migration(redis_cluster *rc, ge_cluster *c) {
     o = cmd_key(c, key, "GET %s", key);
     ok(o.type == REDIS_REPLY_STRING && strcmp(o.str, "old") == 0, "a key not moved yet is read where it is");
 
+    /* A command of keys on both sides is refused with TRYAGAIN: sent
+     * again with back-off, then failed with Redis's reason. */
+    ge_cluster_counts_get(c, &c2);
+    o = cmd_key(c, key, "MGET %s %s", key, fresh);
+    ge_cluster_counts_get(c, &c3);
+    ok(o.type == -1 && strstr(o.err, "TRYAGAIN") && strstr(o.err, "gave up retrying"),
+       "a command Redis keeps answering TRYAGAIN fails after the retry window, saying why");
+    printf("# %s\n", o.err);
+    ok(c3.retried > c2.retried + 1, "after being sent again more than once");
+
     redisReply *m = rc_cmd(a, "MIGRATE 127.0.0.1 %d %s 0 5000 KEYS %s", b, "", key);
     ok(m && m->type == REDIS_REPLY_STATUS, "the key migrated");
     if (m) freeReplyObject(m);
@@ -393,6 +407,49 @@ static void failover(redis_cluster *rc, ge_cluster *c) {
         other += o.type == REDIS_REPLY_STRING;
     }
     is_int(other, 100, "the other slots are served as before");
+}
+
+/* ---- a cluster with a password ------------------------------------------------- */
+
+static void auth(void) {
+    redis_cluster rc;
+    const char *pw = "pa ss:{w}";
+    if (rc_start_auth(&rc, 3, 0, 1000, pw) != 0) {
+        ok(0, "a Redis Cluster with a password started");
+        return;
+    }
+    struct {
+        const char *user, *name;
+    } ways[] = {{NULL, "with the password"}, {"default", "with a user name and its password"}};
+    for (int w = 0; w < 2; w++) {
+        ge_cluster *c = cluster_new_auth(rc.node[1].port, ways[w].user, pw);
+        char name[160];
+        snprintf(name, sizeof name, "%s the map is learnt", ways[w].name);
+        ok(ge_cluster_has_map(c), name);
+        int done = 0;
+        for (int i = 0; i < 30; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "auth:%d", i);
+            res o = cmd_key(c, key, "SET %s 1", key);
+            done += o.type == REDIS_REPLY_STATUS;
+        }
+        snprintf(name, sizeof name, "%s commands reach every master", ways[w].name);
+        is_int(done, 30, name);
+        ge_cluster_free(c);
+    }
+    char seeds[64];
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d", rc.node[1].port);
+    ge_cluster_options bad = {0};
+    bad.seeds = seeds;
+    bad.password = "wrong";
+    ge_cluster *c = ge_cluster_new(&loop, &bad, NULL);
+    run_for(300);
+    ok(!ge_cluster_has_map(c), "with a wrong password no map is learnt");
+    res o = cmd_key(c, "auth:1", "GET %s", "auth:1");
+    ok(o.type == -1 && strstr(o.err, "no slot map"), "and commands fail at once, saying why");
+    ge_cluster_free(c);
+    rc_stop(&rc);
+    rc_password[0] = '\0';
 }
 
 /* ---- closing ----------------------------------------------------------------- */
@@ -580,6 +637,7 @@ int main(void) {
     ge_cluster_free(c);
 
     rc_stop(&rc);
+    auth();
     event_free(t);
     event_base_free(base);
     return tap_done();

@@ -8,7 +8,8 @@
  *
  * The cluster runs with cluster-node-timeout node_timeout_ms (a master is
  * failed over that long after it stops answering) and
- * cluster-require-full-coverage no (the other slots stay served).
+ * cluster-require-full-coverage no (the other slots stay served); with
+ * rc_start_auth, requirepass and masterauth.
  * test/lib/redis-cluster.js is the same for the JS tests. */
 #ifndef GE_TEST_REDIS_CLUSTER_H
 #define GE_TEST_REDIS_CLUSTER_H
@@ -46,6 +47,7 @@ typedef struct redis_cluster {
 } redis_cluster;
 
 static redis_cluster *rc_running; /* the one rc_stop stops at exit */
+static char rc_password[64];      /* the running cluster's requirepass, "" for none */
 
 /* A loopback port < 55536 that is free, and so is port + 10000 (the
  * cluster bus). */
@@ -79,6 +81,10 @@ static inline redisContext *rc_connect(int port) {
         return NULL;
     }
     if (r) redisSetTimeout(r, tv);
+    if (r && rc_password[0]) {
+        redisReply *a = redisCommand(r, "AUTH %s", rc_password);
+        if (a) freeReplyObject(a);
+    }
     return r;
 }
 
@@ -242,10 +248,13 @@ static inline int rc_replica_of(redis_cluster *rc, int master_port) {
     return port;
 }
 
-/* Start `masters` masters with `replicas` replicas each; 0 when the
- * cluster is healthy, else -1 after printing why as a TAP comment (what
- * was started is stopped). Stopped at exit if the test does not. */
-static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigned node_timeout_ms) {
+/* Start `masters` masters with `replicas` replicas each, every node
+ * requiring `password` when it is not NULL; 0 when the cluster is
+ * healthy, else -1 after printing why as a TAP comment (what was started
+ * is stopped). Stopped at exit if the test does not. One cluster at a
+ * time. */
+static inline int rc_start_auth(redis_cluster *rc, int masters, int replicas, unsigned node_timeout_ms,
+                                const char *password) {
     memset(rc, 0, sizeof *rc);
     rc->n = masters * (1 + replicas);
     if (rc->n > RC_MAX_NODES || masters < 3) {
@@ -262,6 +271,7 @@ static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigne
     rc_running = rc;
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%u", node_timeout_ms);
+    snprintf(rc_password, sizeof rc_password, "%s", password ? password : "");
     for (int i = 0; i < rc->n; i++) {
         rc->node[i].port = rc_free_port();
         char port[16], conf[300], log[300];
@@ -272,7 +282,14 @@ static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigne
                         "--cluster-config-file", conf, "--cluster-node-timeout", timeout,
                         "--cluster-require-full-coverage", "no", "--save", "", "--appendonly", "no", "--dir",
                         rc->dir, "--daemonize", "no", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay",
-                        "0", NULL};
+                        "0", NULL, NULL, NULL, NULL, NULL};
+        if (rc_password[0]) {
+            size_t k = sizeof argv / sizeof argv[0] - 5;
+            argv[k] = "--requirepass";
+            argv[k + 1] = rc_password;
+            argv[k + 2] = "--masterauth";
+            argv[k + 3] = rc_password;
+        }
         rc->node[i].pid = rc_spawn(log, argv);
     }
     long end = now_ms() + limit_ms(10000);
@@ -291,7 +308,7 @@ static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigne
     }
     /* redis-cli --cluster create 127.0.0.1:p... --cluster-replicas r --cluster-yes */
     char addrs[RC_MAX_NODES][32], reps[8], log[300];
-    char *argv[RC_MAX_NODES + 8];
+    char *argv[RC_MAX_NODES + 12];
     int a = 0;
     argv[a++] = "redis-cli";
     argv[a++] = "--cluster";
@@ -304,6 +321,11 @@ static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigne
     argv[a++] = "--cluster-replicas";
     argv[a++] = reps;
     argv[a++] = "--cluster-yes";
+    if (rc_password[0]) {
+        argv[a++] = "--no-auth-warning";
+        argv[a++] = "-a";
+        argv[a++] = rc_password;
+    }
     argv[a] = NULL;
     snprintf(log, sizeof log, "%s/create.log", rc->dir);
     pid_t cli = rc_spawn(log, argv);
@@ -325,6 +347,10 @@ static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigne
         return -1;
     }
     return 0;
+}
+
+static inline int rc_start(redis_cluster *rc, int masters, int replicas, unsigned node_timeout_ms) {
+    return rc_start_auth(rc, masters, replicas, node_timeout_ms, NULL);
 }
 
 #endif
