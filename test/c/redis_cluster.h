@@ -145,6 +145,22 @@ static inline void rc_stop(redis_cluster *rc) {
 
 static inline void rc_stop_at_exit(void) { rc_stop(rc_running); }
 
+/* A test ended by a signal (a time limit's SIGTERM) stops its cluster
+ * too, with async-signal-safe calls only, then dies of that signal. */
+static char rc_files[2 * RC_MAX_NODES + 3][600];
+static inline void rc_on_signal(int sig) {
+    redis_cluster *rc = rc_running;
+    for (int i = 0; rc && i < rc->n; i++)
+        if (rc->node[i].pid > 0) kill(rc->node[i].pid, SIGKILL);
+    for (int i = 0; rc && i < rc->n; i++)
+        if (rc->node[i].pid > 0) waitpid(rc->node[i].pid, NULL, 0);
+    for (size_t i = 0; i < sizeof rc_files / sizeof rc_files[0]; i++)
+        if (rc_files[i][0]) unlink(rc_files[i]);
+    if (rc) rmdir(rc->dir);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* A line "name:value" of an INFO-like text: value as a string in out. */
 static inline int rc_info_field(const char *text, const char *name, char *out, size_t outlen) {
     size_t n = strlen(name);
@@ -269,6 +285,11 @@ static inline int rc_start_auth(redis_cluster *rc, int masters, int replicas, un
     }
     if (!rc_running) atexit(rc_stop_at_exit);
     rc_running = rc;
+    signal(SIGTERM, rc_on_signal);
+    signal(SIGINT, rc_on_signal);
+    memset(rc_files, 0, sizeof rc_files);
+    snprintf(rc_files[0], sizeof rc_files[0], "%s/create.log", rc->dir);
+    snprintf(rc_files[2 * RC_MAX_NODES + 1], sizeof rc_files[0], "%s/dump.rdb", rc->dir);
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%u", node_timeout_ms);
     snprintf(rc_password, sizeof rc_password, "%s", password ? password : "");
@@ -278,6 +299,8 @@ static inline int rc_start_auth(redis_cluster *rc, int masters, int replicas, un
         snprintf(port, sizeof port, "%d", rc->node[i].port);
         snprintf(conf, sizeof conf, "nodes-%d.conf", rc->node[i].port);
         snprintf(log, sizeof log, "%s/redis-%d.log", rc->dir, rc->node[i].port);
+        snprintf(rc_files[1 + 2 * i], sizeof rc_files[0], "%s", log);
+        snprintf(rc_files[2 + 2 * i], sizeof rc_files[0], "%s/%s", rc->dir, conf);
         char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                         "--cluster-config-file", conf, "--cluster-node-timeout", timeout,
                         "--cluster-require-full-coverage", "no", "--save", "", "--appendonly", "no", "--dir",
