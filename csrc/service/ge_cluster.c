@@ -1,8 +1,9 @@
-/* Commands routed to Redis Cluster's masters (ge_cluster.h): the nodes
- * and their connections, the slot map and how it is asked for, the
- * commands and the redirections they follow. Calls ge_cluster_map.c
- * (parsing) and ge_cluster_slot.c; nothing calls back in but hiredis and
- * the loop.
+/* Commands routed to Redis Cluster's masters (ge_cluster.h): the
+ * commands and the redirections they follow, the nodes and their
+ * connections, the slot map and when it is asked for. Calls
+ * ge_cluster_ask.c (one round of questions, which answers by callback)
+ * and ge_cluster_map.c (the seed list); nothing else calls back in but
+ * hiredis and the loop.
  *
  * Ownership: the cluster owns its nodes (a list, freed with it; a node
  * is never freed before, so a pointer to one stays valid), each node its
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_cluster_ask.h"
 #include "ge_cluster_map.h"
 #include "ge_cluster_slot.h"
 #include "ge_str.h"
@@ -40,10 +42,10 @@ struct node {
     ge_cluster_addr addr;
     char id[48];
     redisAsyncContext *ac;
-    int connected;   /* ac's connection was established */
-    int down;        /* the last connection could not be opened or was lost */
+    int connected; /* ac's connection was established */
+    int down;      /* the last connection could not be opened or was lost */
     int down_logged;
-    unsigned slots;  /* how many slots the map gives it */
+    unsigned slots; /* how many slots the map gives it */
     unsigned backoff;
     ge_loop_timer *retry;
 };
@@ -60,8 +62,8 @@ struct cmd {
     size_t len;
     uint64_t deadline, not_before; /* ge_now_ms */
     unsigned redirects, backoff;
-    node *ask;  /* the next send goes there, after ASKING */
-    node *on;   /* in flight there */
+    node *ask; /* the next send goes there, after ASKING */
+    node *on;  /* in flight there */
     char why[320];
 };
 
@@ -80,15 +82,11 @@ struct ge_cluster {
     int closing;
     ge_cluster_counts counts;
     /* asking for the map */
-    redisAsyncContext *q;
-    ge_cluster_addr q_addr;
-    int q_shards;           /* the question is CLUSTER SHARDS (else SLOTS) */
-    int refreshing, again;  /* a question is under way; another was asked for meanwhile */
-    ge_cluster_addr *cand;  /* who is asked in this round */
-    size_t ncand, asked;
-    ge_loop_timer *q_deadline, *q_retry;
+    ge_cluster_ask *ask;
+    int again; /* asked for again while a round was under way */
+    ge_loop_timer *q_retry;
     unsigned q_backoff;
-    uint64_t q_done;        /* when the last question ended */
+    uint64_t q_done; /* when the last round ended */
     int down_logged;
 };
 
@@ -265,7 +263,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
 static void on_kick(void *arg) {
     ge_cluster *c = arg;
     uint64_t now = ge_now_ms(), next = 0;
-    /* Detach the list: a command dispatched here may be parked again. */
+    /* Detach the list: what is dispatched here may be parked again, and
+     * callbacks may send more; both go to the new list. */
     cmd *m = c->wait_head;
     c->wait_head = c->wait_tail = NULL;
     while (m) {
@@ -281,19 +280,14 @@ static void on_kick(void *arg) {
             dispatch(m);
         } else {
             wait_push(m);
-            uint64_t at = now >= m->not_before ? m->deadline : m->not_before;
-            if (!next || at < next) next = at;
         }
         m = nx;
     }
-    if (c->wait_head) {
-        /* dispatch may have parked some again: they armed the timer */
-        for (cmd *w = c->wait_head; w; w = w->next) {
-            uint64_t at = now >= w->not_before ? w->deadline : w->not_before;
-            if (!next || at < next) next = at;
-        }
-        c->loop.timer_start(c->kick, next > now ? next - now : 0);
+    for (cmd *w = c->wait_head; w; w = w->next) {
+        uint64_t at = now >= w->not_before ? w->deadline : w->not_before;
+        if (!next || at < next) next = at;
     }
+    if (c->wait_head) c->loop.timer_start(c->kick, next > now ? next - now : 0);
 }
 
 static void kick_soon(ge_cluster *c) {
@@ -333,8 +327,8 @@ static void node_down(node *n, const char *why) {
     n->down = 1;
     n->connected = 0;
     if (!n->down_logged)
-        ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d unreachable: %s (retrying)",
-                     n->addr.host, n->addr.port, why);
+        ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d unreachable: %s (retrying)", n->addr.host,
+                     n->addr.port, why);
     n->down_logged = 1;
     n->backoff = n->backoff ? n->backoff * 2 : NODE_BACKOFF_MIN_MS;
     if (n->backoff > NODE_BACKOFF_MAX_MS) n->backoff = NODE_BACKOFF_MAX_MS;
@@ -423,46 +417,14 @@ static node *node_get(ge_cluster *c, const char *host, int port) {
 
 /* ---- the map ------------------------------------------------------------------ */
 
-static void ask_next(ge_cluster *c);
-
-static void drop(redisAsyncContext *ac) {
-    if (!ac) return;
-    ac->data = NULL;
-    redisAsyncFree(ac);
-}
-
-/* Is any slot unserved? Then the map is asked for again after a while. */
+/* Is every slot served? Else the map is asked for again after a while. */
 static int map_complete(const ge_cluster *c) {
     for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++)
         if (!node_served(c->owner[s])) return 0;
     return 1;
 }
 
-static void round_end(ge_cluster *c, int learnt) {
-    c->refreshing = 0;
-    c->q_done = ge_now_ms();
-    free(c->cand);
-    c->cand = NULL;
-    if (learnt && map_complete(c) && !c->again) {
-        c->q_backoff = 0;
-        return;
-    }
-    if (learnt && c->again) {
-        c->again = 0;
-        c->loop.timer_start(c->q_retry, MAP_MIN_GAP_MS);
-        return;
-    }
-    /* nobody answered, or some slot has no master yet (a failover) */
-    if (!learnt && !c->down_logged)
-        ge_log_write(c->log, GE_LOG_WARN, NULL, "no redis cluster node told the slot map (asking again)");
-    if (!learnt) c->down_logged = 1;
-    c->again = 0;
-    c->q_backoff = c->q_backoff ? c->q_backoff * 2 : MAP_BACKOFF_MIN_MS;
-    if (c->q_backoff > MAP_BACKOFF_MAX_MS) c->q_backoff = MAP_BACKOFF_MAX_MS;
-    c->loop.timer_start(c->q_retry, c->q_backoff);
-}
-
-static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n) {
+static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n, const ge_cluster_addr *from) {
     node **next = calloc(GE_CLUSTER_SLOTS, sizeof *next);
     if (!next) abort();
     for (long i = 0; i < n; i++) {
@@ -481,127 +443,63 @@ static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n) {
     c->have_map = 1;
     c->counts.refreshes++;
     if (c->down_logged)
-        ge_log_write(c->log, GE_LOG_INFO, NULL, "redis cluster slot map learnt from %s:%d", c->q_addr.host,
-                     c->q_addr.port);
+        ge_log_write(c->log, GE_LOG_INFO, NULL, "redis cluster slot map learnt from %s:%d", from->host, from->port);
     c->down_logged = 0;
     kick_soon(c);
     if (changed && c->opt.map_changed) c->opt.map_changed(c->opt.arg);
 }
 
-static void this_one_failed(ge_cluster *c) {
-    redisAsyncContext *q = c->q;
-    c->q = NULL;
-    drop(q);
-    c->loop.timer_stop(c->q_deadline);
-    c->asked++;
-    ask_next(c);
-}
-
-static void on_map(redisAsyncContext *ac, void *r, void *priv) {
-    ge_cluster *c = priv;
-    redisReply *reply = r;
-    if (!ac->data || ac != c->q || c->closing) return;
-    if (reply && reply->type == REDIS_REPLY_ERROR && c->q_shards) {
-        /* before Redis 7: CLUSTER SLOTS, on the same connection */
-        c->q_shards = 0;
-        redisAsyncCommand(ac, on_map, c, "CLUSTER SLOTS");
-        return;
-    }
-    ge_cluster_range *g = NULL;
-    long n = reply ? ge_cluster_map_parse(reply, c->q_shards, &c->q_addr, &g) : -1;
-    if (n < 0) {
-        if (!c->down_logged)
-            ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d: no slot map (%s)", c->q_addr.host,
-                         c->q_addr.port, reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unreadable answer");
-        free(g);
-        this_one_failed(c);
-        return;
-    }
-    c->q = NULL;
-    drop(ac);
-    c->loop.timer_stop(c->q_deadline);
-    apply_map(c, g, n);
-    free(g);
-    round_end(c, 1);
-}
-
-static void on_q_connect(const redisAsyncContext *ac, int status) {
-    ge_cluster *c = ac->data;
-    if (!c || status == REDIS_OK || ac != c->q) return;
-    c->q = NULL; /* hiredis frees it after this call */
-    c->loop.timer_stop(c->q_deadline);
-    c->asked++;
-    ask_next(c);
-}
-
-static void on_q_disconnect(const redisAsyncContext *ac, int status) {
-    (void)status;
-    ge_cluster *c = ac->data;
-    if (!c || ac != c->q) return;
-    c->q = NULL;
-    c->loop.timer_stop(c->q_deadline);
-    c->asked++;
-    ask_next(c);
-}
-
-static void on_q_deadline(void *arg) {
+/* A round of questions ended (ge_cluster_ask): use the map, and ask
+ * again when asked to meanwhile, or with back-off while nobody answers or
+ * some slot has no master yet (a failover under way). */
+static void on_answer(void *arg, const ge_cluster_range *g, long n, const ge_cluster_addr *from) {
     ge_cluster *c = arg;
-    if (c->q) this_one_failed(c);
-}
-
-static void ask_next(ge_cluster *c) {
-    while (c->asked < c->ncand) {
-        c->q_addr = c->cand[c->asked];
-        redisAsyncContext *ac = redisAsyncConnect(c->q_addr.host, c->q_addr.port);
-        if (!ac || ac->err || c->loop.redis_attach(c->loop.data, ac) != 0) {
-            if (ac) redisAsyncFree(ac);
-            c->asked++;
-            continue;
-        }
-        ac->data = c;
-        redisAsyncSetConnectCallback(ac, on_q_connect);
-        redisAsyncSetDisconnectCallback(ac, on_q_disconnect);
-        if (c->password) {
-            if (c->username) redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", c->username, c->password);
-            else redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->password);
-        }
-        c->q = ac;
-        c->q_shards = 1;
-        redisAsyncCommand(ac, on_map, c, "CLUSTER SHARDS");
-        c->loop.timer_start(c->q_deadline, c->opt.ask_timeout_ms);
+    c->q_done = ge_now_ms();
+    if (n >= 0) apply_map(c, g, n, from);
+    int again = c->again;
+    c->again = 0;
+    if (n >= 0 && again) {
+        c->loop.timer_start(c->q_retry, MAP_MIN_GAP_MS);
         return;
     }
-    round_end(c, 0);
+    if (n >= 0 && map_complete(c)) {
+        c->q_backoff = 0;
+        return;
+    }
+    if (n < 0 && !c->down_logged)
+        ge_log_write(c->log, GE_LOG_WARN, NULL, "no redis cluster node told the slot map (asking again)");
+    if (n < 0) c->down_logged = 1;
+    c->q_backoff = c->q_backoff ? c->q_backoff * 2 : MAP_BACKOFF_MIN_MS;
+    if (c->q_backoff > MAP_BACKOFF_MAX_MS) c->q_backoff = MAP_BACKOFF_MAX_MS;
+    c->loop.timer_start(c->q_retry, c->q_backoff);
 }
 
 /* A round asks the masters the map names that are reachable, then the
  * seeds, then the other nodes known, each once. */
 static void refresh_start(ge_cluster *c) {
-    if (c->refreshing || c->closing) return;
-    c->refreshing = 1;
+    if (c->closing || ge_cluster_ask_busy(c->ask)) return;
     c->again = 0;
     c->loop.timer_stop(c->q_retry);
-    size_t cap = c->nseeds;
-    for (node *n = c->nodes; n; n = n->next) cap++;
-    c->cand = calloc(cap ? cap : 1, sizeof *c->cand);
-    if (!c->cand) abort();
-    c->ncand = 0;
+    size_t cap = c->nseeds, n = 0;
+    for (node *o = c->nodes; o; o = o->next) cap++;
+    ge_cluster_addr *cand = calloc(cap ? cap : 1, sizeof *cand);
+    if (!cand) abort();
     for (int pass = 0; pass < 3; pass++) {
         if (pass == 1) {
-            for (size_t i = 0; i < c->nseeds; i++) c->cand[c->ncand++] = c->seeds[i];
+            for (size_t i = 0; i < c->nseeds; i++) cand[n++] = c->seeds[i];
             continue;
         }
-        for (node *n = c->nodes; n; n = n->next) {
-            int first = n->slots && !n->down;
+        for (node *o = c->nodes; o; o = o->next) {
+            int first = o->slots && !o->down;
             if (pass == 0 ? !first : first) continue;
             int dup = 0;
-            for (size_t i = 0; i < c->ncand && !dup; i++)
-                dup = c->cand[i].port == n->addr.port && strcmp(c->cand[i].host, n->addr.host) == 0;
-            if (!dup) c->cand[c->ncand++] = n->addr;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = cand[i].port == o->addr.port && strcmp(cand[i].host, o->addr.host) == 0;
+            if (!dup) cand[n++] = o->addr;
         }
     }
-    c->asked = 0;
-    ask_next(c);
+    ge_cluster_ask_start(c->ask, cand, n);
+    free(cand);
 }
 
 static void on_q_retry(void *arg) { refresh_start(arg); }
@@ -609,7 +507,7 @@ static void on_q_retry(void *arg) { refresh_start(arg); }
 /* Ask soon, once for a burst of reasons to. */
 static void refresh_soon(ge_cluster *c) {
     if (c->closing) return;
-    if (c->refreshing) {
+    if (ge_cluster_ask_busy(c->ask)) {
         c->again = 1;
         return;
     }
@@ -638,8 +536,7 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
     size_t n = 0;
     for (const node *o = c->nodes; o; o = o->next) {
         if (!o->slots) continue;
-        if (n < max)
-            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down};
+        if (n < max) out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down};
         n++;
     }
     return n;
@@ -674,8 +571,8 @@ ge_cluster *ge_cluster_new(const ge_loop *loop, const ge_cluster_options *opt, c
     c->seeds = seeds;
     c->nseeds = (size_t)n;
     c->kick = loop->timer_new(loop->data, on_kick, c);
-    c->q_deadline = loop->timer_new(loop->data, on_q_deadline, c);
     c->q_retry = loop->timer_new(loop->data, on_q_retry, c);
+    c->ask = ge_cluster_ask_new(loop, log, c->username, c->password, c->opt.ask_timeout_ms, on_answer, c);
     refresh_start(c);
     return c;
 }
@@ -684,11 +581,8 @@ void ge_cluster_free(ge_cluster *c) {
     if (!c) return;
     c->closing = 1;
     c->loop.timer_free(c->kick);
-    c->loop.timer_free(c->q_deadline);
     c->loop.timer_free(c->q_retry);
-    redisAsyncContext *q = c->q;
-    c->q = NULL;
-    drop(q);
+    ge_cluster_ask_free(c->ask);
     while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing");
     for (node *n = c->nodes; n; n = n->next) {
         c->loop.timer_free(n->retry);
@@ -704,7 +598,6 @@ void ge_cluster_free(ge_cluster *c) {
         c->nodes = n->next;
         free(n);
     }
-    free(c->cand);
     free(c->seeds);
     free(c->username);
     free(c->password);

@@ -64,9 +64,7 @@ long ge_cluster_addrs_parse(const char *list, ge_cluster_addr **out) {
 
 /* ---- replies ---------------------------------------------------------------- */
 
-static int is_str(const redisReply *r) {
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
+static int is_str(const redisReply *r) { return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS); }
 
 /* An integer element (or a string of digits): 0 with *v set, else -1. */
 static int get_num(const redisReply *r, long long max, long long *v) {
@@ -127,7 +125,8 @@ static int shard_master(const redisReply *nodes, const ge_cluster_addr *asked, g
         const redisReply *n = nodes->element[i], *role = field(n, "role"), *health = field(n, "health");
         if (!is_str(role) || strcmp(role->str, "master") != 0) continue;
         if (is_str(health) && strcmp(health->str, "failed") == 0) continue; /* its replica takes over */
-        const redisReply *ep = field(n, "endpoint"), *ip = field(n, "ip"), *port = field(n, "port"), *id = field(n, "id");
+        const redisReply *ep = field(n, "endpoint"), *ip = field(n, "ip"), *port = field(n, "port"),
+                         *id = field(n, "id");
         const redisReply *host = is_str(ep) && ep->len && strcmp(ep->str, "?") != 0 ? ep : ip;
         long long p;
         if (!is_str(host) || get_num(port, 65535, &p) != 0 || set_addr(&g->master, host->str, host->len, p, asked) != 0)
@@ -170,7 +169,8 @@ static int parse_slots(const redisReply *r, const ge_cluster_addr *asked, ranges
             get_num(e->element[1], GE_CLUSTER_SLOTS - 1, &t) || t < s)
             return -1;
         const redisReply *m = e->element[2];
-        if (!m || m->type != REDIS_REPLY_ARRAY || m->elements < 2 || !(is_str(m->element[0]) || m->element[0]->type == REDIS_REPLY_NIL) ||
+        if (!m || m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+            !(is_str(m->element[0]) || m->element[0]->type == REDIS_REPLY_NIL) ||
             get_num(m->element[1], 65535, &p) != 0)
             return -1;
         ge_cluster_range *g = push(rs);

@@ -111,9 +111,15 @@ static void slot_rules(void) {
     struct {
         const char *key, *hashed;
     } v[] = {
-        {"{user1000}.following", "user1000"}, {"foo{}{bar}", "foo{}{bar}"}, {"foo{{bar}}zap", "{bar"},
-        {"foo{bar}{zap}", "bar"},             {"{", "{"},                   {"}{", "}{"},
-        {"a{b", "a{b"},                       {"{}", "{}"},                 {"x}{y}", "y"},
+        {"{user1000}.following", "user1000"},
+        {"foo{}{bar}", "foo{}{bar}"},
+        {"foo{{bar}}zap", "{bar"},
+        {"foo{bar}{zap}", "bar"},
+        {"{", "{"},
+        {"}{", "}{"},
+        {"a{b", "a{b"},
+        {"{}", "{}"},
+        {"x}{y}", "y"},
         {"", ""},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -161,8 +167,8 @@ static void slot_matches_redis(int port) {
 static void seeds_checked(void) {
     ok(ge_cluster_seeds_valid("127.0.0.1:7000") == 0, "a seed host:port");
     ok(ge_cluster_seeds_valid("a:1, b:2,[::1]:3") == 0, "seeds: a list, spaces, an IPv6 literal");
-    const char *bad[] = {"", "host", "host:", "host:0", "host:65536", ":7000", "a:1,", "a:1,,b:2", "::1:7000",
-                         "[::1]7000", "a b:1", "host:7x"};
+    const char *bad[] = {"",     "host",     "host:",    "host:0",    "host:65536", ":7000",
+                         "a:1,", "a:1,,b:2", "::1:7000", "[::1]7000", "a b:1",      "host:7x"};
     int refused = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) refused += ge_cluster_seeds_valid(bad[i]) != 0;
     is_int(refused, (long long)(sizeof bad / sizeof bad[0]), "bad seed lists are refused");
@@ -181,8 +187,7 @@ static void map_learnt(redis_cluster *rc, ge_cluster *c) {
     for (size_t i = 0; i < n && i < 8; i++) {
         total += sh[i].slots;
         int k = rc_index(rc, sh[i].port);
-        masters += k >= 0 && strlen(sh[i].id) == 40 &&
-                   strcmp(sh[i].id, rc->node[k].id) == 0;
+        masters += k >= 0 && strlen(sh[i].id) == 40 && strcmp(sh[i].id, rc->node[k].id) == 0;
     }
     is_int(total, 16384, "they serve the 16384 slots");
     is_int(masters, 3, "each is a node of the cluster, named by its id");
@@ -250,7 +255,8 @@ static void commands_routed(redis_cluster *rc, ge_cluster *c) {
     res o = cmd_slot(c, 16384, 0, "PING");
     ok(o.type == -1 && strstr(o.err, "not a slot"), "a slot beyond 16383 fails the command with a reason");
     o = cmd_key(c, "route:x", "INCR %s", "route:1");
-    ok(o.type == REDIS_REPLY_ERROR && strstr(o.str, "not an integer"), "Redis's own error replies are answered as they are");
+    ok(o.type == REDIS_REPLY_ERROR && strstr(o.str, "not an integer"),
+       "Redis's own error replies are answered as they are");
 
     /* Never called from inside ge_cluster_send. */
     res early;
@@ -522,8 +528,9 @@ static void layout(int port) {
     int one = 0;
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
         one += channel_in_one_slot(r, hostile[i], "}{evil}", "{ix}", "{v}");
-    is_int(one, (long long)(sizeof hostile / sizeof hostile[0]),
-           "channels a{b}c, {, }x{, a:b, {}, %... : each one's keys lie in one slot, whatever the client, index, value");
+    is_int(
+        one, (long long)(sizeof hostile / sizeof hostile[0]),
+        "channels a{b}c, {, }x{, a:b, {}, %... : each one's keys lie in one slot, whatever the client, index, value");
 
     srand(7);
     int rnd = 0;
@@ -538,7 +545,8 @@ static void layout(int port) {
     ge_buf t1 = GE_BUF_INIT, t2 = GE_BUF_INIT;
     ge_store_ctag(&t1, "{", 1);
     ge_store_ctag(&t2, "%7B", 3);
-    ok(strcmp(t1.data, "{%7B}") == 0 && strcmp(t2.data, "{%257B}") == 0, "the tag escapes %, { and } (\"{\" and \"%7B\" differ)");
+    ok(strcmp(t1.data, "{%7B}") == 0 && strcmp(t2.data, "{%257B}") == 0,
+       "the tag escapes %, { and } (\"{\" and \"%7B\" differ)");
     ge_buf_reset(&t1);
     ge_store_ctag(&t1, "", 0);
     is_str(t1.data, "{%}", "the empty name has a tag too");

@@ -36,8 +36,8 @@
 
 typedef struct rc_node {
     int port;
-    pid_t pid;      /* 0 once killed */
-    char id[48];    /* its node id */
+    pid_t pid;   /* 0 once killed */
+    char id[48]; /* its node id */
 } rc_node;
 
 typedef struct redis_cluster {
@@ -185,7 +185,8 @@ static inline int rc_healthy(redis_cluster *rc) {
         if (rc->node[i].pid <= 0) continue;
         redisReply *r = rc_cmd(rc->node[i].port, "CLUSTER INFO");
         char state[32] = "", slots[32] = "";
-        int ok = r && r->type == REDIS_REPLY_STRING && rc_info_field(r->str, "cluster_state", state, sizeof state) == 0 &&
+        int ok = r && r->type == REDIS_REPLY_STRING &&
+                 rc_info_field(r->str, "cluster_state", state, sizeof state) == 0 &&
                  rc_info_field(r->str, "cluster_slots_ok", slots, sizeof slots) == 0 && strcmp(state, "ok") == 0 &&
                  atoi(slots) == 16384;
         if (r) freeReplyObject(r);
@@ -193,8 +194,8 @@ static inline int rc_healthy(redis_cluster *rc) {
         r = rc_cmd(rc->node[i].port, "INFO replication");
         char role[32] = "", link[32] = "up";
         ok = r && r->type == REDIS_REPLY_STRING && rc_info_field(r->str, "role", role, sizeof role) == 0;
-        if (ok && strcmp(role, "slave") == 0) ok = rc_info_field(r->str, "master_link_status", link, sizeof link) == 0 &&
-                                                  strcmp(link, "up") == 0;
+        if (ok && strcmp(role, "slave") == 0)
+            ok = rc_info_field(r->str, "master_link_status", link, sizeof link) == 0 && strcmp(link, "up") == 0;
         if (r) freeReplyObject(r);
         if (!ok) return 0;
     }
@@ -301,11 +302,36 @@ static inline int rc_start_auth(redis_cluster *rc, int masters, int replicas, un
         snprintf(log, sizeof log, "%s/redis-%d.log", rc->dir, rc->node[i].port);
         snprintf(rc_files[1 + 2 * i], sizeof rc_files[0], "%s", log);
         snprintf(rc_files[2 + 2 * i], sizeof rc_files[0], "%s/%s", rc->dir, conf);
-        char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                        "--cluster-config-file", conf, "--cluster-node-timeout", timeout,
-                        "--cluster-require-full-coverage", "no", "--save", "", "--appendonly", "no", "--dir",
-                        rc->dir, "--daemonize", "no", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay",
-                        "0", NULL, NULL, NULL, NULL, NULL};
+        char *argv[] = {"redis-server",
+                        "--port",
+                        port,
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        conf,
+                        "--cluster-node-timeout",
+                        timeout,
+                        "--cluster-require-full-coverage",
+                        "no",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        rc->dir,
+                        "--daemonize",
+                        "no",
+                        "--repl-diskless-sync",
+                        "yes",
+                        "--repl-diskless-sync-delay",
+                        "0",
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL};
         if (rc_password[0]) {
             size_t k = sizeof argv / sizeof argv[0] - 5;
             argv[k] = "--requirepass";
