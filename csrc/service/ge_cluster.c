@@ -536,7 +536,11 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
     size_t n = 0;
     for (const node *o = c->nodes; o; o = o->next) {
         if (!o->slots) continue;
-        if (n < max) out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down};
+        if (n < max) {
+            unsigned first = 0;
+            while (first < GE_CLUSTER_SLOTS - 1 && c->owner[first] != o) first++;
+            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down, first};
+        }
         n++;
     }
     return n;
