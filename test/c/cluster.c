@@ -375,7 +375,34 @@ static void failover(redis_cluster *rc, ge_cluster *c) {
     }
     ok(copied, "the replica has it");
 
+    /* Commands in flight when the connection is lost: blocked on the
+     * master (BLPOP of an empty list), one plain, one that may be sent
+     * again, on a client that retries for long enough to see the
+     * failover through. */
+    char seeds[64];
+    snprintf(seeds, sizeof seeds, "127.0.0.1:%d", r);
+    ge_cluster_options po = {0};
+    po.seeds = seeds;
+    po.retry_ms = (unsigned)limit_ms(30000);
+    ge_cluster *patient = ge_cluster_new(&loop, &po, NULL);
+    long until = now_ms() + limit_ms(10000);
+    while (!ge_cluster_has_map(patient) && now_ms() < until) event_base_loop(base, EVLOOP_ONCE);
+    res plain, again;
+    memset(&plain, 0, sizeof plain);
+    memset(&again, 0, sizeof again);
+    char *blpop = NULL;
+    int blen = redisFormatCommand(&blpop, "BLPOP fo:{k2}:none 1");
+    ge_cluster_send(patient, slot, blpop, (size_t)blen, 0, on_res, &plain);
+    ge_cluster_send(patient, slot, blpop, (size_t)blen, GE_CLUSTER_RESEND, on_res, &again);
+    free(blpop);
+    run_for(100); /* both written, BLPOP blocking */
+    ok(!plain.done && !again.done, "two commands in flight on the master");
+
     rc_kill(rc, rc_index(rc, m));
+    run_until(&plain.done, 5000);
+    ok(plain.type == -1 && strstr(plain.err, "may have run"),
+       "a command in flight when the connection is lost fails: it may have run");
+    ok(!again.done, "one that may be sent again waits for the slot to be served");
     /* Until the replica takes over, commands of the slot fail, with a
      * reason, and are not held; then they reach the new master. */
     int failures = 0, unserved_fail = 0, succeeded = 0;
@@ -415,6 +442,10 @@ static void failover(redis_cluster *rc, ge_cluster *c) {
         other += o.type == REDIS_REPLY_STRING;
     }
     is_int(other, 100, "the other slots are served as before");
+    run_until(&again.done, 30000);
+    ok(again.type == REDIS_REPLY_NIL, "and is answered by the new master");
+    is_int(again.calls, 1, "once");
+    ge_cluster_free(patient);
 }
 
 /* ---- a cluster with a password ------------------------------------------------- */
