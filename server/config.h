@@ -21,6 +21,10 @@ typedef struct ge_config {
     char redis_sentinels[1024];
     char redis_sentinel_master[256];
     char redis_sentinel_password[256];
+    /* Redis Cluster (a redis-cluster:// URL): the seeds "host:port,...",
+     * "" when unused. Read and checked, not served yet: ge_config_load
+     * refuses it (docs/operations.md). */
+    char redis_cluster[1024];
     unsigned publish_min_replicas;       /* PUBLISH_MIN_REPLICAS, 0: off */
     unsigned publish_replica_timeout_ms; /* PUBLISH_REPLICA_TIMEOUT_MS */
     int redis_allow_eviction;            /* REDIS_ALLOW_EVICTION: serve an evicting Redis */

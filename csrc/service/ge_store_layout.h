@@ -87,6 +87,87 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
  * key + *start; -1 when key[0..len) is not such a key. */
 long ge_store_key_events_channel(const char *key, size_t len, size_t *start);
 
+/* ---- the cluster layout ---------------------------------------------------
+ *
+ * For Redis Cluster (docs/protocol.md, "Redis Cluster layout"), where a
+ * script may only touch keys of one slot: every key of a channel starts
+ * with one hash tag made from the channel, {<t>}, t = the channel with
+ * `%`, `{` and `}` written %25, %7B, %7D (the empty name: `%`). t has no
+ * `}` and is never empty, so the tag always ends at the first `}` and the
+ * slot is CRC16(t) whatever follows (a clientId, an index id, a value: any
+ * bytes); and t gives the channel back, so the keys of two channels never
+ * meet. After the tag, fixed words keep the families apart (an id is
+ * digits; the index id's length makes index lists unambiguous):
+ *   {<t>}:last                        CCOUNTER    last event id
+ *   {<t>}:<id>                        CEVENT      the event JSON
+ *   {<t>}:keys                        CEVENTS     zset, member the CEVENT key, score id
+ *   {<t>}:cursor:<clientId>           CCURSOR     a client's acknowledged id
+ *   {<t>}:position:<indexId>          CPOSITION   how far an index has read the channel
+ *   {<t>}:index:<n>:<indexId>:<value> CINDEX_LIST event ids, newest first (n: the
+ *                                                 index id's length in bytes)
+ *   {<t>}:confirmed                   CCONFIRMED  the highest id replicas confirmed
+ * Keys found by something other than a channel carry their own tag:
+ *   {<i>}index                        CINDEX_DEF  i: the index id, escaped like t
+ *   {<s>}retention                    CRETENTION  zset of the channels of slot S with an
+ *                                                 age limit (s: ge_store_slot_tag(S),
+ *                                                 S the channel's slot)
+ *   {<s>}write-probe                  CWRITE_PROBE never exists (one per master)
+ * and the wake-up is the shard channel {<t>} (SPUBLISH, payload the id). */
+
+#define GE_CKEY_TAG_OPEN "{"
+#define GE_CKEY_TAG_CLOSE "}"
+#define GE_CKEY_COUNTER_POST ":last"
+#define GE_CKEY_EVENT_MID ":"
+#define GE_CKEY_EVENTS_POST ":keys"
+#define GE_CKEY_CURSOR_MID ":cursor:"
+#define GE_CKEY_POSITION_MID ":position:"
+#define GE_CKEY_INDEX_LIST_MID ":index:"
+#define GE_CKEY_CONFIRMED_POST ":confirmed"
+#define GE_CKEY_INDEX_DEF_POST "index"
+#define GE_CKEY_RETENTION_POST "retention"
+#define GE_CKEY_WRITE_PROBE_POST "write-probe"
+
+/* SCAN's MATCH pattern of every channel's CEVENTS key on a node. */
+#define GE_CKEY_EVENTS_MATCH "{*}" GE_CKEY_EVENTS_POST
+
+/* The keys the cluster scripts build, as Lua expressions of Lua
+ * expressions: tag is the channel's "{<t>}" (the C side passes it, built
+ * by ge_store_ctag: Lua never escapes a name). */
+#define GE_LUA_CKEY_EVENT(tag, id) tag " .. '" GE_CKEY_EVENT_MID "' .. " id
+#define GE_LUA_CKEY_EVENTS(tag) tag " .. '" GE_CKEY_EVENTS_POST "'"
+#define GE_LUA_CKEY_CURSOR(tag, client) tag " .. '" GE_CKEY_CURSOR_MID "' .. " client
+#define GE_LUA_CKEY_POSITION(tag, index) tag " .. '" GE_CKEY_POSITION_MID "' .. " index
+#define GE_LUA_CKEY_INDEX_LIST(tag, index, value) \
+    tag " .. '" GE_CKEY_INDEX_LIST_MID "' .. #" index " .. ':' .. " index " .. ':' .. " value
+
+typedef enum ge_store_ckey_kind {
+    GE_CKEY_COUNTER,    /* channel */
+    GE_CKEY_EVENT,      /* channel, id (digits) */
+    GE_CKEY_EVENTS,     /* channel */
+    GE_CKEY_CURSOR,     /* channel, client id */
+    GE_CKEY_POSITION,   /* channel, index id */
+    GE_CKEY_INDEX_LIST, /* channel, index id, value */
+    GE_CKEY_CONFIRMED,  /* channel */
+    GE_CKEY_INDEX_DEF,  /* index id */
+    GE_CKEY_RETENTION,  /* channel: the list of its slot */
+} ge_store_ckey_kind;
+
+/* Append "{<t>}", the hash tag of name[0..len) (a channel, or an index
+ * id), to out. */
+void ge_store_ctag(ge_buf *out, const char *name, size_t len);
+/* The slot of every key tagged by name[0..len). */
+unsigned ge_store_cslot(const char *name, size_t len);
+/* Append key `kind` of channel (or, for CINDEX_DEF, index id) ch, with
+ * the parts a and b where the kind has them (else ignored), to out. */
+void ge_store_ckey(ge_buf *out, ge_store_ckey_kind kind, const char *ch, size_t chlen, const char *a, size_t alen,
+                   const char *b, size_t blen);
+/* A short tag ([0-9a-z], 1 to 4 bytes) whose slot is `slot` (0..16383),
+ * the same for every process: for keys kept per slot. A static string;
+ * the table is made on the first call (a few ms, thread-safe). */
+const char *ge_store_slot_tag(unsigned slot);
+/* Append the WRITE_PROBE key of slot to out. */
+void ge_store_ckey_probe(ge_buf *out, unsigned slot);
+
 /* ---- reserved names ------------------------------------------------------ */
 
 /* 1 when every key of `channel` would lie among the keys of another

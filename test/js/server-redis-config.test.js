@@ -80,3 +80,22 @@ tap.test('a malformed REDIS_URL is a start-up error that does not echo the passw
     t.ok(!s.stderr.includes('secretpw'));
   }
 });
+
+tap.test('redis-cluster:// URLs are read and checked, and refused as not supported yet', T, async (t) => {
+  for (const url of ['redis-cluster://', 'redis-cluster://host', 'redis-cluster://:secretpw@h:1,',
+    'redis-cluster://h:1/0', 'redis-cluster://h:1?x=1', 'redis-cluster://user@h:1', 'redis-cluster://h:0',
+    'redis-cluster://:secretpw@h:1,,h:2']) {
+    const s = await startServer({ env: { REDIS_URL: url }, wait: false });
+    const e = await s.exited;
+    t.equal(e.code, 1, url);
+    t.match(s.stderr, /REDIS_URL is not redis-cluster:\/\/\[\[user\]:password@\]host:port\[,host:port\.\.\.\]/, url);
+    t.ok(!s.stderr.includes('secretpw'), 'the password is not echoed: ' + url);
+  }
+  const s = await startServer({ env: { REDIS_URL: 'redis-cluster://u:secretpw@127.0.0.1:7000, [::1]:7001/' }, wait: false });
+  t.equal((await s.exited).code, 1, 'a good cluster URL is refused for now');
+  t.match(s.stderr, /seeds 127\.0\.0\.1:7000, \[::1\]:7001\): Redis Cluster is not supported yet/);
+  t.ok(!s.stderr.includes('secretpw'), 'without the password');
+  const both = await startServer({ env: { REDIS_URL: 'redis-cluster://h:1', REDIS_SENTINELS: '127.0.0.1:26379' }, wait: false });
+  t.equal((await both.exited).code, 1);
+  t.match(both.stderr, /REDIS_SENTINELS cannot be used with it/, 'a cluster and Sentinel are not mixed');
+});
