@@ -398,6 +398,7 @@ static void after_input(ge_http_conn *c) {
         return;
     }
     if ((c->call || c->out_len) && c->in_len - c->in_pos >= PARKED_INPUT) stop_reading(c);
+    else if (!c->call && !c->out_len) start_reading(c);
     release_input(c);
 }
 
@@ -487,8 +488,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
         c->in_value = 0;
         c->name_len = 0;
     }
-    for (size_t i = 0; i < len; i++, c->name_len++) /* name_len counts on past what name holds */
-        if (c->name_len < sizeof c->name) c->name[c->name_len] = at[i];
+    if (c->name_len < sizeof c->name) /* name_len counts on past what name holds */
+        memcpy(c->name + c->name_len, at, len < sizeof c->name - c->name_len ? len : sizeof c->name - c->name_len);
+    c->name_len += len;
     return over_head(c, len);
 }
 
@@ -509,8 +511,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     }
     if (over_head(c, len)) return 1;
     if (c->field == 1) ge_buf_append(&c->head, at, len);
-    for (size_t i = 0; c->field == 2 && i < len && c->expect_len < sizeof c->expect; i++)
-        c->expect[c->expect_len++] = at[i];
+    if (c->field == 2 && c->expect_len < sizeof c->expect) {
+        size_t n = len < sizeof c->expect - c->expect_len ? len : sizeof c->expect - c->expect_len;
+        memcpy(c->expect + c->expect_len, at, n);
+        c->expect_len += n;
+    }
     return 0;
 }
 
