@@ -116,3 +116,34 @@ tap.test('a request that is not HTTP: 400, then the connection is closed', T, as
   }
   t.equal((await request(srv.url, 'GET', '/health')).status, 200, 'still serving');
 });
+
+tap.test('a client that pipelines much and reads late gets every answer, in order', T, async (t) => {
+  // Answers of 30 KB that fill the socket buffers while the client does
+  // not read, behind them more requests than the daemon keeps unread.
+  const n = 200;
+  const token = (i) => String(i).padStart(4, '0') + 'x'.repeat(30000);
+  const got = await new Promise((resolve) => {
+    const s = net.connect(srv.port, '127.0.0.1');
+    let text = '', answers = 0, inOrder = true;
+    const timer = setTimeout(() => { s.destroy(); resolve({ answers, inOrder }); }, limit(20000));
+    s.pause(); // not read until everything was sent
+    s.on('connect', () => {
+      for (let i = 0; i < n; i++) s.write('GET /events/v1/ping/' + token(i) + ' HTTP/1.1\r\nHost: x\r\n\r\n');
+      setTimeout(() => s.resume(), 500);
+    });
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+      let end;
+      while ((end = text.indexOf('x"', 30000)) >= 0) { // one whole answer
+        const m = /"pong\/(\d{4})x/.exec(text);
+        if (!m || Number(m[1]) !== answers) inOrder = false;
+        answers++;
+        text = text.slice(end + 2);
+      }
+      if (answers >= n) { clearTimeout(timer); s.destroy(); resolve({ answers, inOrder }); }
+    });
+    s.on('error', () => {});
+  });
+  t.equal(got.answers, n, 'all ' + n + ' answers');
+  t.ok(got.inOrder, 'in order');
+});
