@@ -22,7 +22,7 @@ FROM debian:bookworm-slim
 LABEL org.opencontainers.image.title="ganomede-events" \
       org.opencontainers.image.description="ganomede-events server (events/v1 REST API over Redis), in C" \
       org.opencontainers.image.licenses="MIT"
-# Runtime libraries only (libhiredis0.14, libevent-2.1-7, libcurl4) and
+# Runtime libraries only (libhiredis0.14, libevent-2.1-7, libhttp-parser2.9, libcurl4) and
 # the unprivileged user events (uid/gid 10001).
 COPY docker/runtime-deps.sh /tmp/runtime-deps.sh
 RUN sh /tmp/runtime-deps.sh && rm /tmp/runtime-deps.sh

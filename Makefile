@@ -12,6 +12,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror $(INC_SRC:%=-I
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 LDFLAGS ?=
 LIBS    := -lhiredis -levent -lcurl -lm
+DAEMON_LIBS := -lhttp_parser
 
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
@@ -40,7 +41,7 @@ $(BUILD)/libganomede-events-core.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(DAEMON): $(DAEMON_OBJ) $(COMMON_OBJ) $(SERVICE_OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LIBS)
 
 $(BUILD)/test/%: test/c/%.c $(BUILD)/libganomede-events-core.a $(wildcard test/c/*.h)
 	@mkdir -p $(dir $@)

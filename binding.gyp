@@ -7,7 +7,7 @@
   #                   newer compiler's new warning must not fail it.
   #   ge_curl_prefix  a static libcurl + OpenSSL from scripts/build-curl.sh
   #                   (GE_CURL_PREFIX); empty: the system's -lcurl.
-  #   ge_daemon       1 when hiredis', libevent's and libcurl's headers are there: the
+  #   ge_daemon       1 when hiredis', libevent's, http-parser's and libcurl's headers are there: the
   #                   daemon is optional for a Node service that only wants Client.
   'variables': {
     'ge_werror%': '<!(node scripts/build-addon.js --print werror)',
@@ -67,7 +67,7 @@
             '<!@(make -s -f csrc/sources.mk print-SERVICE)',
             '<!@(make -s -f csrc/sources.mk print-DAEMON)',
           ],
-          'libraries': ['-lhiredis', '-levent', '-lcurl', '-lm'],
+          'libraries': ['-lhttp_parser', '-lhiredis', '-levent', '-lcurl', '-lm'],
         },
       ],
     }],

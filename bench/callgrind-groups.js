@@ -60,6 +60,7 @@ const GROUPS = [
   ['libevent loop, bufferevents, timers, event_mm', (r) => /libevent/.test(r.obj) &&
     /^(event_|evmap_|bufferevent_|evutil_|min_heap|epoll|evsig|be_socket)/.test(r.fn)],
   ['libevent, static functions (no symbols)', (r) => /libevent/.test(r.obj)],
+  ['http-parser (libhttp_parser)', (r) => /libhttp_parser/.test(r.obj) || /http_parser\.c/.test(r.file)],
   ['hiredis (command formatting, reply parsing, sds)', (r) => /libhiredis/.test(r.obj) || /hiredis/.test(r.file)],
   ['ours: JSON and validation (csrc/common/ge_json*, ge_params)', (r) => /csrc\/common\/(ge_json|ge_params)/.test(r.file)],
   ['ours: api, calls, store (csrc/service)', (r) => /csrc\/service\//.test(r.file)],

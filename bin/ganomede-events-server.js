@@ -17,8 +17,8 @@ const candidates = [
 const exe = candidates.find((f) => fs.existsSync(f));
 if (!exe) {
   console.error('ganomede-events-server: the daemon is not part of this install: it is built only when ' +
-    'hiredis and libevent headers are present. Get it from the container image ganomede/events, or ' +
-    'install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, or build it with ' +
+    'hiredis and libevent (and http-parser) headers are present. Get it from the container image ganomede/events, or ' +
+    'install libhiredis-dev, libevent-dev and libhttp-parser-dev and run `npm rebuild ganomede-events`, or build it with ' +
     '`make daemon` from the source (README.md, "Installing the npm package").');
   process.exit(1);
 }

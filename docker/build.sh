@@ -20,7 +20,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS="build-essential libhiredis-dev libevent-dev libcurl4-openssl-dev"
+BUILD_PKGS="build-essential libhiredis-dev libevent-dev libhttp-parser-dev libcurl4-openssl-dev"
 
 apt_install_missing() {
   missing=""

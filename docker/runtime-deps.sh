@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runtime stage of the Docker image: only the shared libraries the daemon
-# links (hiredis, libevent, libcurl: its URL decoding for REDIS_URL; the
+# links (hiredis, libevent, http-parser, libcurl: its URL decoding for REDIS_URL; the
 # daemon makes no TLS connection: no CA certificates), then the unprivileged user `events` (uid/gid 10001, no home, no shell).
 #
 #   docker/runtime-deps.sh           install what is missing, create the user
@@ -9,7 +9,7 @@
 #   docker/runtime-deps.sh --list    print the package list
 set -eu
 
-RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7 libcurl4"
+RUNTIME_PKGS="libhiredis0.14 libevent-2.1-7 libhttp-parser2.9 libcurl4"
 EVENTS_UID=10001
 
 missing=""

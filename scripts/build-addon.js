@@ -5,7 +5,7 @@
 //       prebuilt one in prebuilds/ when node-gyp-build can load it here
 //       (linux-x64, linux-arm64 glibc), else compiled from source (needs a
 //       compiler and libcurl's headers). The daemon: built only when
-//       hiredis' and libevent's headers are there; otherwise one line says
+//       hiredis', libevent's and http-parser's headers are there; otherwise one line says
 //       how to get it, and the install still succeeds.
 //   node scripts/build-addon.js             our development build (scripts/test.sh):
 //       the addon and, when its libraries are there, the daemon, into build/.
@@ -23,8 +23,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const DAEMON_HINT = 'ganomede-events: the daemon (ganomede-events-server) was not built: ' +
-  'hiredis and libevent headers are missing; get it from the container image ganomede/events, ' +
-  'or install libhiredis-dev and libevent-dev and run `npm rebuild ganomede-events`, ' +
+  'hiredis and libevent (or http-parser) headers are missing; get it from the container image ganomede/events, ' +
+  'or install libhiredis-dev, libevent-dev and libhttp-parser-dev and run `npm rebuild ganomede-events`, ' +
   'or build it with `make daemon` from the source (README.md, "Installing the npm package").';
 
 // Whether the C compiler finds these headers: asked of the compiler itself,
@@ -47,7 +47,7 @@ function werror() {
 
 function daemonWanted() {
   if (process.env.GE_DAEMON !== undefined) return process.env.GE_DAEMON === '1' ? 1 : 0;
-  return hasHeaders(['hiredis/async.h', 'event2/http.h', 'curl/curl.h']) ? 1 : 0;
+  return hasHeaders(['hiredis/async.h', 'event2/listener.h', 'http_parser.h', 'curl/curl.h']) ? 1 : 0;
 }
 
 if (process.argv[2] === '--print') {

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # scripts/need.sh and test/lib/need.js name the package when one is missing).
 declare -A GROUPS_PKGS
 # The daemon, the C API and the CLI (make), and the Redis scripts/serve.sh starts.
-GROUPS_PKGS[build]="build-essential pkg-config libhiredis-dev libevent-dev libcurl4-openssl-dev libjansson-dev"
+GROUPS_PKGS[build]="build-essential pkg-config libhiredis-dev libevent-dev libhttp-parser-dev libcurl4-openssl-dev libjansson-dev"
 GROUPS_PKGS[redis]="redis-server=redis-server redis-tools=redis-cli,redis-benchmark"
 # The npm package (node-gyp builds the addon with Debian's Node headers).
 GROUPS_PKGS[node]="nodejs=node npm=npm"

@@ -169,9 +169,10 @@ static void on_fatal(void *arg, const char *why) {
 static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *start_date) {
     daemon_state d = {0};
     d.log = log;
-    /* epoll with a changelist: the watch changes of one loop turn (evhttp
-     * and hiredis each re-arm their sockets around every read and write)
-     * become one epoll_ctl each, or none. No fd of ours is dup'ed, which is
+    /* epoll with a changelist: the watch changes of one loop turn (hiredis
+     * re-arms its sockets around every read and write; a client connection
+     * is watched for reading all along, for writing only when a write is
+     * left over) become one epoll_ctl each, or none. No fd of ours is dup'ed, which is
      * the changelist's one caveat. */
     struct event_config *ecfg = event_config_new();
     if (!ecfg) return 1;

@@ -1,6 +1,6 @@
 /* ge_api: the REST API (docs/protocol.md), independent of any HTTP library.
  *
- * The host (server/http.c) parses HTTP, hands each request over as a
+ * The host (server/http_conn.c) parses HTTP, hands each request over as a
  * ge_request, and sends what the respond function gives back. Order of
  * checks: route, method, secret, parameters.
  *

@@ -1,0 +1,624 @@
+#include "http_conn.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ge_time.h"
+
+#define BUF_SIZE 16384     /* an input buffer, as first taken */
+#define MIN_READ 4096      /* room to read into, at least */
+#define PARKED_INPUT 65536 /* kept from a client whose answer is not out yet */
+#define PIPELINED_CHECK_MS 500
+
+static const char BAD_REQUEST[] = "{\"code\":\"BadRequest\",\"message\":\"Malformed HTTP request\"}";
+
+struct ge_http_conn {
+    ge_http_host *h;
+    ge_http_conn *prev, *next; /* in h's idle or busy list */
+    int busy;                  /* in the busy list: a call waits for its answer */
+    int fd;
+    struct event *rd, *wr, *check; /* wr and check made when first needed */
+    int reading;                   /* rd is added */
+    http_parser p;
+    /* Input: in[0, in_len) was read, in[0, in_pos) given to the parser. */
+    char *in;
+    size_t in_len, in_pos, in_cap;
+    /* Output not written yet: out[out_off, out_len). */
+    char *out;
+    size_t out_len, out_off, out_cap;
+    uint64_t since; /* ms: accept or the last answer (the deadline's start) */
+
+    /* The request being read. head: its URL, a NUL, then the value of its
+     * first Content-Type (NUL-terminated by ge_buf). */
+    ge_buf head;
+    size_t url_len, ctype_off, head_bytes;
+    int url_open, has_ctype, in_value, field; /* field: 0 other, 1 Content-Type, 2 Expect */
+    char name[16], expect[16];
+    size_t name_len, expect_len;
+    /* Its body, kept in place in the input buffer: in[body_off, +body_len). */
+    size_t body_off, body_len;
+    uint64_t body_seen;
+    int body_kept, too_large, head_over, done, early;
+    int keep_alive, minor;
+
+    /* Its answer. */
+    ge_call *call; /* waiting for respond */
+    int in_handle, answered, is_head, close_after, eof, dead;
+};
+
+/* ---- lists and buffers ---- */
+
+static void unlink_conn(ge_http_conn *c) {
+    ge_http_host *h = c->h;
+    ge_http_conn **head = c->busy ? &h->busy_head : &h->idle_head;
+    ge_http_conn **tail = c->busy ? &h->busy_tail : &h->idle_tail;
+    if (c->prev) c->prev->next = c->next;
+    else *head = c->next;
+    if (c->next) c->next->prev = c->prev;
+    else *tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void append_conn(ge_http_conn *c, int busy) {
+    ge_http_host *h = c->h;
+    c->busy = busy;
+    ge_http_conn **head = busy ? &h->busy_head : &h->idle_head;
+    ge_http_conn **tail = busy ? &h->busy_tail : &h->idle_tail;
+    c->prev = *tail;
+    c->next = NULL;
+    if (*tail) (*tail)->next = c;
+    else *head = c;
+    *tail = c;
+}
+
+/* The first byte of the input still needed. */
+static size_t keep_from(const ge_http_conn *c) { return c->body_kept ? c->body_off : c->in_pos; }
+
+static void release_input(ge_http_conn *c) {
+    if (!c->in || keep_from(c) != c->in_len) return;
+    ge_http_host *h = c->h;
+    if (c->in_cap == BUF_SIZE && h->nspare < GE_HTTP_SPARE_BUFFERS) h->spare[h->nspare++] = c->in;
+    else free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_pos = c->in_cap = c->body_off = 0;
+}
+
+/* Room for a read at the end of the input. */
+static void make_room(ge_http_conn *c) {
+    ge_http_host *h = c->h;
+    if (!c->in) {
+        c->in = h->nspare ? h->spare[--h->nspare] : malloc(BUF_SIZE);
+        if (!c->in) abort();
+        c->in_cap = BUF_SIZE;
+        c->in_len = c->in_pos = c->body_off = 0;
+    }
+    if (c->in_cap - c->in_len >= MIN_READ) return;
+    size_t keep = keep_from(c);
+    if (keep) { /* what was parsed and is not kept goes */
+        memmove(c->in, c->in + keep, c->in_len - keep);
+        c->in_len -= keep;
+        c->in_pos -= keep;
+        if (c->body_kept) c->body_off -= keep;
+        if (c->in_cap - c->in_len >= MIN_READ) return;
+    }
+    size_t cap = c->in_cap * 2;
+    char *in = realloc(c->in, cap);
+    if (!in) abort();
+    c->in = in;
+    c->in_cap = cap;
+}
+
+static void out_append(ge_http_conn *c, const char *p, size_t n) {
+    if (!n) return;
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + n) cap *= 2;
+        char *out = realloc(c->out, cap);
+        if (!out) abort();
+        c->out = out;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+/* ---- closing ---- */
+
+static void close_conn(ge_http_conn *c) {
+    ge_http_host *h = c->h;
+    if (c->call) ge_call_cancel(c->call); /* counted as 499 */
+    unlink_conn(c);
+    event_free(c->rd);
+    if (c->wr) event_free(c->wr);
+    if (c->check) event_free(c->check);
+    close(c->fd);
+    c->body_kept = 0;
+    c->in_pos = c->in_len;
+    release_input(c);
+    free(c->out);
+    ge_buf_free(&c->head);
+    free(c);
+    h->n--;
+    if (h->closed) h->closed(h->closed_arg);
+}
+
+/* 1 when the TCP connection is no longer established (the peer closed
+ * or reset it), 0 when it is, -1 when that cannot be told (not TCP). */
+static int tcp_closed(int fd) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return -1;
+    return ti.tcpi_state != TCP_ESTABLISHED;
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    ge_http_conn *c = arg;
+    if (tcp_closed(c->fd) == 1) close_conn(c);
+}
+
+static void start_reading(ge_http_conn *c) {
+    if (c->check) event_del(c->check);
+    if (c->reading || c->eof) return;
+    event_add(c->rd, NULL);
+    c->reading = 1;
+}
+
+/* A client that pipelined more than we keep while its answer is not out:
+ * stop reading it; while its call waits, ask the kernel from time to time
+ * whether it is still there. */
+static void stop_reading(ge_http_conn *c) {
+    if (!c->reading) return;
+    event_del(c->rd);
+    c->reading = 0;
+    if (!c->call || tcp_closed(c->fd) < 0) return; /* not TCP: the long-poll's own timeout ends it */
+    if (!c->check) c->check = event_new(c->h->base, -1, EV_PERSIST, on_check, c);
+    struct timeval tv = {PIPELINED_CHECK_MS / 1000, (PIPELINED_CHECK_MS % 1000) * 1000};
+    if (c->check) event_add(c->check, &tv);
+}
+
+/* ---- writing ---- */
+
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+/* Sends what is pending. 0 when the connection failed. */
+static int flush(ge_http_conn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return 0;
+        }
+        c->out_off += (size_t)n;
+    }
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+        if (c->out_cap > 65536) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+        if (c->wr) event_del(c->wr);
+        return 1;
+    }
+    if (!c->wr) c->wr = event_new(c->h->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->wr) return 0;
+    event_add(c->wr, NULL);
+    return 1;
+}
+
+/* Writes head and body at once when nothing is pending; what the socket
+ * does not take waits in out. Sets dead when the connection failed. */
+static void send_answer(ge_http_conn *c, const char *head, size_t hlen, const char *body, size_t blen) {
+    if (c->out_len == 0) {
+        struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = blen ? 2 : 1};
+        ssize_t n;
+        do n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                c->dead = 1;
+                return;
+            }
+            n = 0;
+        }
+        size_t sent = (size_t)n;
+        if (sent == hlen + blen) return;
+        if (sent < hlen) {
+            out_append(c, head + sent, hlen - sent);
+            out_append(c, body, blen);
+        } else {
+            out_append(c, body + (sent - hlen), blen - (sent - hlen));
+        }
+    } else {
+        out_append(c, head, hlen);
+        out_append(c, body, blen);
+    }
+    if (!flush(c)) c->dead = 1;
+}
+
+static void write_answer(ge_http_conn *c, const ge_answer *a) {
+    ge_http_host *h = c->h;
+    ge_http_connection conn = c->close_after ? GE_HTTP_CONN_CLOSE
+                              : c->minor == 0 ? GE_HTTP_CONN_KEEP_ALIVE
+                                              : GE_HTTP_CONN_NONE;
+    ge_buf_reset(&h->wbuf);
+    ge_http_head_write(&h->wbuf, c->minor, a, a->len, 0, conn, c->minor ? ge_http_date_now(&h->date) : NULL);
+    send_answer(c, h->wbuf.data, h->wbuf.len, a->body, c->is_head ? 0 : a->len);
+}
+
+/* ---- requests ---- */
+
+static const http_parser_settings SETTINGS;
+static int process(ge_http_conn *c);
+static void after_input(ge_http_conn *c);
+
+static void respond(void *conn, const ge_answer *a) {
+    ge_http_conn *c = conn;
+    c->answered = 1;
+    if (c->call) start_reading(c);
+    c->call = NULL;
+    unlink_conn(c);
+    c->since = ge_now_ms();
+    append_conn(c, 0);
+    write_answer(c, a);
+    if (c->in_handle) return; /* dispatch goes on from here */
+    if (c->dead || (c->out_len == 0 && c->close_after)) {
+        close_conn(c);
+        return;
+    }
+    /* Pipelined requests are read from the loop, not from inside the api. */
+    if (c->out_len == 0 && c->in_pos < c->in_len) event_active(c->rd, EV_READ, 1);
+    else if (c->eof && c->out_len == 0) close_conn(c);
+}
+
+static ge_method method_of(unsigned m) {
+    switch (m) {
+    case HTTP_GET: return GE_M_GET;
+    case HTTP_HEAD: return GE_M_HEAD;
+    case HTTP_POST: return GE_M_POST;
+    case HTTP_PUT: return GE_M_PUT;
+    case HTTP_DELETE: return GE_M_DELETE;
+    default: return GE_M_OTHER;
+    }
+}
+
+/* Hands the request over. 0 when the connection was closed. */
+static int dispatch(ge_http_conn *c) {
+    ge_http_host *h = c->h;
+    ge_request r = {0};
+    r.method = method_of(c->p.method);
+    if (c->url_open) {
+        c->url_len = c->head.len;
+        c->url_open = 0;
+    }
+    const char *uri = c->head.data ? c->head.data : "";
+    size_t ulen = c->head.data ? c->url_len : 0;
+    const char *q = memchr(uri, '?', ulen);
+    r.path = uri;
+    r.path_len = q ? (size_t)(q - uri) : ulen;
+    if (q) {
+        r.query = q + 1;
+        r.query_len = ulen - r.path_len - 1;
+        const char *hash = memchr(r.query, '#', r.query_len);
+        if (hash) r.query_len = (size_t)(hash - r.query);
+    }
+    r.content_type = c->has_ctype ? c->head.data + c->ctype_off : NULL;
+    r.head_too_large = c->head_over || c->head_bytes > h->max_header;
+    r.body_too_large = c->too_large;
+    if (!c->too_large && c->body_kept && c->body_len) {
+        r.body = c->in + c->body_off;
+        r.body_len = c->body_len;
+    }
+    if (ge_log_enabled(h->log, GE_LOG_DEBUG)) /* the path only: the query may hold the secret */
+        ge_log_write(h->log, GE_LOG_DEBUG, NULL, "request %d %.*s", (int)r.method, (int)r.path_len, r.path);
+    c->is_head = r.method == GE_M_HEAD;
+    c->answered = 0;
+    c->in_handle = 1;
+    ge_call *call = ge_api_handle(h->api, &r, respond, c);
+    c->in_handle = 0;
+    c->body_kept = 0;
+    c->body_len = 0;
+    if (!c->answered) {
+        c->call = call;
+        unlink_conn(c);
+        append_conn(c, 1);
+        return 1;
+    }
+    if (c->dead || (c->out_len == 0 && c->close_after)) {
+        close_conn(c);
+        return 0;
+    }
+    return 1;
+}
+
+static void bad_request(ge_http_conn *c) {
+    ge_answer a = {.status = 400, .content_type = "application/json", .body = BAD_REQUEST,
+                   .len = sizeof BAD_REQUEST - 1};
+    c->is_head = 0;
+    if (c->minor < 0) c->minor = 1;
+    unlink_conn(c);
+    c->since = ge_now_ms();
+    append_conn(c, 0);
+    write_answer(c, &a);
+}
+
+/* Reads the requests in the input, one at a time, while no answer is
+ * pending. 0 when the connection was closed. */
+static int process(ge_http_conn *c) {
+    while (!c->call && c->out_len == 0 && !c->close_after && c->in_pos < c->in_len) {
+        size_t n = http_parser_execute(&c->p, &SETTINGS, c->in + c->in_pos, c->in_len - c->in_pos);
+        c->in_pos += n;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
+        if (c->done || c->early) {
+            if (e == HPE_PAUSED) http_parser_pause(&c->p, 0);
+            if (c->early || !c->keep_alive || c->p.upgrade) c->close_after = 1;
+            c->done = c->early = 0;
+            if (!dispatch(c)) return 0;
+            continue;
+        }
+        if (e == HPE_OK) {
+            if (n == 0) break;
+            continue;
+        }
+        c->close_after = 1; /* a request we cannot read: answer and close */
+        if (c->head_over || e == HPE_HEADER_OVERFLOW) {
+            c->head_over = 1;
+            if (c->minor < 0) c->minor = 1;
+            if (!dispatch(c)) return 0;
+        } else {
+            bad_request(c);
+            if (c->dead || c->out_len == 0) {
+                close_conn(c);
+                return 0;
+            }
+        }
+        c->in_pos = c->in_len; /* nothing more is read from it */
+    }
+    return 1;
+}
+
+/* What follows a read or the end of an answer. */
+static void after_input(ge_http_conn *c) {
+    if (c->eof) {
+        if (c->call || c->out_len == 0) close_conn(c); /* a waiting call is cancelled: 499 */
+        else c->close_after = 1;
+        return;
+    }
+    if ((c->call || c->out_len) && c->in_len - c->in_pos >= PARKED_INPUT) stop_reading(c);
+    else if (!c->call && !c->out_len) start_reading(c);
+    release_input(c);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    ge_http_conn *c = arg;
+    if (!c->eof && c->reading) {
+        make_room(c);
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+        } else if (n == 0) {
+            c->eof = 1;
+            event_del(c->rd);
+            c->reading = 0;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            close_conn(c); /* reset: a waiting call is cancelled (499) */
+            return;
+        }
+    }
+    if (!process(c)) return;
+    after_input(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    ge_http_conn *c = arg;
+    if (!flush(c)) {
+        close_conn(c);
+        return;
+    }
+    if (c->out_len) return;
+    if (c->close_after) {
+        close_conn(c);
+        return;
+    }
+    if (!process(c)) return;
+    after_input(c);
+}
+
+/* ---- parser callbacks ---- */
+
+static int over_head(ge_http_conn *c, size_t more) {
+    c->head_bytes += more;
+    if (c->head_bytes <= c->h->hard_header) return 0;
+    c->head_over = 1;
+    return 1; /* stops the parser: 431 */
+}
+
+static int on_message_begin(http_parser *p) {
+    ge_http_conn *c = p->data;
+    if (c->head.cap > 4096) ge_buf_free(&c->head);
+    ge_buf_reset(&c->head);
+    c->url_len = c->ctype_off = 0;
+    c->head_bytes = sizeof " HTTP/1.1" + 8; /* counted as libevent counted */
+    c->url_open = 1;
+    c->has_ctype = c->in_value = c->field = 0;
+    c->name_len = c->expect_len = 0;
+    c->body_off = c->body_len = 0;
+    c->body_seen = 0;
+    c->body_kept = c->too_large = c->head_over = c->done = c->early = 0;
+    c->keep_alive = 1;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    ge_http_conn *c = p->data;
+    c->minor = 1;
+    if (over_head(c, len)) return 1;
+    ge_buf_append(&c->head, at, len);
+    return 0;
+}
+
+static void close_url(ge_http_conn *c) {
+    if (!c->url_open) return;
+    c->url_len = c->head.len;
+    ge_buf_putc(&c->head, '\0');
+    c->url_open = 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    ge_http_conn *c = p->data;
+    close_url(c);
+    if (c->in_value) {
+        c->in_value = 0;
+        c->name_len = 0;
+    }
+    if (c->name_len < sizeof c->name) /* name_len counts on past what name holds */
+        memcpy(c->name + c->name_len, at, len < sizeof c->name - c->name_len ? len : sizeof c->name - c->name_len);
+    c->name_len += len;
+    return over_head(c, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    ge_http_conn *c = p->data;
+    if (!c->in_value) {
+        c->in_value = 1;
+        c->field = 0;
+        if (c->name_len == 12 && !strncasecmp(c->name, "content-type", 12) && !c->has_ctype) {
+            c->field = 1;
+            c->has_ctype = 1;
+            c->ctype_off = c->head.len;
+        } else if (c->name_len == 6 && !strncasecmp(c->name, "expect", 6)) {
+            c->field = 2;
+            c->expect_len = 0;
+        }
+        if (over_head(c, 2)) return 1;
+    }
+    if (over_head(c, len)) return 1;
+    if (c->field == 1) ge_buf_append(&c->head, at, len);
+    if (c->field == 2 && c->expect_len < sizeof c->expect) {
+        size_t n = len < sizeof c->expect - c->expect_len ? len : sizeof c->expect - c->expect_len;
+        memcpy(c->expect + c->expect_len, at, n);
+        c->expect_len += n;
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+    ge_http_conn *c = p->data;
+    ge_http_host *h = c->h;
+    close_url(c);
+    if (c->has_ctype) {
+        if (!c->head.data) ge_buf_putc(&c->head, '\0');
+        size_t end = c->head.len;
+        while (end > c->ctype_off && (c->head.data[end - 1] == ' ' || c->head.data[end - 1] == '\t')) end--;
+        c->head.data[end] = '\0';
+        c->head.len = end;
+    }
+    c->minor = p->http_major == 1 ? p->http_minor : (p->http_major > 1);
+    c->keep_alive = http_should_keep_alive(p);
+    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > h->max_body) {
+        c->too_large = 1;
+        if (p->content_length > h->hard_body) { /* answered at once, then closed */
+            c->early = 1;
+            http_parser_pause(p, 1);
+            return 0;
+        }
+    }
+    int body = (p->flags & F_CHUNKED) || (p->content_length && p->content_length != ULLONG_MAX);
+    if (body && c->minor >= 1 && c->expect_len == 12 && !strncasecmp(c->expect, "100-continue", 12) &&
+        c->out_len == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        ssize_t n = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
+        (void)n; /* a client that gets no 100 sends its body after a while anyway */
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    ge_http_conn *c = p->data;
+    ge_http_host *h = c->h;
+    c->body_seen += len;
+    if (!c->too_large && c->body_len + len > h->max_body) {
+        c->too_large = 1;
+        c->body_kept = 0;
+        c->body_len = 0;
+    }
+    if (c->too_large) {
+        if (c->body_seen > h->hard_body) {
+            c->early = 1;
+            http_parser_pause(p, 1);
+        }
+        return 0;
+    }
+    if (!c->body_kept) {
+        c->body_kept = 1;
+        c->body_off = (size_t)(at - c->in);
+    }
+    char *to = c->in + c->body_off + c->body_len;
+    if (to != at) memmove(to, at, len); /* chunked: the chunks close up */
+    c->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+    ge_http_conn *c = p->data;
+    c->done = 1;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings SETTINGS = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- the host's side ---- */
+
+void ge_http_conn_open(ge_http_host *h, int fd) {
+    ge_http_conn *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->h = h;
+    c->fd = fd;
+    c->minor = -1;
+    http_parser_init(&c->p, HTTP_REQUEST);
+    c->p.data = c;
+    c->rd = event_new(h->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    if (!c->rd) abort();
+    event_add(c->rd, NULL);
+    c->reading = 1;
+    c->since = ge_now_ms();
+    append_conn(c, 0);
+    h->n++;
+}
+
+void ge_http_conn_sweep(ge_http_host *h, uint64_t now_ms) {
+    while (h->idle_head && now_ms - h->idle_head->since > h->timeout_ms) close_conn(h->idle_head);
+}
+
+void ge_http_conn_close_all(ge_http_host *h) {
+    while (h->idle_head) close_conn(h->idle_head);
+    while (h->busy_head) close_conn(h->busy_head);
+    while (h->nspare) free(h->spare[--h->nspare]);
+    ge_buf_free(&h->wbuf);
+}
