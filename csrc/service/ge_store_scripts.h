@@ -24,67 +24,84 @@
     "  return #ks\n"                                                    \
     "end\n"
 
-/* KEYS: COUNTER(ch), EVENTS(ch), RETENTION;
- * ARGV: ch, timestamp, type, from, data|"", max events, max age ms.
+/* Publish events, each atomic on its own and answered on its own
+ * (ge_store_batch.h): one call carries one event or several, of any
+ * channels, stored in order.
+ * KEYS: COUNTER(ch), EVENTS(ch) of every event in order, then RETENTION;
+ * ARGV: 7 per event, in order: ch, timestamp, type, from, data|"", max
+ * events, max age ms. (One event: KEYS COUNTER, EVENTS, RETENTION.)
  * The collision checks ride on the writes' own replies (INCR's error for a
  * counter that is not one, SET NX's nil for an event key that exists,
- * ZADD's error for a key set that is not a sorted set), and a publish that
- * cannot be stored undoes what it wrote before it answers, so Redis is
+ * ZADD's error for a key set that is not a sorted set), and an event that
+ * cannot be stored undoes what it wrote before it is answered, so Redis is
  * left as it was (the counter included; a counter of "0" is removed).
  * Errors other than a wrong type (a full Redis's OOM) are answered as is.
+ * Redis refuses a script's writes for lack of memory (OOM) only until its
+ * first write: so either every event of a call gets OOM, nothing stored,
+ * or none does. An error raised inside an event (none is expected) is
+ * that event's answer; the events before it stay stored and answered.
  * Retention (docs/retention.md): with a count limit the oldest events
  * beyond it go, at most 100 per publish: one in the steady state (ZCARD,
  * ZPOPMIN, DEL), and a lowered limit is caught up on over the next
  * publishes (and by the sweep). With an age limit the channel is listed in
  * ge:retention (score: when its oldest event expires) so the sweep finds
  * it; NX keeps the earlier expiry.
- * Reply: {event JSON, events trimmed}. */
+ * Reply: one element per event: {event JSON, events trimmed}, or an error
+ * (KEYCOLLISION ... with nothing written). */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
     "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
     "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
-    "local id = redis.pcall('INCR', KEYS[1])\n"                                        \
-    "if wrongtype(id) then\n"                                                          \
-    "  return collision(KEYS[1] .. ' holds something other than the event counter of channel ' .. ARGV[1]) end\n" \
-    "if type(id) == 'table' then return id end\n"                                      \
-    "local function undo() if id == 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end end\n" \
-    "local sid = string.format('%d', id)\n"                                            \
-    "local key = " GE_LUA_KEY_EVENT("ARGV[1]", "sid") "\n"                            \
-    "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[2] .. ',\"type\":' .. " \
-    "ARGV[3] .. ',\"from\":' .. ARGV[4]\n"                                             \
-    "if ARGV[5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[5] end\n"                   \
-    "ev = ev .. '}'\n"                                                                 \
-    "if not redis.call('SET', key, ev, 'NX') then\n"                                   \
-    "  undo()\n"                                                                       \
-    "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ARGV[1] .. ' was not stored') end\n" \
-    "local z = redis.pcall('ZADD', KEYS[2], id, key)\n"                                \
-    "if type(z) == 'table' then\n"                                                     \
-    "  redis.call('DEL', key)\n"                                                       \
-    "  undo()\n"                                                                       \
-    "  if wrongtype(z) then\n"                                                         \
-    "    return collision(KEYS[2] .. ' holds something other than the event list of channel ' .. ARGV[1]) end\n" \
-    "  return z end\n"                                                                 \
-    "local trimmed = 0\n"                                                              \
-    "local max = tonumber(ARGV[6])\n"                                                  \
-    "if max > 0 then\n"                                                                \
-    "  local excess = redis.call('ZCARD', KEYS[2]) - max\n"                            \
-    "  if excess == 1 then\n"                                                          \
-    "    redis.call('DEL', redis.call('ZPOPMIN', KEYS[2])[1])\n"                       \
-    "    trimmed = 1\n"                                                                \
-    "  elseif excess > 1 then\n"                                                       \
-    "    local popped = redis.call('ZPOPMIN', KEYS[2], math.min(excess, 100))\n"       \
-    "    local ks = {}\n"                                                              \
-    "    for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                       \
-    "    redis.call('DEL', unpack(ks))\n"                                              \
-    "    trimmed = #ks\n"                                                              \
+    "local function undo(ck, id) if id == 1 then redis.call('DEL', ck) else redis.call('DECR', ck) end end\n" \
+    "local function publish(ck, zk, ch, ts, typ, from, data, max, age)\n"            \
+    "  local id = redis.pcall('INCR', ck)\n"                                           \
+    "  if wrongtype(id) then\n"                                                        \
+    "    return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
+    "  if type(id) == 'table' then return id end\n"                                    \
+    "  local sid = string.format('%d', id)\n"                                          \
+    "  local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                               \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ts .. ',\"type\":' .. typ .. ',\"from\":' .. from\n" \
+    "  if data ~= '' then ev = ev .. ',\"data\":' .. data end\n"                       \
+    "  ev = ev .. '}'\n"                                                               \
+    "  if not redis.call('SET', key, ev, 'NX') then\n"                                 \
+    "    undo(ck, id)\n"                                                               \
+    "    return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
+    "  local z = redis.pcall('ZADD', zk, id, key)\n"                                   \
+    "  if type(z) == 'table' then\n"                                                   \
+    "    redis.call('DEL', key)\n"                                                     \
+    "    undo(ck, id)\n"                                                               \
+    "    if wrongtype(z) then\n"                                                       \
+    "      return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
+    "    return z end\n"                                                               \
+    "  local trimmed = 0\n"                                                            \
+    "  if max > 0 then\n"                                                              \
+    "    local excess = redis.call('ZCARD', zk) - max\n"                               \
+    "    if excess == 1 then\n"                                                        \
+    "      redis.call('DEL', redis.call('ZPOPMIN', zk)[1])\n"                          \
+    "      trimmed = 1\n"                                                              \
+    "    elseif excess > 1 then\n"                                                     \
+    "      local popped = redis.call('ZPOPMIN', zk, math.min(excess, 100))\n"          \
+    "      local ks = {}\n"                                                            \
+    "      for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                     \
+    "      redis.call('DEL', unpack(ks))\n"                                            \
+    "      trimmed = #ks\n"                                                            \
+    "    end\n"                                                                        \
     "  end\n"                                                                          \
+    "  if age > 0 then\n"                                                              \
+    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ts) + age), ch)\n" \
+    "  end\n"                                                                          \
+    "  redis.call('PUBLISH', ch, sid)\n"                                               \
+    "  return {ev, trimmed}\n"                                                         \
     "end\n"                                                                            \
-    "local age = tonumber(ARGV[7])\n"                                                  \
-    "if age > 0 then\n"                                                                \
-    "  redis.call('ZADD', KEYS[3], 'NX', string.format('%d', tonumber(ARGV[2]) + age), ARGV[1])\n" \
+    "local out = {}\n"                                                                 \
+    "for i = 1, (#KEYS - 1) / 2 do\n"                                                  \
+    "  local a = 7 * (i - 1)\n"                                                        \
+    "  local ok, r = pcall(publish, KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], " \
+    "ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]))\n"      \
+    "  if not ok and not (type(r) == 'table' and r.err) then r = {err = 'ERR ' .. tostring(r)} end\n" \
+    "  out[i] = r\n"                                                                   \
     "end\n"                                                                            \
-    "redis.call('PUBLISH', ARGV[1], sid)\n"                                            \
-    "return {ev, trimmed}\n"
+    "return out\n"
 
 /* The sweep's trim of one channel, oldest first, at most ARGV[4] events.
  * KEYS: EVENTS(ch), RETENTION; ARGV: ch, max events, max age ms,
