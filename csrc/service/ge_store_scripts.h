@@ -26,80 +26,135 @@
 
 /* Publish events, each atomic on its own and answered on its own
  * (ge_store_batch.h): one call carries one event or several, of any
- * channels, stored in order.
+ * channels; a channel's events are stored in their order.
  * KEYS: COUNTER(ch), EVENTS(ch) of every event in order, then RETENTION;
  * ARGV: 7 per event, in order: ch, timestamp, type, from, data|"", max
  * events, max age ms. (One event: KEYS COUNTER, EVENTS, RETENTION.)
- * The collision checks ride on the writes' own replies (INCR's error for a
- * counter that is not one, SET NX's nil for an event key that exists,
- * ZADD's error for a key set that is not a sorted set), and an event that
- * cannot be stored undoes what it wrote before it is answered, so Redis is
- * left as it was (the counter included; a counter of "0" is removed).
- * Errors other than a wrong type (a full Redis's OOM) are answered as is.
+ * One event: the collision checks ride on the writes' own replies (INCR's
+ * error for a counter that is not one, SET NX's nil for an event key that
+ * exists, ZADD's error for a key set that is not a sorted set), and an
+ * event that cannot be stored undoes what it wrote before it is answered,
+ * so Redis is left as it was (the counter included; a counter of "0" is
+ * removed). Errors other than a wrong type (a full Redis's OOM) are
+ * answered as is.
+ * Several events of one channel (same limits) are written together, with
+ * the same checks: INCRBY n, MSETNX of their keys, one ZADD, one trim,
+ * then a PUBLISH each; when a check fails the writes are undone and the
+ * events go one by one as above, so each gets its own answer (the ones
+ * before a collision stored, the others not). Either way the keys and
+ * values written are the same as one by one.
  * Redis refuses a script's writes for lack of memory (OOM) only until its
  * first write: so either every event of a call gets OOM, nothing stored,
- * or none does. An error raised inside an event (none is expected) is
- * that event's answer; the events before it stay stored and answered.
+ * or none does. An error raised inside an event (none is expected: the
+ * writes that can fail are checked) is that event's answer (for several
+ * of one channel, each one's), and the channel's other events are not
+ * undone.
  * Retention (docs/retention.md): with a count limit the oldest events
- * beyond it go, at most 100 per publish: one in the steady state (ZCARD,
- * ZPOPMIN, DEL), and a lowered limit is caught up on over the next
+ * beyond it go, at most 100 per event published: one in the steady state
+ * (ZCARD, ZPOPMIN, DEL), and a lowered limit is caught up on over the next
  * publishes (and by the sweep). With an age limit the channel is listed in
  * ge:retention (score: when its oldest event expires) so the sweep finds
  * it; NX keeps the earlier expiry.
- * Reply: one element per event: {event JSON, events trimmed}, or an error
- * (KEYCOLLISION ... with nothing written). */
+ * Reply: one element per event: {event JSON, events trimmed (for several
+ * of one channel, all on the last)}, or an error (KEYCOLLISION ... with
+ * nothing written). */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
     "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
     "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
-    "local function undo(ck, id) if id == 1 then redis.call('DEL', ck) else redis.call('DECR', ck) end end\n" \
-    "local function publish(ck, zk, ch, ts, typ, from, data, max, age)\n"            \
+    "local function arg(i, k) return ARGV[7 * (i - 1) + k] end\n"                      \
+    "local function event(sid, i)\n"                                                   \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. arg(i, 2) .. ',\"type\":' .. arg(i, 3) .. " \
+    "',\"from\":' .. arg(i, 4)\n"                                                      \
+    "  local data = arg(i, 5)\n"                                                       \
+    "  if data ~= '' then ev = ev .. ',\"data\":' .. data end\n"                       \
+    "  return ev .. '}'\n"                                                             \
+    "end\n"                                                                            \
+    "local function trim(zk, max, cap)\n"                                              \
+    "  if max <= 0 then return 0 end\n"                                                \
+    "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
+    "  if excess <= 0 then return 0 end\n"                                             \
+    "  if excess == 1 then redis.call('DEL', redis.call('ZPOPMIN', zk)[1]) return 1 end\n" \
+    "  local popped = redis.call('ZPOPMIN', zk, math.min(excess, cap))\n"              \
+    "  local ks = {}\n"                                                                \
+    "  for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                         \
+    "  for i = 1, #ks, 1000 do redis.call('DEL', unpack(ks, i, math.min(i + 999, #ks))) end\n" \
+    "  return #ks\n"                                                                   \
+    "end\n"                                                                            \
+    "local function listed(ch, ts, age)\n"                                             \
+    "  if age > 0 then redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ts) + age), ch) end\n" \
+    "end\n"                                                                            \
+    "local function undo(ck, top, n) if top == n then redis.call('DEL', ck) else redis.call('DECRBY', ck, n) end end\n" \
+    "local function one(i)\n"                                                          \
+    "  local ck, zk, ch = KEYS[2 * i - 1], KEYS[2 * i], arg(i, 1)\n"                   \
     "  local id = redis.pcall('INCR', ck)\n"                                           \
     "  if wrongtype(id) then\n"                                                        \
     "    return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
     "  if type(id) == 'table' then return id end\n"                                    \
     "  local sid = string.format('%d', id)\n"                                          \
     "  local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                               \
-    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ts .. ',\"type\":' .. typ .. ',\"from\":' .. from\n" \
-    "  if data ~= '' then ev = ev .. ',\"data\":' .. data end\n"                       \
-    "  ev = ev .. '}'\n"                                                               \
+    "  local ev = event(sid, i)\n"                                                     \
     "  if not redis.call('SET', key, ev, 'NX') then\n"                                 \
-    "    undo(ck, id)\n"                                                               \
+    "    undo(ck, id, 1)\n"                                                            \
     "    return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
     "  local z = redis.pcall('ZADD', zk, id, key)\n"                                   \
     "  if type(z) == 'table' then\n"                                                   \
     "    redis.call('DEL', key)\n"                                                     \
-    "    undo(ck, id)\n"                                                               \
+    "    undo(ck, id, 1)\n"                                                            \
     "    if wrongtype(z) then\n"                                                       \
     "      return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
     "    return z end\n"                                                               \
-    "  local trimmed = 0\n"                                                            \
-    "  if max > 0 then\n"                                                              \
-    "    local excess = redis.call('ZCARD', zk) - max\n"                               \
-    "    if excess == 1 then\n"                                                        \
-    "      redis.call('DEL', redis.call('ZPOPMIN', zk)[1])\n"                          \
-    "      trimmed = 1\n"                                                              \
-    "    elseif excess > 1 then\n"                                                     \
-    "      local popped = redis.call('ZPOPMIN', zk, math.min(excess, 100))\n"          \
-    "      local ks = {}\n"                                                            \
-    "      for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                     \
-    "      redis.call('DEL', unpack(ks))\n"                                            \
-    "      trimmed = #ks\n"                                                            \
-    "    end\n"                                                                        \
-    "  end\n"                                                                          \
-    "  if age > 0 then\n"                                                              \
-    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ts) + age), ch)\n" \
-    "  end\n"                                                                          \
+    "  local trimmed = trim(zk, tonumber(arg(i, 6)), 100)\n"                           \
+    "  listed(ch, arg(i, 2), tonumber(arg(i, 7)))\n"                                   \
     "  redis.call('PUBLISH', ch, sid)\n"                                               \
     "  return {ev, trimmed}\n"                                                         \
     "end\n"                                                                            \
     "local out = {}\n"                                                                 \
+    "local function together(g)\n"                                                     \
+    "  local f, n = g[1], #g\n"                                                        \
+    "  local ck, zk, ch = KEYS[2 * f - 1], KEYS[2 * f], arg(f, 1)\n"                   \
+    "  for _, i in ipairs(g) do if arg(i, 6) ~= arg(f, 6) or arg(i, 7) ~= arg(f, 7) then return false end end\n" \
+    "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
+    "  if type(top) == 'table' then return false end\n"                                \
+    "  local kv, za, sids = {}, {}, {}\n"                                              \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    local sid = string.format('%d', top - n + j)\n"                               \
+    "    local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                             \
+    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, i), top - n + j, key, sid\n" \
+    "  end\n"                                                                          \
+    "  if redis.call('MSETNX', unpack(kv)) == 0 then undo(ck, top, n) return false end\n" \
+    "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
+    "  if type(z) == 'table' then\n"                                                   \
+    "    local ks = {}\n"                                                              \
+    "    for j = 1, n do ks[j] = kv[2 * j - 1] end\n"                                  \
+    "    redis.call('DEL', unpack(ks))\n"                                              \
+    "    undo(ck, top, n)\n"                                                           \
+    "    return false end\n"                                                           \
+    "  local trimmed = trim(zk, tonumber(arg(f, 6)), 100 * n)\n"                       \
+    "  listed(ch, arg(f, 2), tonumber(arg(f, 7)))\n"                                   \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    redis.call('PUBLISH', ch, sids[j])\n"                                         \
+    "    out[i] = {kv[2 * j], j == n and trimmed or 0}\n"                              \
+    "  end\n"                                                                          \
+    "  return true\n"                                                                  \
+    "end\n"                                                                            \
+    "local function raised(e) if type(e) == 'table' and e.err then return e end return {err = 'ERR ' .. tostring(e)} end\n" \
+    "local groups, order = {}, {}\n"                                                   \
     "for i = 1, (#KEYS - 1) / 2 do\n"                                                  \
-    "  local a = 7 * (i - 1)\n"                                                        \
-    "  local ok, r = pcall(publish, KEYS[2 * i - 1], KEYS[2 * i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], " \
-    "ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]))\n"      \
-    "  if not ok and not (type(r) == 'table' and r.err) then r = {err = 'ERR ' .. tostring(r)} end\n" \
-    "  out[i] = r\n"                                                                   \
+    "  local g = groups[KEYS[2 * i - 1]]\n"                                            \
+    "  if not g then g = {} groups[KEYS[2 * i - 1]] = g order[#order + 1] = g end\n"   \
+    "  g[#g + 1] = i\n"                                                                \
+    "end\n"                                                                            \
+    "for _, g in ipairs(order) do\n"                                                   \
+    "  local ok, done = true, false\n"                                                 \
+    "  if #g > 1 then ok, done = pcall(together, g) end\n"                             \
+    "  if not ok then for _, i in ipairs(g) do out[i] = raised(done) end\n"            \
+    "  elseif not done then\n"                                                         \
+    "    for _, i in ipairs(g) do\n"                                                   \
+    "      local fine, r = pcall(one, i)\n"                                            \
+    "      out[i] = fine and r or raised(r)\n"                                         \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
     "end\n"                                                                            \
     "return out\n"
 
