@@ -9,6 +9,7 @@
 const t = require('tap');
 const net = require('net');
 const { startServer, startRedis, request, redisCommand, limit, sleep } = require('../lib/harness');
+const ha = require('../lib/ha-cluster');
 
 const T = { timeout: limit(90000) };
 const PAUSE_MS = 1500;
@@ -19,10 +20,13 @@ const metric = async (s, name) => {
   const m = new RegExp('^' + name + ' (\\d+)$', 'm').exec((await request(s.url, 'GET', '/metrics')).body);
   return m ? Number(m[1]) : NaN;
 };
-const scriptCalls = async (port) => {
-  const m = /cmdstat_evalsha:calls=(\d+)/.exec(await redisCommand(port, 'INFO', 'commandstats'));
+const calls = async (port, cmd) => {
+  const m = new RegExp('cmdstat_' + cmd + ':calls=(\\d+)').exec(await redisCommand(port, 'INFO', 'commandstats'));
   return m ? Number(m[1]) : 0;
 };
+const scriptCalls = (port) => calls(port, 'evalsha');
+const range = (n) => Array.from({ length: n }, (_, i) => i + 1);
+const sorted = (a) => a.slice().sort((x, y) => x - y);
 
 // A Redis connection subscribed to channels: what was announced, by channel.
 async function subscriber(t, port, channels) {
@@ -81,7 +85,7 @@ t.test('a burst with key collisions among it: the others are stored, numbered an
   // A: every event stored, ids 1..N without gaps, each answer its own event.
   const a = of(A);
   t.same(a.map((r) => r.status), Array(N).fill(200));
-  t.same(a.map((r) => r.json.id).sort((x, y) => x - y), Array.from({ length: N }, (_, i) => i + 1), 'ids contiguous');
+  t.same(sorted(a.map((r) => r.json.id)), range(N), 'ids contiguous');
   a.forEach((r, i) => t.equal(r.json.data.k, list.filter((p) => p[0] === A)[i][1].k, 'each answer is its own event'));
   for (const r of a) t.equal(await rc('GET', A + ':' + r.json.id), r.body, 'stored as answered');
   t.equal(await rc('GET', 'indices:' + A), String(N));
@@ -108,13 +112,13 @@ t.test('a burst with key collisions among it: the others are stored, numbered an
   t.equal(await rc('ZCARD', C + ':keys'), 2);
   // Announced: every stored event, once, and nothing else.
   for (let i = 0; i < 50 && seen[A].length + seen[C].length < N + 2; i++) await sleep(20);
-  t.same(seen[A].slice().sort((x, y) => x - y), Array.from({ length: N }, (_, i) => i + 1), 'every event of A announced');
+  t.same(sorted(seen[A]), range(N), 'every event of A announced');
   t.same(seen[C].slice().sort(), [1, 2]);
   t.same(seen[B], []);
   t.equal(await metric(s, 'ganomede_events_published_total'), N + 2, 'published counts every stored event');
   // What a reader gets: A's events in order.
   const got = await request(s.url, 'GET', '/events/v1/events?secret=' + s.secret + '&clientId=r&channel=' + A + '&after=0');
-  t.same(got.json.map((e) => e.id), Array.from({ length: N }, (_, i) => i + 1));
+  t.same(got.json.map((e) => e.id), range(N));
 });
 
 t.test('a burst on one channel after a collision with the next id: the ones before it are stored', T, async (t) => {
@@ -172,4 +176,25 @@ t.test('a burst keeps the retention caps: count limit and age listing, trims cou
   t.equal(score, first + 3600 * 1000, 'listed by its oldest event');
   t.ok(first >= before - 1000, 'the burst\'s first event');
   t.equal(await rc('ZCARD', 'aged:keys'), 12);
+});
+
+t.test('with PUBLISH_MIN_REPLICAS a burst is answered once replicas have it, a WAIT per call', T, async (t) => {
+  const cluster = await ha.startCluster({ replicas: 1, sentinels: 0 });
+  t.teardown(() => cluster.stop());
+  const [master, replica] = cluster.nodes.map((n) => n.port);
+  const s = await startServer({ redisPort: master, env: { PUBLISH_MIN_REPLICAS: '1' } });
+  t.teardown(() => s.stop());
+  await redisCommand(master, 'CONFIG', 'RESETSTAT');
+  const list = [];
+  for (let k = 0; k < 10; k++) list.push(['rep-a', { k }], ['rep-b', { k }]);
+  const answers = await together({ port: master }, s, list);
+  t.same(answers.map((r) => r.status), Array(list.length).fill(200));
+  for (const ch of ['rep-a', 'rep-b']) {
+    t.same(sorted(answers.filter((r, i) => list[i][0] === ch).map((r) => r.json.id)), range(10), ch + ': ids contiguous');
+    t.equal(await redisCommand(replica, 'GET', 'indices:' + ch), '10', ch + ': every answered event is on the replica');
+    t.equal(await redisCommand(replica, 'ZCARD', ch + ':keys'), 10);
+    t.equal(await redisCommand(master, 'HGET', 'ge:confirmed', ch), '10', ch + ': confirmed up to its last');
+  }
+  t.ok(await scriptCalls(master) < list.length, 'the publishes shared script calls');
+  t.ok(await calls(master, 'wait') < list.length, 'and WAITs');
 });
