@@ -134,10 +134,11 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
     free(k);
     /* What waited goes first: Redis works on it while these are answered. */
     if (!b->inflight) flush(b);
-    int split = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == count;
+    /* One event: the reply is its own. */
+    int split = count > 1 && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == count;
     redisReply odd = {0};
     static const char odd_msg[] = "ERR the publish script answered an array of another length than its events";
-    if (reply && reply->type != REDIS_REPLY_ERROR && !split) {
+    if (count > 1 && reply && reply->type != REDIS_REPLY_ERROR && !split) {
         odd.type = REDIS_REPLY_ERROR;
         odd.str = (char *)odd_msg;
         odd.len = sizeof odd_msg - 1;

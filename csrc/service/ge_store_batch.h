@@ -13,9 +13,10 @@
  * The call: EVALSHA (EVAL after NOSCRIPT) of the script, KEYS every
  * event's keys in order then the shared key, ARGV every event's arguments
  * in order. The script answers an array of one element per event, in
- * order: that event's own reply (a value or an error reply). An error
- * reply to the whole call (or an array of another length) is every
- * event's answer; NULL (connection lost) too.
+ * order: that event's own reply (a value or an error reply); a call of
+ * one event, that reply itself. An error reply to the whole call (or an
+ * array of another length) is every event's answer; NULL (connection
+ * lost) too.
  *
  * The unit is "the events for one connection": a host that must keep a
  * script to the keys of one slot (Redis Cluster) keeps one ge_batch per

@@ -57,21 +57,19 @@
  * it; NX keeps the earlier expiry.
  * Reply: one element per event: {event JSON, events trimmed (for several
  * of one channel, all on the last)}, or an error (KEYCOLLISION ... with
- * nothing written). */
+ * nothing written); for one event, that element itself (the reply of a
+ * call of one event is the one-event script's of old). */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
     "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
     "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
-    "local function arg(i, k) return ARGV[7 * (i - 1) + k] end\n"                      \
-    "local function event(sid, i)\n"                                                   \
-    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. arg(i, 2) .. ',\"type\":' .. arg(i, 3) .. " \
-    "',\"from\":' .. arg(i, 4)\n"                                                      \
-    "  local data = arg(i, 5)\n"                                                       \
-    "  if data ~= '' then ev = ev .. ',\"data\":' .. data end\n"                       \
+    "local function event(sid, a)\n"                                                   \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[a + 2] .. ',\"type\":' .. ARGV[a + 3] .. " \
+    "',\"from\":' .. ARGV[a + 4]\n"                                                    \
+    "  if ARGV[a + 5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[a + 5] end\n"         \
     "  return ev .. '}'\n"                                                             \
     "end\n"                                                                            \
     "local function trim(zk, max, cap)\n"                                              \
-    "  if max <= 0 then return 0 end\n"                                                \
     "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
     "  if excess <= 0 then return 0 end\n"                                             \
     "  if excess == 1 then redis.call('DEL', redis.call('ZPOPMIN', zk)[1]) return 1 end\n" \
@@ -81,19 +79,18 @@
     "  for i = 1, #ks, 1000 do redis.call('DEL', unpack(ks, i, math.min(i + 999, #ks))) end\n" \
     "  return #ks\n"                                                                   \
     "end\n"                                                                            \
-    "local function listed(ch, ts, age)\n"                                             \
-    "  if age > 0 then redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ts) + age), ch) end\n" \
-    "end\n"                                                                            \
     "local function undo(ck, top, n) if top == n then redis.call('DEL', ck) else redis.call('DECRBY', ck, n) end end\n" \
     "local function one(i)\n"                                                          \
-    "  local ck, zk, ch = KEYS[2 * i - 1], KEYS[2 * i], arg(i, 1)\n"                   \
+    "  local ck, zk, a = KEYS[2 * i - 1], KEYS[2 * i], 7 * (i - 1)\n"                  \
+    "  local ch = ARGV[a + 1]\n"                                                       \
     "  local id = redis.pcall('INCR', ck)\n"                                           \
-    "  if wrongtype(id) then\n"                                                        \
-    "    return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
-    "  if type(id) == 'table' then return id end\n"                                    \
+    "  if type(id) == 'table' then\n"                                                  \
+    "    if wrongtype(id) then\n"                                                      \
+    "      return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
+    "    return id end\n"                                                              \
     "  local sid = string.format('%d', id)\n"                                          \
     "  local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                               \
-    "  local ev = event(sid, i)\n"                                                     \
+    "  local ev = event(sid, a)\n"                                                     \
     "  if not redis.call('SET', key, ev, 'NX') then\n"                                 \
     "    undo(ck, id, 1)\n"                                                            \
     "    return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
@@ -104,23 +101,27 @@
     "    if wrongtype(z) then\n"                                                       \
     "      return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
     "    return z end\n"                                                               \
-    "  local trimmed = trim(zk, tonumber(arg(i, 6)), 100)\n"                           \
-    "  listed(ch, arg(i, 2), tonumber(arg(i, 7)))\n"                                   \
+    "  local trimmed, max, age = 0, tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n"    \
+    "  if max > 0 then trimmed = trim(zk, max, 100) end\n"                             \
+    "  if age > 0 then\n"                                                              \
+    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ARGV[a + 2]) + age), ch) end\n" \
     "  redis.call('PUBLISH', ch, sid)\n"                                               \
     "  return {ev, trimmed}\n"                                                         \
     "end\n"                                                                            \
+    "if #KEYS == 3 then return one(1) end\n"                                           \
     "local out = {}\n"                                                                 \
     "local function together(g)\n"                                                     \
-    "  local f, n = g[1], #g\n"                                                        \
-    "  local ck, zk, ch = KEYS[2 * f - 1], KEYS[2 * f], arg(f, 1)\n"                   \
-    "  for _, i in ipairs(g) do if arg(i, 6) ~= arg(f, 6) or arg(i, 7) ~= arg(f, 7) then return false end end\n" \
+    "  local n, f = #g, 7 * (g[1] - 1)\n"                                              \
+    "  local ck, zk, ch = KEYS[2 * g[1] - 1], KEYS[2 * g[1]], ARGV[f + 1]\n"           \
+    "  for _, i in ipairs(g) do\n"                                                     \
+    "    if ARGV[7 * i - 1] ~= ARGV[f + 6] or ARGV[7 * i] ~= ARGV[f + 7] then return false end end\n" \
     "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
     "  if type(top) == 'table' then return false end\n"                                \
     "  local kv, za, sids = {}, {}, {}\n"                                              \
     "  for j, i in ipairs(g) do\n"                                                     \
     "    local sid = string.format('%d', top - n + j)\n"                               \
     "    local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                             \
-    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, i), top - n + j, key, sid\n" \
+    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, 7 * (i - 1)), top - n + j, key, sid\n" \
     "  end\n"                                                                          \
     "  if redis.call('MSETNX', unpack(kv)) == 0 then undo(ck, top, n) return false end\n" \
     "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
@@ -130,8 +131,10 @@
     "    redis.call('DEL', unpack(ks))\n"                                              \
     "    undo(ck, top, n)\n"                                                           \
     "    return false end\n"                                                           \
-    "  local trimmed = trim(zk, tonumber(arg(f, 6)), 100 * n)\n"                       \
-    "  listed(ch, arg(f, 2), tonumber(arg(f, 7)))\n"                                   \
+    "  local trimmed, max, age = 0, tonumber(ARGV[f + 6]), tonumber(ARGV[f + 7])\n"    \
+    "  if max > 0 then trimmed = trim(zk, max, 100 * n) end\n"                         \
+    "  if age > 0 then\n"                                                              \
+    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ARGV[f + 2]) + age), ch) end\n" \
     "  for j, i in ipairs(g) do\n"                                                     \
     "    redis.call('PUBLISH', ch, sids[j])\n"                                         \
     "    out[i] = {kv[2 * j], j == n and trimmed or 0}\n"                              \
