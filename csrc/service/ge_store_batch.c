@@ -127,6 +127,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
         strncmp(reply->str, "NOSCRIPT", sizeof "NOSCRIPT" - 1) == 0) {
         k->evaled = 1; /* Redis lost the script: the same call with its source */
         call_send(k);
+        if (!b->inflight) flush(b); /* it could not be sent: nothing else would send what waits */
         return;
     }
     ge_batch_event *e = k->first;

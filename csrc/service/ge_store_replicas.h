@@ -6,11 +6,10 @@
  * Publishes go on their own connection, each EVALSHA (one call may carry
  * several publishes, ge_store_batch.h) followed by a WAIT unless a WAIT is
  * already under way; then one WAIT, sent when it answers, covers every
- * publish stored meanwhile (WAIT blocks only its
- * own connection). WAIT counts the writes of its own connection only, so
- * a publish is confirmed only by a WAIT sent on the connection that
- * stored it (the same generation); when that connection is gone it gets
- * NULL (503).
+ * publish stored meanwhile (WAIT blocks only its own connection). WAIT
+ * counts the writes of its own connection only, so a publish is confirmed
+ * only by a WAIT sent on the connection that stored it (the same
+ * generation); when that connection is gone it gets NULL (503).
  *
  * Readers see a channel's events only up to its confirmed id (HGET
  * GE_KEY_CONFIRMED <channel>; no field: none yet), so no consumer ever

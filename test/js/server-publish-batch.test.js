@@ -138,6 +138,17 @@ t.test('a burst on one channel after a collision with the next id: the ones befo
   t.equal(await rc('EXISTS', ch + ':7', ch + ':8'), 0, 'nothing stored past it');
 });
 
+t.test('a burst after Redis lost the scripts: the call is sent again with the script, every event stored once', T, async (t) => {
+  const { redis, s } = await stack(t);
+  const rc = (...a) => redisCommand(redis.port, ...a);
+  await rc('SCRIPT', 'FLUSH');
+  const answers = await together(redis, s, Array.from({ length: 10 }, (_, k) => ['flushed', { k }]));
+  t.same(answers.map((r) => r.status), Array(10).fill(200));
+  t.same(sorted(answers.map((r) => r.json.id)), range(10));
+  t.equal(await rc('GET', 'indices:flushed'), '10');
+  t.equal(await rc('ZCARD', 'flushed:keys'), 10);
+});
+
 t.test('a full Redis refuses every publish of a burst and stores none; with room, all of the next are stored', T, async (t) => {
   const { redis, s } = await stack(t);
   const rc = (...a) => redisCommand(redis.port, ...a);
