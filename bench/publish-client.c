@@ -7,6 +7,10 @@
  *       EVALSHA SHA with ge_store_publish's arguments (3 KEYS, 7 values;
  *       channel rb, no retention); PER_CALL > 1: the ×N wrapper's
  *       arguments (N, then the 7 values of each event)
+ *   publish-client PORT EVENTS DEPTH batch SHA PER_CALL
+ *       EVALSHA SHA with the daemon's arguments for PER_CALL events in one
+ *       call (ge_store_batch.c): KEYS indices:rb, rb:keys of each, then
+ *       ge:retention; the 7 values of each
  *   publish-client PORT EVENTS DEPTH plain
  *       no script: DEPTH INCRs, then for each id SET NX, ZADD, PUBLISH
  *
@@ -35,8 +39,9 @@ static int check(redisContext *c, int n, long long *ints) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || (strcmp(argv[4], "plain") != 0 && (strcmp(argv[4], "script") != 0 || argc < 7))) {
-        fprintf(stderr, "usage: publish-client PORT EVENTS DEPTH script SHA PER_CALL | PORT EVENTS DEPTH plain\n");
+    int batch = argc >= 7 && strcmp(argv[4], "batch") == 0;
+    if (argc < 5 || (strcmp(argv[4], "plain") != 0 && !batch && (strcmp(argv[4], "script") != 0 || argc < 7))) {
+        fprintf(stderr, "usage: publish-client PORT EVENTS DEPTH script|batch SHA PER_CALL | PORT EVENTS DEPTH plain\n");
         return 2;
     }
     int port = atoi(argv[1]), depth = atoi(argv[3]);
@@ -50,15 +55,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* The EVALSHA argument vector, built once. */
-    const char *argvv[5 + 1 + 7 * MAX_PER_CALL];
+    const char *argvv[5 + 1 + 9 * MAX_PER_CALL];
+    char nkeys[16];
     int argcc = 0;
     argvv[argcc++] = "EVALSHA";
     argvv[argcc++] = plain ? "" : argv[5];
-    argvv[argcc++] = "3";
-    argvv[argcc++] = "indices:rb";
-    argvv[argcc++] = "rb:keys";
+    snprintf(nkeys, sizeof nkeys, "%d", batch ? 2 * per + 1 : 3);
+    argvv[argcc++] = nkeys;
+    for (int i = 0; i < (batch ? per : 1); i++) {
+        argvv[argcc++] = "indices:rb";
+        argvv[argcc++] = "rb:keys";
+    }
     argvv[argcc++] = "ge:retention";
-    if (per > 1) argvv[argcc++] = argv[6];
+    if (per > 1 && !batch) argvv[argcc++] = argv[6];
     for (int i = 0; i < per; i++)
         for (int j = 0; j < 7; j++) argvv[argcc++] = EV[j];
     long long ids[MAX_DEPTH];

@@ -1,7 +1,8 @@
 /* The store's operations (ge_store.h): scripts and plain commands sent on
  * the connections of ge_store_conn.c, their answers, pub/sub, life cycle.
- * Calls ge_store_conn.c, ge_store_replicas.c, ge_store_memory.c and
- * ge_store_layout.c; none of them calls back but through a callback. */
+ * Calls ge_store_conn.c, ge_store_batch.c, ge_store_replicas.c,
+ * ge_store_memory.c and ge_store_layout.c; none of them calls back but
+ * through a callback. */
 #include "ge_store.h"
 
 #include <assert.h>
@@ -24,6 +25,7 @@ typedef struct op {
     struct op *next; /* in the deferred-failure list */
     ge_store *s;
     conn *c;          /* the connection it is sent on */
+    ge_batch_event ev;  /* publishes: in their connection's batch */
     ge_replica_pub pub; /* publishes with min_replicas */
     ge_replica_cap cap; /* reads with min_replicas */
     char *ack_error;  /* range reads: the acknowledgement's error reply (copied), answered instead */
@@ -113,14 +115,10 @@ static void op_reply(redisAsyncContext *ac, void *r, void *priv) {
         return;
     }
     if (ge_store_refused_write(o->s, o->c, reply)) reply = NULL; /* 503: not stored, the master moves */
-    ge_store_note_reply(o->s, reply, o->script == S_PUBLISH);
+    ge_store_note_reply(o->s, reply, 0);
     if (reply && reply->type == REDIS_REPLY_ERROR && !ge_store_reply_full(reply)) /* full: said once */
         ge_log_write(o->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
     ge_replicas_apply_cap(&o->cap, reply);
-    if (o->c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
-        ge_replicas_stored(o->s->replicas, &o->pub, reply); /* answered once replicas have it */
-        return;
-    }
     op_done(o, reply);
 }
 
@@ -137,11 +135,7 @@ static void op_send(op *o) {
         ge_resp_array(b, (size_t)o->argc);
         for (int i = 0; i < o->argc; i++) ge_resp_bulk(b, o->argv[i], o->argvlen[i]);
     }
-    if (!c->ready || send_resp(o->s, c, op_reply, o) != REDIS_OK) {
-        fail_later(o);
-        return;
-    }
-    if (c->kind == C_PUB) ge_replicas_sent(o->s->replicas, &o->pub);
+    if (!c->ready || send_resp(o->s, c, op_reply, o) != REDIS_OK) fail_later(o);
 }
 
 /* A script's argv: EVALSHA (or EVAL), its sha (or source), nkeys, then
@@ -157,7 +151,7 @@ static op *script_op(ge_store *s, ge_store_req *req, int script, int nkeys, int 
     size_t total = 0;
     for (int i = 0; i < nargs; i++) total += lens[i] + 1;
     op *o = op_new(s, req, (size_t)argc * (sizeof(char *) + sizeof(size_t)) + total + NKEYS_LEN);
-    o->c = script == S_PUBLISH && s->replicas ? &s->pub : &s->cmd;
+    o->c = &s->cmd;
     o->script = script;
     o->evaled = 0;
     o->argc = argc;
@@ -211,6 +205,42 @@ static void key(ge_buf *out, ge_store_key_kind kind, const char *a, const char *
         lens_[i_] = strlen(args_[i_]);                                     \
     const int nargs_ = (int)(sizeof args_ / sizeof args_[0])
 
+/* ---- publishes: batched per connection (ge_store_batch.h) --------------------- */
+
+static op *event_op(ge_batch_event *e) { return (op *)(void *)((char *)e - offsetof(op, ev)); }
+
+static redisAsyncContext *batch_conn(void *arg) {
+    conn *c = arg;
+    return c->ready ? c->ac : NULL;
+}
+
+static void batch_sent(void *arg, ge_batch_event *first) {
+    conn *c = arg;
+    if (c->kind != C_PUB) return;
+    for (ge_batch_event *e = first; e; e = e->next) ge_replicas_sent(c->s->replicas, &event_op(e)->pub);
+    ge_replicas_wait(c->s->replicas); /* one WAIT, pipelined right behind the call, covers them all */
+}
+
+/* One publish's answer: its own element of the batch's reply. */
+static void batch_done(void *arg, ge_batch_event *e, redisReply *reply) {
+    conn *c = arg;
+    op *o = event_op(e);
+    if (ge_store_refused_write(c->s, c, reply)) reply = NULL; /* 503: not stored, the master moves */
+    ge_store_note_reply(c->s, reply, 1);
+    if (reply && reply->type == REDIS_REPLY_ERROR && !ge_store_reply_full(reply)) /* full: said once */
+        ge_log_write(c->s->log, GE_LOG_ERROR, NULL, "redis script error: %s", reply->str);
+    if (c->kind == C_PUB && reply && reply->type == REDIS_REPLY_ARRAY) {
+        ge_replicas_stored(c->s->replicas, &o->pub, reply); /* answered once replicas have it */
+        return;
+    }
+    op_done(o, reply);
+}
+
+static void batch_fail(void *arg, ge_batch_event *e) {
+    (void)arg;
+    fail_later(event_op(e));
+}
+
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts, const char *type_json,
                       const char *from_json, const char *data_json, size_t data_len, const ge_retention_limits *lim) {
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
@@ -219,15 +249,23 @@ void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint6
     char tsbuf[GE_U64_STR_SIZE], maxbuf[GE_U64_STR_SIZE], agebuf[GE_U64_STR_SIZE];
     size_t tslen = ge_u64_str(tsbuf, ts), maxlen = ge_u64_str(maxbuf, lim ? lim->max_events : 0),
            agelen = ge_u64_str(agebuf, lim ? lim->max_age_ms : 0);
-    enum { CHANNEL_ARG = 3 }; /* after the 3 keys */
-    const char *args[] = {k1.data, k2.data, GE_KEY_RETENTION, channel, tsbuf, type_json, from_json,
-                          data_json ? data_json : "", maxbuf, agebuf};
-    size_t lens[] = {k1.len, k2.len, sizeof GE_KEY_RETENTION - 1, strlen(channel), tslen,
-                     strlen(type_json), strlen(from_json), data_json ? data_len : 0, maxlen, agelen};
-    op *o = script_op(s, req, S_PUBLISH, 3, (int)(sizeof args / sizeof args[0]), args, lens);
+    /* The publish script's one event (ge_store_scripts.h): 2 keys, 7 arguments. */
+    enum { NKEYS = 2, CHANNEL_ARG = 2 };
+    const char *args[] = {k1.data, k2.data, channel, tsbuf, type_json, from_json, data_json ? data_json : "",
+                          maxbuf, agebuf};
+    size_t lens[] = {k1.len, k2.len, strlen(channel), tslen, strlen(type_json), strlen(from_json),
+                     data_json ? data_len : 0, maxlen, agelen};
+    const int nargs = (int)(sizeof args / sizeof args[0]);
+    op *o = script_op(s, req, S_PUBLISH, NKEYS, nargs, args, lens);
+    o->c = s->replicas ? &s->pub : &s->cmd;
+    o->ev.argv = o->argv + SCRIPT_ARGV_HEAD;
+    o->ev.argvlen = o->argvlen + SCRIPT_ARGV_HEAD;
+    o->ev.nkeys = NKEYS;
+    o->ev.nargs = (unsigned)nargs - NKEYS;
     o->pub.channel = o->argv[SCRIPT_ARGV_HEAD + CHANNEL_ARG]; /* the replica confirmation's */
     o->pub.channel_len = o->argvlen[SCRIPT_ARGV_HEAD + CHANNEL_ARG];
-    script_send(o, NULL);
+    if (o->c->ready) ge_batch_add(o->c->batch, &o->ev);
+    else fail_later(o);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
 }
@@ -474,6 +512,9 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
         ge_replicas_host rh = {s, replica_pub, replica_done};
         s->replicas = ge_replicas_new(opt->min_replicas, opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000, &rh);
     }
+    conn *pc = s->replicas ? &s->pub : &s->cmd;
+    ge_batch_host bh = {pc, batch_conn, batch_sent, batch_done, batch_fail};
+    pc->batch = ge_batch_new(&bh, s->sha[S_PUBLISH], ge_store_scripts[S_PUBLISH], GE_KEY_RETENTION);
     ge_store_memory_init(s, opt);
     ge_store_conns_start(s, opt);
     return s;
@@ -485,6 +526,7 @@ void ge_store_free(ge_store *s) {
     ge_store_conns_stop(s); /* answers what was sent (NULL) */
     ge_store_memory_free(s);
     ge_replicas_free(s->replicas); /* after the publish connection: its WAIT answered */
+    ge_batch_free((s->replicas ? &s->pub : &s->cmd)->batch); /* nothing waits: the lost call sent it or failed it */
     fail_timer_cb(s);
     s->loop.timer_free(s->fail_timer);
     free(s->host);

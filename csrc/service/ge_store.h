@@ -123,7 +123,10 @@ int ge_store_reply_full(const struct redisReply *r);
  * (string), events trimmed (integer)], or an error starting KEYCOLLISION
  * with nothing written; with min_replicas, an error reply starting
  * "NOREPLICAS" when too few replicas confirmed it in time (the event may
- * still be stored): GE_STORE_NOREPLICAS. */
+ * still be stored): GE_STORE_NOREPLICAS. Publishes that wait for the
+ * publish connection while a publish call is under way go together in its
+ * next call (ge_store_batch.h); each is still atomic on its own and gets
+ * its own reply, as above. */
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
                       const char *type_json, const char *from_json, const char *data_json, size_t data_len,
                       const ge_retention_limits *lim);

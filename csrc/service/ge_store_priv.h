@@ -2,8 +2,8 @@
  * it: ge_store.c (operations, pub/sub, life cycle) over ge_store_conn.c
  * (connections), over ge_store_memory.c (eviction policy, out of memory)
  * and ge_store_scripts.c (the scripts' table). The replica confirmation
- * (ge_store_replicas.h) is a layer of its own, with its own state. Not
- * part of any API. */
+ * (ge_store_replicas.h) and the publishes' batch (ge_store_batch.h) are
+ * layers of their own, with their own state. Not part of any API. */
 #ifndef GE_STORE_PRIV_H
 #define GE_STORE_PRIV_H
 
@@ -14,6 +14,7 @@
 #include "ge_buf.h"
 #include "ge_sentinel.h"
 #include "ge_store.h"
+#include "ge_store_batch.h"
 #include "ge_store_replicas.h"
 
 /* The scripts (ge_store_scripts.h), loaded on every command connection. */
@@ -36,6 +37,7 @@ struct conn {
     unsigned backoff;
     ge_loop_timer *retry;
     int down_logged;
+    ge_batch *batch;  /* the connection publishes go on: their batch (ge_store_batch.h); else NULL */
 };
 
 struct ge_store {

@@ -198,5 +198,8 @@ void ge_replicas_stored(ge_replicas *r, ge_replica_pub *p, const redisReply *rep
 void ge_replicas_sent(ge_replicas *r, ge_replica_pub *p) {
     p->seq = ++r->sent_seq;
     p->gen = r->pub_gen;
-    if (!r->wait_inflight) send_wait(r); /* pipelined right behind it */
+}
+
+void ge_replicas_wait(ge_replicas *r) {
+    if (!r->wait_inflight) send_wait(r); /* pipelined right behind the publishes */
 }

@@ -3,13 +3,13 @@
  * ge_store.c, used only with min_replicas > 0: the store calls it; it
  * reaches the store only through the ge_replicas_host it was given.
  *
- * Publishes go on their own connection, each EVALSHA followed by a WAIT
- * unless a WAIT is already under way; then one WAIT, sent when it
- * answers, covers every publish stored meanwhile (WAIT blocks only its
- * own connection). WAIT counts the writes of its own connection only, so
- * a publish is confirmed only by a WAIT sent on the connection that
- * stored it (the same generation); when that connection is gone it gets
- * NULL (503).
+ * Publishes go on their own connection, each EVALSHA (one call may carry
+ * several publishes, ge_store_batch.h) followed by a WAIT unless a WAIT is
+ * already under way; then one WAIT, sent when it answers, covers every
+ * publish stored meanwhile (WAIT blocks only its own connection). WAIT
+ * counts the writes of its own connection only, so a publish is confirmed
+ * only by a WAIT sent on the connection that stored it (the same
+ * generation); when that connection is gone it gets NULL (503).
  *
  * Readers see a channel's events only up to its confirmed id (HGET
  * GE_KEY_CONFIRMED <channel>; no field: none yet), so no consumer ever
@@ -74,8 +74,11 @@ void ge_replicas_free(ge_replicas *r);
 
 /* The publish connection is being opened anew (a new generation). */
 void ge_replicas_reconnected(ge_replicas *r);
-/* p was just sent on the publish connection: WAIT for it. */
+/* p was just sent on the publish connection (with others, in one call). */
 void ge_replicas_sent(ge_replicas *r, ge_replica_pub *p);
+/* After the ge_replicas_sent of one call's publishes: a WAIT for them,
+ * unless one is under way (then one sent when it answers covers them). */
+void ge_replicas_wait(ge_replicas *r);
 /* p is stored (reply: the publish script's array, borrowed): answered
  * through done once a WAIT counts it. */
 void ge_replicas_stored(ge_replicas *r, ge_replica_pub *p, const redisReply *reply);

@@ -24,67 +24,142 @@
     "  return #ks\n"                                                    \
     "end\n"
 
-/* KEYS: COUNTER(ch), EVENTS(ch), RETENTION;
- * ARGV: ch, timestamp, type, from, data|"", max events, max age ms.
- * The collision checks ride on the writes' own replies (INCR's error for a
- * counter that is not one, SET NX's nil for an event key that exists,
- * ZADD's error for a key set that is not a sorted set), and a publish that
- * cannot be stored undoes what it wrote before it answers, so Redis is
- * left as it was (the counter included; a counter of "0" is removed).
- * Errors other than a wrong type (a full Redis's OOM) are answered as is.
+/* Publish events, each atomic on its own and answered on its own
+ * (ge_store_batch.h): one call carries one event or several, of any
+ * channels; a channel's events are stored in their order.
+ * KEYS: COUNTER(ch), EVENTS(ch) of every event in order, then RETENTION;
+ * ARGV: 7 per event, in order: ch, timestamp, type, from, data|"", max
+ * events, max age ms. (One event: KEYS COUNTER, EVENTS, RETENTION.)
+ * One event: the collision checks ride on the writes' own replies (INCR's
+ * error for a counter that is not one, SET NX's nil for an event key that
+ * exists, ZADD's error for a key set that is not a sorted set), and an
+ * event that cannot be stored undoes what it wrote before it is answered,
+ * so Redis is left as it was (the counter included; a counter of "0" is
+ * removed). Errors other than a wrong type (a full Redis's OOM) are
+ * answered as is.
+ * Several events of one channel (same limits) are written together, with
+ * the same checks: INCRBY n, MSETNX of their keys, one ZADD, one trim,
+ * then a PUBLISH each; when a check fails the writes are undone and the
+ * events go one by one as above, so each gets its own answer (the ones
+ * before a collision stored, the others not). Either way the keys and
+ * values written are the same as one by one.
+ * Redis refuses a script's writes for lack of memory (OOM) only until its
+ * first write: so either every event of a call gets OOM, nothing stored,
+ * or none does. An error raised inside an event (none is expected: the
+ * writes that can fail are checked) is that event's answer (for several
+ * of one channel, each one's), and the channel's other events are not
+ * undone.
  * Retention (docs/retention.md): with a count limit the oldest events
- * beyond it go, at most 100 per publish: one in the steady state (ZCARD,
- * ZPOPMIN, DEL), and a lowered limit is caught up on over the next
+ * beyond it go, at most 100 per event published: one in the steady state
+ * (ZCARD, ZPOPMIN, DEL), and a lowered limit is caught up on over the next
  * publishes (and by the sweep). With an age limit the channel is listed in
  * ge:retention (score: when its oldest event expires) so the sweep finds
  * it; NX keeps the earlier expiry.
- * Reply: {event JSON, events trimmed}. */
+ * Reply: one element per event: {event JSON, events trimmed (for several
+ * of one channel, all on the last)}, or an error (KEYCOLLISION ... with
+ * nothing written); for one event, that element itself (the reply of a
+ * call of one event is the one-event script's of old). */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
     "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
     "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
-    "local id = redis.pcall('INCR', KEYS[1])\n"                                        \
-    "if wrongtype(id) then\n"                                                          \
-    "  return collision(KEYS[1] .. ' holds something other than the event counter of channel ' .. ARGV[1]) end\n" \
-    "if type(id) == 'table' then return id end\n"                                      \
-    "local function undo() if id == 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end end\n" \
-    "local sid = string.format('%d', id)\n"                                            \
-    "local key = " GE_LUA_KEY_EVENT("ARGV[1]", "sid") "\n"                            \
-    "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[2] .. ',\"type\":' .. " \
-    "ARGV[3] .. ',\"from\":' .. ARGV[4]\n"                                             \
-    "if ARGV[5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[5] end\n"                   \
-    "ev = ev .. '}'\n"                                                                 \
-    "if not redis.call('SET', key, ev, 'NX') then\n"                                   \
-    "  undo()\n"                                                                       \
-    "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ARGV[1] .. ' was not stored') end\n" \
-    "local z = redis.pcall('ZADD', KEYS[2], id, key)\n"                                \
-    "if type(z) == 'table' then\n"                                                     \
-    "  redis.call('DEL', key)\n"                                                       \
-    "  undo()\n"                                                                       \
-    "  if wrongtype(z) then\n"                                                         \
-    "    return collision(KEYS[2] .. ' holds something other than the event list of channel ' .. ARGV[1]) end\n" \
-    "  return z end\n"                                                                 \
-    "local trimmed = 0\n"                                                              \
-    "local max = tonumber(ARGV[6])\n"                                                  \
-    "if max > 0 then\n"                                                                \
-    "  local excess = redis.call('ZCARD', KEYS[2]) - max\n"                            \
-    "  if excess == 1 then\n"                                                          \
-    "    redis.call('DEL', redis.call('ZPOPMIN', KEYS[2])[1])\n"                       \
-    "    trimmed = 1\n"                                                                \
-    "  elseif excess > 1 then\n"                                                       \
-    "    local popped = redis.call('ZPOPMIN', KEYS[2], math.min(excess, 100))\n"       \
+    "local function event(sid, a)\n"                                                   \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[a + 2] .. ',\"type\":' .. ARGV[a + 3] .. " \
+    "',\"from\":' .. ARGV[a + 4]\n"                                                    \
+    "  if ARGV[a + 5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[a + 5] end\n"         \
+    "  return ev .. '}'\n"                                                             \
+    "end\n"                                                                            \
+    "local function trim(zk, max, cap)\n"                                              \
+    "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
+    "  if excess <= 0 then return 0 end\n"                                             \
+    "  if excess == 1 then redis.call('DEL', redis.call('ZPOPMIN', zk)[1]) return 1 end\n" \
+    "  local popped = redis.call('ZPOPMIN', zk, math.min(excess, cap))\n"              \
+    "  local ks = {}\n"                                                                \
+    "  for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                         \
+    "  for i = 1, #ks, 1000 do redis.call('DEL', unpack(ks, i, math.min(i + 999, #ks))) end\n" \
+    "  return #ks\n"                                                                   \
+    "end\n"                                                                            \
+    "local function undo(ck, top, n) if top == n then redis.call('DEL', ck) else redis.call('DECRBY', ck, n) end end\n" \
+    "local function one(i)\n"                                                          \
+    "  local ck, zk, a = KEYS[2 * i - 1], KEYS[2 * i], 7 * (i - 1)\n"                  \
+    "  local ch = ARGV[a + 1]\n"                                                       \
+    "  local id = redis.pcall('INCR', ck)\n"                                           \
+    "  if type(id) == 'table' then\n"                                                  \
+    "    if wrongtype(id) then\n"                                                      \
+    "      return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
+    "    return id end\n"                                                              \
+    "  local sid = string.format('%d', id)\n"                                          \
+    "  local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                               \
+    "  local ev = event(sid, a)\n"                                                     \
+    "  if not redis.call('SET', key, ev, 'NX') then\n"                                 \
+    "    undo(ck, id, 1)\n"                                                            \
+    "    return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
+    "  local z = redis.pcall('ZADD', zk, id, key)\n"                                   \
+    "  if type(z) == 'table' then\n"                                                   \
+    "    redis.call('DEL', key)\n"                                                     \
+    "    undo(ck, id, 1)\n"                                                            \
+    "    if wrongtype(z) then\n"                                                       \
+    "      return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
+    "    return z end\n"                                                               \
+    "  local trimmed, max, age = 0, tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n"    \
+    "  if max > 0 then trimmed = trim(zk, max, 100) end\n"                             \
+    "  if age > 0 then\n"                                                              \
+    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ARGV[a + 2]) + age), ch) end\n" \
+    "  redis.call('PUBLISH', ch, sid)\n"                                               \
+    "  return {ev, trimmed}\n"                                                         \
+    "end\n"                                                                            \
+    "if #KEYS == 3 then return one(1) end\n"                                           \
+    "local out = {}\n"                                                                 \
+    "local function together(g)\n"                                                     \
+    "  local n, f = #g, 7 * (g[1] - 1)\n"                                              \
+    "  local ck, zk, ch = KEYS[2 * g[1] - 1], KEYS[2 * g[1]], ARGV[f + 1]\n"           \
+    "  for _, i in ipairs(g) do\n"                                                     \
+    "    if ARGV[7 * i - 1] ~= ARGV[f + 6] or ARGV[7 * i] ~= ARGV[f + 7] then return false end end\n" \
+    "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
+    "  if type(top) == 'table' then return false end\n"                                \
+    "  local kv, za, sids = {}, {}, {}\n"                                              \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    local sid = string.format('%d', top - n + j)\n"                               \
+    "    local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                             \
+    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, 7 * (i - 1)), top - n + j, key, sid\n" \
+    "  end\n"                                                                          \
+    "  if redis.call('MSETNX', unpack(kv)) == 0 then undo(ck, top, n) return false end\n" \
+    "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
+    "  if type(z) == 'table' then\n"                                                   \
     "    local ks = {}\n"                                                              \
-    "    for i = 1, #popped, 2 do ks[#ks + 1] = popped[i] end\n"                       \
+    "    for j = 1, n do ks[j] = kv[2 * j - 1] end\n"                                  \
     "    redis.call('DEL', unpack(ks))\n"                                              \
-    "    trimmed = #ks\n"                                                              \
+    "    undo(ck, top, n)\n"                                                           \
+    "    return false end\n"                                                           \
+    "  local trimmed, max, age = 0, tonumber(ARGV[f + 6]), tonumber(ARGV[f + 7])\n"    \
+    "  if max > 0 then trimmed = trim(zk, max, 100 * n) end\n"                         \
+    "  if age > 0 then\n"                                                              \
+    "    redis.call('ZADD', KEYS[#KEYS], 'NX', string.format('%d', tonumber(ARGV[f + 2]) + age), ch) end\n" \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    redis.call('PUBLISH', ch, sids[j])\n"                                         \
+    "    out[i] = {kv[2 * j], j == n and trimmed or 0}\n"                              \
+    "  end\n"                                                                          \
+    "  return true\n"                                                                  \
+    "end\n"                                                                            \
+    "local function raised(e) if type(e) == 'table' and e.err then return e end return {err = 'ERR ' .. tostring(e)} end\n" \
+    "local groups, order = {}, {}\n"                                                   \
+    "for i = 1, (#KEYS - 1) / 2 do\n"                                                  \
+    "  local g = groups[KEYS[2 * i - 1]]\n"                                            \
+    "  if not g then g = {} groups[KEYS[2 * i - 1]] = g order[#order + 1] = g end\n"   \
+    "  g[#g + 1] = i\n"                                                                \
+    "end\n"                                                                            \
+    "for _, g in ipairs(order) do\n"                                                   \
+    "  local ok, done = true, false\n"                                                 \
+    "  if #g > 1 then ok, done = pcall(together, g) end\n"                             \
+    "  if not ok then for _, i in ipairs(g) do out[i] = raised(done) end\n"            \
+    "  elseif not done then\n"                                                         \
+    "    for _, i in ipairs(g) do\n"                                                   \
+    "      local fine, r = pcall(one, i)\n"                                            \
+    "      out[i] = fine and r or raised(r)\n"                                         \
+    "    end\n"                                                                        \
     "  end\n"                                                                          \
     "end\n"                                                                            \
-    "local age = tonumber(ARGV[7])\n"                                                  \
-    "if age > 0 then\n"                                                                \
-    "  redis.call('ZADD', KEYS[3], 'NX', string.format('%d', tonumber(ARGV[2]) + age), ARGV[1])\n" \
-    "end\n"                                                                            \
-    "redis.call('PUBLISH', ARGV[1], sid)\n"                                            \
-    "return {ev, trimmed}\n"
+    "return out\n"
 
 /* The sweep's trim of one channel, oldest first, at most ARGV[4] events.
  * KEYS: EVENTS(ch), RETENTION; ARGV: ch, max events, max age ms,
