@@ -33,10 +33,10 @@
 #define CMD_BACKOFF_MIN_MS 10
 #define CMD_BACKOFF_MAX_MS 200
 
-typedef struct node node;
+typedef struct ge_cluster_node node;
 typedef struct cmd cmd;
 
-struct node {
+struct ge_cluster_node {
     ge_cluster *c;
     node *next;
     ge_cluster_addr addr;
@@ -48,6 +48,13 @@ struct node {
     unsigned slots; /* how many slots the map gives it */
     unsigned backoff;
     ge_loop_timer *retry;
+    int refuse;       /* its setup was refused: the connection is to be closed */
+    int ready;        /* the connection's setup was accepted (or there is none): commands may go */
+    uint64_t setup_at; /* when the setup was sent, 0 when none is under way */
+    char why[256];    /* why it is down, "" when not told */
+    cmd *fhead, *ftail; /* commands in flight on ac, oldest first */
+    ge_loop_timer *dl;  /* the oldest command's (or the setup's) deadline */
+    const char *reset_why; /* while its connection is reset: why (the commands in flight fail with it) */
 };
 
 struct cmd {
@@ -64,6 +71,12 @@ struct cmd {
     unsigned redirects, backoff;
     node *ask; /* the next send goes there, after ASKING */
     node *on;  /* in flight there */
+    node *target; /* ge_cluster_send_node: only there, no redirection, not sent again */
+    cmd *fprev, *fnext; /* in on's in-flight list */
+    uint64_t sent_at;
+    size_t nparts;  /* a unit: MULTI, the commands, EXEC (else 0) */
+    size_t *part;   /* a unit: part i is buf[part[i]..part[i+1]) */
+    char qerr[320]; /* a unit: the first error a part got when queued */
     char why[320];
 };
 
@@ -72,6 +85,8 @@ struct ge_cluster {
     const ge_log *log;
     ge_cluster_options opt;
     char *username, *password;
+    char *setup;        /* MULTI, the setup commands, EXEC; NULL for none */
+    size_t setup_len, nsetup_parts, *setup_part;
     ge_cluster_addr *seeds;
     size_t nseeds;
     node *nodes;
@@ -116,11 +131,51 @@ static void wait_push(cmd *m) {
     m->waiting = 1;
 }
 
-static void finish(cmd *m, redisReply *r, const char *err) {
+/* ---- in flight: each node's commands, oldest first, and their deadline ---- */
+
+static void node_arm(node *n) {
+    ge_cluster *c = n->c;
+    if (c->closing) return; /* its timer may be freed */
+    uint64_t oldest = n->fhead ? n->fhead->sent_at : 0;
+    if (n->setup_at && (!oldest || n->setup_at < oldest)) oldest = n->setup_at;
+    if (!c->opt.reply_timeout_ms || !oldest) {
+        c->loop.timer_stop(n->dl);
+        return;
+    }
+    uint64_t at = oldest + c->opt.reply_timeout_ms, now = ge_now_ms();
+    c->loop.timer_start(n->dl, at > now ? at - now : 0);
+}
+
+static void fifo_push(node *n, cmd *m) {
+    m->on = n;
+    m->sent_at = ge_now_ms();
+    m->fnext = NULL;
+    m->fprev = n->ftail;
+    if (n->ftail) n->ftail->fnext = m;
+    else n->fhead = m;
+    n->ftail = m;
+    if (n->fhead == m) node_arm(n);
+}
+
+static void fifo_unlink(cmd *m) {
+    node *n = m->on;
+    if (!n) return;
+    int head = n->fhead == m;
+    if (m->fprev) m->fprev->fnext = m->fnext;
+    else n->fhead = m->fnext;
+    if (m->fnext) m->fnext->fprev = m->fprev;
+    else n->ftail = m->fprev;
+    m->fprev = m->fnext = NULL;
+    m->on = NULL;
+    if (head) node_arm(n);
+}
+
+static void finish(cmd *m, redisReply *r, const char *err, node *by) {
     wait_unlink(m);
     if (!r) m->c->counts.failed++;
-    m->cb(m->arg, r, r ? NULL : err);
+    m->cb(m->arg, r, r ? NULL : err, r ? by : NULL);
     free(m->buf);
+    free(m->part);
     free(m);
 }
 
@@ -133,12 +188,18 @@ static void fail_later(cmd *m, const char *fmt, const char *a, int b) {
     kick_soon(m->c);
 }
 
+/* Fail m from the loop with why (copied). */
+static void fail_soon(cmd *m, const char *why) {
+    fifo_unlink(m);
+    fail_later(m, "%s%.0d", why, 0);
+}
+
 /* Not run: wait for the slot to be served, then send again, until the
  * deadline. why: what stopped it (copied). */
 static void park(cmd *m, const char *why) {
     ge_cluster *c = m->c;
     uint64_t now = ge_now_ms();
-    m->on = NULL;
+    fifo_unlink(m);
     if (why) snprintf(m->why, sizeof m->why, "%s", why);
     m->backoff = m->backoff ? m->backoff * 2 : CMD_BACKOFF_MIN_MS;
     if (m->backoff > CMD_BACKOFF_MAX_MS) m->backoff = CMD_BACKOFF_MAX_MS;
@@ -150,30 +211,76 @@ static void park(cmd *m, const char *why) {
 
 static int node_served(const node *n) { return n && !n->down; }
 
+/* Where m goes next: its node, its ASK target or its slot's master. */
+static node *dest(const cmd *m) {
+    if (m->target) return m->target;
+    if (m->ask) return m->ask;
+    return m->slot < GE_CLUSTER_SLOTS ? m->c->owner[m->slot] : NULL;
+}
+
+/* Waits, without back-off, for n's setup to end (kick_soon then). */
+static void hold(cmd *m, const node *n) {
+    fifo_unlink(m);
+    if (!m->why[0]) snprintf(m->why, sizeof m->why, "%s:%d: its connection's setup did not end", n->addr.host, n->addr.port);
+    m->not_before = 0;
+    wait_push(m);
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *priv);
+static void on_queued(redisAsyncContext *ac, void *r, void *priv);
 static redisAsyncContext *node_conn(node *n);
 
-/* Send m to its ASK target or its slot's master; parks it when neither
- * can take it now. */
+/* Send m to where it goes (dest); parks it when that cannot take it now,
+ * holds it while that node's setup is under way. */
 static void dispatch(cmd *m) {
-    ge_cluster *c = m->c;
-    node *n = m->ask ? m->ask : c->owner[m->slot];
+    node *n = dest(m);
     char why[320];
     if (!node_served(n)) {
-        snprintf(why, sizeof why, "slot %u has no reachable master", m->slot);
-        park(m, m->why[0] ? NULL : why);
+        if (m->target) snprintf(why, sizeof why, "%.100s:%d is not reachable: %.180s", n->addr.host, n->addr.port, n->why);
+        else if (n && n->why[0])
+            snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot, n->addr.host,
+                     n->addr.port, n->why);
+        else snprintf(why, sizeof why, "slot %u has no reachable master", m->slot);
+        if (m->target) fail_soon(m, why);
+        else park(m, m->why[0] ? NULL : why);
         return;
     }
     snprintf(why, sizeof why, "the connection to %s:%d could not be opened", n->addr.host, n->addr.port);
     redisAsyncContext *ac = node_conn(n);
-    static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
-    if (!ac || (m->ask && redisAsyncFormattedCommand(ac, NULL, NULL, asking, sizeof asking - 1) != REDIS_OK) ||
-        redisAsyncFormattedCommand(ac, on_reply, m, m->buf, m->len) != REDIS_OK) {
-        park(m, why);
+    if (ac && !n->ready) {
+        hold(m, n);
         return;
     }
+    static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+    /* Nothing is pushed unless everything can be: hiredis refuses only a
+     * context being closed. */
+    if (!ac || (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        if (m->target) fail_soon(m, why);
+        else park(m, why);
+        return;
+    }
+    if (m->ask) redisAsyncFormattedCommand(ac, NULL, NULL, asking, sizeof asking - 1);
+    if (m->nparts) {
+        m->qerr[0] = '\0';
+        for (size_t i = 0; i + 1 < m->nparts; i++)
+            redisAsyncFormattedCommand(ac, on_queued, m, m->buf + m->part[i], m->part[i + 1] - m->part[i]);
+        redisAsyncFormattedCommand(ac, on_reply, m, m->buf + m->part[m->nparts - 1],
+                                   m->part[m->nparts] - m->part[m->nparts - 1]);
+    } else {
+        redisAsyncFormattedCommand(ac, on_reply, m, m->buf, m->len);
+    }
     m->ask = NULL; /* ASK is for one command */
-    m->on = n;
+    fifo_push(n, m);
+}
+
+/* A part of a unit was queued, or refused (MOVED, ASK, TRYAGAIN...
+ * before EXEC): the first refusal decides for the unit. */
+static void on_queued(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    cmd *m = priv;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->str && !m->qerr[0])
+        snprintf(m->qerr, sizeof m->qerr, "%s", reply->str);
 }
 
 static node *node_get(ge_cluster *c, const char *host, int port);
@@ -200,35 +307,44 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
     ge_cluster *c = m->c;
     redisReply *reply = r;
     node *n = m->on;
-    m->on = NULL;
+    fifo_unlink(m);
     if (c->closing) {
-        finish(m, NULL, "the cluster client is closing");
+        finish(m, NULL, "the cluster client is closing", NULL);
         return;
     }
     if (!reply) {
         char why[320];
-        snprintf(why, sizeof why, "the connection to %s:%d was %s", n->addr.host, n->addr.port,
-                 n->connected ? "lost" : "not opened");
-        if (n->connected && !(m->flags & GE_CLUSTER_RESEND)) {
+        if (n->reset_why) snprintf(why, sizeof why, "%s", n->reset_why);
+        else
+            snprintf(why, sizeof why, "the connection to %s:%d was %s", n->addr.host, n->addr.port,
+                     n->connected ? "lost" : "not opened");
+        int written = n->connected || n->reset_why;
+        if (written && (m->target || !(m->flags & GE_CLUSTER_RESEND))) {
             snprintf(why + strlen(why), sizeof why - strlen(why), " (the command may have run)");
-            finish(m, NULL, why);
+            finish(m, NULL, why, NULL);
+            return;
+        }
+        if (m->target) {
+            finish(m, NULL, why, NULL);
             return;
         }
         park(m, why);
         return;
     }
-    if (reply->type != REDIS_REPLY_ERROR || !reply->str) {
-        finish(m, reply, NULL);
+    if (m->target || reply->type != REDIS_REPLY_ERROR || !reply->str) {
+        finish(m, reply, NULL, n);
         return;
     }
-    int moved = starts(reply->str, "MOVED "), ask = starts(reply->str, "ASK ");
+    /* A unit refused before EXEC: EXECABORT, and the part's refusal says why. */
+    const char *e = reply->str;
+    if (m->nparts && starts(e, "EXECABORT") && m->qerr[0]) e = m->qerr;
+    int moved = starts(e, "MOVED "), ask = starts(e, "ASK ");
     if (moved || ask) {
-        node *to = redirect_target(c, reply->str);
+        node *to = redirect_target(c, e);
         if (!to || ++m->redirects > c->opt.max_redirects) {
             char why[400];
-            snprintf(why, sizeof why, "%s (%s)", to ? "too many redirections" : "a redirection that names no node",
-                     reply->str);
-            finish(m, NULL, why);
+            snprintf(why, sizeof why, "%s (%s)", to ? "too many redirections" : "a redirection that names no node", e);
+            finish(m, NULL, why, NULL);
             return;
         }
         if (moved) {
@@ -247,15 +363,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
         dispatch(m);
         return;
     }
-    if (starts(reply->str, "TRYAGAIN") || starts(reply->str, "CLUSTERDOWN") || starts(reply->str, "LOADING") ||
-        starts(reply->str, "MASTERDOWN")) {
-        if (starts(reply->str, "CLUSTERDOWN")) refresh_soon(c);
+    if (starts(e, "TRYAGAIN") || starts(e, "CLUSTERDOWN") || starts(e, "LOADING") || starts(e, "MASTERDOWN")) {
+        if (starts(e, "CLUSTERDOWN")) refresh_soon(c);
         char why[400];
-        snprintf(why, sizeof why, "%s:%d: %s", n->addr.host, n->addr.port, reply->str);
+        snprintf(why, sizeof why, "%.60s:%d: %.320s", n->addr.host, n->addr.port, e);
         park(m, why);
         return;
     }
-    finish(m, reply, NULL);
+    finish(m, reply, NULL, n);
 }
 
 /* Send what waits and may go, fail what is past its deadline, and arm
@@ -271,11 +386,11 @@ static void on_kick(void *arg) {
         cmd *nx = m->next;
         m->prev = m->next = NULL;
         m->waiting = 0;
-        node *to = m->ask ? m->ask : m->slot < GE_CLUSTER_SLOTS ? c->owner[m->slot] : NULL;
+        node *to = dest(m);
         if (now >= m->deadline) {
             char why[400];
             snprintf(why, sizeof why, "%s%s", m->why, m->deadline ? " (gave up retrying)" : "");
-            finish(m, NULL, why);
+            finish(m, NULL, why, NULL);
         } else if (now >= m->not_before && node_served(to)) {
             dispatch(m);
         } else {
@@ -294,8 +409,7 @@ static void kick_soon(ge_cluster *c) {
     if (!c->closing) c->loop.timer_start(c->kick, 0);
 }
 
-void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, int flags, ge_cluster_cb cb,
-                     void *arg) {
+static cmd *cmd_new(ge_cluster *c, unsigned slot, size_t len, int flags, ge_cluster_cb cb, void *arg) {
     cmd *m = calloc(1, sizeof *m);
     if (!m) abort();
     m->c = c;
@@ -305,19 +419,92 @@ void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, 
     m->arg = arg;
     m->buf = malloc(len ? len : 1);
     if (!m->buf) abort();
-    if (len) memcpy(m->buf, buf, len);
     m->len = len;
     m->deadline = ge_now_ms() + c->opt.retry_ms;
+    return m;
+}
+
+static void cmd_go(ge_cluster *c, cmd *m) {
+    unsigned slot = m->slot;
     if (slot >= GE_CLUSTER_SLOTS) {
         fail_later(m, "slot %s%d is not a slot (0..16383)", "", (int)slot);
         return;
     }
     if (!ge_cluster_slot_served(c, slot)) {
+        node *o = c->owner[slot];
         if (!c->have_map) fail_later(m, "%sno slot map yet (slot %d)", "", (int)slot);
-        else fail_later(m, "%sslot %d has no reachable master", "", (int)slot);
+        else if (o && o->why[0]) {
+            char why[400];
+            snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.250s)", slot, o->addr.host,
+                     o->addr.port, o->why);
+            fail_soon(m, why);
+        } else fail_later(m, "%sslot %d has no reachable master", "", (int)slot);
         return;
     }
     dispatch(m);
+}
+
+void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, int flags, ge_cluster_cb cb,
+                     void *arg) {
+    cmd *m = cmd_new(c, slot, len, flags, cb, arg);
+    if (len) memcpy(m->buf, buf, len);
+    cmd_go(c, m);
+}
+
+static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec_[] = "*1\r\n$4\r\nEXEC\r\n";
+
+/* MULTI, cmds[0..n), EXEC in one buffer (malloc'd, *len set); part[0..n+2]
+ * (when not NULL) the offsets of its parts and its end. */
+static char *unit_build(const char *const *cmds, const size_t *lens, size_t n, size_t *len, size_t *part) {
+    size_t total = sizeof multi - 1 + sizeof exec_ - 1;
+    for (size_t i = 0; i < n; i++) total += lens[i];
+    char *b = malloc(total), *p = b;
+    if (!b) abort();
+    if (part) part[0] = 0;
+    memcpy(p, multi, sizeof multi - 1);
+    p += sizeof multi - 1;
+    for (size_t i = 0; i < n; i++) {
+        if (part) part[i + 1] = (size_t)(p - b);
+        memcpy(p, cmds[i], lens[i]);
+        p += lens[i];
+    }
+    if (part) part[n + 1] = (size_t)(p - b);
+    memcpy(p, exec_, sizeof exec_ - 1);
+    p += sizeof exec_ - 1;
+    if (part) part[n + 2] = (size_t)(p - b);
+    *len = total;
+    return b;
+}
+
+void ge_cluster_send_unit(ge_cluster *c, unsigned slot, const char *const *cmds, const size_t *lens, size_t n,
+                          int flags, ge_cluster_cb cb, void *arg) {
+    cmd *m = cmd_new(c, slot, 0, flags, cb, arg);
+    free(m->buf);
+    m->nparts = n + 2;
+    m->part = malloc((n + 3) * sizeof *m->part);
+    if (!m->part) abort();
+    m->buf = unit_build(cmds, lens, n, &m->len, m->part);
+    cmd_go(c, m);
+}
+
+void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *to, const char *buf, size_t len, ge_cluster_cb cb,
+                          void *arg) {
+    cmd *m = cmd_new(c, GE_CLUSTER_SLOTS, len, 0, cb, arg);
+    if (len) memcpy(m->buf, buf, len);
+    m->target = to;
+    if (!node_served(to)) {
+        char why[400];
+        snprintf(why, sizeof why, "%.100s:%d is not reachable%s%.250s", to->addr.host, to->addr.port, to->why[0] ? ": " : "",
+                 to->why);
+        fail_soon(m, why);
+        return;
+    }
+    dispatch(m);
+}
+
+const char *ge_cluster_node_addr(const ge_cluster_node *n, int *port) {
+    if (port) *port = n->addr.port;
+    return n->addr.host;
 }
 
 /* ---- nodes ------------------------------------------------------------------- */
@@ -326,6 +513,9 @@ static void node_down(node *n, const char *why) {
     ge_cluster *c = n->c;
     n->down = 1;
     n->connected = 0;
+    n->ready = 0;
+    n->setup_at = 0;
+    if (why != n->why) snprintf(n->why, sizeof n->why, "%s", why);
     if (!n->down_logged)
         ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d unreachable: %s (retrying)", n->addr.host,
                      n->addr.port, why);
@@ -351,6 +541,7 @@ static void on_node_connect(const redisAsyncContext *ac, int status) {
     n->down = 0;
     n->down_logged = 0;
     n->backoff = 0;
+    n->why[0] = '\0';
     kick_soon(n->c);
 }
 
@@ -364,12 +555,81 @@ static void on_node_disconnect(const redisAsyncContext *ac, int status) {
 static void on_auth(redisAsyncContext *ac, void *r, void *priv) {
     node *n = priv;
     redisReply *reply = r;
-    if (!reply || n->c->closing || reply->type != REDIS_REPLY_ERROR) return;
+    if (!reply || n->c->closing || reply->type != REDIS_REPLY_ERROR || ac != n->ac) return;
+    snprintf(n->why, sizeof n->why, "AUTH refused: %s", reply->str);
     if (!n->down_logged)
         ge_log_write(n->c->log, GE_LOG_ERROR, NULL, "redis cluster node %s:%d refused AUTH: %s", n->addr.host,
                      n->addr.port, reply->str);
     n->down_logged = 1;
     redisAsyncDisconnect(ac);
+}
+
+/* Close n's connection now: what is in flight on it is answered (reply
+ * NULL) with why, and n is down (opened again with back-off). */
+static void node_reset(node *n, const char *why) {
+    redisAsyncContext *ac = n->ac;
+    char w[256];
+    snprintf(w, sizeof w, "%s", why);
+    node_down(n, w);
+    n->ac = NULL;
+    if (!ac) return;
+    ac->data = NULL;
+    n->reset_why = w;
+    redisAsyncFree(ac);
+    n->reset_why = NULL;
+}
+
+/* The setup's EXEC answered: the owner accepts the node, or refuses it. */
+static void on_setup(redisAsyncContext *ac, void *r, void *priv) {
+    node *n = priv;
+    ge_cluster *c = n->c;
+    redisReply *reply = r;
+    if (!reply || c->closing || ac != n->ac) return;
+    n->setup_at = 0;
+    node_arm(n);
+    char why[256] = "";
+    int okay = reply->type == REDIS_REPLY_ARRAY;
+    if (!okay) snprintf(why, sizeof why, "setup failed: %s", reply->str ? reply->str : "no answer");
+    else if (c->opt.setup_done && c->opt.setup_done(c->opt.arg, n, reply, why, sizeof why) != 0) okay = 0;
+    if (okay) {
+        n->ready = 1;
+        kick_soon(c);
+        return;
+    }
+    if (!why[0]) snprintf(why, sizeof why, "refused by its setup");
+    if (!n->down_logged)
+        ge_log_write(c->log, GE_LOG_ERROR, NULL, "redis cluster node %s:%d not used: %s", n->addr.host, n->addr.port,
+                     why);
+    n->down_logged = 1;
+    /* Closed from the loop: not from inside hiredis's callback. */
+    snprintf(n->why, sizeof n->why, "%s", why);
+    n->refuse = 1;
+    c->loop.timer_start(n->dl, 0);
+}
+
+/* The oldest command in flight (or the setup) has waited too long, or a
+ * refused node's connection is to be closed. */
+static void on_node_deadline(void *arg) {
+    node *n = arg;
+    ge_cluster *c = n->c;
+    if (n->refuse) {
+        n->refuse = 0;
+        char why[256];
+        snprintf(why, sizeof why, "%s", n->why);
+        node_reset(n, why);
+        return;
+    }
+    uint64_t oldest = n->fhead ? n->fhead->sent_at : 0;
+    if (n->setup_at && (!oldest || n->setup_at < oldest)) oldest = n->setup_at;
+    if (!oldest || !c->opt.reply_timeout_ms) return;
+    if (ge_now_ms() < oldest + c->opt.reply_timeout_ms) {
+        node_arm(n);
+        return;
+    }
+    char why[256];
+    snprintf(why, sizeof why, "no answer from %.100s:%d within %u ms (connection reset)", n->addr.host, n->addr.port,
+             c->opt.reply_timeout_ms);
+    node_reset(n, why);
 }
 
 /* n's context, opened when there is none; NULL when it cannot be. */
@@ -393,6 +653,14 @@ static redisAsyncContext *node_conn(node *n) {
         if (c->username) redisAsyncCommand(ac, on_auth, n, "AUTH %s %s", c->username, c->password);
         else redisAsyncCommand(ac, on_auth, n, "AUTH %s", c->password);
     }
+    n->ready = !c->setup;
+    if (c->setup) {
+        const size_t *p = c->setup_part, k = c->nsetup_parts;
+        for (size_t i = 0; i + 1 < k; i++) redisAsyncFormattedCommand(ac, NULL, NULL, c->setup + p[i], p[i + 1] - p[i]);
+        redisAsyncFormattedCommand(ac, on_setup, n, c->setup + p[k - 1], p[k] - p[k - 1]);
+        n->setup_at = ge_now_ms();
+        node_arm(n);
+    }
     return ac;
 }
 
@@ -410,6 +678,7 @@ static node *node_get(ge_cluster *c, const char *host, int port) {
     snprintf(n->addr.host, sizeof n->addr.host, "%s", host);
     n->addr.port = port;
     n->retry = c->loop.timer_new(c->loop.data, on_node_retry, n);
+    n->dl = c->loop.timer_new(c->loop.data, on_node_deadline, n);
     n->next = c->nodes;
     c->nodes = n;
     return n;
@@ -570,6 +839,14 @@ ge_cluster *ge_cluster_new(const ge_loop *loop, const ge_cluster_options *opt, c
     if (!c->opt.retry_ms) c->opt.retry_ms = 1000;
     if (!c->opt.max_redirects) c->opt.max_redirects = 5;
     if (!c->opt.ask_timeout_ms) c->opt.ask_timeout_ms = 500;
+    c->opt.setup = NULL;
+    c->opt.setup_lens = NULL;
+    if (opt->nsetup) {
+        c->nsetup_parts = opt->nsetup + 2;
+        c->setup_part = malloc((opt->nsetup + 3) * sizeof *c->setup_part);
+        if (!c->setup_part) abort();
+        c->setup = unit_build(opt->setup, opt->setup_lens, opt->nsetup, &c->setup_len, c->setup_part);
+    }
     c->password = opt->password && *opt->password ? ge_xstrdup(opt->password) : NULL;
     c->username = c->password && opt->username && *opt->username ? ge_xstrdup(opt->username) : NULL;
     c->seeds = seeds;
@@ -587,9 +864,10 @@ void ge_cluster_free(ge_cluster *c) {
     c->loop.timer_free(c->kick);
     c->loop.timer_free(c->q_retry);
     ge_cluster_ask_free(c->ask);
-    while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing");
+    while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing", NULL);
     for (node *n = c->nodes; n; n = n->next) {
         c->loop.timer_free(n->retry);
+        c->loop.timer_free(n->dl);
         redisAsyncContext *ac = n->ac;
         n->ac = NULL;
         if (ac) {
@@ -603,6 +881,8 @@ void ge_cluster_free(ge_cluster *c) {
         free(n);
     }
     free(c->seeds);
+    free(c->setup);
+    free(c->setup_part);
     free(c->username);
     free(c->password);
     free(c);
