@@ -200,6 +200,8 @@ static void park(cmd *m, const char *why) {
     ge_cluster *c = m->c;
     uint64_t now = ge_now_ms();
     fifo_unlink(m);
+    m->redirects = 0; /* sent again from the start: a TRYAGAIN after an ASK is no loop */
+    m->ask = NULL;
     if (why) snprintf(m->why, sizeof m->why, "%s", why);
     m->backoff = m->backoff ? m->backoff * 2 : CMD_BACKOFF_MIN_MS;
     if (m->backoff > CMD_BACKOFF_MAX_MS) m->backoff = CMD_BACKOFF_MAX_MS;
@@ -387,6 +389,9 @@ static void on_kick(void *arg) {
         m->prev = m->next = NULL;
         m->waiting = 0;
         node *to = dest(m);
+        if (to && to->down && to->why[0] && !m->target)
+            snprintf(m->why, sizeof m->why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot,
+                     to->addr.host, to->addr.port, to->why);
         if (now >= m->deadline) {
             char why[400];
             snprintf(why, sizeof why, "%s%s", m->why, m->deadline ? " (gave up retrying)" : "");

@@ -51,17 +51,29 @@ typedef struct res {
     long long integer;
     char str[512];
     char err[512];
+    ge_cluster_node *node; /* the master that answered */
+    size_t elements;       /* an array's: the first 4 of them below */
+    int etype[4];
+    long long eint[4];
+    char estr[4][128];
 } res;
 
 static void on_res(void *arg, redisReply *r, const char *err, ge_cluster_node *node) {
-    (void)node;
     res *o = arg;
     o->calls++;
     o->done = 1;
     o->type = r ? r->type : -1;
+    o->node = node;
     o->str[0] = o->err[0] = '\0';
     if (r && r->str) snprintf(o->str, sizeof o->str, "%.*s", (int)r->len, r->str);
     if (r) o->integer = r->integer;
+    o->elements = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    for (size_t i = 0; i < o->elements && i < 4; i++) {
+        redisReply *e = r->element[i];
+        o->etype[i] = e->type;
+        o->eint[i] = e->integer;
+        snprintf(o->estr[i], sizeof o->estr[i], "%.*s", e->str ? (int)e->len : 0, e->str ? e->str : "");
+    }
     if (err) snprintf(o->err, sizeof o->err, "%s", err);
 }
 
