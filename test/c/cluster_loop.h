@@ -33,13 +33,13 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Run the loop until *flag or limit_ms(ms) passed; *flag. */
-static int run_until(const int *flag, long ms) {
+static inline int run_until(const int *flag, long ms) {
     long end = now_ms() + limit_ms(ms);
     while (!*flag && now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
     return *flag;
 }
 
-static void run_for(long ms) {
+static inline void run_for(long ms) {
     long end = now_ms() + ms;
     while (now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
 }
@@ -58,7 +58,7 @@ typedef struct res {
     char estr[4][128];
 } res;
 
-static void on_res(void *arg, redisReply *r, const char *err, ge_cluster_node *node) {
+static inline void on_res(void *arg, redisReply *r, const char *err, ge_cluster_node *node) {
     res *o = arg;
     o->calls++;
     o->done = 1;
@@ -79,7 +79,7 @@ static void on_res(void *arg, redisReply *r, const char *err, ge_cluster_node *n
 
 /* Send a printf-formatted command (hiredis's formatter) for slot; the
  * callback's result, waited for up to 10 s. */
-static res cmd_slot(ge_cluster *c, unsigned slot, int flags, const char *fmt, ...) {
+static inline res cmd_slot(ge_cluster *c, unsigned slot, int flags, const char *fmt, ...) {
     res o;
     memset(&o, 0, sizeof o);
     char *buf = NULL;
@@ -96,7 +96,7 @@ static res cmd_slot(ge_cluster *c, unsigned slot, int flags, const char *fmt, ..
 /* SET/GET-like commands on one key: the key's own slot. */
 #define cmd_key(c, key, ...) cmd_slot((c), ge_cluster_keyslot((key), strlen(key)), 0, __VA_ARGS__)
 
-static ge_cluster *cluster_new_auth(int seed_port, const char *user, const char *password) {
+static inline ge_cluster *cluster_new_auth(int seed_port, const char *user, const char *password) {
     char seeds[64];
     snprintf(seeds, sizeof seeds, "127.0.0.1:%d", seed_port);
     ge_cluster_options o = {0};
@@ -109,7 +109,7 @@ static ge_cluster *cluster_new_auth(int seed_port, const char *user, const char 
     return c;
 }
 
-static ge_cluster *cluster_new(int seed_port) { return cluster_new_auth(seed_port, NULL, NULL); }
+static inline ge_cluster *cluster_new(int seed_port) { return cluster_new_auth(seed_port, NULL, NULL); }
 
 static struct event *cl_tick;
 
