@@ -422,7 +422,7 @@ static cmd *cmd_new(ge_cluster *c, unsigned slot, size_t len, int flags, ge_clus
     m->flags = flags;
     m->cb = cb;
     m->arg = arg;
-    m->buf = malloc(len ? len : 1);
+    m->buf = calloc(1, len + 1); /* NUL-terminated: hiredis looks at the byte after a command */
     if (!m->buf) abort();
     m->len = len;
     m->deadline = ge_now_ms() + c->opt.retry_ms;
@@ -463,7 +463,7 @@ static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec_[] = "*1\r\n$4\r\nEXEC
 static char *unit_build(const char *const *cmds, const size_t *lens, size_t n, size_t *len, size_t *part) {
     size_t total = sizeof multi - 1 + sizeof exec_ - 1;
     for (size_t i = 0; i < n; i++) total += lens[i];
-    char *b = malloc(total), *p = b;
+    char *b = malloc(total + 1), *p = b; /* NUL-terminated: hiredis looks at the byte after a command */
     if (!b) abort();
     if (part) part[0] = 0;
     memcpy(p, multi, sizeof multi - 1);
@@ -477,6 +477,7 @@ static char *unit_build(const char *const *cmds, const size_t *lens, size_t n, s
     memcpy(p, exec_, sizeof exec_ - 1);
     p += sizeof exec_ - 1;
     if (part) part[n + 2] = (size_t)(p - b);
+    *p = '\0';
     *len = total;
     return b;
 }

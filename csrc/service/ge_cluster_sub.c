@@ -217,10 +217,11 @@ static int send_pair(redisAsyncContext *ac, void *priv, const char *c1, const ch
     int nb = redisFormatCommand(&b, "%s %b", c2, h->name, h->len);
     int rc = -1;
     if (na > 0 && nb > 0) {
-        char *buf = malloc((size_t)na + (size_t)nb);
+        char *buf = malloc((size_t)na + (size_t)nb + 1); /* hiredis reads it as a C string */
         if (!buf) abort();
         memcpy(buf, a, (size_t)na);
         memcpy(buf + na, b, (size_t)nb);
+        buf[na + nb] = '\0';
         rc = redisAsyncFormattedCommand(ac, on_push, priv, buf, (size_t)na + (size_t)nb) == REDIS_OK ? 0 : -1;
         free(buf);
     }

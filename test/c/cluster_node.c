@@ -152,7 +152,7 @@ static void follow_up(redis_cluster *rc, ge_cluster *c) {
     unsigned os = ge_cluster_keyslot(other, strlen(other));
     int op = 0;
     for (int t = 0; t < 50 && rc_slot_master(rc->node[0].port, os) == port; t++) {
-        static char keys[50][16];
+        static char keys[50][24];
         snprintf(keys[t], sizeof keys[t], "fu:{z%d}", t);
         other = keys[t];
         os = ge_cluster_keyslot(other, strlen(other));
