@@ -1,16 +1,16 @@
 /* Commands routed to Redis Cluster's masters (ge_cluster.h): the
- * commands and the redirections they follow, the nodes and their
- * connections, the slot map and when it is asked for. Calls
- * ge_cluster_ask.c (one round of questions, which answers by callback)
- * and ge_cluster_map.c (the seed list); nothing else calls back in but
- * hiredis and the loop.
+ * commands and the redirections they follow, units, the slot map and when
+ * it is asked for, the life cycle. Calls ge_cluster_node.c (each master's
+ * connection), ge_cluster_ask.c (one round of questions, which answers by
+ * callback) and ge_cluster_map.c (the seed list); nothing else calls back
+ * in but hiredis, the loop and the nodes' two hooks.
  *
  * Ownership: the cluster owns its nodes (a list, freed with it; a node
  * is never freed before, so a pointer to one stays valid), each node its
  * hiredis context, and every command under way (from ge_cluster_send to
  * its callback). A command is in exactly one place: in flight on one
- * node's context (hiredis holds it as the callback's argument), or in the
- * waiting list. */
+ * node's context (hiredis holds it as the callback's argument; the node
+ * lists it, oldest first), or in the waiting list. */
 #include "ge_cluster.h"
 
 #include <hiredis/async.h>
@@ -19,91 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_cluster_ask.h"
-#include "ge_cluster_map.h"
-#include "ge_cluster_slot.h"
+#include "ge_cluster_priv.h"
 #include "ge_str.h"
 #include "ge_time.h"
 
-#define NODE_BACKOFF_MIN_MS 50
-#define NODE_BACKOFF_MAX_MS 1000
 #define MAP_BACKOFF_MIN_MS 100
 #define MAP_BACKOFF_MAX_MS 1000
 #define MAP_MIN_GAP_MS 20 /* between two questions: a burst of MOVEDs asks once */
 #define CMD_BACKOFF_MIN_MS 10
 #define CMD_BACKOFF_MAX_MS 200
 
-typedef struct ge_cluster_node node;
-typedef struct cmd cmd;
-
-struct ge_cluster_node {
-    ge_cluster *c;
-    node *next;
-    ge_cluster_addr addr;
-    char id[48];
-    redisAsyncContext *ac;
-    int connected; /* ac's connection was established */
-    int down;      /* the last connection could not be opened or was lost */
-    int down_logged;
-    unsigned slots; /* how many slots the map gives it */
-    unsigned backoff;
-    ge_loop_timer *retry;
-    int refuse;       /* its setup was refused: the connection is to be closed */
-    int ready;        /* the connection's setup was accepted (or there is none): commands may go */
-    uint64_t setup_at; /* when the setup was sent, 0 when none is under way */
-    char why[256];    /* why it is down, "" when not told */
-    cmd *fhead, *ftail; /* commands in flight on ac, oldest first */
-    ge_loop_timer *dl;  /* the oldest command's (or the setup's) deadline */
-    const char *reset_why; /* while its connection is reset: why (the commands in flight fail with it) */
-};
-
-struct cmd {
-    ge_cluster *c;
-    cmd *prev, *next; /* in the waiting list */
-    int waiting;
-    unsigned slot;
-    int flags;
-    ge_cluster_cb cb;
-    void *arg;
-    char *buf;
-    size_t len;
-    uint64_t deadline, not_before; /* ge_now_ms */
-    unsigned redirects, backoff;
-    node *ask; /* the next send goes there, after ASKING */
-    node *on;  /* in flight there */
-    node *target; /* ge_cluster_send_node: only there, no redirection, not sent again */
-    cmd *fprev, *fnext; /* in on's in-flight list */
-    uint64_t sent_at;
-    size_t nparts;  /* a unit: MULTI, the commands, EXEC (else 0) */
-    size_t *part;   /* a unit: part i is buf[part[i]..part[i+1]) */
-    char qerr[320]; /* a unit: the first error a part got when queued */
-    char why[320];
-};
-
-struct ge_cluster {
-    ge_loop loop;
-    const ge_log *log;
-    ge_cluster_options opt;
-    char *username, *password;
-    char *setup;        /* MULTI, the setup commands, EXEC; NULL for none */
-    size_t setup_len, nsetup_parts, *setup_part;
-    ge_cluster_addr *seeds;
-    size_t nseeds;
-    node *nodes;
-    node *owner[GE_CLUSTER_SLOTS];
-    int have_map;
-    cmd *wait_head, *wait_tail;
-    ge_loop_timer *kick;
-    int closing;
-    ge_cluster_counts counts;
-    /* asking for the map */
-    ge_cluster_ask *ask;
-    int again; /* asked for again while a round was under way */
-    ge_loop_timer *q_retry;
-    unsigned q_backoff;
-    uint64_t q_done; /* when the last round ended */
-    int down_logged;
-};
 
 static void refresh_soon(ge_cluster *c);
 static void kick_soon(ge_cluster *c);
@@ -131,45 +56,6 @@ static void wait_push(cmd *m) {
     m->waiting = 1;
 }
 
-/* ---- in flight: each node's commands, oldest first, and their deadline ---- */
-
-static void node_arm(node *n) {
-    ge_cluster *c = n->c;
-    if (c->closing) return; /* its timer may be freed */
-    uint64_t oldest = n->fhead ? n->fhead->sent_at : 0;
-    if (n->setup_at && (!oldest || n->setup_at < oldest)) oldest = n->setup_at;
-    if (!c->opt.reply_timeout_ms || !oldest) {
-        c->loop.timer_stop(n->dl);
-        return;
-    }
-    uint64_t at = oldest + c->opt.reply_timeout_ms, now = ge_now_ms();
-    c->loop.timer_start(n->dl, at > now ? at - now : 0);
-}
-
-static void fifo_push(node *n, cmd *m) {
-    m->on = n;
-    m->sent_at = ge_now_ms();
-    m->fnext = NULL;
-    m->fprev = n->ftail;
-    if (n->ftail) n->ftail->fnext = m;
-    else n->fhead = m;
-    n->ftail = m;
-    if (n->fhead == m) node_arm(n);
-}
-
-static void fifo_unlink(cmd *m) {
-    node *n = m->on;
-    if (!n) return;
-    int head = n->fhead == m;
-    if (m->fprev) m->fprev->fnext = m->fnext;
-    else n->fhead = m->fnext;
-    if (m->fnext) m->fnext->fprev = m->fprev;
-    else n->ftail = m->fprev;
-    m->fprev = m->fnext = NULL;
-    m->on = NULL;
-    if (head) node_arm(n);
-}
-
 static void finish(cmd *m, redisReply *r, const char *err, node *by) {
     wait_unlink(m);
     if (!r) m->c->counts.failed++;
@@ -190,7 +76,7 @@ static void fail_later(cmd *m, const char *fmt, const char *a, int b) {
 
 /* Fail m from the loop with why (copied). */
 static void fail_soon(cmd *m, const char *why) {
-    fifo_unlink(m);
+    ge_cluster_inflight_unlink(m);
     fail_later(m, "%s%.0d", why, 0);
 }
 
@@ -199,7 +85,7 @@ static void fail_soon(cmd *m, const char *why) {
 static void park(cmd *m, const char *why) {
     ge_cluster *c = m->c;
     uint64_t now = ge_now_ms();
-    fifo_unlink(m);
+    ge_cluster_inflight_unlink(m);
     m->redirects = 0; /* sent again from the start: a TRYAGAIN after an ASK is no loop */
     m->ask = NULL;
     if (why) snprintf(m->why, sizeof m->why, "%s", why);
@@ -211,7 +97,6 @@ static void park(cmd *m, const char *why) {
     kick_soon(c);
 }
 
-static int node_served(const node *n) { return n && !n->down; }
 
 /* Where m goes next: its node, its ASK target or its slot's master. */
 static node *dest(const cmd *m) {
@@ -222,7 +107,7 @@ static node *dest(const cmd *m) {
 
 /* Waits, without back-off, for n's setup to end (kick_soon then). */
 static void hold(cmd *m, const node *n) {
-    fifo_unlink(m);
+    ge_cluster_inflight_unlink(m);
     if (!m->why[0]) snprintf(m->why, sizeof m->why, "%s:%d: its connection's setup did not end", n->addr.host, n->addr.port);
     m->not_before = 0;
     wait_push(m);
@@ -230,14 +115,13 @@ static void hold(cmd *m, const node *n) {
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv);
 static void on_queued(redisAsyncContext *ac, void *r, void *priv);
-static redisAsyncContext *node_conn(node *n);
 
 /* Send m to where it goes (dest); parks it when that cannot take it now,
  * holds it while that node's setup is under way. */
 static void dispatch(cmd *m) {
     node *n = dest(m);
     char why[320];
-    if (!node_served(n)) {
+    if (!ge_cluster_node_served(n)) {
         if (m->target) snprintf(why, sizeof why, "%.100s:%d is not reachable: %.180s", n->addr.host, n->addr.port, n->why);
         else if (n && n->why[0])
             snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot, n->addr.host,
@@ -248,7 +132,7 @@ static void dispatch(cmd *m) {
         return;
     }
     snprintf(why, sizeof why, "the connection to %s:%d could not be opened", n->addr.host, n->addr.port);
-    redisAsyncContext *ac = node_conn(n);
+    redisAsyncContext *ac = ge_cluster_node_conn(n);
     if (ac && !n->ready) {
         hold(m, n);
         return;
@@ -272,7 +156,7 @@ static void dispatch(cmd *m) {
         redisAsyncFormattedCommand(ac, on_reply, m, m->buf, m->len);
     }
     m->ask = NULL; /* ASK is for one command */
-    fifo_push(n, m);
+    ge_cluster_inflight_push(n, m);
 }
 
 /* A part of a unit was queued, or refused (MOVED, ASK, TRYAGAIN...
@@ -285,7 +169,6 @@ static void on_queued(redisAsyncContext *ac, void *r, void *priv) {
         snprintf(m->qerr, sizeof m->qerr, "%s", reply->str);
 }
 
-static node *node_get(ge_cluster *c, const char *host, int port);
 
 /* "MOVED 3999 127.0.0.1:6381" / "ASK ...": the node named, or NULL. */
 static node *redirect_target(ge_cluster *c, const char *s) {
@@ -296,7 +179,7 @@ static node *redirect_target(ge_cluster *c, const char *s) {
         free(a);
         return NULL;
     }
-    node *n = node_get(c, a->host, a->port);
+    node *n = ge_cluster_node_get(c, a->host, a->port);
     free(a);
     return n;
 }
@@ -309,7 +192,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
     ge_cluster *c = m->c;
     redisReply *reply = r;
     node *n = m->on;
-    fifo_unlink(m);
+    ge_cluster_inflight_unlink(m);
     if (c->closing) {
         finish(m, NULL, "the cluster client is closing", NULL);
         return;
@@ -396,7 +279,7 @@ static void on_kick(void *arg) {
             char why[400];
             snprintf(why, sizeof why, "%s%s", m->why, m->deadline ? " (gave up retrying)" : "");
             finish(m, NULL, why, NULL);
-        } else if (now >= m->not_before && node_served(to)) {
+        } else if (now >= m->not_before && ge_cluster_node_served(to)) {
             dispatch(m);
         } else {
             wait_push(m);
@@ -498,7 +381,7 @@ void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *to, const char *buf, s
     cmd *m = cmd_new(c, GE_CLUSTER_SLOTS, len, 0, cb, arg);
     if (len) memcpy(m->buf, buf, len);
     m->target = to;
-    if (!node_served(to)) {
+    if (!ge_cluster_node_served(to)) {
         char why[400];
         snprintf(why, sizeof why, "%.100s:%d is not reachable%s%.250s", to->addr.host, to->addr.port, to->why[0] ? ": " : "",
                  to->why);
@@ -508,194 +391,12 @@ void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *to, const char *buf, s
     dispatch(m);
 }
 
-const char *ge_cluster_node_addr(const ge_cluster_node *n, int *port) {
-    if (port) *port = n->addr.port;
-    return n->addr.host;
-}
-
-/* ---- nodes ------------------------------------------------------------------- */
-
-static void node_down(node *n, const char *why) {
-    ge_cluster *c = n->c;
-    n->down = 1;
-    n->connected = 0;
-    n->ready = 0;
-    n->setup_at = 0;
-    if (why != n->why) snprintf(n->why, sizeof n->why, "%s", why);
-    if (!n->down_logged)
-        ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d unreachable: %s (retrying)", n->addr.host,
-                     n->addr.port, why);
-    n->down_logged = 1;
-    n->backoff = n->backoff ? n->backoff * 2 : NODE_BACKOFF_MIN_MS;
-    if (n->backoff > NODE_BACKOFF_MAX_MS) n->backoff = NODE_BACKOFF_MAX_MS;
-    if (n->slots) c->loop.timer_start(n->retry, n->backoff);
-    refresh_soon(c); /* its slots may have a new master */
-}
-
-static void on_node_connect(const redisAsyncContext *ac, int status) {
-    node *n = ac->data;
-    if (!n || n->c->closing) return;
-    if (status != REDIS_OK) {
-        n->ac = NULL; /* hiredis frees it after this call */
-        node_down(n, ac->errstr);
-        return;
-    }
-    n->connected = 1;
-    if (n->down)
-        ge_log_write(n->c->log, GE_LOG_INFO, NULL, "redis cluster node %s:%d reachable again", n->addr.host,
-                     n->addr.port);
-    n->down = 0;
-    n->down_logged = 0;
-    n->backoff = 0;
-    n->why[0] = '\0';
-    kick_soon(n->c);
-}
-
-static void on_node_disconnect(const redisAsyncContext *ac, int status) {
-    node *n = ac->data;
-    if (!n || n->c->closing) return;
-    n->ac = NULL;
-    node_down(n, status == REDIS_OK ? "closed" : ac->errstr);
-}
-
-static void on_auth(redisAsyncContext *ac, void *r, void *priv) {
-    node *n = priv;
-    redisReply *reply = r;
-    if (!reply || n->c->closing || reply->type != REDIS_REPLY_ERROR || ac != n->ac) return;
-    snprintf(n->why, sizeof n->why, "AUTH refused: %s", reply->str);
-    if (!n->down_logged)
-        ge_log_write(n->c->log, GE_LOG_ERROR, NULL, "redis cluster node %s:%d refused AUTH: %s", n->addr.host,
-                     n->addr.port, reply->str);
-    n->down_logged = 1;
-    redisAsyncDisconnect(ac);
-}
-
-/* Close n's connection now: what is in flight on it is answered (reply
- * NULL) with why, and n is down (opened again with back-off). */
-static void node_reset(node *n, const char *why) {
-    redisAsyncContext *ac = n->ac;
-    char w[256];
-    snprintf(w, sizeof w, "%s", why);
-    node_down(n, w);
-    n->ac = NULL;
-    if (!ac) return;
-    ac->data = NULL;
-    n->reset_why = w;
-    redisAsyncFree(ac);
-    n->reset_why = NULL;
-}
-
-/* The setup's EXEC answered: the owner accepts the node, or refuses it. */
-static void on_setup(redisAsyncContext *ac, void *r, void *priv) {
-    node *n = priv;
-    ge_cluster *c = n->c;
-    redisReply *reply = r;
-    if (!reply || c->closing || ac != n->ac) return;
-    n->setup_at = 0;
-    node_arm(n);
-    char why[256] = "";
-    int okay = reply->type == REDIS_REPLY_ARRAY;
-    if (!okay) snprintf(why, sizeof why, "setup failed: %s", reply->str ? reply->str : "no answer");
-    else if (c->opt.setup_done && c->opt.setup_done(c->opt.arg, n, reply, why, sizeof why) != 0) okay = 0;
-    if (okay) {
-        n->ready = 1;
-        kick_soon(c);
-        return;
-    }
-    if (!why[0]) snprintf(why, sizeof why, "refused by its setup");
-    if (!n->down_logged)
-        ge_log_write(c->log, GE_LOG_ERROR, NULL, "redis cluster node %s:%d not used: %s", n->addr.host, n->addr.port,
-                     why);
-    n->down_logged = 1;
-    /* Closed from the loop: not from inside hiredis's callback. */
-    snprintf(n->why, sizeof n->why, "%s", why);
-    n->refuse = 1;
-    c->loop.timer_start(n->dl, 0);
-}
-
-/* The oldest command in flight (or the setup) has waited too long, or a
- * refused node's connection is to be closed. */
-static void on_node_deadline(void *arg) {
-    node *n = arg;
-    ge_cluster *c = n->c;
-    if (n->refuse) {
-        n->refuse = 0;
-        char why[256];
-        snprintf(why, sizeof why, "%s", n->why);
-        node_reset(n, why);
-        return;
-    }
-    uint64_t oldest = n->fhead ? n->fhead->sent_at : 0;
-    if (n->setup_at && (!oldest || n->setup_at < oldest)) oldest = n->setup_at;
-    if (!oldest || !c->opt.reply_timeout_ms) return;
-    if (ge_now_ms() < oldest + c->opt.reply_timeout_ms) {
-        node_arm(n);
-        return;
-    }
-    char why[256];
-    snprintf(why, sizeof why, "no answer from %.100s:%d within %u ms (connection reset)", n->addr.host, n->addr.port,
-             c->opt.reply_timeout_ms);
-    node_reset(n, why);
-}
-
-/* n's context, opened when there is none; NULL when it cannot be. */
-static redisAsyncContext *node_conn(node *n) {
-    ge_cluster *c = n->c;
-    if (n->ac) return n->ac;
-    redisAsyncContext *ac = redisAsyncConnect(n->addr.host, n->addr.port);
-    if (!ac || ac->err || c->loop.redis_attach(c->loop.data, ac) != 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        node_down(n, why);
-        return NULL;
-    }
-    ac->data = n;
-    redisAsyncSetConnectCallback(ac, on_node_connect);
-    redisAsyncSetDisconnectCallback(ac, on_node_disconnect);
-    n->ac = ac;
-    n->connected = 0;
-    if (c->password) {
-        if (c->username) redisAsyncCommand(ac, on_auth, n, "AUTH %s %s", c->username, c->password);
-        else redisAsyncCommand(ac, on_auth, n, "AUTH %s", c->password);
-    }
-    n->ready = !c->setup;
-    if (c->setup) {
-        const size_t *p = c->setup_part, k = c->nsetup_parts;
-        for (size_t i = 0; i + 1 < k; i++) redisAsyncFormattedCommand(ac, NULL, NULL, c->setup + p[i], p[i + 1] - p[i]);
-        redisAsyncFormattedCommand(ac, on_setup, n, c->setup + p[k - 1], p[k] - p[k - 1]);
-        n->setup_at = ge_now_ms();
-        node_arm(n);
-    }
-    return ac;
-}
-
-static void on_node_retry(void *arg) {
-    node *n = arg;
-    if (n->slots && !n->ac) node_conn(n);
-}
-
-static node *node_get(ge_cluster *c, const char *host, int port) {
-    for (node *n = c->nodes; n; n = n->next)
-        if (n->addr.port == port && strcmp(n->addr.host, host) == 0) return n;
-    node *n = calloc(1, sizeof *n);
-    if (!n) abort();
-    n->c = c;
-    snprintf(n->addr.host, sizeof n->addr.host, "%s", host);
-    n->addr.port = port;
-    n->retry = c->loop.timer_new(c->loop.data, on_node_retry, n);
-    n->dl = c->loop.timer_new(c->loop.data, on_node_deadline, n);
-    n->next = c->nodes;
-    c->nodes = n;
-    return n;
-}
-
 /* ---- the map ------------------------------------------------------------------ */
 
 /* Is every slot served? Else the map is asked for again after a while. */
 static int map_complete(const ge_cluster *c) {
     for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++)
-        if (!node_served(c->owner[s])) return 0;
+        if (!ge_cluster_node_served(c->owner[s])) return 0;
     return 1;
 }
 
@@ -703,7 +404,7 @@ static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n, const ge
     node **next = calloc(GE_CLUSTER_SLOTS, sizeof *next);
     if (!next) abort();
     for (long i = 0; i < n; i++) {
-        node *o = node_get(c, g[i].master.host, g[i].master.port);
+        node *o = ge_cluster_node_get(c, g[i].master.host, g[i].master.port);
         if (g[i].id[0]) snprintf(o->id, sizeof o->id, "%s", g[i].id);
         for (unsigned s = g[i].start; s <= g[i].end; s++) next[s] = o;
     }
@@ -797,7 +498,7 @@ void ge_cluster_refresh(ge_cluster *c) { refresh_soon(c); }
 int ge_cluster_has_map(const ge_cluster *c) { return c->have_map; }
 
 int ge_cluster_slot_served(const ge_cluster *c, unsigned slot) {
-    return slot < GE_CLUSTER_SLOTS && node_served(c->owner[slot]);
+    return slot < GE_CLUSTER_SLOTS && ge_cluster_node_served(c->owner[slot]);
 }
 
 int ge_cluster_slot_master(const ge_cluster *c, unsigned slot, const char **host, int *port) {
@@ -814,7 +515,7 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
         if (n < max) {
             unsigned first = 0;
             while (first < GE_CLUSTER_SLOTS - 1 && c->owner[first] != o) first++;
-            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down, first};
+            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down && o->ready, first};
         }
         n++;
     }
@@ -824,7 +525,7 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
 void ge_cluster_counts_get(const ge_cluster *c, ge_cluster_counts *out) {
     *out = c->counts;
     out->slots_served = 0;
-    for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++) out->slots_served += node_served(c->owner[s]);
+    for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++) out->slots_served += ge_cluster_node_served(c->owner[s]);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -859,6 +560,8 @@ ge_cluster *ge_cluster_new(const ge_loop *loop, const ge_cluster_options *opt, c
     c->nseeds = (size_t)n;
     c->kick = loop->timer_new(loop->data, on_kick, c);
     c->q_retry = loop->timer_new(loop->data, on_q_retry, c);
+    c->node_up = kick_soon;
+    c->node_lost = refresh_soon;
     c->ask = ge_cluster_ask_new(loop, log, c->username, c->password, c->opt.ask_timeout_ms, on_answer, c);
     refresh_start(c);
     return c;
@@ -871,21 +574,7 @@ void ge_cluster_free(ge_cluster *c) {
     c->loop.timer_free(c->q_retry);
     ge_cluster_ask_free(c->ask);
     while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing", NULL);
-    for (node *n = c->nodes; n; n = n->next) {
-        c->loop.timer_free(n->retry);
-        c->loop.timer_free(n->dl);
-        redisAsyncContext *ac = n->ac;
-        n->ac = NULL;
-        if (ac) {
-            ac->data = NULL;
-            redisAsyncFree(ac); /* its commands are answered NULL: on_reply fails them */
-        }
-    }
-    while (c->nodes) {
-        node *n = c->nodes;
-        c->nodes = n->next;
-        free(n);
-    }
+    ge_cluster_nodes_free(c);
     free(c->seeds);
     free(c->setup);
     free(c->setup_part);

@@ -166,7 +166,7 @@ typedef struct ge_cluster_shard {
     int port;
     const char *id;     /* its node id, "" when not told; borrowed likewise */
     unsigned slots;     /* how many slots the map says it serves */
-    int reachable;      /* its command connection is open and not known to be down */
+    int reachable;      /* its command connection is open, set up, and not known to be down */
     unsigned first_slot; /* the lowest slot it serves: a command for that slot reaches this master
                             (per-master work: SCAN, the write probe) */
 } ge_cluster_shard;
