@@ -101,8 +101,8 @@ static void park(cmd *m, const char *why) {
 /* Where m goes next: its node, its ASK target or its slot's master. */
 static node *dest(const cmd *m) {
     if (m->target) return m->target;
-    if (m->ask) return m->ask;
-    return m->slot < GE_CLUSTER_SLOTS ? m->c->owner[m->slot] : NULL;
+    node *n = m->ask ? m->ask : m->slot < GE_CLUSTER_SLOTS ? m->c->owner[m->slot] : NULL;
+    return n && (m->flags & GE_CLUSTER_SECOND) ? ge_cluster_node_twin(n) : n;
 }
 
 /* Waits, without back-off, for n's setup to end (kick_soon then). */
@@ -414,8 +414,9 @@ static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n, const ge
     for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++)
         if (next[s]) next[s]->slots++;
     free(next);
-    for (node *o = c->nodes; o; o = o->next)
-        if (o->slots && o->down && !o->ac) c->loop.timer_start(o->retry, o->backoff);
+    for (int twins = 0; twins < 2; twins++)
+        for (node *o = twins ? c->twins : c->nodes; o; o = o->next)
+            if (ge_cluster_node_slots(o) && o->down && !o->ac) c->loop.timer_start(o->retry, o->backoff);
     c->have_map = 1;
     c->counts.refreshes++;
     if (c->down_logged)

@@ -61,8 +61,14 @@
  * GE_CLUSTER_RESEND, is sent again once a connection is open again. Set
  * it above every blocking command's own time (WAIT's, BLPOP's).
  *
+ * Each master has a second connection for commands marked
+ * GE_CLUSTER_SECOND (opened when first used, with AUTH and the setup:
+ * setup_done is called for it too): a publish and its WAIT go there, and
+ * WAIT, which holds up its connection's later commands until it returns,
+ * does not hold up the reads of the first.
+ *
  * Sharded pub/sub is ge_cluster_sub.h's. Not yet: TLS (hiredis 0.14 has
- * none), reading from replicas, a second connection per master. */
+ * none), reading from replicas. */
 #ifndef GE_CLUSTER_H
 #define GE_CLUSTER_H
 
@@ -110,6 +116,8 @@ typedef struct ge_cluster_options {
 
 /* ge_cluster_send flags. */
 #define GE_CLUSTER_RESEND 1 /* send again after a lost connection too: only for commands safe to run twice */
+#define GE_CLUSTER_SECOND 2 /* on the master's second connection (made when first used, set up like the first):
+                               a write followed by WAIT there holds up no other command */
 
 /* 0 when list is a seed list ge_cluster_new accepts, else -1. */
 int ge_cluster_seeds_valid(const char *list);

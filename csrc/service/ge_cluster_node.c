@@ -77,7 +77,7 @@ static void node_down(node *n, const char *why) {
     n->down_logged = 1;
     n->backoff = n->backoff ? n->backoff * 2 : NODE_BACKOFF_MIN_MS;
     if (n->backoff > NODE_BACKOFF_MAX_MS) n->backoff = NODE_BACKOFF_MAX_MS;
-    if (n->slots) c->loop.timer_start(n->retry, n->backoff);
+    if (ge_cluster_node_slots(n)) c->loop.timer_start(n->retry, n->backoff);
     c->node_lost(c); /* its slots may have a new master */
 }
 
@@ -221,12 +221,21 @@ redisAsyncContext *ge_cluster_node_conn(node *n) {
 
 static void on_node_retry(void *arg) {
     node *n = arg;
-    if (n->slots && !n->ac) ge_cluster_node_conn(n);
+    if (ge_cluster_node_slots(n) && !n->ac) ge_cluster_node_conn(n);
 }
+
+static node *node_new(ge_cluster *c, const char *host, int port);
 
 node *ge_cluster_node_get(ge_cluster *c, const char *host, int port) {
     for (node *n = c->nodes; n; n = n->next)
         if (n->addr.port == port && strcmp(n->addr.host, host) == 0) return n;
+    node *n = node_new(c, host, port);
+    n->next = c->nodes;
+    c->nodes = n;
+    return n;
+}
+
+static node *node_new(ge_cluster *c, const char *host, int port) {
     node *n = calloc(1, sizeof *n);
     if (!n) abort();
     n->c = c;
@@ -234,14 +243,24 @@ node *ge_cluster_node_get(ge_cluster *c, const char *host, int port) {
     n->addr.port = port;
     n->retry = c->loop.timer_new(c->loop.data, on_node_retry, n);
     n->dl = c->loop.timer_new(c->loop.data, on_node_deadline, n);
-    n->next = c->nodes;
-    c->nodes = n;
     return n;
 }
 
+node *ge_cluster_node_twin(node *n) {
+    if (n->primary) return n;
+    if (n->twin) return n->twin;
+    ge_cluster *c = n->c;
+    node *t = node_new(c, n->addr.host, n->addr.port);
+    snprintf(t->id, sizeof t->id, "%s", n->id);
+    t->primary = n;
+    n->twin = t;
+    t->next = c->twins;
+    c->twins = t;
+    return t;
+}
 
-void ge_cluster_nodes_free(ge_cluster *c) {
-    for (node *n = c->nodes; n; n = n->next) {
+static void free_list(ge_cluster *c, node **list) {
+    for (node *n = *list; n; n = n->next) {
         c->loop.timer_free(n->retry);
         c->loop.timer_free(n->dl);
         redisAsyncContext *ac = n->ac;
@@ -251,9 +270,14 @@ void ge_cluster_nodes_free(ge_cluster *c) {
             redisAsyncFree(ac); /* its commands are answered NULL: on_reply fails them */
         }
     }
-    while (c->nodes) {
-        node *n = c->nodes;
-        c->nodes = n->next;
+    while (*list) {
+        node *n = *list;
+        *list = n->next;
         free(n);
     }
+}
+
+void ge_cluster_nodes_free(ge_cluster *c) {
+    free_list(c, &c->twins);
+    free_list(c, &c->nodes);
 }

@@ -38,6 +38,8 @@ struct ge_cluster_node {
     cmd *fhead, *ftail; /* commands in flight on ac, oldest first */
     ge_loop_timer *dl;  /* the oldest command's (or the setup's) deadline */
     const char *reset_why; /* while its connection is reset: why (the commands in flight fail with it) */
+    node *twin;    /* a master's second connection (GE_CLUSTER_SECOND), made when first used */
+    node *primary; /* for a second connection: its master's node (else NULL) */
 };
 
 struct cmd {
@@ -89,11 +91,14 @@ struct ge_cluster {
     /* How the nodes (ge_cluster_node.c) reach the commands and the map
      * (ge_cluster.c): a node can take commands now; a node was lost (its
      * slots may have a new master). */
+    node *twins; /* the masters' second connections (not in the map's list) */
     void (*node_up)(ge_cluster *c);
     void (*node_lost)(ge_cluster *c);
 };
 
 static inline int ge_cluster_node_served(const node *n) { return n && !n->down; }
+/* The slots the map gives n (a second connection: its master's). */
+static inline unsigned ge_cluster_node_slots(const node *n) { return n->primary ? n->primary->slots : n->slots; }
 
 /* ---- ge_cluster_node.c ---- */
 
@@ -103,6 +108,8 @@ node *ge_cluster_node_get(ge_cluster *c, const char *host, int port);
 /* n's context, opened when there is none (AUTH, then the setup, sent
  * first); NULL when it cannot be (n is down then). */
 redisAsyncContext *ge_cluster_node_conn(node *n);
+/* n's second connection, made (as a node of its own) when new. */
+node *ge_cluster_node_twin(node *n);
 /* m was written on n's context / was answered or left it. */
 void ge_cluster_inflight_push(node *n, cmd *m);
 void ge_cluster_inflight_unlink(cmd *m);

@@ -1,7 +1,7 @@
 /* Redis Cluster client (ge_cluster.h) against a real cluster of 3 masters
  * and 3 replicas, what the store builds on beyond one command: units of
  * commands (MULTI/EXEC) and their redirections, a follow-up on the master
- * that answered (WAIT), the setup of every master connection (scripts
+ * that answered (WAIT), a second connection per master, the setup of every master connection (scripts
  * loaded, a node refused), and the deadline of a master that accepts
  * connections but never answers (a paused process). */
 #include "cluster_loop.h"
@@ -167,6 +167,40 @@ static void follow_up(redis_cluster *rc, ge_cluster *c) {
     run_until(&mv.done, 5000);
     ok(op != port && mv.type == REDIS_REPLY_ERROR && strncmp(mv.str, "MOVED", 5) == 0,
        "a command sent to a node is not redirected: Redis's MOVED is its answer");
+}
+
+/* The second connection: a WAIT there holds up the commands behind it
+ * on that connection only; the first connection's reads go on. */
+static void second_connection(redis_cluster *rc, ge_cluster *c) {
+    const char *k = "sc:{e}";
+    unsigned slot = ge_cluster_keyslot(k, strlen(k));
+    res first = cmd_slot(c, slot, 0, "CLIENT ID"), second = cmd_slot(c, slot, GE_CLUSTER_SECOND, "CLIENT ID");
+    int p1 = 0, p2 = 0;
+    ok(first.type == REDIS_REPLY_INTEGER && second.type == REDIS_REPLY_INTEGER && first.integer != second.integer &&
+           first.node != second.node,
+       "a command marked GE_CLUSTER_SECOND goes on a connection of its own");
+    ok(second.node && ge_cluster_node_addr(first.node, &p1) && ge_cluster_node_addr(second.node, &p2) && p1 == p2 &&
+           p1 == rc_slot_master(rc->node[0].port, slot),
+       "to the same master");
+    res w = cmd_slot(c, slot, GE_CLUSTER_SECOND, "SET %s 1", k);
+    char *b = NULL;
+    size_t n = fmt(&b, "WAIT 3 1500"); /* one replica: blocks the whole 1.5 s */
+    res wait, read, behind;
+    memset(&wait, 0, sizeof wait);
+    memset(&read, 0, sizeof read);
+    memset(&behind, 0, sizeof behind);
+    ge_cluster_send_node(c, w.node, b, n, on_res, &wait);
+    free(b);
+    n = fmt(&b, "GET %s", k);
+    ge_cluster_send(c, slot, b, n, GE_CLUSTER_SECOND, on_res, &behind);
+    ge_cluster_send(c, slot, b, n, 0, on_res, &read);
+    free(b);
+    run_until(&read.done, 5000);
+    ok(read.type == REDIS_REPLY_STRING && !wait.done && !behind.done,
+       "while WAIT blocks the second connection, a read on the first is answered");
+    run_until(&behind.done, 10000);
+    ok(wait.done && wait.type == REDIS_REPLY_INTEGER && wait.integer == 1 && behind.type == REDIS_REPLY_STRING,
+       "the command behind WAIT on the second connection is answered after it");
 }
 
 /* ---- the setup of every master connection ------------------------------------- */
@@ -361,6 +395,7 @@ int main(void) {
     ge_cluster *c = cluster_new(rc.node[0].port);
     ok(c && ge_cluster_has_map(c), "a cluster client with a map");
     follow_up(&rc, c);
+    second_connection(&rc, c);
     units(&rc, c);
     ge_cluster_free(c);
     setup(&rc);
