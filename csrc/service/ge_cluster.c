@@ -108,7 +108,8 @@ static node *dest(const cmd *m) {
 /* Waits, without back-off, for n's setup to end (kick_soon then). */
 static void hold(cmd *m, const node *n) {
     ge_cluster_inflight_unlink(m);
-    if (!m->why[0]) snprintf(m->why, sizeof m->why, "%s:%d: its connection's setup did not end", n->addr.host, n->addr.port);
+    if (!m->why[0])
+        snprintf(m->why, sizeof m->why, "%s:%d: its connection's setup did not end", n->addr.host, n->addr.port);
     m->not_before = 0;
     wait_push(m);
 }
@@ -122,7 +123,8 @@ static void dispatch(cmd *m) {
     node *n = dest(m);
     char why[320];
     if (!ge_cluster_node_served(n)) {
-        if (m->target) snprintf(why, sizeof why, "%.100s:%d is not reachable: %.180s", n->addr.host, n->addr.port, n->why);
+        if (m->target)
+            snprintf(why, sizeof why, "%.100s:%d is not reachable: %.180s", n->addr.host, n->addr.port, n->why);
         else if (n && n->why[0])
             snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot, n->addr.host,
                      n->addr.port, n->why);
@@ -383,8 +385,8 @@ void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *to, const char *buf, s
     m->target = to;
     if (!ge_cluster_node_served(to)) {
         char why[400];
-        snprintf(why, sizeof why, "%.100s:%d is not reachable%s%.250s", to->addr.host, to->addr.port, to->why[0] ? ": " : "",
-                 to->why);
+        snprintf(why, sizeof why, "%.100s:%d is not reachable%s%.250s", to->addr.host, to->addr.port,
+                 to->why[0] ? ": " : "", to->why);
         fail_soon(m, why);
         return;
     }
@@ -516,7 +518,8 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
         if (n < max) {
             unsigned first = 0;
             while (first < GE_CLUSTER_SLOTS - 1 && c->owner[first] != o) first++;
-            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down && o->ready, first};
+            out[n] = (ge_cluster_shard){
+                o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down && o->ready, first};
         }
         n++;
     }

@@ -595,7 +595,8 @@ static void tag_parsed(void) {
         ge_buf_reset(&name);
         refused += ge_store_ctag_parse(bad[i], strlen(bad[i]), &name) == -1 && name.len == 0;
     }
-    is_int(refused, (long long)(sizeof bad / sizeof bad[0]), "what no tag of ours looks like is refused, out unchanged");
+    is_int(refused, (long long)(sizeof bad / sizeof bad[0]),
+           "what no tag of ours looks like is refused, out unchanged");
     ge_buf_reset(&name);
     ok(ge_store_ctag_parse("{%}:keys", 8, &name) == 3 && name.len == 0, "{%} is the empty name's tag");
     ge_buf_free(&t);
