@@ -30,6 +30,7 @@
 
 #include "ge_cluster_slot.h"
 #include "ge_str.h"
+#include "ge_time.h"
 
 #define BUCKETS 1024
 #define PLACE_BACKOFF_MIN_MS 50
@@ -60,6 +61,8 @@ struct conn {
     int port;
     redisAsyncContext *ac;
     chan *head;
+    ge_loop_timer *beat;
+    uint64_t ping_at; /* the PING unanswered since, 0 when none */
 };
 
 struct ge_cluster_sub {
@@ -162,6 +165,7 @@ static void conn_lost(conn *k, const char *why) {
             *p = k->next;
             break;
         }
+    s->loop.timer_free(k->beat);
     free(k);
     ge_cluster_refresh(s->c);
     if (!s->backoff) s->backoff = PLACE_BACKOFF_MIN_MS;
@@ -180,6 +184,54 @@ static void on_conn_disconnect(const redisAsyncContext *ac, int status) {
     if (!k) return;
     k->ac = NULL;
     conn_lost(k, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+/* The heartbeat: a PING every ping_ms, sent with a SUBSCRIBE of the
+ * anchor (so hiredis pushes no reply callback for it, and the pong, named
+ * by the anchor, reaches on_push); unanswered after timeout_ms, the
+ * connection is closed and its channels placed again (a master that
+ * accepts connections but never answers, or one failed over while
+ * paused, which pushes no sunsubscribe). */
+static void send_ping(conn *k) {
+    char *a = NULL, *b = NULL;
+    int na = redisFormatCommand(&a, "SUBSCRIBE %s", ANCHOR), nb = redisFormatCommand(&b, "PING %s", ANCHOR);
+    if (na > 0 && nb > 0) {
+        char *buf = malloc((size_t)na + (size_t)nb + 1);
+        if (!buf) abort();
+        memcpy(buf, a, (size_t)na);
+        memcpy(buf + na, b, (size_t)nb);
+        buf[na + nb] = '\0';
+        if (redisAsyncFormattedCommand(k->ac, on_push, k, buf, (size_t)na + (size_t)nb) == REDIS_OK)
+            k->ping_at = ge_now_ms();
+        free(buf);
+    }
+    free(a);
+    free(b);
+}
+
+static void on_beat(void *arg) {
+    conn *k = arg;
+    ge_cluster_sub *s = k->s;
+    uint64_t now = ge_now_ms();
+    if (k->ping_at && now - k->ping_at >= s->opt.timeout_ms) {
+        char why[64];
+        snprintf(why, sizeof why, "no answer within %u ms", s->opt.timeout_ms);
+        redisAsyncContext *ac = k->ac;
+        k->ac = NULL;
+        if (ac) {
+            ac->data = NULL;
+            redisAsyncFree(ac); /* its callbacks run with no reply and return */
+        }
+        conn_lost(k, why);
+        return;
+    }
+    if (!k->ping_at && k->ac) send_ping(k);
+    unsigned next = s->opt.ping_ms;
+    if (k->ping_at) {
+        uint64_t due = k->ping_at + s->opt.timeout_ms;
+        if (due > now && due - now < next) next = (unsigned)(due - now);
+    }
+    s->loop.timer_start(k->beat, next);
 }
 
 /* The subscriber connection to host:port, opened when there is none;
@@ -208,6 +260,9 @@ static conn *conn_get(ge_cluster_sub *s, const char *host, int port) {
     redisAsyncCommand(ac, on_push, k, "SUBSCRIBE %s", ANCHOR);
     k->next = s->conns;
     s->conns = k;
+    k->beat = s->loop.timer_new(s->loop.data, on_beat, k);
+    send_ping(k); /* the first answer also says the connection is up */
+    s->loop.timer_start(k->beat, s->opt.timeout_ms < s->opt.ping_ms ? s->opt.timeout_ms : s->opt.ping_ms);
     return k;
 }
 
@@ -273,13 +328,18 @@ static int is(const redisReply *e, const char *word) {
 static void on_push(redisAsyncContext *ac, void *r, void *priv) {
     conn *k = priv;
     redisReply *reply = r;
-    if (!reply || !ac->data || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+    if (!reply || !ac->data || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) return;
     ge_cluster_sub *s = k->s;
     if (s->closing) return;
     redisReply *kind = reply->element[0], *name = reply->element[1];
     if (name->type != REDIS_REPLY_STRING) return;
+    if (is(kind, "pong") && name->len == sizeof ANCHOR - 1 && memcmp(name->str, ANCHOR, name->len) == 0) {
+        k->ping_at = 0;
+        return;
+    }
     chan *h = find(s, name->str, name->len);
     if (!h || h->on != k) return;
+    if (reply->elements < 3) return;
     if (is(kind, "smessage")) {
         if (h->refs && (h->state == ACTIVE || h->state == PENDING) && reply->element[2]->type == REDIS_REPLY_STRING) {
             s->counts.messages++;
@@ -384,6 +444,8 @@ ge_cluster_sub *ge_cluster_sub_new(ge_cluster *c, const ge_loop *loop, const ge_
     s->opt.username = s->opt.password = NULL;
     s->password = opt->password && *opt->password ? ge_xstrdup(opt->password) : NULL;
     s->username = s->password && opt->username && *opt->username ? ge_xstrdup(opt->username) : NULL;
+    if (!s->opt.ping_ms) s->opt.ping_ms = 1000;
+    if (!s->opt.timeout_ms) s->opt.timeout_ms = 2000;
     s->place = loop->timer_new(loop->data, on_place, s);
     return s;
 }
@@ -395,6 +457,7 @@ void ge_cluster_sub_free(ge_cluster_sub *s) {
     while (s->conns) {
         conn *k = s->conns;
         s->conns = k->next;
+        s->loop.timer_free(k->beat);
         redisAsyncContext *ac = k->ac;
         if (ac) {
             ac->data = NULL;

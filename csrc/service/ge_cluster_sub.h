@@ -21,9 +21,13 @@
  * holds a plain subscription to every channel it serves (which is how
  * hiredis routes the shard messages to us) and to one anchor channel
  * (keeping hiredis in subscribed mode); a plain PUBLISH to such a name is
- * ignored. Masters only (not replicas); no deadline on a master that
- * accepts connections but never answers (a paused one): its subscriptions
- * come back when it is failed over, or resumed.
+ * ignored. Masters only (not replicas).
+ *
+ * A heartbeat (ping_ms, timeout_ms): a PING on each subscriber connection;
+ * one unanswered too long closes the connection, and its channels are
+ * placed again (lost as above): a master that accepts connections but
+ * never answers, or one failed over while paused (it pushes nothing),
+ * holds no subscription.
  *
  * Every callback runs from the loop; names and payloads are borrowed,
  * valid during the call. */
@@ -49,6 +53,8 @@ typedef struct ge_cluster_sub_options {
     /* channel's subscription was lost and is in place again: what was
      * published meanwhile was not delivered; read again now. */
     void (*lost)(void *arg, const char *channel, size_t chlen);
+    unsigned ping_ms;    /* a PING on every subscriber connection this often; 0: 1000 */
+    unsigned timeout_ms; /* unanswered this long, the connection is closed; 0: 2000 */
     void *arg; /* borrowed */
 } ge_cluster_sub_options;
 

@@ -1,7 +1,8 @@
 /* Sharded pub/sub over Redis Cluster (ge_cluster_sub.h) against a real
  * cluster of 3 masters and 3 replicas: messages on the layout's shard
  * channels delivered; a subscription made where a stale map did not say;
- * a slot migrated under a subscription; a master killed and failed over.
+ * a slot migrated under a subscription; a master paused (it answers
+ * nothing) and failed over; a master killed and failed over.
  * After each loss the subscription is in place again before `lost` is
  * called, and messages published from then on arrive. */
 #include "cluster_loop.h"
@@ -190,6 +191,45 @@ static void migrated(redis_cluster *rc, ge_cluster_sub *s) {
     is_int(S.lost, lost + 1, "no other subscription was lost");
 }
 
+/* ---- a master paused, then failed over -------------------------------------------------- */
+
+/* A paused master pushes nothing and closes nothing: only the heartbeat
+ * tells its subscriptions are gone once its replica took over. */
+static void paused(redis_cluster *rc, ge_cluster_sub *s) {
+    int keep = rc_slot_master(rc->node[0].port, ge_cluster_keyslot(names[0], strlen(names[0])));
+    const char *ch = NULL;
+    int m = -1;
+    for (int i = 0; i < nnames && !ch; i++) {
+        int p = rc_slot_master(rc->node[0].port, ge_cluster_keyslot(names[i], strlen(names[i])));
+        if (p != keep && rc_replica_of(rc, p) > 0 && ge_cluster_sub_active(s, names[i], strlen(names[i]))) {
+            ch = names[i];
+            m = p;
+        }
+    }
+    int r = m > 0 ? rc_replica_of(rc, m) : -1;
+    ok(ch && r > 0, "a channel subscribed on a master with a replica (not the one killed later)");
+    if (!ch) return;
+    int lost = S.lost, i = rc_index(rc, m);
+    kill(rc->node[i].pid, SIGSTOP);
+    long end = now_ms() + limit_ms(30000);
+    while (now_ms() < end && !(S.lost > lost && strcmp(S.lost_ch, ch) == 0 && S.lost_at_port == r))
+        event_base_loop(base, EVLOOP_ONCE);
+    ok(S.lost > lost && S.lost_at_port == r, "a master paused and failed over: lost is called, on the promoted replica");
+    int before = S.messages;
+    ok(spublish(rc, ch, "after-pause") == 1 && wait_until(&S.messages, before + 1, 5000) &&
+           strcmp(S.last_payload, "after-pause") == 0,
+       "messages published on the new master arrive");
+    kill(rc->node[i].pid, SIGCONT);
+    ok(rc_wait_healthy(rc, 30000) == 0, "the resumed master rejoins as a replica");
+    ge_cluster_sub_counts k;
+    end = now_ms() + limit_ms(10000);
+    do {
+        run_for(20);
+        ge_cluster_sub_counts_get(s, &k);
+    } while (k.active < k.channels && now_ms() < end);
+    ok(k.active == k.channels, "every channel is subscribed");
+}
+
 /* ---- a failover ---------------------------------------------------------------------- */
 
 static void failover(redis_cluster *rc, ge_cluster_sub *s) {
@@ -234,10 +274,13 @@ int main(void) {
     o.message = on_message;
     o.subscribed = on_subscribed;
     o.lost = on_lost;
+    o.ping_ms = 200;
+    o.timeout_ms = 600;
     ge_cluster_sub *s = ge_cluster_sub_new(C, &loop, NULL, &o);
     delivered(&rc, s);
     stale_map(&rc, s);
     migrated(&rc, s);
+    paused(&rc, s);
     failover(&rc, s);
     ge_cluster_sub_free(s);
     ge_cluster_free(C);
