@@ -1,16 +1,16 @@
 /* Commands routed to Redis Cluster's masters (ge_cluster.h): the
- * commands and the redirections they follow, the nodes and their
- * connections, the slot map and when it is asked for. Calls
- * ge_cluster_ask.c (one round of questions, which answers by callback)
- * and ge_cluster_map.c (the seed list); nothing else calls back in but
- * hiredis and the loop.
+ * commands and the redirections they follow, units, the slot map and when
+ * it is asked for, the life cycle. Calls ge_cluster_node.c (each master's
+ * connection), ge_cluster_ask.c (one round of questions, which answers by
+ * callback) and ge_cluster_map.c (the seed list); nothing else calls back
+ * in but hiredis, the loop and the nodes' two hooks.
  *
  * Ownership: the cluster owns its nodes (a list, freed with it; a node
  * is never freed before, so a pointer to one stays valid), each node its
  * hiredis context, and every command under way (from ge_cluster_send to
  * its callback). A command is in exactly one place: in flight on one
- * node's context (hiredis holds it as the callback's argument), or in the
- * waiting list. */
+ * node's context (hiredis holds it as the callback's argument; the node
+ * lists it, oldest first), or in the waiting list. */
 #include "ge_cluster.h"
 
 #include <hiredis/async.h>
@@ -19,76 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_cluster_ask.h"
-#include "ge_cluster_map.h"
-#include "ge_cluster_slot.h"
+#include "ge_cluster_priv.h"
 #include "ge_str.h"
 #include "ge_time.h"
 
-#define NODE_BACKOFF_MIN_MS 50
-#define NODE_BACKOFF_MAX_MS 1000
 #define MAP_BACKOFF_MIN_MS 100
 #define MAP_BACKOFF_MAX_MS 1000
 #define MAP_MIN_GAP_MS 20 /* between two questions: a burst of MOVEDs asks once */
 #define CMD_BACKOFF_MIN_MS 10
 #define CMD_BACKOFF_MAX_MS 200
 
-typedef struct node node;
-typedef struct cmd cmd;
-
-struct node {
-    ge_cluster *c;
-    node *next;
-    ge_cluster_addr addr;
-    char id[48];
-    redisAsyncContext *ac;
-    int connected; /* ac's connection was established */
-    int down;      /* the last connection could not be opened or was lost */
-    int down_logged;
-    unsigned slots; /* how many slots the map gives it */
-    unsigned backoff;
-    ge_loop_timer *retry;
-};
-
-struct cmd {
-    ge_cluster *c;
-    cmd *prev, *next; /* in the waiting list */
-    int waiting;
-    unsigned slot;
-    int flags;
-    ge_cluster_cb cb;
-    void *arg;
-    char *buf;
-    size_t len;
-    uint64_t deadline, not_before; /* ge_now_ms */
-    unsigned redirects, backoff;
-    node *ask; /* the next send goes there, after ASKING */
-    node *on;  /* in flight there */
-    char why[320];
-};
-
-struct ge_cluster {
-    ge_loop loop;
-    const ge_log *log;
-    ge_cluster_options opt;
-    char *username, *password;
-    ge_cluster_addr *seeds;
-    size_t nseeds;
-    node *nodes;
-    node *owner[GE_CLUSTER_SLOTS];
-    int have_map;
-    cmd *wait_head, *wait_tail;
-    ge_loop_timer *kick;
-    int closing;
-    ge_cluster_counts counts;
-    /* asking for the map */
-    ge_cluster_ask *ask;
-    int again; /* asked for again while a round was under way */
-    ge_loop_timer *q_retry;
-    unsigned q_backoff;
-    uint64_t q_done; /* when the last round ended */
-    int down_logged;
-};
 
 static void refresh_soon(ge_cluster *c);
 static void kick_soon(ge_cluster *c);
@@ -116,11 +56,12 @@ static void wait_push(cmd *m) {
     m->waiting = 1;
 }
 
-static void finish(cmd *m, redisReply *r, const char *err) {
+static void finish(cmd *m, redisReply *r, const char *err, node *by) {
     wait_unlink(m);
     if (!r) m->c->counts.failed++;
-    m->cb(m->arg, r, r ? NULL : err);
+    m->cb(m->arg, r, r ? NULL : err, r ? by : NULL);
     free(m->buf);
+    free(m->part);
     free(m);
 }
 
@@ -133,12 +74,20 @@ static void fail_later(cmd *m, const char *fmt, const char *a, int b) {
     kick_soon(m->c);
 }
 
+/* Fail m from the loop with why (copied). */
+static void fail_soon(cmd *m, const char *why) {
+    ge_cluster_inflight_unlink(m);
+    fail_later(m, "%s%.0d", why, 0);
+}
+
 /* Not run: wait for the slot to be served, then send again, until the
  * deadline. why: what stopped it (copied). */
 static void park(cmd *m, const char *why) {
     ge_cluster *c = m->c;
     uint64_t now = ge_now_ms();
-    m->on = NULL;
+    ge_cluster_inflight_unlink(m);
+    m->redirects = 0; /* sent again from the start: a TRYAGAIN after an ASK is no loop */
+    m->ask = NULL;
     if (why) snprintf(m->why, sizeof m->why, "%s", why);
     m->backoff = m->backoff ? m->backoff * 2 : CMD_BACKOFF_MIN_MS;
     if (m->backoff > CMD_BACKOFF_MAX_MS) m->backoff = CMD_BACKOFF_MAX_MS;
@@ -148,35 +97,80 @@ static void park(cmd *m, const char *why) {
     kick_soon(c);
 }
 
-static int node_served(const node *n) { return n && !n->down; }
+
+/* Where m goes next: its node, its ASK target or its slot's master. */
+static node *dest(const cmd *m) {
+    if (m->target) return m->target;
+    node *n = m->ask ? m->ask : m->slot < GE_CLUSTER_SLOTS ? m->c->owner[m->slot] : NULL;
+    return n && (m->flags & GE_CLUSTER_SECOND) ? ge_cluster_node_twin(n) : n;
+}
+
+/* Waits, without back-off, for n's setup to end (kick_soon then). */
+static void hold(cmd *m, const node *n) {
+    ge_cluster_inflight_unlink(m);
+    if (!m->why[0])
+        snprintf(m->why, sizeof m->why, "%s:%d: its connection's setup did not end", n->addr.host, n->addr.port);
+    m->not_before = 0;
+    wait_push(m);
+}
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv);
-static redisAsyncContext *node_conn(node *n);
+static void on_queued(redisAsyncContext *ac, void *r, void *priv);
 
-/* Send m to its ASK target or its slot's master; parks it when neither
- * can take it now. */
+/* Send m to where it goes (dest); parks it when that cannot take it now,
+ * holds it while that node's setup is under way. */
 static void dispatch(cmd *m) {
-    ge_cluster *c = m->c;
-    node *n = m->ask ? m->ask : c->owner[m->slot];
+    node *n = dest(m);
     char why[320];
-    if (!node_served(n)) {
-        snprintf(why, sizeof why, "slot %u has no reachable master", m->slot);
-        park(m, m->why[0] ? NULL : why);
+    if (!ge_cluster_node_served(n)) {
+        if (m->target)
+            snprintf(why, sizeof why, "%.100s:%d is not reachable: %.180s", n->addr.host, n->addr.port, n->why);
+        else if (n && n->why[0])
+            snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot, n->addr.host,
+                     n->addr.port, n->why);
+        else snprintf(why, sizeof why, "slot %u has no reachable master", m->slot);
+        if (m->target) fail_soon(m, why);
+        else park(m, m->why[0] ? NULL : why);
         return;
     }
     snprintf(why, sizeof why, "the connection to %s:%d could not be opened", n->addr.host, n->addr.port);
-    redisAsyncContext *ac = node_conn(n);
-    static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
-    if (!ac || (m->ask && redisAsyncFormattedCommand(ac, NULL, NULL, asking, sizeof asking - 1) != REDIS_OK) ||
-        redisAsyncFormattedCommand(ac, on_reply, m, m->buf, m->len) != REDIS_OK) {
-        park(m, why);
+    redisAsyncContext *ac = ge_cluster_node_conn(n);
+    if (ac && !n->ready) {
+        hold(m, n);
         return;
     }
+    static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+    /* Nothing is pushed unless everything can be: hiredis refuses only a
+     * context being closed. */
+    if (!ac || (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        if (m->target) fail_soon(m, why);
+        else park(m, why);
+        return;
+    }
+    if (m->ask) redisAsyncFormattedCommand(ac, NULL, NULL, asking, sizeof asking - 1);
+    if (m->nparts) {
+        m->qerr[0] = '\0';
+        for (size_t i = 0; i + 1 < m->nparts; i++)
+            redisAsyncFormattedCommand(ac, on_queued, m, m->buf + m->part[i], m->part[i + 1] - m->part[i]);
+        redisAsyncFormattedCommand(ac, on_reply, m, m->buf + m->part[m->nparts - 1],
+                                   m->part[m->nparts] - m->part[m->nparts - 1]);
+    } else {
+        redisAsyncFormattedCommand(ac, on_reply, m, m->buf, m->len);
+    }
     m->ask = NULL; /* ASK is for one command */
-    m->on = n;
+    ge_cluster_inflight_push(n, m);
 }
 
-static node *node_get(ge_cluster *c, const char *host, int port);
+/* A part of a unit was queued, or refused (MOVED, ASK, TRYAGAIN...
+ * before EXEC): the first refusal decides for the unit. */
+static void on_queued(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    cmd *m = priv;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->str && !m->qerr[0])
+        snprintf(m->qerr, sizeof m->qerr, "%s", reply->str);
+}
+
 
 /* "MOVED 3999 127.0.0.1:6381" / "ASK ...": the node named, or NULL. */
 static node *redirect_target(ge_cluster *c, const char *s) {
@@ -187,7 +181,7 @@ static node *redirect_target(ge_cluster *c, const char *s) {
         free(a);
         return NULL;
     }
-    node *n = node_get(c, a->host, a->port);
+    node *n = ge_cluster_node_get(c, a->host, a->port);
     free(a);
     return n;
 }
@@ -200,35 +194,44 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
     ge_cluster *c = m->c;
     redisReply *reply = r;
     node *n = m->on;
-    m->on = NULL;
+    ge_cluster_inflight_unlink(m);
     if (c->closing) {
-        finish(m, NULL, "the cluster client is closing");
+        finish(m, NULL, "the cluster client is closing", NULL);
         return;
     }
     if (!reply) {
         char why[320];
-        snprintf(why, sizeof why, "the connection to %s:%d was %s", n->addr.host, n->addr.port,
-                 n->connected ? "lost" : "not opened");
-        if (n->connected && !(m->flags & GE_CLUSTER_RESEND)) {
+        if (n->reset_why) snprintf(why, sizeof why, "%s", n->reset_why);
+        else
+            snprintf(why, sizeof why, "the connection to %s:%d was %s", n->addr.host, n->addr.port,
+                     n->connected ? "lost" : "not opened");
+        int written = n->connected || n->reset_why;
+        if (written && (m->target || !(m->flags & GE_CLUSTER_RESEND))) {
             snprintf(why + strlen(why), sizeof why - strlen(why), " (the command may have run)");
-            finish(m, NULL, why);
+            finish(m, NULL, why, NULL);
+            return;
+        }
+        if (m->target) {
+            finish(m, NULL, why, NULL);
             return;
         }
         park(m, why);
         return;
     }
-    if (reply->type != REDIS_REPLY_ERROR || !reply->str) {
-        finish(m, reply, NULL);
+    if (m->target || reply->type != REDIS_REPLY_ERROR || !reply->str) {
+        finish(m, reply, NULL, n);
         return;
     }
-    int moved = starts(reply->str, "MOVED "), ask = starts(reply->str, "ASK ");
+    /* A unit refused before EXEC: EXECABORT, and the part's refusal says why. */
+    const char *e = reply->str;
+    if (m->nparts && starts(e, "EXECABORT") && m->qerr[0]) e = m->qerr;
+    int moved = starts(e, "MOVED "), ask = starts(e, "ASK ");
     if (moved || ask) {
-        node *to = redirect_target(c, reply->str);
+        node *to = redirect_target(c, e);
         if (!to || ++m->redirects > c->opt.max_redirects) {
             char why[400];
-            snprintf(why, sizeof why, "%s (%s)", to ? "too many redirections" : "a redirection that names no node",
-                     reply->str);
-            finish(m, NULL, why);
+            snprintf(why, sizeof why, "%s (%s)", to ? "too many redirections" : "a redirection that names no node", e);
+            finish(m, NULL, why, NULL);
             return;
         }
         if (moved) {
@@ -247,15 +250,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv) {
         dispatch(m);
         return;
     }
-    if (starts(reply->str, "TRYAGAIN") || starts(reply->str, "CLUSTERDOWN") || starts(reply->str, "LOADING") ||
-        starts(reply->str, "MASTERDOWN")) {
-        if (starts(reply->str, "CLUSTERDOWN")) refresh_soon(c);
+    if (starts(e, "TRYAGAIN") || starts(e, "CLUSTERDOWN") || starts(e, "LOADING") || starts(e, "MASTERDOWN")) {
+        if (starts(e, "CLUSTERDOWN")) refresh_soon(c);
         char why[400];
-        snprintf(why, sizeof why, "%s:%d: %s", n->addr.host, n->addr.port, reply->str);
+        snprintf(why, sizeof why, "%.60s:%d: %.320s", n->addr.host, n->addr.port, e);
         park(m, why);
         return;
     }
-    finish(m, reply, NULL);
+    finish(m, reply, NULL, n);
 }
 
 /* Send what waits and may go, fail what is past its deadline, and arm
@@ -271,12 +273,15 @@ static void on_kick(void *arg) {
         cmd *nx = m->next;
         m->prev = m->next = NULL;
         m->waiting = 0;
-        node *to = m->ask ? m->ask : m->slot < GE_CLUSTER_SLOTS ? c->owner[m->slot] : NULL;
+        node *to = dest(m);
+        if (to && to->down && to->why[0] && !m->target)
+            snprintf(m->why, sizeof m->why, "slot %u has no reachable master (%.100s:%d: %.180s)", m->slot,
+                     to->addr.host, to->addr.port, to->why);
         if (now >= m->deadline) {
             char why[400];
             snprintf(why, sizeof why, "%s%s", m->why, m->deadline ? " (gave up retrying)" : "");
-            finish(m, NULL, why);
-        } else if (now >= m->not_before && node_served(to)) {
+            finish(m, NULL, why, NULL);
+        } else if (now >= m->not_before && ge_cluster_node_served(to)) {
             dispatch(m);
         } else {
             wait_push(m);
@@ -294,8 +299,7 @@ static void kick_soon(ge_cluster *c) {
     if (!c->closing) c->loop.timer_start(c->kick, 0);
 }
 
-void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, int flags, ge_cluster_cb cb,
-                     void *arg) {
+static cmd *cmd_new(ge_cluster *c, unsigned slot, size_t len, int flags, ge_cluster_cb cb, void *arg) {
     cmd *m = calloc(1, sizeof *m);
     if (!m) abort();
     m->c = c;
@@ -303,116 +307,90 @@ void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, 
     m->flags = flags;
     m->cb = cb;
     m->arg = arg;
-    m->buf = malloc(len ? len : 1);
+    m->buf = calloc(1, len + 1); /* NUL-terminated: hiredis looks at the byte after a command */
     if (!m->buf) abort();
-    if (len) memcpy(m->buf, buf, len);
     m->len = len;
     m->deadline = ge_now_ms() + c->opt.retry_ms;
+    return m;
+}
+
+static void cmd_go(ge_cluster *c, cmd *m) {
+    unsigned slot = m->slot;
     if (slot >= GE_CLUSTER_SLOTS) {
         fail_later(m, "slot %s%d is not a slot (0..16383)", "", (int)slot);
         return;
     }
     if (!ge_cluster_slot_served(c, slot)) {
+        node *o = c->owner[slot];
         if (!c->have_map) fail_later(m, "%sno slot map yet (slot %d)", "", (int)slot);
-        else fail_later(m, "%sslot %d has no reachable master", "", (int)slot);
+        else if (o && o->why[0]) {
+            char why[400];
+            snprintf(why, sizeof why, "slot %u has no reachable master (%.100s:%d: %.250s)", slot, o->addr.host,
+                     o->addr.port, o->why);
+            fail_soon(m, why);
+        } else fail_later(m, "%sslot %d has no reachable master", "", (int)slot);
         return;
     }
     dispatch(m);
 }
 
-/* ---- nodes ------------------------------------------------------------------- */
-
-static void node_down(node *n, const char *why) {
-    ge_cluster *c = n->c;
-    n->down = 1;
-    n->connected = 0;
-    if (!n->down_logged)
-        ge_log_write(c->log, GE_LOG_WARN, NULL, "redis cluster node %s:%d unreachable: %s (retrying)", n->addr.host,
-                     n->addr.port, why);
-    n->down_logged = 1;
-    n->backoff = n->backoff ? n->backoff * 2 : NODE_BACKOFF_MIN_MS;
-    if (n->backoff > NODE_BACKOFF_MAX_MS) n->backoff = NODE_BACKOFF_MAX_MS;
-    if (n->slots) c->loop.timer_start(n->retry, n->backoff);
-    refresh_soon(c); /* its slots may have a new master */
+void ge_cluster_send(ge_cluster *c, unsigned slot, const char *buf, size_t len, int flags, ge_cluster_cb cb,
+                     void *arg) {
+    cmd *m = cmd_new(c, slot, len, flags, cb, arg);
+    if (len) memcpy(m->buf, buf, len);
+    cmd_go(c, m);
 }
 
-static void on_node_connect(const redisAsyncContext *ac, int status) {
-    node *n = ac->data;
-    if (!n || n->c->closing) return;
-    if (status != REDIS_OK) {
-        n->ac = NULL; /* hiredis frees it after this call */
-        node_down(n, ac->errstr);
+static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec_[] = "*1\r\n$4\r\nEXEC\r\n";
+
+/* MULTI, cmds[0..n), EXEC in one buffer (malloc'd, *len set); part[0..n+2]
+ * (when not NULL) the offsets of its parts and its end. */
+static char *unit_build(const char *const *cmds, const size_t *lens, size_t n, size_t *len, size_t *part) {
+    size_t total = sizeof multi - 1 + sizeof exec_ - 1;
+    for (size_t i = 0; i < n; i++) total += lens[i];
+    char *b = malloc(total + 1), *p = b; /* NUL-terminated: hiredis looks at the byte after a command */
+    if (!b) abort();
+    if (part) part[0] = 0;
+    memcpy(p, multi, sizeof multi - 1);
+    p += sizeof multi - 1;
+    for (size_t i = 0; i < n; i++) {
+        if (part) part[i + 1] = (size_t)(p - b);
+        memcpy(p, cmds[i], lens[i]);
+        p += lens[i];
+    }
+    if (part) part[n + 1] = (size_t)(p - b);
+    memcpy(p, exec_, sizeof exec_ - 1);
+    p += sizeof exec_ - 1;
+    if (part) part[n + 2] = (size_t)(p - b);
+    *p = '\0';
+    *len = total;
+    return b;
+}
+
+void ge_cluster_send_unit(ge_cluster *c, unsigned slot, const char *const *cmds, const size_t *lens, size_t n,
+                          int flags, ge_cluster_cb cb, void *arg) {
+    cmd *m = cmd_new(c, slot, 0, flags, cb, arg);
+    free(m->buf);
+    m->nparts = n + 2;
+    m->part = malloc((n + 3) * sizeof *m->part);
+    if (!m->part) abort();
+    m->buf = unit_build(cmds, lens, n, &m->len, m->part);
+    cmd_go(c, m);
+}
+
+void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *to, const char *buf, size_t len, ge_cluster_cb cb,
+                          void *arg) {
+    cmd *m = cmd_new(c, GE_CLUSTER_SLOTS, len, 0, cb, arg);
+    if (len) memcpy(m->buf, buf, len);
+    m->target = to;
+    if (!ge_cluster_node_served(to)) {
+        char why[400];
+        snprintf(why, sizeof why, "%.100s:%d is not reachable%s%.250s", to->addr.host, to->addr.port,
+                 to->why[0] ? ": " : "", to->why);
+        fail_soon(m, why);
         return;
     }
-    n->connected = 1;
-    if (n->down)
-        ge_log_write(n->c->log, GE_LOG_INFO, NULL, "redis cluster node %s:%d reachable again", n->addr.host,
-                     n->addr.port);
-    n->down = 0;
-    n->down_logged = 0;
-    n->backoff = 0;
-    kick_soon(n->c);
-}
-
-static void on_node_disconnect(const redisAsyncContext *ac, int status) {
-    node *n = ac->data;
-    if (!n || n->c->closing) return;
-    n->ac = NULL;
-    node_down(n, status == REDIS_OK ? "closed" : ac->errstr);
-}
-
-static void on_auth(redisAsyncContext *ac, void *r, void *priv) {
-    node *n = priv;
-    redisReply *reply = r;
-    if (!reply || n->c->closing || reply->type != REDIS_REPLY_ERROR) return;
-    if (!n->down_logged)
-        ge_log_write(n->c->log, GE_LOG_ERROR, NULL, "redis cluster node %s:%d refused AUTH: %s", n->addr.host,
-                     n->addr.port, reply->str);
-    n->down_logged = 1;
-    redisAsyncDisconnect(ac);
-}
-
-/* n's context, opened when there is none; NULL when it cannot be. */
-static redisAsyncContext *node_conn(node *n) {
-    ge_cluster *c = n->c;
-    if (n->ac) return n->ac;
-    redisAsyncContext *ac = redisAsyncConnect(n->addr.host, n->addr.port);
-    if (!ac || ac->err || c->loop.redis_attach(c->loop.data, ac) != 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        node_down(n, why);
-        return NULL;
-    }
-    ac->data = n;
-    redisAsyncSetConnectCallback(ac, on_node_connect);
-    redisAsyncSetDisconnectCallback(ac, on_node_disconnect);
-    n->ac = ac;
-    n->connected = 0;
-    if (c->password) {
-        if (c->username) redisAsyncCommand(ac, on_auth, n, "AUTH %s %s", c->username, c->password);
-        else redisAsyncCommand(ac, on_auth, n, "AUTH %s", c->password);
-    }
-    return ac;
-}
-
-static void on_node_retry(void *arg) {
-    node *n = arg;
-    if (n->slots && !n->ac) node_conn(n);
-}
-
-static node *node_get(ge_cluster *c, const char *host, int port) {
-    for (node *n = c->nodes; n; n = n->next)
-        if (n->addr.port == port && strcmp(n->addr.host, host) == 0) return n;
-    node *n = calloc(1, sizeof *n);
-    if (!n) abort();
-    n->c = c;
-    snprintf(n->addr.host, sizeof n->addr.host, "%s", host);
-    n->addr.port = port;
-    n->retry = c->loop.timer_new(c->loop.data, on_node_retry, n);
-    n->next = c->nodes;
-    c->nodes = n;
-    return n;
+    dispatch(m);
 }
 
 /* ---- the map ------------------------------------------------------------------ */
@@ -420,7 +398,7 @@ static node *node_get(ge_cluster *c, const char *host, int port) {
 /* Is every slot served? Else the map is asked for again after a while. */
 static int map_complete(const ge_cluster *c) {
     for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++)
-        if (!node_served(c->owner[s])) return 0;
+        if (!ge_cluster_node_served(c->owner[s])) return 0;
     return 1;
 }
 
@@ -428,7 +406,7 @@ static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n, const ge
     node **next = calloc(GE_CLUSTER_SLOTS, sizeof *next);
     if (!next) abort();
     for (long i = 0; i < n; i++) {
-        node *o = node_get(c, g[i].master.host, g[i].master.port);
+        node *o = ge_cluster_node_get(c, g[i].master.host, g[i].master.port);
         if (g[i].id[0]) snprintf(o->id, sizeof o->id, "%s", g[i].id);
         for (unsigned s = g[i].start; s <= g[i].end; s++) next[s] = o;
     }
@@ -438,8 +416,9 @@ static void apply_map(ge_cluster *c, const ge_cluster_range *g, long n, const ge
     for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++)
         if (next[s]) next[s]->slots++;
     free(next);
-    for (node *o = c->nodes; o; o = o->next)
-        if (o->slots && o->down && !o->ac) c->loop.timer_start(o->retry, o->backoff);
+    for (int twins = 0; twins < 2; twins++)
+        for (node *o = twins ? c->twins : c->nodes; o; o = o->next)
+            if (ge_cluster_node_slots(o) && o->down && !o->ac) c->loop.timer_start(o->retry, o->backoff);
     c->have_map = 1;
     c->counts.refreshes++;
     if (c->down_logged)
@@ -522,7 +501,7 @@ void ge_cluster_refresh(ge_cluster *c) { refresh_soon(c); }
 int ge_cluster_has_map(const ge_cluster *c) { return c->have_map; }
 
 int ge_cluster_slot_served(const ge_cluster *c, unsigned slot) {
-    return slot < GE_CLUSTER_SLOTS && node_served(c->owner[slot]);
+    return slot < GE_CLUSTER_SLOTS && ge_cluster_node_served(c->owner[slot]);
 }
 
 int ge_cluster_slot_master(const ge_cluster *c, unsigned slot, const char **host, int *port) {
@@ -539,7 +518,8 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
         if (n < max) {
             unsigned first = 0;
             while (first < GE_CLUSTER_SLOTS - 1 && c->owner[first] != o) first++;
-            out[n] = (ge_cluster_shard){o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down, first};
+            out[n] = (ge_cluster_shard){
+                o->addr.host, o->addr.port, o->id, o->slots, o->connected && !o->down && o->ready, first};
         }
         n++;
     }
@@ -549,7 +529,7 @@ size_t ge_cluster_shards(const ge_cluster *c, ge_cluster_shard *out, size_t max)
 void ge_cluster_counts_get(const ge_cluster *c, ge_cluster_counts *out) {
     *out = c->counts;
     out->slots_served = 0;
-    for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++) out->slots_served += node_served(c->owner[s]);
+    for (unsigned s = 0; s < GE_CLUSTER_SLOTS; s++) out->slots_served += ge_cluster_node_served(c->owner[s]);
 }
 
 /* ---- life cycle ---------------------------------------------------------------- */
@@ -570,12 +550,22 @@ ge_cluster *ge_cluster_new(const ge_loop *loop, const ge_cluster_options *opt, c
     if (!c->opt.retry_ms) c->opt.retry_ms = 1000;
     if (!c->opt.max_redirects) c->opt.max_redirects = 5;
     if (!c->opt.ask_timeout_ms) c->opt.ask_timeout_ms = 500;
+    c->opt.setup = NULL;
+    c->opt.setup_lens = NULL;
+    if (opt->nsetup) {
+        c->nsetup_parts = opt->nsetup + 2;
+        c->setup_part = malloc((opt->nsetup + 3) * sizeof *c->setup_part);
+        if (!c->setup_part) abort();
+        c->setup = unit_build(opt->setup, opt->setup_lens, opt->nsetup, &c->setup_len, c->setup_part);
+    }
     c->password = opt->password && *opt->password ? ge_xstrdup(opt->password) : NULL;
     c->username = c->password && opt->username && *opt->username ? ge_xstrdup(opt->username) : NULL;
     c->seeds = seeds;
     c->nseeds = (size_t)n;
     c->kick = loop->timer_new(loop->data, on_kick, c);
     c->q_retry = loop->timer_new(loop->data, on_q_retry, c);
+    c->node_up = kick_soon;
+    c->node_lost = refresh_soon;
     c->ask = ge_cluster_ask_new(loop, log, c->username, c->password, c->opt.ask_timeout_ms, on_answer, c);
     refresh_start(c);
     return c;
@@ -587,22 +577,11 @@ void ge_cluster_free(ge_cluster *c) {
     c->loop.timer_free(c->kick);
     c->loop.timer_free(c->q_retry);
     ge_cluster_ask_free(c->ask);
-    while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing");
-    for (node *n = c->nodes; n; n = n->next) {
-        c->loop.timer_free(n->retry);
-        redisAsyncContext *ac = n->ac;
-        n->ac = NULL;
-        if (ac) {
-            ac->data = NULL;
-            redisAsyncFree(ac); /* its commands are answered NULL: on_reply fails them */
-        }
-    }
-    while (c->nodes) {
-        node *n = c->nodes;
-        c->nodes = n->next;
-        free(n);
-    }
+    while (c->wait_head) finish(c->wait_head, NULL, "the cluster client is closing", NULL);
+    ge_cluster_nodes_free(c);
     free(c->seeds);
+    free(c->setup);
+    free(c->setup_part);
     free(c->username);
     free(c->password);
     free(c);

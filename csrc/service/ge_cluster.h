@@ -36,9 +36,39 @@
  * and err NULL, or with reply NULL and err saying why in one line
  * (borrowed, valid during the call only) when the command got no answer.
  *
- * Not yet: TLS (hiredis 0.14 has none), reading from replicas, sharded
- * pub/sub, a deadline for a master that accepts connections but never
- * answers. */
+ * A unit (ge_cluster_send_unit) is several commands of one slot sent as
+ * MULTI ... EXEC on one connection: one callback with EXEC's reply, the
+ * redirections above followed for the unit as a whole (a part refused
+ * with MOVED, ASK or TRYAGAIN when queued makes EXEC answer EXECABORT:
+ * the part's refusal is what is followed).
+ *
+ * Each callback with a reply is told the master that answered
+ * (ge_cluster_node, valid until ge_cluster_free): ge_cluster_send_node
+ * sends a follow-up to that very master on the same connection (WAIT
+ * after a write: WAIT counts the replicas of this connection's writes).
+ *
+ * Setup (options setup, setup_done): commands run as one MULTI/EXEC
+ * first on every new master connection (after AUTH); commands wait for it
+ * (held, not sent), and go once setup_done accepts EXEC's reply. A node
+ * refused (setup_done -1, or EXEC not an array) has its connection
+ * closed; commands of its slots fail with its reason, and it is tried
+ * again with the back-off above (its setup again).
+ *
+ * A deadline (reply_timeout_ms): when the oldest command in flight on a
+ * connection (or its setup) has waited longer, the connection is reset:
+ * every command in flight on it fails, "no answer from host:port within
+ * N ms (connection reset) (the command may have run)", or, marked
+ * GE_CLUSTER_RESEND, is sent again once a connection is open again. Set
+ * it above every blocking command's own time (WAIT's, BLPOP's).
+ *
+ * Each master has a second connection for commands marked
+ * GE_CLUSTER_SECOND (opened when first used, with AUTH and the setup:
+ * setup_done is called for it too): a publish and its WAIT go there, and
+ * WAIT, which holds up its connection's later commands until it returns,
+ * does not hold up the reads of the first.
+ *
+ * Sharded pub/sub is ge_cluster_sub.h's. Not yet: TLS (hiredis 0.14 has
+ * none), reading from replicas. */
 #ifndef GE_CLUSTER_H
 #define GE_CLUSTER_H
 
@@ -50,8 +80,13 @@
 
 struct redisReply;
 typedef struct ge_cluster ge_cluster;
+/* A master known to the cluster client: owned by it, valid until
+ * ge_cluster_free (never freed before). */
+typedef struct ge_cluster_node ge_cluster_node;
 
-typedef void (*ge_cluster_cb)(void *arg, struct redisReply *reply, const char *err);
+/* reply (borrowed, valid during the call) and node the master that
+ * answered; or reply and node NULL and err why (borrowed likewise). */
+typedef void (*ge_cluster_cb)(void *arg, struct redisReply *reply, const char *err, ge_cluster_node *node);
 
 typedef struct ge_cluster_options {
     const char *seeds;      /* "host:port[,host:port...]" ([v6]:port too); copied */
@@ -63,11 +98,26 @@ typedef struct ge_cluster_options {
     /* Optional: the map changed (a slot has another master, or none).
      * Called from the loop; arg borrowed. */
     void (*map_changed)(void *arg);
-    void *arg;
+    /* Optional: setup[0..nsetup) (each one command in RESP; copied) run as
+     * one MULTI/EXEC first on every new master connection. */
+    const char *const *setup;
+    const size_t *setup_lens;
+    size_t nsetup;
+    /* Optional, with setup: EXEC's reply (an array of the setup's replies;
+     * borrowed, valid during the call) from node. 0 uses the node; -1
+     * refuses it, with why written to why[0..whylen) (logged, and the
+     * reason commands of its slots fail with). Called from the loop. */
+    int (*setup_done)(void *arg, ge_cluster_node *node, struct redisReply *reply, char *why, size_t whylen);
+    /* A command (or the setup) unanswered that long fails and its
+     * connection is reset; 0: no deadline. */
+    unsigned reply_timeout_ms;
+    void *arg; /* of map_changed and setup_done; borrowed */
 } ge_cluster_options;
 
 /* ge_cluster_send flags. */
 #define GE_CLUSTER_RESEND 1 /* send again after a lost connection too: only for commands safe to run twice */
+#define GE_CLUSTER_SECOND 2 /* on the master's second connection (made when first used, set up like the first):
+                               a write followed by WAIT there holds up no other command */
 
 /* 0 when list is a seed list ge_cluster_new accepts, else -1. */
 int ge_cluster_seeds_valid(const char *list);
@@ -85,6 +135,26 @@ void ge_cluster_free(ge_cluster *c);
  * exactly once, arg borrowed until then. */
 void ge_cluster_send(ge_cluster *c, unsigned slot, const char *cmd, size_t len, int flags, ge_cluster_cb cb,
                      void *arg);
+
+/* Send cmds[i][0..lens[i]) for i in 0..n (each exactly one command in
+ * RESP, all of keys of `slot`; copied) as MULTI ... EXEC to the master of
+ * slot. cb is called exactly once: with EXEC's reply, an array of the n
+ * replies (or Redis's error reply, EXECABORT when a part was refused for
+ * another reason than a redirection), or with no reply as for
+ * ge_cluster_send. flags as for ge_cluster_send. */
+void ge_cluster_send_unit(ge_cluster *c, unsigned slot, const char *const *cmds, const size_t *lens, size_t n,
+                          int flags, ge_cluster_cb cb, void *arg);
+
+/* Send cmd[0..len) (one command; copied) to node, on the connection its
+ * earlier commands went on (while that connection stays open). No
+ * redirection is followed and it is never sent again: Redis's reply as
+ * it is, or no reply (the node not reachable, or the connection lost).
+ * cb is called exactly once, from the loop. */
+void ge_cluster_send_node(ge_cluster *c, ge_cluster_node *node, const char *cmd, size_t len, ge_cluster_cb cb,
+                          void *arg);
+
+/* node's host (borrowed, valid as long as node) and *port (when not NULL). */
+const char *ge_cluster_node_addr(const ge_cluster_node *node, int *port);
 
 /* Ask for the map again soon (merged with a question under way). */
 void ge_cluster_refresh(ge_cluster *c);
@@ -104,7 +174,7 @@ typedef struct ge_cluster_shard {
     int port;
     const char *id;     /* its node id, "" when not told; borrowed likewise */
     unsigned slots;     /* how many slots the map says it serves */
-    int reachable;      /* its command connection is open and not known to be down */
+    int reachable;      /* its command connection is open, set up, and not known to be down */
     unsigned first_slot; /* the lowest slot it serves: a command for that slot reaches this master
                             (per-master work: SCAN, the write probe) */
 } ge_cluster_shard;

@@ -155,6 +155,13 @@ typedef enum ge_store_ckey_kind {
 /* Append "{<t>}", the hash tag of name[0..len) (a channel, or an index
  * id), to out. */
 void ge_store_ctag(ge_buf *out, const char *name, size_t len);
+/* The inverse of ge_store_ctag, for keys found by SCAN: key[0..len)
+ * starts with a tag "{<t>}"; the name it was made from is appended to
+ * out. Returns the tag's length (where the rest of the key starts), or -1
+ * when key does not start with a tag ge_store_ctag makes (no `{` first,
+ * no `}`, a `%` not followed by 25, 7B or 7D, a bare `{`, or "%" beside
+ * other bytes); out is then unchanged. */
+long ge_store_ctag_parse(const char *key, size_t len, ge_buf *out);
 /* The slot of every key tagged by name[0..len). */
 unsigned ge_store_cslot(const char *name, size_t len);
 /* Append key `kind` of channel (or, for CINDEX_DEF, index id) ch, with

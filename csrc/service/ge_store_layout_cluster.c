@@ -31,6 +31,34 @@ void ge_store_ctag(ge_buf *out, const char *name, size_t len) {
     ge_buf_puts(out, GE_CKEY_TAG_CLOSE);
 }
 
+long ge_store_ctag_parse(const char *key, size_t len, ge_buf *out) {
+    if (len < 3 || key[0] != '{') return -1;
+    const char *t = key + 1, *end = memchr(t, '}', len - 1);
+    if (!end || end == t) return -1;
+    size_t tl = (size_t)(end - t);
+    if (tl == 1 && t[0] == '%') return (long)(tl + 2); /* the empty name */
+    ge_buf name = GE_BUF_INIT;
+    for (size_t i = 0; i < tl; i++) {
+        char ch = t[i];
+        if (ch == '{') goto bad;
+        if (ch == '%') {
+            if (i + 3 > tl) goto bad;
+            if (t[i + 1] == '2' && t[i + 2] == '5') ch = '%';
+            else if (t[i + 1] == '7' && t[i + 2] == 'B') ch = '{';
+            else if (t[i + 1] == '7' && t[i + 2] == 'D') ch = '}';
+            else goto bad;
+            i += 2;
+        }
+        ge_buf_putc(&name, ch);
+    }
+    ge_buf_append(out, name.data, name.len);
+    ge_buf_free(&name);
+    return (long)(tl + 2);
+bad:
+    ge_buf_free(&name);
+    return -1;
+}
+
 unsigned ge_store_cslot(const char *name, size_t len) {
     /* The CRC of the escaped name, without building it. */
     ge_buf t = GE_BUF_INIT;

@@ -2,99 +2,9 @@
  * real cluster of 3 masters and 3 replicas — routing, a slot migration
  * (ASK, then MOVED), a master killed and failed over — and the cluster key
  * layout (ge_store_layout.h) for hostile names. */
-#include <event2/event.h>
-#include <hiredis/hiredis.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* The daemon's own loop glue (its now_ms renamed: deadline.h has one). */
-#define now_ms loop_now_ms
-#include "../../server/loop_libevent.c"
-#undef now_ms
-#include "ge_cluster.h"
+#include "cluster_loop.h"
 #include "ge_cluster_map.h"
-#include "ge_cluster_slot.h"
 #include "ge_store_layout.h"
-#include "redis_cluster.h"
-#include "tap.h"
-
-static struct event_base *base;
-static ge_loop loop;
-
-/* ---- driving the loop ------------------------------------------------------ */
-
-static void tick(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-/* Run the loop until *flag or limit_ms(ms) passed; *flag. */
-static int run_until(const int *flag, long ms) {
-    long end = now_ms() + limit_ms(ms);
-    while (!*flag && now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
-    return *flag;
-}
-
-static void run_for(long ms) {
-    long end = now_ms() + ms;
-    while (now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
-}
-
-/* One command's outcome. */
-typedef struct res {
-    int done, calls;
-    int type; /* reply type, or -1 for no reply */
-    long long integer;
-    char str[512];
-    char err[512];
-} res;
-
-static void on_res(void *arg, redisReply *r, const char *err) {
-    res *o = arg;
-    o->calls++;
-    o->done = 1;
-    o->type = r ? r->type : -1;
-    o->str[0] = o->err[0] = '\0';
-    if (r && r->str) snprintf(o->str, sizeof o->str, "%.*s", (int)r->len, r->str);
-    if (r) o->integer = r->integer;
-    if (err) snprintf(o->err, sizeof o->err, "%s", err);
-}
-
-/* Send a printf-formatted command (hiredis's formatter) for slot; the
- * callback's result, waited for up to 10 s. */
-static res cmd_slot(ge_cluster *c, unsigned slot, int flags, const char *fmt, ...) {
-    res o;
-    memset(&o, 0, sizeof o);
-    char *buf = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = redisvFormatCommand(&buf, fmt, ap);
-    va_end(ap);
-    ge_cluster_send(c, slot, buf, (size_t)n, flags, on_res, &o);
-    free(buf);
-    if (!run_until(&o.done, 10000)) snprintf(o.err, sizeof o.err, "no callback within 10 s");
-    return o;
-}
-
-/* SET/GET-like commands on one key: the key's own slot. */
-#define cmd_key(c, key, ...) cmd_slot((c), ge_cluster_keyslot((key), strlen(key)), 0, __VA_ARGS__)
-
-static ge_cluster *cluster_new_auth(int seed_port, const char *user, const char *password) {
-    char seeds[64];
-    snprintf(seeds, sizeof seeds, "127.0.0.1:%d", seed_port);
-    ge_cluster_options o = {0};
-    o.seeds = seeds;
-    o.username = user;
-    o.password = password;
-    ge_cluster *c = ge_cluster_new(&loop, &o, NULL);
-    long end = now_ms() + limit_ms(10000);
-    while (c && !ge_cluster_has_map(c) && now_ms() < end) event_base_loop(base, EVLOOP_ONCE);
-    return c;
-}
-
-static ge_cluster *cluster_new(int seed_port) { return cluster_new_auth(seed_port, NULL, NULL); }
 
 static char *rand_str(char *out, size_t max, const char *alpha) {
     size_t n = (size_t)rand() % max, k = strlen(alpha);
@@ -644,24 +554,67 @@ static void layout(int port) {
     redisFree(r);
 }
 
+/* Keys found by SCAN give their channel back: the tag parsed is the name
+ * it was made from, and what no tag of ours looks like is refused. */
+static void tag_parsed(void) {
+    const char *hostile[] = {"a{b}c", "{", "}", "}x{", "%", "%7B", "%25", "%%", "{}", "{{a}}", "a:b", "", "x%7"};
+    int back = 0;
+    ge_buf t = GE_BUF_INIT, name = GE_BUF_INIT;
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        ge_buf_reset(&t);
+        ge_buf_reset(&name);
+        ge_store_ctag(&t, hostile[i], strlen(hostile[i]));
+        ge_buf_puts(&t, GE_CKEY_EVENTS_POST);
+        long n = ge_store_ctag_parse(t.data, t.len, &name);
+        back += n > 0 && (size_t)n == t.len - strlen(GE_CKEY_EVENTS_POST) && name.len == strlen(hostile[i]) &&
+                memcmp(name.data ? name.data : "", hostile[i], name.len) == 0;
+    }
+    is_int(back, (long long)(sizeof hostile / sizeof hostile[0]),
+           "a{b}c, {, }, %, %7B, \"\"...: the tag of a key gives the channel back");
+    srand(11);
+    int rnd = 0;
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        char ch[24];
+        size_t len = (size_t)rand() % 20;
+        const char alpha[] = "{}%:7BDd25\0a";
+        for (size_t j = 0; j < len; j++) ch[j] = alpha[(size_t)rand() % (sizeof alpha - 1)];
+        ge_buf_reset(&t);
+        ge_buf_reset(&name);
+        ge_store_ctag(&t, ch, len);
+        ge_buf_puts(&t, ":cursor:}{x}");
+        long n = ge_store_ctag_parse(t.data, t.len, &name);
+        rnd += n > 0 && name.len == len && (len == 0 || memcmp(name.data, ch, len) == 0) &&
+               ge_store_cslot(ch, len) == ge_cluster_keyslot(t.data, t.len);
+    }
+    is_int(rnd, N, "2000 random names of {, }, %, NUL: the tag gives each back, and the key lies in its slot");
+    const char *bad[] = {"", "x", "{", "{}", "{a", "a{b}", "{%7D%}", "{%x}", "{%7}", "{%7b}", "{a%}", "{a{b}", "{%%}",
+                         "{%2}", "{x%25%}"};
+    int refused = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ge_buf_reset(&name);
+        refused += ge_store_ctag_parse(bad[i], strlen(bad[i]), &name) == -1 && name.len == 0;
+    }
+    is_int(refused, (long long)(sizeof bad / sizeof bad[0]),
+           "what no tag of ours looks like is refused, out unchanged");
+    ge_buf_reset(&name);
+    ok(ge_store_ctag_parse("{%}:keys", 8, &name) == 3 && name.len == 0, "{%} is the empty name's tag");
+    ge_buf_free(&t);
+    ge_buf_free(&name);
+}
+
 int main(void) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGPIPE, SIG_IGN);
-    base = event_base_new();
-    ge_loop_libevent(&loop, base);
-    struct event *t = event_new(base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 10000};
-    event_add(t, &tv);
+    cl_loop_init();
     srand(1);
 
     slot_rules();
     seeds_checked();
+    tag_parsed();
 
     redis_cluster rc;
     if (rc_start(&rc, 3, 1, 1000) != 0) {
         ok(0, "a Redis Cluster of 3 masters and 3 replicas started");
-        event_free(t);
-        event_base_free(base);
+        cl_loop_done();
         return tap_done();
     }
     ok(1, "a Redis Cluster of 3 masters and 3 replicas started");
@@ -679,7 +632,6 @@ int main(void) {
 
     rc_stop(&rc);
     auth();
-    event_free(t);
-    event_base_free(base);
+    cl_loop_done();
     return tap_done();
 }

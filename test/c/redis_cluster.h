@@ -265,6 +265,54 @@ static inline int rc_replica_of(redis_cluster *rc, int master_port) {
     return port;
 }
 
+/* 1 when the node on port says it is a master (ROLE). */
+static inline int rc_is_master(int port) {
+    redisReply *role = rc_cmd(port, "ROLE");
+    int m = role && role->type == REDIS_REPLY_ARRAY && strcmp(role->element[0]->str, "master") == 0;
+    if (role) freeReplyObject(role);
+    return m;
+}
+
+/* A live master other than the one on port, or -1. */
+static inline int rc_other_master(redis_cluster *rc, int port) {
+    for (int i = 0; i < rc->n; i++)
+        if (rc->node[i].pid > 0 && rc->node[i].port != port && rc_is_master(rc->node[i].port)) return rc->node[i].port;
+    return -1;
+}
+
+/* Move slot from the master on port `from` to the one on `to`, keys and
+ * all, as redis-cli --cluster reshard does: IMPORTING, MIGRATING, MIGRATE
+ * of its keys, then SETSLOT NODE on every live master. 0 when done. */
+static inline int rc_move_slot(redis_cluster *rc, unsigned slot, int from, int to) {
+    const char *idf = rc->node[rc_index(rc, from)].id, *idt = rc->node[rc_index(rc, to)].id;
+    int bad = 0;
+    redisReply *r = rc_cmd(to, "CLUSTER SETSLOT %u IMPORTING %s", slot, idf);
+    bad |= !r || r->type == REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    r = rc_cmd(from, "CLUSTER SETSLOT %u MIGRATING %s", slot, idt);
+    bad |= !r || r->type == REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    for (;;) {
+        redisReply *keys = rc_cmd(from, "CLUSTER GETKEYSINSLOT %u 100", slot);
+        size_t n = keys && keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
+        for (size_t i = 0; i < n; i++) {
+            redisReply *m = rc_cmd(from, "MIGRATE 127.0.0.1 %d %b 0 5000", to, keys->element[i]->str,
+                                   keys->element[i]->len);
+            bad |= !m || m->type == REDIS_REPLY_ERROR;
+            if (m) freeReplyObject(m);
+        }
+        if (keys) freeReplyObject(keys);
+        if (n == 0 || bad) break;
+    }
+    for (int i = 0; i < rc->n; i++) {
+        if (rc->node[i].pid <= 0 || !rc_is_master(rc->node[i].port)) continue;
+        r = rc_cmd(rc->node[i].port, "CLUSTER SETSLOT %u NODE %s", slot, idt);
+        bad |= !r || r->type == REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+    }
+    return bad ? -1 : 0;
+}
+
 /* Start `masters` masters with `replicas` replicas each, every node
  * requiring `password` when it is not NULL; 0 when the cluster is
  * healthy, else -1 after printing why as a TAP comment (what was started
