@@ -273,9 +273,9 @@ void ge_api_free(ge_api *api) {
     ge_sweep_free(api->sweep); /* after the store: its answers refer to the sweep */
     ge_calls_free(&api->calls);
     ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
-    ge_api_multi_free(api->multi);
     ge_api_publish_free(api->publish);
     ge_waiters_free(api->waiters);
+    ge_api_multi_free(api->multi); /* after the registry: its kept subscriptions are in it */
     ge_retention_free(api->own_retention);
     ge_metrics_free(api->metrics);
     free(api->secret);

@@ -14,6 +14,11 @@
 #include "ge_str.h"
 
 typedef struct multi_call multi_call;
+typedef struct linger linger;
+
+/* How long the subscriptions of an answered request's channels are kept
+ * for the next request of the same client. */
+#define LINGER_MS 2000
 
 struct ge_api_multi {
     ge_loop loop;
@@ -24,6 +29,21 @@ struct ge_api_multi {
     int draining;
     ge_api_events_stats stats;
     multi_call *calls; /* every request not freed yet, for a drain */
+    linger *lingers;   /* the subscriptions of answered requests, by clientId */
+};
+
+/* The channels of an answered request stay subscribed (a waiter of its
+ * own on each, which no publish wakes) until the same client's next
+ * request has waiters of its own on them, or LINGER_MS: the next request
+ * of a client finds its channels' subscriptions confirmed, and neither
+ * unsubscribes nor subscribes again, nor reads twice. */
+struct linger {
+    ge_api_multi *mu;
+    linger *prev, *next;
+    char *client_id;
+    size_t n;
+    ge_waiter *w;
+    ge_loop_timer *timer;
 };
 
 /* One channel of a request. */
@@ -81,6 +101,58 @@ static void multi_free(ge_call *c) {
 }
 
 static const ge_call_kind multi_kind = {multi_stop, multi_free};
+
+/* ---- lingering subscriptions ---------------------------------------------- */
+
+static void linger_wake(ge_waiter *w, ge_wake why) {
+    (void)w;
+    (void)why; /* nothing to read: a request of the client reads when it comes */
+}
+
+static void linger_drop(linger *l) {
+    ge_api_multi *mu = l->mu;
+    for (size_t i = 0; i < l->n; i++) ge_waiters_remove(&l->w[i]);
+    if (l->prev) l->prev->next = l->next;
+    else mu->lingers = l->next;
+    if (l->next) l->next->prev = l->prev;
+    mu->loop.timer_free(l->timer);
+    free(l->w);
+    free(l->client_id);
+    free(l);
+}
+
+static void linger_timeout(void *arg) { linger_drop(arg); }
+
+static linger *linger_of(ge_api_multi *mu, const char *client_id) {
+    for (linger *l = mu->lingers; l; l = l->next)
+        if (strcmp(l->client_id, client_id) == 0) return l;
+    return NULL;
+}
+
+/* m answers: keep its channels subscribed for the client's next request
+ * (in place of an earlier request's). */
+static void linger_start(multi_call *m) {
+    ge_api_multi *mu = m->mu;
+    if (mu->draining) return;
+    linger *old = linger_of(mu, m->client_id);
+    linger *l = calloc(1, sizeof *l);
+    if (!l) abort();
+    l->mu = mu;
+    l->client_id = ge_xstrdup(m->client_id);
+    l->w = calloc(m->n, sizeof *l->w);
+    if (!l->w) abort();
+    for (size_t i = 0; i < m->n; i++) {
+        l->w[i].cb = linger_wake;
+        ge_waiters_add(mu->waiters, &l->w[i], m->ch[i].name);
+    }
+    l->n = m->n;
+    l->timer = mu->loop.timer_new(mu->loop.data, linger_timeout, l);
+    mu->loop.timer_start(l->timer, LINGER_MS);
+    l->next = mu->lingers;
+    if (mu->lingers) mu->lingers->prev = l;
+    mu->lingers = l;
+    if (old) linger_drop(old);
+}
 
 /* ---- the answer ---------------------------------------------------------- */
 
@@ -148,6 +220,7 @@ static void multi_answer(multi_call *m) {
     }
     ge_buf_puts(&b, "]}");
     free(take);
+    linger_start(m);
     ge_call_finish(&m->call, 200, b.data, b.len);
     ge_buf_free(&b);
 }
@@ -242,14 +315,13 @@ static void chan_wake(ge_waiter *w, ge_wake why) {
         ge_call_error(&ch->m->call, 503, "ServiceUnavailable", "Redis connection lost");
         return;
     }
+    if (ch->nfound) return;          /* found already: answered with those */
     if (ch->reading) ch->reread = 1; /* read again when the current read returns */
     else chan_read(ch, GE_READ_AFTER, 0);
 }
 
-/* Nothing found on any channel: wait on all of them. A channel whose
- * subscription is confirmed already is read once more (the publish may
- * have come between its read and now); the others are read when it is
- * (GE_WAKE_ARMED). */
+/* Nothing found on any channel: wait on all of them (their waiters were
+ * added before the first reads: see multi_start). */
 static void multi_park(multi_call *m) {
     ge_api_multi *mu = m->mu;
     if (mu->draining) {
@@ -263,12 +335,25 @@ static void multi_park(multi_call *m) {
     m->parked = 1;
     m->timer = mu->loop.timer_new(mu->loop.data, multi_timeout, m);
     mu->loop.timer_start(m->timer, mu->poll_timeout_ms);
+}
+
+/* Wait on every channel, then read each: a channel whose subscription is
+ * confirmed already is armed before its read (a publish after the read
+ * wakes it); the others are read again once it is (GE_WAKE_ARMED, or a
+ * read due when the first returns). The same client's last request's
+ * subscriptions are let go only then, so they are not dropped and made
+ * again in between. */
+static void multi_start(multi_call *m) {
+    ge_api_multi *mu = m->mu;
     for (size_t i = 0; i < m->n; i++) {
         mchan *ch = &m->ch[i];
         ch->waiter.cb = chan_wake;
         ch->waiter.data = ch;
-        if (ge_waiters_add(mu->waiters, &ch->waiter, ch->name)) chan_read(ch, GE_READ_AFTER, 0);
+        ge_waiters_add(mu->waiters, &ch->waiter, ch->name);
     }
+    linger *l = linger_of(mu, m->client_id);
+    if (l) linger_drop(l);
+    for (size_t i = 0; i < m->n; i++) chan_read(&m->ch[i], m->ch[i].acks ? GE_READ_ACK : GE_READ_STORED, 0);
 }
 
 /* ---- the request ------------------------------------------------------------ */
@@ -412,10 +497,8 @@ ge_call *ge_api_multi_post(ge_api_multi *mu, const ge_params *p, ge_reply *to) {
     if (mu->calls) mu->calls->prev = m;
     mu->calls = m;
     uint64_t per = limit < total ? limit : total; /* no channel reads more than an answer carries */
-    for (size_t i = 0; i < m->n; i++) {
-        m->ch[i].cur.limit = per;
-        chan_read(&m->ch[i], m->ch[i].acks ? GE_READ_ACK : GE_READ_STORED, 0);
-    }
+    for (size_t i = 0; i < m->n; i++) m->ch[i].cur.limit = per;
+    multi_start(m);
     return &m->call;
 }
 
@@ -423,6 +506,7 @@ ge_call *ge_api_multi_post(ge_api_multi *mu, const ge_params *p, ge_reply *to) {
 
 void ge_api_multi_drain(ge_api_multi *mu) {
     mu->draining = 1;
+    while (mu->lingers) linger_drop(mu->lingers);
     for (multi_call *m = mu->calls, *next; m; m = next) {
         next = m->next;
         if (!m->call.done && m->parked) multi_answer(m);
@@ -441,6 +525,17 @@ ge_api_multi *ge_api_multi_new(const ge_loop *loop, ge_store *store, ge_waiters 
     return mu;
 }
 
-void ge_api_multi_free(ge_api_multi *mu) { free(mu); }
+void ge_api_multi_free(ge_api_multi *mu) {
+    if (!mu) return;
+    while (mu->lingers) { /* the registry is gone: nothing to remove from it */
+        linger *l = mu->lingers;
+        mu->lingers = l->next;
+        mu->loop.timer_free(l->timer);
+        free(l->w);
+        free(l->client_id);
+        free(l);
+    }
+    free(mu);
+}
 
 const ge_api_events_stats *ge_api_multi_stats_of(const ge_api_multi *mu) { return &mu->stats; }

@@ -6,8 +6,10 @@
  * the acknowledgement of `after`, the lost-range and reset signals), all
  * reads sent at once (pipelined on the store's connection); the request
  * answers once they are back if any channel has events, else it waits on
- * every channel (ge_waiters.h, armed before a last read, so no publish is
- * missed) and answers at the first that has events, or at the timeout.
+ * every channel (ge_waiters.h: its waiters are added before the reads, so
+ * no publish is missed) and answers at the first that has events, or at
+ * the timeout. An answered request's subscriptions are kept for a while
+ * for the client's next request.
  * Each request is a call of its own kind (ge_call.h) that embeds the
  * ge_call. */
 #ifndef GE_API_MULTI_H
@@ -37,7 +39,9 @@ typedef struct ge_api_multi ge_api_multi;
  * the route. */
 ge_api_multi *ge_api_multi_new(const ge_loop *loop, ge_store *store, ge_waiters *waiters, const ge_log *log,
                                uint64_t poll_timeout_ms);
-/* After the store and after every call of the route is freed. */
+/* After the store, after every call of the route is freed, and after the
+ * wait registry (the subscriptions kept for a client's next request are
+ * then only freed). */
 void ge_api_multi_free(ge_api_multi *mu);
 
 /* The route: answers `to` at once (returning NULL) or starts a call that
