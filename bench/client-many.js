@@ -9,7 +9,8 @@
 //     (ROUNDS rounds, one random channel each, the poll parked again in between)
 //     and for bursts of one event on every channel (BURSTS bursts),
 //   - the daemon's CPU (user + system) per delivered event in each phase
-//     (the publish's own cost included, the same in both modes).
+//     (the publish's own cost included, the same in both modes, and the
+//     bench's /metrics requests between rounds: about one a round).
 // Usage: node bench/client-many.js [N] [ROUNDS] [BURSTS]   (GE_TEST_REDIS_PORT: a Redis to use)
 const fs = require('node:fs');
 const http = require('node:http');
@@ -60,7 +61,7 @@ async function run(mode, redisPort) {
   };
   const until = async (fn, what, ms = 60000) => {
     const end = Date.now() + ms;
-    while (!(await fn())) { if (Date.now() > end) throw new Error('timed out: ' + what); await h.sleep(5); }
+    while (!(await fn())) { if (Date.now() > end) throw new Error('timed out: ' + what); await h.sleep(10); }
   };
 
   const client = new h.Client(h.unique('many'), { secret: server.secret, hostname: '127.0.0.1', port: server.port,
@@ -85,7 +86,8 @@ async function run(mode, redisPort) {
   // One event among the N channels.
   let cpu0 = cpuSeconds(server.proc.pid);
   for (let r = 0; r < ROUNDS; r++) {
-    await until(async () => await waiting() >= N, 'parked again');
+    await h.sleep(20); // the next poll sent and parked (its waiters alone: exactly N)
+    await until(async () => await waiting() === N, 'parked again');
     const ch = channels[Math.floor(Math.random() * N)];
     const before = delivered;
     sentAt.set(ch + '/one' + r, performance.now());
@@ -98,7 +100,8 @@ async function run(mode, redisPort) {
   // Bursts: one event on every channel.
   cpu0 = cpuSeconds(server.proc.pid);
   for (let b = 0; b < BURSTS; b++) {
-    await until(async () => await waiting() >= N, 'parked again');
+    await h.sleep(20);
+    await until(async () => await waiting() === N, 'parked again');
     const before = delivered;
     let next = 0;
     await Promise.all(Array.from({ length: 16 }, async () => {

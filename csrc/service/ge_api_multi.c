@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ge_json.h"
+#include "ge_metrics.h"
 #include "ge_read.h"
 #include "ge_store_layout.h"
 #include "ge_str.h"
@@ -43,8 +44,21 @@ struct linger {
     char *client_id;
     size_t n;
     ge_waiter *w;
+    struct kept *kept;    /* what the request knew of each channel, w's order */
+    struct kept **sorted; /* by name */
     ge_loop_timer *timer;
 };
+
+/* A channel of an answered request that read nothing after `after`
+ * (acknowledged), subscribed all along: while no publish comes, a next
+ * request with the same cursor finds nothing either, and stores the same
+ * acknowledgement: it need not read it (docs/protocol.md). */
+typedef struct kept {
+    char *name;
+    uint64_t after, after_ts;
+    int clean;    /* nothing published since it was read (or found clean) */
+    double since; /* when it was last read (ge_metrics_now) */
+} kept;
 
 /* One channel of a request. */
 typedef struct mchan {
@@ -55,6 +69,8 @@ typedef struct mchan {
     ge_store_req req;     /* its read under way; it holds the call */
     int scripted;         /* that read is the script's */
     int reading, reread;  /* a read is under way; another is due when it returns */
+    int settled;          /* read (or known) to have nothing after its cursor, not woken since */
+    double since;         /* when that was read */
     ge_waiter waiter;
     ge_buf found;         /* the events found, one after the other */
     size_t *ends;         /* where each ends in found */
@@ -104,9 +120,20 @@ static const ge_call_kind multi_kind = {multi_stop, multi_free};
 
 /* ---- lingering subscriptions ---------------------------------------------- */
 
+/* Nothing to read: the client's next request reads what was published. */
 static void linger_wake(ge_waiter *w, ge_wake why) {
-    (void)w;
-    (void)why; /* nothing to read: a request of the client reads when it comes */
+    (void)why;
+    linger *l = w->data;
+    l->kept[w - l->w].clean = 0;
+}
+
+static void linger_free(linger *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->kept[i].name);
+    free(l->kept);
+    free(l->sorted);
+    free(l->w);
+    free(l->client_id);
+    free(l);
 }
 
 static void linger_drop(linger *l) {
@@ -116,12 +143,26 @@ static void linger_drop(linger *l) {
     else mu->lingers = l->next;
     if (l->next) l->next->prev = l->prev;
     mu->loop.timer_free(l->timer);
-    free(l->w);
-    free(l->client_id);
-    free(l);
+    linger_free(l);
 }
 
 static void linger_timeout(void *arg) { linger_drop(arg); }
+
+static int by_kept_name(const void *a, const void *b) {
+    return strcmp((*(const kept *const *)a)->name, (*(const kept *const *)b)->name);
+}
+
+static kept *kept_find(const linger *l, const char *name) {
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(l->sorted[mid]->name, name);
+        if (!d) return l->sorted[mid];
+        if (d < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
 
 static linger *linger_of(ge_api_multi *mu, const char *client_id) {
     for (linger *l = mu->lingers; l; l = l->next)
@@ -140,12 +181,26 @@ static void linger_start(multi_call *m) {
     l->mu = mu;
     l->client_id = ge_xstrdup(m->client_id);
     l->w = calloc(m->n, sizeof *l->w);
-    if (!l->w) abort();
+    l->kept = calloc(m->n, sizeof *l->kept);
+    l->sorted = calloc(m->n, sizeof *l->sorted);
+    if (!l->w || !l->kept || !l->sorted) abort();
     for (size_t i = 0; i < m->n; i++) {
+        const mchan *ch = &m->ch[i];
+        kept *k = &l->kept[i];
         l->w[i].cb = linger_wake;
-        ge_waiters_add(mu->waiters, &l->w[i], m->ch[i].name);
+        l->w[i].data = l;
+        k->name = ge_xstrdup(ch->name);
+        k->after = ch->cur.after;
+        k->after_ts = ch->cur.after_ts;
+        k->since = ch->since;
+        /* Armed at once: subscribed all along (its request's waiter is
+         * still there), so every publish from now on reaches it. */
+        k->clean = ge_waiters_add(mu->waiters, &l->w[i], ch->name) && ch->waiter.armed && ch->settled &&
+                   !ch->reading && !ch->reread && !ch->nfound && !ch->acks && !ch->cur.lost_to && !ch->cur.reset;
+        l->sorted[i] = k;
     }
     l->n = m->n;
+    qsort(l->sorted, l->n, sizeof *l->sorted, by_kept_name);
     l->timer = mu->loop.timer_new(mu->loop.data, linger_timeout, l);
     mu->loop.timer_start(l->timer, LINGER_MS);
     l->next = mu->lingers;
@@ -287,6 +342,7 @@ static void chan_apply(mchan *ch, const ge_read_result *res) {
             chan_read(ch, GE_READ_AFTER, 0);
             return;
         }
+        ch->settled = ch->waiter.armed;
         break;
     }
     multi_settle(m);
@@ -303,6 +359,8 @@ static void chan_read_cb(ge_store_req *req, redisReply *r) {
 static void chan_read(mchan *ch, ge_store_read_mode mode, int script) {
     multi_call *m = ch->m;
     ch->reading = 1;
+    ch->settled = 0;
+    ch->since = ge_metrics_now();
     m->reading++;
     ge_call_hold(&m->call);
     ch->req.cb = chan_read_cb;
@@ -352,8 +410,22 @@ static void multi_start(multi_call *m) {
         ge_waiters_add(mu->waiters, &ch->waiter, ch->name);
     }
     linger *l = linger_of(mu, m->client_id);
+    double now = ge_metrics_now(), fresh = (double)mu->poll_timeout_ms / 1000.0;
+    for (size_t i = 0; i < m->n; i++) {
+        mchan *ch = &m->ch[i];
+        kept *k = l && ch->acks && ch->waiter.armed ? kept_find(l, ch->name) : NULL;
+        if (k && k->clean && k->after == ch->cur.after && k->after_ts == ch->cur.after_ts && now - k->since < fresh) {
+            /* Known: nothing after its cursor, acknowledged already. Read
+             * at least once per POLL_TIMEOUT all the same (a reset). */
+            ch->acks = 0;
+            ch->settled = 1;
+            ch->since = k->since;
+            continue;
+        }
+        chan_read(ch, ch->acks ? GE_READ_ACK : GE_READ_STORED, 0);
+    }
     if (l) linger_drop(l);
-    for (size_t i = 0; i < m->n; i++) chan_read(&m->ch[i], m->ch[i].acks ? GE_READ_ACK : GE_READ_STORED, 0);
+    multi_settle(m);
 }
 
 /* ---- the request ------------------------------------------------------------ */
@@ -498,8 +570,9 @@ ge_call *ge_api_multi_post(ge_api_multi *mu, const ge_params *p, ge_reply *to) {
     mu->calls = m;
     uint64_t per = limit < total ? limit : total; /* no channel reads more than an answer carries */
     for (size_t i = 0; i < m->n; i++) m->ch[i].cur.limit = per;
+    ge_call_hold(&m->call); /* answered already when every channel is known (a drain, Redis away): */
     multi_start(m);
-    return &m->call;
+    return ge_call_resume(&m->call) ? &m->call : NULL; /* then freed */
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -531,9 +604,7 @@ void ge_api_multi_free(ge_api_multi *mu) {
         linger *l = mu->lingers;
         mu->lingers = l->next;
         mu->loop.timer_free(l->timer);
-        free(l->w);
-        free(l->client_id);
-        free(l);
+        linger_free(l);
     }
     free(mu);
 }
