@@ -76,6 +76,24 @@ tap.test('a publish right after the request started is not missed', T, async (t)
   }
 });
 
+tap.test('an event published between two requests of a client is answered by the next one at once', T, async (t) => {
+  const client = unique();
+  const [a, b] = [unique(), unique()];
+  for (let round = 0; round < 5; round++) {
+    await publish(srv, a);
+    const r1 = await multi(srv, { clientId: client, channels: [{ channel: a, after: round }, { channel: b, after: round }] });
+    t.same(r1.json.channels.map((c) => c.channel), [a], 'round ' + round + ': a');
+    await publish(srv, b);
+    const t0 = Date.now();
+    const r2 = await multi(srv, { clientId: client, channels: [{ channel: a, after: round + 1 }, { channel: b, after: round }] });
+    t.same(r2.json.channels.map((c) => [c.channel, ids(c)]), [[b, [round + 1]]], 'round ' + round + ': b');
+    t.ok(Date.now() - t0 < POLL, 'not at the timeout');
+  }
+  // What the requests acknowledged is stored: a read without after resumes there.
+  const g = await get(srv, { clientId: client, channel: b });
+  t.same(g.json.map((e) => e.id), [5], 'from b\'s last acknowledged id, 4');
+});
+
 tap.test('with nothing published it answers {"channels":[]} after POLL_TIMEOUT', T, async (t) => {
   const s = await startServer({ env: { POLL_TIMEOUT: '500' } });
   t.teardown(() => s.stop());
