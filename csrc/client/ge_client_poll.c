@@ -407,7 +407,8 @@ static void msend_fire(ge_timer *t) {
             if (p->subscribed && !p->inflight && !p->mreq && !p->wake.due) poll_start(p);
         return;
     }
-    if (c->n_mreqs == 2) mreq_abort(c->mreqs[0]);
+    /* With one connection allowed, the newer could not start before the older ends. */
+    if (c->n_mreqs == 2 || (c->n_mreqs == 1 && c->opts.max_host_connections == 1)) mreq_abort(c->mreqs[0]);
     mpoll *mp = calloc(1, sizeof *mp);
     if (!mp) abort();
     mp->ps = malloc(n * sizeof *mp->ps);

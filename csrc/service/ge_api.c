@@ -111,7 +111,8 @@ static const char *method_name(ge_method m) {
 }
 
 static void metrics(ge_api *api, ge_reply *to) {
-    const ge_api_events_stats *ev = ge_api_events_stats_of(api->events), *mu = ge_api_multi_stats_of(api->multi);
+    const ge_api_events_stats *ev = ge_api_events_stats_of(api->events);
+    const ge_api_multi_stats *mu = ge_api_multi_stats_of(api->multi);
     const ge_api_publish_stats *pub = ge_api_publish_stats_of(api->publish);
     ge_metrics_gauges g = {pub->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),

@@ -28,7 +28,7 @@ struct ge_api_multi {
     const ge_log *log;
     uint64_t poll_timeout_ms;
     int draining;
-    ge_api_events_stats stats;
+    ge_api_multi_stats stats;
     multi_call *calls; /* every request not freed yet, for a drain */
     linger *lingers;   /* the subscriptions of answered requests, by clientId */
 };
@@ -609,4 +609,4 @@ void ge_api_multi_free(ge_api_multi *mu) {
     free(mu);
 }
 
-const ge_api_events_stats *ge_api_multi_stats_of(const ge_api_multi *mu) { return &mu->stats; }
+const ge_api_multi_stats *ge_api_multi_stats_of(const ge_api_multi *mu) { return &mu->stats; }

@@ -17,7 +17,6 @@
 
 #include <stdint.h>
 
-#include "ge_api_events.h"
 #include "ge_call.h"
 #include "ge_log.h"
 #include "ge_loop.h"
@@ -35,6 +34,11 @@
 
 typedef struct ge_api_multi ge_api_multi;
 
+typedef struct ge_api_multi_stats {
+    uint64_t lost_signals; /* channels of answers that signalled lost ids */
+    uint64_t resets;       /* channels of answers that signalled a cursor reset */
+} ge_api_multi_stats;
+
 /* loop is copied; store, waiters and log are borrowed and must outlive
  * the route. */
 ge_api_multi *ge_api_multi_new(const ge_loop *loop, ge_store *store, ge_waiters *waiters, const ge_log *log,
@@ -51,6 +55,6 @@ ge_call *ge_api_multi_post(ge_api_multi *mu, const ge_params *p, ge_reply *to);
 void ge_api_multi_drain(ge_api_multi *mu);
 
 /* Signals told (lost ranges, resets), one per channel of an answer. */
-const ge_api_events_stats *ge_api_multi_stats_of(const ge_api_multi *mu);
+const ge_api_multi_stats *ge_api_multi_stats_of(const ge_api_multi *mu);
 
 #endif

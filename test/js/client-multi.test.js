@@ -96,14 +96,15 @@ t.test('a channel added while the poll waits gets its events at once; nothing co
   t.teardown(() => client.close());
   const [a, b] = [h.unique('join-a'), h.unique('join-b')];
   const seenA = [], seenB = [];
+  const base = await waiting();
   client.on(a, (e) => seenA.push(e.type));
-  await until(async () => await waiting() >= 1, 10000, 'the poll of a');
+  await until(async () => await waiting() >= base + 1, 10000, 'the poll of a');
   await publish(a, 'a1');
   await until(() => seenA.length === 1, 10000, 'a1');
-  await until(async () => await waiting() >= 1, 10000, 'the next poll of a');
+  await until(async () => await waiting() >= base + 1, 10000, 'the next poll of a');
   client.on(b, (e) => seenB.push(e.type));
   // The second request (a and b) waits beside the first (a).
-  await until(async () => await waiting() >= 3, 10000, 'a poll for a and b');
+  await until(async () => await waiting() >= base + 3, 10000, 'a poll for a and b');
   await publish(a, 'a2');
   await publish(b, 'b1');
   await until(() => seenB.length === 1 && seenA.length === 2, 10000, 'b1 and a2 before the timeout');
@@ -128,10 +129,26 @@ t.test('a channel whose last listener left drops out at the next request', T, as
   client.removeListener(b, onB);
   await publish(a, 'x');
   await until(() => seen.length === 1, 10000, 'the event of a');
-  await until(async () => await waiting() === base + 1, 10000, 'a poll for a alone');
+  const numsub = async (ch) => (await h.redisCommand(h.REDIS_PORT, 'PUBSUB', 'NUMSUB', ch))[1];
+  await until(async () => await numsub(b) === 0 && await numsub(a) === 1, 10000, 'a poll for a alone');
   await publish(b, 'x');
   await h.sleep(300);
   t.same(seen, ['a'], 'b\'s events are not delivered');
+});
+
+t.test('pollPerChannel: true polls each channel with a long-poll of its own', T, async (t) => {
+  t.throws(() => new h.Client('x', stack.options({ pollPerChannel: 'yes' })), TypeError);
+  const [base, conns] = [await waiting(), await clientConnections()];
+  const client = new h.Client(h.unique('per'), stack.options({ pollPerChannel: true }));
+  t.teardown(() => client.close());
+  const channels = [h.unique('per-a'), h.unique('per-b'), h.unique('per-c')];
+  const got = [];
+  for (const ch of channels) client.on(ch, (e, c) => got.push(c));
+  await until(async () => await waiting() >= base + 3, 10000, 'a waiter for each channel');
+  t.equal(await clientConnections() - conns, 3, 'a connection per channel');
+  for (const ch of channels) await publish(ch, 'e');
+  await until(() => got.length === 3, 10000, 'the events');
+  t.same(got.slice().sort(), channels.slice().sort());
 });
 
 // An HTTP server standing in for one without the multi-channel route: it
