@@ -56,6 +56,7 @@ struct linger {
 typedef struct kept {
     char *name;
     uint64_t after, after_ts;
+    int stored;   /* the request gave no `after`: it read from the stored one (after) */
     int clean;    /* nothing published since it was read (or found clean) */
     double since; /* when it was last read (ge_metrics_now) */
 } kept;
@@ -66,6 +67,7 @@ typedef struct mchan {
     char *name;
     ge_read_cursor cur;
     int acks;             /* the request acknowledges `after` (not stored yet) */
+    int given;            /* the request gives `after` (else: the stored one) */
     ge_store_req req;     /* its read under way; it holds the call */
     int scripted;         /* that read is the script's */
     int reading, reread;  /* a read is under way; another is due when it returns */
@@ -192,6 +194,7 @@ static void linger_start(multi_call *m) {
         k->name = ge_xstrdup(ch->name);
         k->after = ch->cur.after;
         k->after_ts = ch->cur.after_ts;
+        k->stored = !ch->given;
         k->since = ch->since;
         /* Armed at once: subscribed all along (its request's waiter is
          * still there), so every publish from now on reaches it. */
@@ -413,11 +416,16 @@ static void multi_start(multi_call *m) {
     double now = ge_metrics_now(), fresh = (double)mu->poll_timeout_ms / 1000.0;
     for (size_t i = 0; i < m->n; i++) {
         mchan *ch = &m->ch[i];
-        kept *k = l && ch->acks && ch->waiter.armed ? kept_find(l, ch->name) : NULL;
-        if (k && k->clean && k->after == ch->cur.after && k->after_ts == ch->cur.after_ts && now - k->since < fresh) {
-            /* Known: nothing after its cursor, acknowledged already. Read
-             * at least once per POLL_TIMEOUT all the same (a reset). */
+        kept *k = l && ch->waiter.armed ? kept_find(l, ch->name) : NULL;
+        int same = k && (ch->given ? !k->stored && k->after == ch->cur.after && k->after_ts == ch->cur.after_ts
+                                   : k->stored);
+        if (same && k->clean && now - k->since < fresh) {
+            /* Known: nothing after its cursor, acknowledged already (or
+             * read from the stored one, which the client left as it was).
+             * Read at least once per POLL_TIMEOUT all the same (a reset). */
             ch->acks = 0;
+            ch->cur.after = k->after;
+            ch->cur.after_ts = k->after_ts;
             ch->settled = 1;
             ch->since = k->since;
             continue;
@@ -505,7 +513,7 @@ static int parse_channels(multi_call *m, ge_slice list, size_t max_len, ge_buf *
             rc = -1;
         }
         if (!has_after) ch->cur.after_ts = 0;
-        ch->acks = has_after;
+        ch->acks = ch->given = has_after;
     }
     ge_buf_free(&name);
     if (rc == 0 && m->n == 0) {

@@ -94,6 +94,20 @@ tap.test('an event published between two requests of a client is answered by the
   t.same(g.json.map((e) => e.id), [5], 'from b\'s last acknowledged id, 4');
 });
 
+tap.test('the same without after: the next request reads from the stored cursor and finds what was published', T, async (t) => {
+  const client = unique();
+  const [a, b] = [unique(), unique()];
+  for (let round = 0; round < 3; round++) {
+    await publish(srv, a);
+    const r1 = await multi(srv, { clientId: client, channels: [{ channel: a, after: round }, { channel: b }] });
+    // b, never acknowledged, has its events from the start in every answer.
+    t.same(r1.json.channels.map((c) => c.channel), round ? [a, b] : [a], 'round ' + round + ': a');
+    await publish(srv, b);
+    const r2 = await multi(srv, { clientId: client, channels: [{ channel: a, after: round + 1 }, { channel: b }] });
+    t.same(r2.json.channels.map((c) => [c.channel, ids(c)]), [[b, Array.from({ length: round + 1 }, (_, i) => i + 1)]], 'round ' + round + ': b');
+  }
+});
+
 tap.test('with nothing published it answers {"channels":[]} after POLL_TIMEOUT', T, async (t) => {
   const s = await startServer({ env: { POLL_TIMEOUT: '500' } });
   t.teardown(() => s.stop());
