@@ -11,7 +11,8 @@
 //   - the daemon's CPU (user + system) per delivered event in each phase
 //     (the publish's own cost included, the same in both modes, and the
 //     bench's /metrics requests between rounds: about one a round).
-// Usage: node bench/client-many.js [N] [ROUNDS] [BURSTS]   (GE_TEST_REDIS_PORT: a Redis to use)
+// Usage: node bench/client-many.js [N] [ROUNDS] [BURSTS]   (GE_TEST_REDIS_PORT: a Redis to use;
+//        BENCH_MODES=multi,per-channel: the modes to run, in that order)
 const fs = require('node:fs');
 const http = require('node:http');
 const h = require('../test/lib/client-harness');
@@ -126,7 +127,8 @@ async function run(mode, redisPort) {
   const redis = process.env.GE_TEST_REDIS_PORT ? null : await h.startRedis();
   const redisPort = redis ? redis.port : Number(process.env.GE_TEST_REDIS_PORT);
   const rows = [];
-  for (const mode of ['per-channel', 'multi']) rows.push(await run(mode, redisPort));
+  const modes = process.env.BENCH_MODES ? process.env.BENCH_MODES.split(',') : ['per-channel', 'multi'];
+  for (const mode of modes) rows.push(await run(mode, redisPort));
   console.log(`One Client on ${N} channels; ${ROUNDS} single events, ${BURSTS} bursts of ${N} (one event per channel)`);
   console.log('mode         conns  RSS parked  RSS after  one: p50    p99   CPU/event  burst: p50     p99   CPU/event');
   for (const r of rows) {

@@ -20,6 +20,10 @@ typedef struct linger linger;
 /* How long the subscriptions of an answered request's channels are kept
  * for the next request of the same client. */
 #define LINGER_MS 2000
+/* A channel's range read asks for this many ids first, and for the rest
+ * of its limit only when they are all there: most channels of an answer
+ * have an event or two, and a read costs Redis one key per id asked. */
+#define FIRST_READ 8
 
 struct ge_api_multi {
     ge_loop loop;
@@ -70,6 +74,8 @@ typedef struct mchan {
     int given;            /* the request gives `after` (else: the stored one) */
     ge_store_req req;     /* its read under way; it holds the call */
     int scripted;         /* that read is the script's */
+    unsigned width;       /* the ids a range read under way asks for */
+    uint64_t more_after;  /* the read under way goes on from this id (chan_more) */
     int reading, reread;  /* a read is under way; another is due when it returns */
     int settled;          /* read (or known) to have nothing after its cursor, not woken since */
     double since;         /* when that was read */
@@ -288,6 +294,7 @@ static void multi_timeout(void *arg) { multi_answer(arg); }
 /* ---- reads ------------------------------------------------------------------ */
 
 static void chan_read(mchan *ch, ge_store_read_mode mode, int script);
+static void chan_more(mchan *ch);
 static void multi_park(multi_call *m);
 
 /* Keep the events a read found (copied: the reply goes with its callback). */
@@ -338,7 +345,13 @@ static void chan_apply(mchan *ch, const ge_read_result *res) {
     switch (ge_read_follow(&ch->cur, res)) {
     case GE_READ_FAILED: return;
     case GE_READ_SCRIPT: chan_read(ch, GE_READ_AFTER, 1); return;
-    case GE_READ_FOUND: chan_keep(ch, res); break;
+    case GE_READ_FOUND:
+        chan_keep(ch, res);
+        if (!ch->scripted && res->count == ch->width && ch->nfound < ch->cur.limit) {
+            chan_more(ch);
+            return;
+        }
+        break;
     case GE_READ_NOTHING:
         if (ch->reread) {
             ch->reread = 0;
@@ -349,6 +362,37 @@ static void chan_apply(mchan *ch, const ge_read_result *res) {
         break;
     }
     multi_settle(m);
+}
+
+/* The rest of the events after those a range read found, up to the
+ * channel's limit; they stop before a missing id (the next request reads
+ * on from there, with the signals the script finds). */
+static void chan_more_cb(ge_store_req *req, redisReply *r) {
+    mchan *ch = GE_STORE_REQ_OWNER(req, mchan, req);
+    multi_call *m = ch->m;
+    if (!ge_call_resume(&m->call)) return;
+    ch->reading = 0;
+    m->reading--;
+    ge_read_result res = {0};
+    ge_read_parse(r, 0, ch->more_after, &res);
+    if (!res.ok) {
+        ge_call_store_failed(&m->call, res.bad);
+        return;
+    }
+    if (res.count) chan_keep(ch, &res);
+    multi_settle(m);
+}
+
+static void chan_more(mchan *ch) {
+    multi_call *m = ch->m;
+    const char *last = ch->found.data + (ch->nfound > 1 ? ch->ends[ch->nfound - 2] + 1 : 0);
+    ch->more_after = ge_store_event_u64(last, "id"); /* its first key */
+    ch->reading = 1;
+    m->reading++;
+    ge_call_hold(&m->call);
+    ch->req.cb = chan_more_cb;
+    ge_store_read_range(m->mu->store, &ch->req, NULL, ch->name, GE_READ_AFTER, ch->more_after,
+                        (unsigned)(ch->cur.limit - ch->nfound));
 }
 
 static void chan_read_cb(ge_store_req *req, redisReply *r) {
@@ -367,7 +411,11 @@ static void chan_read(mchan *ch, ge_store_read_mode mode, int script) {
     m->reading++;
     ge_call_hold(&m->call);
     ch->req.cb = chan_read_cb;
-    ch->scripted = ge_read_start(m->mu->store, &ch->req, m->client_id, ch->name, mode, &ch->cur, script);
+    int use_script = script || mode == GE_READ_STORED || ch->cur.limit > GE_READ_RANGE_MAX;
+    ge_read_cursor first = ch->cur;
+    if (!use_script && first.limit > FIRST_READ) first.limit = FIRST_READ;
+    ch->width = (unsigned)first.limit;
+    ch->scripted = ge_read_start(m->mu->store, &ch->req, m->client_id, ch->name, mode, &first, use_script);
 }
 
 static void chan_wake(ge_waiter *w, ge_wake why) {
