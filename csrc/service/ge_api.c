@@ -5,7 +5,7 @@
  * the route and gives it a ge_reply (ge_call.h: the way back to the host,
  * metered). Routes that answer at once (ge_api_status.c, and every check
  * that fails) answer that reply. The others (ge_api_events.c,
- * ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
+ * ge_api_multi.c, ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
  * ge_call, which owns the answer from then on: it is held by its store
  * operation while one is under way, answered once, and freed once nothing
  * holds it; the host gets it back to cancel it if the client leaves. */
