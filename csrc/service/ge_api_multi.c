@@ -10,16 +10,16 @@
 
 #include "ge_json.h"
 #include "ge_metrics.h"
+#include "ge_multi_keep.h"
 #include "ge_read.h"
 #include "ge_store_layout.h"
 #include "ge_str.h"
 
 typedef struct multi_call multi_call;
-typedef struct linger linger;
 
 /* How long the subscriptions of an answered request's channels are kept
  * for the next request of the same client. */
-#define LINGER_MS 2000
+#define KEEP_MS 2000
 /* A channel's range read asks for this many ids first, and for the rest
  * of its limit only when they are all there: most channels of an answer
  * have an event or two, and a read costs Redis one key per id asked. */
@@ -34,36 +34,8 @@ struct ge_api_multi {
     int draining;
     ge_api_multi_stats stats;
     multi_call *calls; /* every request not freed yet, for a drain */
-    linger *lingers;   /* the subscriptions of answered requests, by clientId */
+    ge_multi_keep *keep; /* what answered requests keep for their client's next one */
 };
-
-/* The channels of an answered request stay subscribed (a waiter of its
- * own on each, which no publish wakes) until the same client's next
- * request has waiters of its own on them, or LINGER_MS: the next request
- * of a client finds its channels' subscriptions confirmed, and neither
- * unsubscribes nor subscribes again, nor reads twice. */
-struct linger {
-    ge_api_multi *mu;
-    linger *prev, *next;
-    char *client_id;
-    size_t n;
-    ge_waiter *w;
-    struct kept *kept;    /* what the request knew of each channel, w's order */
-    struct kept **sorted; /* by name */
-    ge_loop_timer *timer;
-};
-
-/* A channel of an answered request that read nothing after `after`
- * (acknowledged), subscribed all along: while no publish comes, a next
- * request with the same cursor finds nothing either, and stores the same
- * acknowledgement: it need not read it (docs/protocol.md). */
-typedef struct kept {
-    char *name;
-    uint64_t after, after_ts;
-    int stored;   /* the request gave no `after`: it read from the stored one (after) */
-    int clean;    /* nothing published since it was read (or found clean) */
-    double since; /* when it was last read (ge_metrics_now) */
-} kept;
 
 /* One channel of a request. */
 typedef struct mchan {
@@ -126,96 +98,22 @@ static void multi_free(ge_call *c) {
 
 static const ge_call_kind multi_kind = {multi_stop, multi_free};
 
-/* ---- lingering subscriptions ---------------------------------------------- */
-
-/* Nothing to read: the client's next request reads what was published. */
-static void linger_wake(ge_waiter *w, ge_wake why) {
-    (void)why;
-    linger *l = w->data;
-    l->kept[w - l->w].clean = 0;
-}
-
-static void linger_free(linger *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->kept[i].name);
-    free(l->kept);
-    free(l->sorted);
-    free(l->w);
-    free(l->client_id);
-    free(l);
-}
-
-static void linger_drop(linger *l) {
-    ge_api_multi *mu = l->mu;
-    for (size_t i = 0; i < l->n; i++) ge_waiters_remove(&l->w[i]);
-    if (l->prev) l->prev->next = l->next;
-    else mu->lingers = l->next;
-    if (l->next) l->next->prev = l->prev;
-    mu->loop.timer_free(l->timer);
-    linger_free(l);
-}
-
-static void linger_timeout(void *arg) { linger_drop(arg); }
-
-static int by_kept_name(const void *a, const void *b) {
-    return strcmp((*(const kept *const *)a)->name, (*(const kept *const *)b)->name);
-}
-
-static kept *kept_find(const linger *l, const char *name) {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int d = strcmp(l->sorted[mid]->name, name);
-        if (!d) return l->sorted[mid];
-        if (d < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return NULL;
-}
-
-static linger *linger_of(ge_api_multi *mu, const char *client_id) {
-    for (linger *l = mu->lingers; l; l = l->next)
-        if (strcmp(l->client_id, client_id) == 0) return l;
-    return NULL;
-}
-
-/* m answers: keep its channels subscribed for the client's next request
- * (in place of an earlier request's). */
-static void linger_start(multi_call *m) {
+/* m answers: keep its channels subscribed for the client's next request,
+ * with what it knows of them (ge_multi_keep.h). */
+static void keep_for_next(multi_call *m) {
     ge_api_multi *mu = m->mu;
     if (mu->draining) return;
-    linger *old = linger_of(mu, m->client_id);
-    linger *l = calloc(1, sizeof *l);
-    if (!l) abort();
-    l->mu = mu;
-    l->client_id = ge_xstrdup(m->client_id);
-    l->w = calloc(m->n, sizeof *l->w);
-    l->kept = calloc(m->n, sizeof *l->kept);
-    l->sorted = calloc(m->n, sizeof *l->sorted);
-    if (!l->w || !l->kept || !l->sorted) abort();
+    ge_kept_chan *kc = calloc(m->n ? m->n : 1, sizeof *kc);
+    if (!kc) abort();
     for (size_t i = 0; i < m->n; i++) {
         const mchan *ch = &m->ch[i];
-        kept *k = &l->kept[i];
-        l->w[i].cb = linger_wake;
-        l->w[i].data = l;
-        k->name = ge_xstrdup(ch->name);
-        k->after = ch->cur.after;
-        k->after_ts = ch->cur.after_ts;
-        k->stored = !ch->given;
-        k->since = ch->since;
-        /* Armed at once: subscribed all along (its request's waiter is
-         * still there), so every publish from now on reaches it. */
-        k->clean = ge_waiters_add(mu->waiters, &l->w[i], ch->name) && ch->waiter.armed && ch->settled &&
-                   !ch->reading && !ch->reread && !ch->nfound && !ch->acks && !ch->cur.lost_to && !ch->cur.reset;
-        l->sorted[i] = k;
+        kc[i] = (ge_kept_chan){ch->name, ch->cur.after, ch->cur.after_ts, !ch->given,
+                               ch->waiter.armed && ch->settled && !ch->reading && !ch->reread && !ch->nfound &&
+                                   !ch->acks && !ch->cur.lost_to && !ch->cur.reset,
+                               ch->since};
     }
-    l->n = m->n;
-    qsort(l->sorted, l->n, sizeof *l->sorted, by_kept_name);
-    l->timer = mu->loop.timer_new(mu->loop.data, linger_timeout, l);
-    mu->loop.timer_start(l->timer, LINGER_MS);
-    l->next = mu->lingers;
-    if (mu->lingers) mu->lingers->prev = l;
-    mu->lingers = l;
-    if (old) linger_drop(old);
+    ge_multi_keep_put(mu->keep, m->client_id, kc, m->n);
+    free(kc);
 }
 
 /* ---- the answer ---------------------------------------------------------- */
@@ -284,7 +182,7 @@ static void multi_answer(multi_call *m) {
     }
     ge_buf_puts(&b, "]}");
     free(take);
-    linger_start(m);
+    keep_for_next(m);
     ge_call_finish(&m->call, 200, b.data, b.len);
     ge_buf_free(&b);
 }
@@ -460,11 +358,11 @@ static void multi_start(multi_call *m) {
         ch->waiter.data = ch;
         ge_waiters_add(mu->waiters, &ch->waiter, ch->name);
     }
-    linger *l = linger_of(mu, m->client_id);
+    ge_multi_kept *l = ge_multi_keep_get(mu->keep, m->client_id);
     double now = ge_metrics_now(), fresh = (double)mu->poll_timeout_ms / 1000.0;
     for (size_t i = 0; i < m->n; i++) {
         mchan *ch = &m->ch[i];
-        kept *k = l && ch->waiter.armed ? kept_find(l, ch->name) : NULL;
+        const ge_kept_chan *k = l && ch->waiter.armed ? ge_multi_kept_find(l, ch->name) : NULL;
         int same = k && (ch->given ? !k->stored && k->after == ch->cur.after && k->after_ts == ch->cur.after_ts
                                    : k->stored);
         if (same && k->clean && now - k->since < fresh) {
@@ -480,7 +378,7 @@ static void multi_start(multi_call *m) {
         }
         chan_read(ch, ch->acks ? GE_READ_ACK : GE_READ_STORED, 0);
     }
-    if (l) linger_drop(l);
+    if (l) ge_multi_kept_drop(l);
     multi_settle(m);
 }
 
@@ -635,7 +533,7 @@ ge_call *ge_api_multi_post(ge_api_multi *mu, const ge_params *p, ge_reply *to) {
 
 void ge_api_multi_drain(ge_api_multi *mu) {
     mu->draining = 1;
-    while (mu->lingers) linger_drop(mu->lingers);
+    ge_multi_keep_clear(mu->keep);
     for (multi_call *m = mu->calls, *next; m; m = next) {
         next = m->next;
         if (!m->call.done && m->parked) multi_answer(m);
@@ -651,17 +549,13 @@ ge_api_multi *ge_api_multi_new(const ge_loop *loop, ge_store *store, ge_waiters 
     mu->waiters = waiters;
     mu->log = log;
     mu->poll_timeout_ms = poll_timeout_ms;
+    mu->keep = ge_multi_keep_new(loop, waiters, KEEP_MS);
     return mu;
 }
 
 void ge_api_multi_free(ge_api_multi *mu) {
     if (!mu) return;
-    while (mu->lingers) { /* the registry is gone: nothing to remove from it */
-        linger *l = mu->lingers;
-        mu->lingers = l->next;
-        mu->loop.timer_free(l->timer);
-        linger_free(l);
-    }
+    ge_multi_keep_free(mu->keep);
     free(mu);
 }
 
