@@ -482,7 +482,8 @@ static void multi_deliver(ge_poller *p, const ge_req *r, const ge_multi_part *pa
  * is the last poll of. An answer with events completes the channels it
  * lists (the others go on waiting, in the next poll); one without (the
  * server's timeout) completes them all. A server without the route
- * (404, 405): every channel polls on its own from then on. */
+ * (404, 405), or one that refuses the request as a whole (400, 413):
+ * every channel polls on its own from then on. */
 static void multi_done(ge_req *r, CURLcode rc, long status) {
     ge_client *c = r->client;
     mpoll *mp = r->owner;
@@ -491,7 +492,10 @@ static void multi_done(ge_req *r, CURLcode rc, long status) {
         mpoll_release(r);
         return;
     }
-    int off = rc == CURLE_OK && (status == 404 || status == 405);
+    /* 400 and 413: the server refused the request as a whole (a channel
+     * name it refuses, too many channels): each channel's own GET gets
+     * its own answer, the refused channel's error its own. */
+    int off = rc == CURLE_OK && (status == 404 || status == 405 || status == 400 || status == 413);
     if (off) c->multi_off = 1;
     ge_multi_part *parts = NULL;
     size_t nparts = 0, *part_of = NULL;

@@ -151,6 +151,21 @@ t.test('pollPerChannel: true polls each channel with a long-poll of its own', T,
   t.same(got.slice().sort(), channels.slice().sort());
 });
 
+t.test('a channel the server refuses fails on its own; the other channels get their events', T, async (t) => {
+  const client = new h.Client(h.unique('refused'), stack.options());
+  t.teardown(() => client.close());
+  const good = h.unique('refused-ok');
+  const errors = [], got = [];
+  client.on('error', (e, ch) => errors.push([ch, e.statusCode]));
+  client.on(good, (e) => got.push(e.type));
+  client.on('indices:x', () => t.fail('no event on a refused channel'));
+  await until(() => errors.length > 0, 10000, 'the refused channel\'s error');
+  await publish(good, 'fine');
+  await until(() => got.length === 1, 10000, 'the event of the other channel');
+  t.same(got, ['fine']);
+  t.ok(errors.every(([ch, status]) => ch === 'indices:x' && status === 400), JSON.stringify(errors.slice(0, 3)));
+});
+
 // An HTTP server standing in for one without the multi-channel route: it
 // answers that route `status` and passes every other request on.
 async function standIn(target, status) {
