@@ -170,6 +170,11 @@ typedef struct ge_client_options {
     ge_watch_cb watch;
     ge_timer_cb timer;
     void *loop_data;
+
+    /* 1: poll each channel with a GET of its own, never with the
+     * multi-channel poll that carries all the channels of the client
+     * (docs/client.md; used by itself against a server without it). */
+    int poll_per_channel;
 } ge_client_options;
 
 /* Initialise libcurl once per process (thread-safe, idempotent; called by
@@ -256,8 +261,10 @@ typedef struct ge_poll {
     ge_cursor finished;        /* the request that completed */
     ge_cursor next;            /* the request that follows it */
     const ge_error *error;     /* NULL on success */
-    /* On success: the response body, a JSON array of `count` events in id
-     * order, and each event's own text (events[i].json points into json). */
+    /* On success: the channel's events, a JSON array of `count` events in
+     * id order (the answer's body, or the channel's part of a multi-channel
+     * poll's answer), and each event's own text (events[i].json points
+     * into json). */
     const char *json;
     size_t json_len;
     size_t count;
@@ -280,7 +287,8 @@ typedef struct ge_poll {
 #define GE_CODE_CURSOR_RESET "CursorReset"
 
 /* Subscription callbacks. For every completed request of a subscribed
- * channel, in this order: on_events (success, also when count == 0) or
+ * channel (with the multi-channel poll: an answer that lists the channel,
+ * or one at the server's timeout; docs/c-api.md), in this order: on_events (success, also when count == 0) or
  * on_error; then on_cycle. If a callback unsubscribes, the later ones of
  * that request are not called. Any of them may be NULL. on_events consumes
  * the whole batch unless it calls ge_client_consumed (below).
