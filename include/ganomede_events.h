@@ -170,11 +170,6 @@ typedef struct ge_client_options {
     ge_watch_cb watch;
     ge_timer_cb timer;
     void *loop_data;
-
-    /* 1: poll each channel with a GET of its own, never with the
-     * multi-channel poll that carries all the channels of the client
-     * (docs/client.md; used by itself against a server without it). */
-    int poll_per_channel;
 } ge_client_options;
 
 /* Initialise libcurl once per process (thread-safe, idempotent; called by
@@ -300,6 +295,14 @@ typedef struct ge_poll {
  * reset first when both; then on_events delivers the events of the same
  * answer and on_cycle follows, as for any success. */
 typedef void (*ge_poll_cb)(ge_client *client, const ge_poll *poll, void *userdata);
+
+/* With on 1, poll each channel with a GET of its own, never with the
+ * multi-channel poll that carries all the channels of the client
+ * (docs/client.md; the client does so by itself against a server without
+ * that route). Takes effect from the next poll request. Returns GE_OK, or
+ * GE_EINVAL for a NULL client. A function, not an option field, so that
+ * programs built against an older ge_client_options keep working. */
+int ge_client_poll_per_channel(ge_client *client, int on);
 
 /* Start polling channel. Returns 0, GE_EEXIST if already subscribed,
  * GE_EINVAL (empty channel, no client_id), GE_ECLOSED after shutdown. */

@@ -212,7 +212,7 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
     opts.ca_pem = ca_pem.empty() ? nullptr : ca_pem.c_str();
     opts.insecure = OptBool(o, "insecure", &ok);
-    opts.poll_per_channel = OptBool(o, "pollPerChannel", &ok);
+    const int per_channel = OptBool(o, "pollPerChannel", &ok);
     if (!ok) return;
     if (limit < 0 || limit > 4294967295L || max_bytes < 0) {
         Napi::TypeError::New(env, max_bytes < 0 ? "options.maxResponseBytes must be positive"
@@ -236,6 +236,7 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
         Napi::TypeError::New(env, err ? err : "invalid options").ThrowAsJavaScriptException();
         return;
     }
+    ge_client_poll_per_channel(client_, per_channel);
     handlers_ = Napi::Persistent(info[1].As<Napi::Object>());  // refcount 1
     strong_ = true;
     Napi::Object res = Napi::Object::New(env);

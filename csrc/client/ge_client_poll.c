@@ -556,3 +556,9 @@ void ge__pollers_free(ge_client *c) {
     }
     c->pollers = NULL;
 }
+
+int ge_client_poll_per_channel(ge_client *c, int on) {
+    if (!c) return GE_EINVAL;
+    c->multi_off = on != 0;
+    return GE_OK;
+}

@@ -66,18 +66,23 @@ static void finish(cmd *m, redisReply *r, const char *err, node *by) {
 }
 
 /* Fail m from the loop (never from inside the caller's call). */
-static void fail_later(cmd *m, const char *fmt, const char *a, int b) {
-    snprintf(m->why, sizeof m->why, fmt, a, b);
+static void fail_queued(cmd *m) {
     m->deadline = 0;
     m->not_before = 0;
     wait_push(m);
     kick_soon(m->c);
 }
 
+static void fail_later(cmd *m, const char *fmt, const char *a, int b) {
+    snprintf(m->why, sizeof m->why, fmt, a, b);
+    fail_queued(m);
+}
+
 /* Fail m from the loop with why (copied). */
 static void fail_soon(cmd *m, const char *why) {
     ge_cluster_inflight_unlink(m);
-    fail_later(m, "%s%.0d", why, 0);
+    snprintf(m->why, sizeof m->why, "%.*s", (int)sizeof m->why - 1, why); /* cut to fit */
+    fail_queued(m);
 }
 
 /* Not run: wait for the slot to be served, then send again, until the

@@ -129,6 +129,8 @@ static void test_send(const env *e) {
     is_int(ge_client_send(c, "", "f", "t", NULL, 0, on_reply, &r), GE_EINVAL, "send: empty channel");
     is_int(ge_client_send(c, ch, "", "t", NULL, 0, on_reply, &r), GE_EINVAL, "send: empty from");
     is_int(ge_client_send(c, ch, "f", NULL, NULL, 0, on_reply, &r), GE_EINVAL, "send: no type");
+    is_int(ge_client_poll_per_channel(NULL, 1), GE_EINVAL, "poll_per_channel: NULL client");
+    is_int(ge_client_poll_per_channel(c, 0), GE_OK, "poll_per_channel: the multi-channel poll kept");
     is_int(ge_client_send_sync(c, ch, "f", "t", "3", 1, &res), GE_EINVAL, "send_sync: bad data");
     ok(res.json == NULL && res.code == NULL, "send_sync: result stays empty on GE_EINVAL");
     is_int(ge_client_active(c), 0, "nothing in flight after refused sends");
