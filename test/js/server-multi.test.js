@@ -220,3 +220,32 @@ tap.test('bad input gets a clear 400, a bad secret 401, another method 405', T, 
   t.equal(g.status, 405);
   t.equal(g.headers.get('allow'), 'POST');
 });
+
+tap.test('a client that goes away while its request waits is let go at once, not at POLL_TIMEOUT', T, async (t) => {
+  const net = require('net');
+  const waiting = async () => {
+    const r = await request(srv.url, 'GET', '/metrics');
+    return Number(/^ganomede_events_longpolls_waiting (\d+)/m.exec(r.body)[1]);
+  };
+  const until = async (want, ms) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const n = await waiting();
+      if (n === want || Date.now() > end) return n;
+      await sleep(20);
+    }
+  };
+  t.equal(await until(0, POLL * 2), 0, 'nothing waits before');
+  const body = JSON.stringify({ secret: srv.secret, clientId: unique(),
+    channels: Array.from({ length: 20 }, () => ({ channel: unique(), after: 0 })) });
+  const sock = net.connect(srv.port, '127.0.0.1');
+  await new Promise((resolve) => sock.on('connect', resolve));
+  sock.write(`POST ${MULTI} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const end = Date.now() + POLL / 2;
+  while (await waiting() === 0 && Date.now() < end) await sleep(20);
+  t.ok(await waiting() > 0, 'the request waits');
+  const t0 = Date.now();
+  sock.destroy();
+  t.equal(await until(0, POLL * 2), 0, 'its waiter is gone');
+  t.ok(Date.now() - t0 < POLL, 'before the long-poll would have ended by itself');
+});
