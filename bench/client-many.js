@@ -22,18 +22,7 @@ const ROUNDS = Number(process.argv[3] || 100);
 const BURSTS = Number(process.argv[4] || 5);
 const TICK = 1 / 100; // seconds per clock tick (getconf CLK_TCK: 100 on Linux)
 
-function establishedAt(port) {
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try { text = fs.readFileSync(file, 'utf8'); } catch (_) { continue; }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length >= 4 && parseInt(cols[1].split(':').pop(), 16) === port && cols[3] === '01') n++;
-    }
-  }
-  return n;
-}
+const { establishedAt } = require('../test/lib/sockets');
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 function cpuSeconds(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

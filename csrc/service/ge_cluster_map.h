@@ -7,17 +7,13 @@
 
 #include <stddef.h>
 
+#include "ge_addr.h"
+
 struct redisReply;
 
-typedef struct ge_cluster_addr {
-    char host[256]; /* an IPv6 literal without its brackets */
-    int port;
-} ge_cluster_addr;
+typedef ge_addr ge_cluster_addr;
 
-/* Parse "host:port[,host:port...]" ("[v6]:port" too; spaces around an
- * entry are ignored; port 1..65535) into *out (malloc'd, owned by the
- * caller: free()), or validate only when out is NULL. The count, or -1
- * when list is NULL, empty or any entry is not host:port. */
+/* The seed list: ge_addr_list_parse (ge_addr.h). */
 long ge_cluster_addrs_parse(const char *list, ge_cluster_addr **out);
 
 /* One range of slots [start, end] and the master serving it. */

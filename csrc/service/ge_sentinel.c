@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_addr.h"
 #include "ge_str.h"
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 1000
 
-typedef struct addr {
-    char host[256];
-    int port;
-} addr;
+typedef ge_addr addr;
 
 struct ge_sentinel {
     ge_loop loop;
@@ -37,61 +35,7 @@ struct ge_sentinel {
     size_t sub_at;
 };
 
-/* Parse one "host:port" or "[v6]:port" of len n; 0 ok. */
-static int parse_addr(const char *p, size_t n, addr *out) {
-    const char *colon;
-    const char *h = p;
-    size_t hn;
-    if (n && *p == '[') {
-        const char *rb = memchr(p, ']', n);
-        if (!rb || rb + 1 >= p + n || rb[1] != ':') return -1;
-        h = p + 1;
-        hn = (size_t)(rb - p - 1);
-        colon = rb + 1;
-    } else {
-        colon = NULL;
-        for (const char *c = p; c < p + n; c++)
-            if (*c == ':') colon = c;
-        if (!colon) return -1;
-        hn = (size_t)(colon - p);
-    }
-    if (hn == 0 || hn >= sizeof out->host) return -1;
-    uint64_t port;
-    if (ge_parse_uint(colon + 1, (size_t)(p + n - colon - 1), 65535, &port) != 0 || port < 1) return -1;
-    memcpy(out->host, h, hn);
-    out->host[hn] = '\0';
-    out->port = (int)port;
-    return 0;
-}
-
-/* Parse the list into *out (may be NULL: validate only); count or -1. */
-static long parse_list(const char *list, addr **out) {
-    if (!list || !*list) return -1;
-    size_t cap = 1;
-    for (const char *c = list; *c; c++) cap += *c == ',';
-    addr *a = calloc(cap, sizeof *a);
-    if (!a) abort();
-    long n = 0;
-    const char *p = list;
-    for (;;) {
-        while (*p == ' ') p++;
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && p[len - 1] == ' ') len--;
-        if (parse_addr(p, len, &a[n]) != 0) {
-            free(a);
-            return -1;
-        }
-        n++;
-        if (!e) break;
-        p = e + 1;
-    }
-    if (out) *out = a;
-    else free(a);
-    return n;
-}
-
-int ge_sentinel_addrs_valid(const char *list) { return parse_list(list, NULL) > 0 ? 0 : -1; }
+int ge_sentinel_addrs_valid(const char *list) { return ge_addr_list_parse(list, NULL) > 0 ? 0 : -1; }
 
 /* ---- asking for the master ------------------------------------------------ */
 
@@ -275,7 +219,7 @@ static void sub_open(ge_sentinel *s, size_t i) {
 ge_sentinel *ge_sentinel_new(const ge_loop *loop, const ge_sentinel_options *opt, const ge_log *log,
                              ge_sentinel_master_fn fn, void *arg) {
     addr *a = NULL;
-    long n = parse_list(opt->addrs, &a);
+    long n = ge_addr_list_parse(opt->addrs, &a);
     if (n <= 0 || !opt->master || !*opt->master) return NULL;
     ge_sentinel *s = calloc(1, sizeof *s);
     if (!s) abort();

@@ -12,21 +12,7 @@ const h = require('../lib/client-harness');
 
 const T = { timeout: h.limit(120000) };
 
-// ESTABLISHED connections whose local port is `port`: the daemon's ends.
-function establishedAt(port) {
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try { text = fs.readFileSync(file, 'utf8'); } catch (_) { continue; }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 4) continue;
-      const local = parseInt(cols[1].split(':').pop(), 16);
-      if (local === port && cols[3] === '01') n++;
-    }
-  }
-  return n;
-}
+const { establishedAt } = require('../lib/sockets');
 
 // Long-polls waiting at the daemon, one per channel (its /metrics).
 async function waiters(stack) {

@@ -6,26 +6,13 @@
 // server without the multi-channel route (a stand-in answering it 404 or
 // 405, passing everything else on to the daemon) one long-poll per channel.
 const t = require('tap');
-const fs = require('node:fs');
 const http = require('node:http');
 const h = require('../lib/client-harness');
 
 const T = { timeout: h.limit(120000) };
 const POLL = 30000; // longer than any wait below: an answer before it is not the timeout's
 
-// ESTABLISHED connections whose local port is `port`: the daemon's ends.
-function establishedAt(port) {
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try { text = fs.readFileSync(file, 'utf8'); } catch (_) { continue; }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length >= 4 && parseInt(cols[1].split(':').pop(), 16) === port && cols[3] === '01') n++;
-    }
-  }
-  return n;
-}
+const { establishedAt } = require('../lib/sockets');
 
 // One request to the daemon on a connection of its own, closed after it
 // (so the test's own requests are not counted among the Client's).
