@@ -12,7 +12,7 @@
 # never written), with test/fuzz/<name>.dict if there is one. Any crash,
 # sanitizer report, leak or timeout fails the run; the reproducer is left in
 # out/fuzz/artifacts-<name>/. Targets link only the pure COMMON sources;
-# client_response also links the client engine and libcurl.
+# client_response and multi_answer also link the client engine and libcurl.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
@@ -32,6 +32,8 @@ FUZZ_BIN   := $(FUZZ_NAMES:%=$(FUZZ_OUT)/fuzz_%)
 # Per-target extra sources and libraries.
 FUZZ_EXTRA_client_response := $(FUZZ_CLIENT_SRC)
 FUZZ_LIBS_client_response  := -lcurl
+FUZZ_EXTRA_multi_answer    := $(FUZZ_CLIENT_SRC)
+FUZZ_LIBS_multi_answer     := -lcurl
 # json: jansson is the reference parser the scanner is compared with.
 FUZZ_LIBS_json             := -ljansson
 

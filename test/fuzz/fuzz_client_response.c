@@ -219,7 +219,9 @@ static void find_done_functions(void) {
     o.secret = "s";
     o.client_id = "fuzz";
     ge_client *c = ge_client_new(&o, NULL);
-    CHECK(c && ge_client_subscribe(c, "probe", NULL, NULL, NULL, NULL) == GE_OK);
+    /* One GET per channel: the poll this target feeds answers to. */
+    CHECK(c && ge_client_poll_per_channel(c, 1) == GE_OK);
+    CHECK(ge_client_subscribe(c, "probe", NULL, NULL, NULL, NULL) == GE_OK);
     CHECK(c->pollers && c->pollers->inflight);
     poll_done = c->pollers->inflight->done;
     CHECK(ge_client_latest(c, "probe", 0, no_reply, NULL) == GE_OK);
