@@ -79,6 +79,8 @@ export interface ClientOptions extends ConnectionOptions {
   pathname?: string;
   /** `limit` of each poll request; default: not sent (server default 100) */
   limit?: number;
+  /** Poll each channel with a request of its own instead of one long-poll for all (docs/client.md). */
+  pollPerChannel?: boolean;
 }
 
 export class Cursor {

@@ -170,6 +170,11 @@ typedef struct ge_client_options {
     ge_watch_cb watch;
     ge_timer_cb timer;
     void *loop_data;
+
+    /* 1: poll each channel with a GET of its own, never with the
+     * multi-channel poll that carries all the channels of the client
+     * (docs/client.md; used by itself against a server without it). */
+    int poll_per_channel;
 } ge_client_options;
 
 /* Initialise libcurl once per process (thread-safe, idempotent; called by

@@ -56,6 +56,10 @@ function connection(opts, pathKey, defaultPath) {
     if (typeof opts.rejectUnauthorized !== 'boolean') throw new TypeError('options.rejectUnauthorized must be a boolean');
     if (!opts.rejectUnauthorized) out.insecure = true;
   }
+  if (!absent(opts.pollPerChannel)) {
+    if (typeof opts.pollPerChannel !== 'boolean') throw new TypeError('options.pollPerChannel must be a boolean');
+    if (opts.pollPerChannel) out.pollPerChannel = true;
+  }
   const limit = integer(opts, 'limit', 1, 'a positive integer');
   if (limit > 0xffffffff) throw new TypeError('options.limit must be a positive integer below 2^32');
   if (limit !== undefined) out.limit = limit;

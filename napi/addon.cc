@@ -212,6 +212,7 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
     opts.ca_pem = ca_pem.empty() ? nullptr : ca_pem.c_str();
     opts.insecure = OptBool(o, "insecure", &ok);
+    opts.poll_per_channel = OptBool(o, "pollPerChannel", &ok);
     if (!ok) return;
     if (limit < 0 || limit > 4294967295L || max_bytes < 0) {
         Napi::TypeError::New(env, max_bytes < 0 ? "options.maxResponseBytes must be positive"

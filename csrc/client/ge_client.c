@@ -81,6 +81,7 @@ ge_client *ge_client_new(const ge_client_options *o, const char **err) {
     ge_client *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->opts = *o;
+    c->multi_off = o->poll_per_channel != 0;
     /* A server that accepts and never answers must not hold a request
      * forever: every request has a deadline unless the caller said none. */
     c->request_timeout_ms = o->request_timeout_ms == 0   ? GE_DEFAULT_REQUEST_TIMEOUT_MS

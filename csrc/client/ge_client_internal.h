@@ -6,7 +6,9 @@
  *                     the host-loop entry points (socket / timeout action);
  *                     destroys a client whose free was deferred
  *     -> ge_client.c       options, lifetime, one-shot requests
- *          -> ge_client_poll.c  per-channel pollers: cursor, back-off, drain
+ *          -> ge_client_poll.c  per-channel pollers: cursor, back-off, drain;
+ *                               the multi-channel poll that carries them all
+ *               -> ge_client_multi.c the multi-channel poll's body and answer
  *               -> ge_client_http.c  requests over the curl multi handle,
  *                                    timers, completion dispatch, errors
  *   ge_client_sync.c  blocking conveniences over the public API only
@@ -79,7 +81,10 @@ struct ge_poller {
      * (docs/protocol.md, "Lost events and cursor resets"); 0: unknown.
      * sent_ts: the one the request in flight (or last finished) sent. */
     uint64_t after_ts, sent_ts;
-    ge_req *inflight;
+    ge_req *inflight;        /* its own GET in flight (servers without the multi-channel route) */
+    /* The last multi-channel poll in flight that carries the channel; only
+     * its answer moves the cursor (an earlier one's part is ignored). */
+    ge_req *mreq;
     ge_poll *batch;          /* during on_events: the batch being handed over */
     int stalled;             /* on_events consumed none of its batch */
     uint64_t backoff_ms;     /* 0 after a success */
@@ -119,6 +124,15 @@ struct ge_client {
 
     ge_poller *pollers;
     size_t n_subscribed;
+    /* The multi-channel poll (docs/client.md): at most two in flight, the
+     * newer carrying every channel (mreqs[0] the older); msend sends the
+     * next one once the callbacks of this turn have run. multi_off: the
+     * server has no such route (it answered 404 or 405): one GET per
+     * channel from then on. */
+    ge_req *mreqs[2];
+    int n_mreqs;
+    ge_timer msend;
+    int multi_off;
     int drain_pending;
     int closed;
 
@@ -158,6 +172,25 @@ void ge__http_release(ge_client *c);
 /* Abort every request in flight (each `done` gets GE__REQ_FREED), close
  * the connections, free the HTTP layer. */
 void ge__http_cleanup(ge_client *c);
+
+/* ---- ge_client_multi.c ---- */
+#define GE__MULTI_LIMIT_MAX 1000 /* the route's largest `limit` */
+/* One channel of a multi-channel poll's answer: its name at name_off in
+ * the names buffer, its events (a JSON array, pointing into the body),
+ * its signals. */
+typedef struct ge_multi_part {
+    size_t name_off;
+    const char *events;
+    size_t events_len;
+    uint64_t lost_from, lost_to, reset_counter;
+    int reset;
+} ge_multi_part;
+/* The body of POST <pathname>/multi for the n pollers (their cursors and
+ * sent_ts), limit as the route takes it. */
+void ge__multi_body(ge_buf *out, const ge_client *c, ge_poller *const *ps, size_t n, unsigned limit);
+/* The parts of an answer (*parts malloc'ed, the caller frees it; names
+ * appended to `names`). 0, or -1 when the body is not such an answer. */
+int ge__multi_parse(const char *body, size_t len, ge_multi_part **parts, size_t *n, ge_buf *names);
 
 /* ---- ge_client_poll.c ---- */
 void ge__pollers_free(ge_client *c);

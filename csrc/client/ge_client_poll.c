@@ -1,6 +1,8 @@
 /* Per-channel pollers: the cursor rules (docs/protocol.md, "Cursor and
- * acknowledgement"), one request in flight per channel, back-off after
- * errors, and the drain notification.
+ * acknowledgement"), back-off after errors, and the drain notification;
+ * and the requests that carry them: one multi-channel poll for all the
+ * channels of the client (docs/client.md), or, against a server without
+ * that route, one GET per channel.
  *
  * A poller outlives its subscription so that its cursor survives an
  * unsubscribe/subscribe on the same client; it is freed with the client. */
@@ -29,6 +31,22 @@ static void back_off(ge_poller *p) {
 }
 
 static void poll_done(ge_req *r, CURLcode rc, long status);
+static void poll_start(ge_poller *p);
+static void msend_fire(ge_timer *t);
+
+/* p wants its next request: its own GET, or a place in the next
+ * multi-channel poll, sent once this turn's callbacks have run (so the
+ * channels subscribed together go in one request). */
+static void want(ge_poller *p) {
+    ge_client *c = p->client;
+    if (c->multi_off) {
+        poll_start(p);
+        return;
+    }
+    c->msend.fire = msend_fire;
+    if (!c->msend.due) ge__timer_arm(c, &c->msend, ge_now_ms());
+    ge__reschedule(c);
+}
 
 static void poll_start(ge_poller *p) {
     ge_client *c = p->client;
@@ -61,7 +79,7 @@ static void poll_start(ge_poller *p) {
 
 static void wake_fire(ge_timer *t) {
     ge_poller *p = (ge_poller *)((char *)t - offsetof(ge_poller, wake));
-    if (p->subscribed && !p->inflight && !p->client->closed) poll_start(p);
+    if (p->subscribed && !p->inflight && !p->mreq && !p->client->closed) want(p);
 }
 
 int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
@@ -89,7 +107,7 @@ int ge_client_subscribe(ge_client *c, const char *channel, ge_poll_cb on_events,
     p->on_cycle = on_cycle;
     p->userdata = userdata;
     c->n_subscribed++;
-    if (!p->inflight && !p->wake.due) poll_start(p);
+    if (!p->inflight && !p->mreq && !p->wake.due) want(p);
     return GE_OK;
 }
 
@@ -118,9 +136,12 @@ int ge_client_cursor(const ge_client *c, const char *channel, ge_cursor *out) {
     return GE_OK;
 }
 
+static void mreq_abort(ge_req *r);
+
 void ge_client_shutdown(ge_client *c) {
     if (!c || c->closed) return;
     c->closed = 1;
+    while (c->n_mreqs) mreq_abort(c->mreqs[0]);
     for (ge_poller *p = c->pollers; p; p = p->next) {
         if (p->subscribed) ge_client_unsubscribe(c, p->channel);
         if (p->inflight) {
@@ -135,12 +156,13 @@ void ge_client_shutdown(ge_client *c) {
     ge__reschedule(c);
 }
 
-/* Parse a poll answer: a JSON array of objects with an integer id. */
-static int parse_batch(ge_req *r, ge_event_ref **refs, size_t *count) {
+/* Parse a batch: a JSON array of objects with an integer id (validated
+ * already when `checked`). */
+static int parse_batch(const char *json, size_t len, int checked, ge_event_ref **refs, size_t *count) {
     *refs = NULL;
     *count = 0;
-    if (!r->body.len || ge_json_validate(r->body.data, r->body.len, NULL) != 0) return -1;
-    ge_slice root = {r->body.data, r->body.len};
+    if (!len || (!checked && ge_json_validate(json, len, NULL) != 0)) return -1;
+    ge_slice root = {json, len};
     ge_json_iter it;
     ge_slice k, v;
     if (ge_json_iter_begin(&it, root) != GE_JSON_ARRAY) return -1;
@@ -275,7 +297,7 @@ static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t coun
     /* Nothing consumed: the same batch would come back at once; wait as
      * after an error rather than spin. */
     if (p->stalled) back_off(p);
-    else poll_start(p);
+    else want(p);
 }
 
 static void fail(ge_poller *p, ge_poll *poll, ge_req *r, CURLcode rc, long status) {
@@ -311,7 +333,7 @@ static void poll_done(ge_req *r, CURLcode rc, long status) {
     poll.next = p->cursor;
     ge_event_ref *refs = NULL;
     size_t count = 0;
-    if (rc == CURLE_OK && status == 200 && parse_batch(r, &refs, &count) == 0) {
+    if (rc == CURLE_OK && status == 200 && parse_batch(r->body.data, r->body.len, 0, &refs, &count) == 0) {
         poll.json = r->body.data;
         poll.json_len = r->body.len;
         poll.lost_from = r->lost_from;
@@ -323,6 +345,199 @@ static void poll_done(ge_req *r, CURLcode rc, long status) {
     } else {
         fail(p, &poll, r, rc, status);
     }
+}
+
+/* ---- the multi-channel poll --------------------------------------------- */
+
+/* The channels a multi-channel poll carries, by name. */
+typedef struct mpoll {
+    size_t n;
+    ge_poller **ps;
+} mpoll;
+
+static int by_channel(const void *a, const void *b) {
+    return strcmp((*(ge_poller *const *)a)->channel, (*(ge_poller *const *)b)->channel);
+}
+
+static void mreq_unlink(ge_client *c, ge_req *r) {
+    int i = c->mreqs[0] == r ? 0 : 1;
+    assert(c->mreqs[i] == r && c->n_polls > 0);
+    if (i == 0) c->mreqs[0] = c->mreqs[1];
+    c->mreqs[--c->n_mreqs] = NULL;
+    c->n_polls--;
+}
+
+/* Its channels no longer wait for it. */
+static void mpoll_release(ge_req *r) {
+    mpoll *mp = r->owner;
+    for (size_t i = 0; i < mp->n; i++)
+        if (mp->ps[i]->mreq == r) mp->ps[i]->mreq = NULL;
+    free(mp->ps);
+    free(mp);
+}
+
+static void mreq_abort(ge_req *r) {
+    mreq_unlink(r->client, r);
+    mpoll_release(r);
+    ge__req_abort(r);
+}
+
+static void multi_done(ge_req *r, CURLcode rc, long status);
+
+/* Send the multi-channel poll: every subscribed channel not backing off
+ * (the ones whose back-off is over included), when one of them is not
+ * in a poll in flight already. The newest poll carries the whole set;
+ * with two in flight, the older (whose channels are all in the newer) is
+ * aborted first. */
+static void msend_fire(ge_timer *t) {
+    ge_client *c = (ge_client *)(void *)((char *)t - offsetof(ge_client, msend));
+    if (c->closed) return;
+    uint64_t now = ge_now_ms();
+    size_t n = 0, wanted = 0;
+    for (ge_poller *p = c->pollers; p; p = p->next) {
+        if (!p->subscribed || p->inflight) continue;
+        if (p->wake.due && p->wake.due <= now) ge__timer_stop(c, &p->wake);
+        if (p->wake.due) continue;
+        n++;
+        wanted += !p->mreq;
+    }
+    if (!wanted) return;
+    if (c->multi_off) {
+        for (ge_poller *p = c->pollers; p; p = p->next)
+            if (p->subscribed && !p->inflight && !p->mreq && !p->wake.due) poll_start(p);
+        return;
+    }
+    /* With one connection allowed, the newer could not start before the older ends. */
+    if (c->n_mreqs == 2 || (c->n_mreqs == 1 && c->opts.max_host_connections == 1)) mreq_abort(c->mreqs[0]);
+    mpoll *mp = calloc(1, sizeof *mp);
+    if (!mp) abort();
+    mp->ps = malloc(n * sizeof *mp->ps);
+    if (!mp->ps) abort();
+    for (ge_poller *p = c->pollers; p; p = p->next) {
+        if (!p->subscribed || p->inflight || p->wake.due) continue;
+        p->sent_ts = p->cursor.has_after && p->cursor.after ? p->after_ts : 0;
+        mp->ps[mp->n++] = p;
+    }
+    qsort(mp->ps, mp->n, sizeof *mp->ps, by_channel);
+    ge_req *r = ge__req_new(c, multi_done, mp);
+    r->timeout_ms = c->poll_timeout_ms;
+    r->is_post = 1;
+    ge_buf_append(&r->url, c->base.data, c->base.len);
+    ge_buf_append(&r->url, c->events_path.data, c->events_path.len);
+    ge_buf_puts(&r->url, "/multi");
+    ge__multi_body(&r->post, c, mp->ps, mp->n, mp->ps[0]->cursor.limit);
+    if (ge__req_start(r) != 0) { /* could not even start: retry later */
+        for (size_t i = 0; i < mp->n; i++)
+            if (!mp->ps[i]->mreq) back_off(mp->ps[i]);
+        free(mp->ps);
+        free(mp);
+        ge__reschedule(c);
+        return;
+    }
+    for (size_t i = 0; i < mp->n; i++) mp->ps[i]->mreq = r;
+    c->mreqs[c->n_mreqs++] = r;
+    c->n_polls++;
+}
+
+static ge_poller *mpoll_find(const mpoll *mp, const char *name, size_t *at) {
+    size_t lo = 0, hi = mp->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(mp->ps[mid]->channel, name);
+        if (!d) return *at = mid, mp->ps[mid];
+        if (d < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* One channel's part of an answer (part NULL: nothing for it), handed
+ * over as its own GET's answer would be. */
+static void multi_deliver(ge_poller *p, const ge_req *r, const ge_multi_part *part) {
+    ge_poll poll;
+    memset(&poll, 0, sizeof poll);
+    poll.channel = p->channel;
+    poll.finished = p->cursor;
+    poll.next = p->cursor;
+    poll.json = part ? part->events : "[]";
+    poll.json_len = part ? part->events_len : 2;
+    ge_event_ref *refs = NULL;
+    size_t count = 0;
+    if (parse_batch(poll.json, poll.json_len, 1, &refs, &count) != 0) {
+        /* events that are not a batch: as a bad answer of its own GET */
+        fail(p, &poll, (ge_req *)r, CURLE_OK, 200);
+        return;
+    }
+    if (part) {
+        poll.lost_from = part->lost_from;
+        poll.lost_to = part->lost_to;
+        poll.reset = part->reset;
+        poll.reset_counter = part->reset_counter;
+    }
+    deliver(p, &poll, refs, count);
+    free(refs);
+}
+
+/* A multi-channel poll completed. Its answer moves only the channels it
+ * is the last poll of. An answer with events completes the channels it
+ * lists (the others go on waiting, in the next poll); one without (the
+ * server's timeout) completes them all. A server without the route
+ * (404, 405): every channel polls on its own from then on. */
+static void multi_done(ge_req *r, CURLcode rc, long status) {
+    ge_client *c = r->client;
+    mpoll *mp = r->owner;
+    mreq_unlink(c, r);
+    if (rc == GE__REQ_FREED) {
+        mpoll_release(r);
+        return;
+    }
+    int off = rc == CURLE_OK && (status == 404 || status == 405);
+    if (off) c->multi_off = 1;
+    ge_multi_part *parts = NULL;
+    size_t nparts = 0, *part_of = NULL;
+    ge_buf names = GE_BUF_INIT;
+    int ok = !off && rc == CURLE_OK && status == 200 && !r->too_big &&
+             ge__multi_parse(r->body.data, r->body.len, &parts, &nparts, &names) == 0;
+    int any_events = 0;
+    if (ok) {
+        part_of = malloc((mp->n ? mp->n : 1) * sizeof *part_of);
+        if (!part_of) abort();
+        for (size_t i = 0; i < mp->n; i++) part_of[i] = SIZE_MAX;
+        for (size_t j = 0; j < nparts; j++) {
+            size_t at;
+            if (!mpoll_find(mp, names.data + parts[j].name_off, &at)) continue;
+            part_of[at] = j;
+            any_events |= parts[j].events_len > 2; /* more than "[]" */
+        }
+    }
+    for (size_t i = 0; i < mp->n && !c->free_pending; i++) {
+        ge_poller *p = mp->ps[i];
+        if (p->mreq != r) continue; /* in a newer poll, or released */
+        p->mreq = NULL;
+        if (!p->subscribed || c->closed) continue; /* unsubscribed while in flight: dropped, cursor kept */
+        if (off) {
+            if (!p->inflight && !p->wake.due) poll_start(p);
+        } else if (!ok) {
+            ge_poll poll;
+            memset(&poll, 0, sizeof poll);
+            poll.channel = p->channel;
+            poll.finished = p->cursor;
+            poll.next = p->cursor;
+            fail(p, &poll, r, rc, status);
+        } else if (part_of[i] != SIZE_MAX) {
+            multi_deliver(p, r, &parts[part_of[i]]);
+        } else if (any_events) {
+            want(p); /* nothing yet: it waits in the next poll */
+        } else {
+            multi_deliver(p, r, NULL);
+        }
+    }
+    if (c->n_subscribed == 0) c->drain_pending = 1;
+    free(part_of);
+    free(parts);
+    ge_buf_free(&names);
+    free(mp->ps);
+    free(mp);
 }
 
 void ge__pollers_free(ge_client *c) {

@@ -5,7 +5,7 @@
  * the route and gives it a ge_reply (ge_call.h: the way back to the host,
  * metered). Routes that answer at once (ge_api_status.c, and every check
  * that fails) answer that reply. The others (ge_api_events.c,
- * ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
+ * ge_api_multi.c, ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
  * ge_call, which owns the answer from then on: it is held by its store
  * operation while one is under way, answered once, and freed once nothing
  * holds it; the host gets it back to cancel it if the client leaves. */
@@ -18,6 +18,7 @@
 
 #include "ge_api_events.h"
 #include "ge_api_index.h"
+#include "ge_api_multi.h"
 #include "ge_api_publish.h"
 #include "ge_api_status.h"
 #include "ge_call.h"
@@ -34,6 +35,7 @@ struct ge_api {
     ge_waiters *waiters;
     ge_sweep *sweep;
     ge_api_events *events;
+    ge_api_multi *multi;
     ge_api_publish *publish;
     ge_calls calls;
     ge_metrics *metrics;
@@ -52,9 +54,9 @@ struct ge_api {
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_COUNT };
+enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI, R_COUNT };
 static const char *const route_names[R_COUNT] = {
-    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index",
+    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi",
 };
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
@@ -66,6 +68,7 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     if (IS("/health") || IS(PREFIX "/health")) return R_HEALTH;
     if (IS("/metrics") || IS(PREFIX "/metrics")) return R_METRICS;
     if (IS(PREFIX "/events")) return R_EVENTS;
+    if (IS(PREFIX "/events/multi")) return R_MULTI;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
 #undef IS
@@ -96,7 +99,8 @@ static unsigned allowed_mask(enum route r, const char **allow) {
     case R_HEALTH:
     case R_METRICS: return *allow = "GET, HEAD", M(GE_M_GET) | M(GE_M_HEAD);
     case R_EVENTS: return *allow = "GET, POST", M(GE_M_GET) | M(GE_M_POST);
-    case R_INDICES: return *allow = "POST", M(GE_M_POST);
+    case R_INDICES:
+    case R_MULTI: return *allow = "POST", M(GE_M_POST);
     default: return *allow = "GET", M(GE_M_GET);
     }
 }
@@ -108,11 +112,12 @@ static const char *method_name(ge_method m) {
 
 static void metrics(ge_api *api, ge_reply *to) {
     const ge_api_events_stats *ev = ge_api_events_stats_of(api->events);
+    const ge_api_multi_stats *mu = ge_api_multi_stats_of(api->multi);
     const ge_api_publish_stats *pub = ge_api_publish_stats_of(api->publish);
     ge_metrics_gauges g = {pub->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
-                           ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed, ev->lost_signals,
-                           ev->resets, ge_store_writable(api->store), api->calls.storage_full};
+                           ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
+                           ev->lost_signals + mu->lost_signals, ev->resets + mu->resets, ge_store_writable(api->store), api->calls.storage_full};
     ge_api_metrics(api->metrics, &g, to);
 }
 
@@ -183,6 +188,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
                                     : ge_api_publish_post(api->publish, &p, &to);
         break;
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
+    case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
@@ -248,6 +254,7 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->store = ge_store_new(loop, redis, log, &ev);
     api->calls = (ge_calls){NULL, api->store, api->metrics, route_names, cfg->observer, cfg->observer_arg, 0};
     api->events = ge_api_events_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
+    api->multi = ge_api_multi_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
     api->publish = ge_api_publish_new(loop, api->store, api->retention);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
     return api;
@@ -256,6 +263,7 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
 void ge_api_drain(ge_api *api) {
     api->draining = 1;
     ge_api_events_drain(api->events);
+    ge_api_multi_drain(api->multi);
 }
 
 void ge_api_free(ge_api *api) {
@@ -268,6 +276,7 @@ void ge_api_free(ge_api *api) {
     ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
     ge_api_publish_free(api->publish);
     ge_waiters_free(api->waiters);
+    ge_api_multi_free(api->multi); /* after the registry: its kept subscriptions are in it */
     ge_retention_free(api->own_retention);
     ge_metrics_free(api->metrics);
     free(api->secret);

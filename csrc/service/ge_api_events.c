@@ -10,17 +10,9 @@
 #include <string.h>
 
 #include "ge_json.h"
+#include "ge_read.h"
 #include "ge_store_layout.h"
 #include "ge_str.h"
-
-/* Reads with `after` known and a small limit take the script-free range
- * read (ge_store_read_range); the rest, and the first read of a client
- * without `after`, the READ script. */
-#define RANGE_READ_MAX 100
-_Static_assert(RANGE_READ_MAX <= GE_STORE_RANGE_MAX, "the range read serves RANGE_READ_MAX events");
-
-/* `limit` when a request gives none (GET /events and /latest). */
-#define DEFAULT_LIMIT 100
 
 typedef struct read_call read_call;
 typedef struct shared_read shared_read;
@@ -46,14 +38,11 @@ struct read_call {
     ge_api_events *ev;
     read_call *prev, *next;      /* in ev->reads */
     char *client_id, *channel;
-    uint64_t after, limit;
-    uint64_t after_ts;           /* afterTimestamp: the client's event at `after` (0: unknown) */
+    ge_read_cursor cur;          /* `after`, `limit`, afterTimestamp and the signals found */
     ge_waiter waiter;
     ge_loop_timer *timer;        /* set once it waits: the long-poll's end */
     int reading, reread;         /* a read is under way; another is due when it returns */
-    uint64_t lost_from, lost_to; /* ids lost below the retained ones (lost_to 0: none) */
-    int reset;                   /* the cursor was not on the channel's history */
-    uint64_t last_id;            /* the channel's last id, for the reset header */
+    int scripted;                /* the read under way is the script's */
     int acks;                    /* the request acknowledges `after` (not stored yet) */
 };
 
@@ -82,69 +71,6 @@ static const ge_call_kind read_kind = {read_stop, read_free};
 static void events_read(read_call *rc, ge_store_read_mode mode);
 static void events_read_script(read_call *rc, ge_store_read_mode mode);
 
-/* What a read found, parsed once even when it serves many calls. */
-typedef struct read_result {
-    const redisReply *bad; /* set (or NULL with ok == 0) when the read failed */
-    int ok;
-    size_t count;
-    ge_buf body;           /* the JSON array, when count > 0 */
-    int need_script;       /* range read: after+1 is missing though the channel moved (trimmed ids,
-                              holes, or a cursor ahead of the channel): the script knows why */
-    int scripted;          /* from the READ script: oldest and reset are known */
-    uint64_t at_after_ts;  /* range read: the timestamp of the event at `after` (0: none) */
-    uint64_t after;        /* the effective after (script reads without after, or reset) */
-    uint64_t last_id;      /* the channel's last id */
-    uint64_t oldest;       /* its oldest retained id (last_id + 1 when none) */
-    int reset;             /* the cursor was not on the channel's history: read again */
-} read_result;
-
-static int reply_u64(const redisReply *e, uint64_t *v) {
-    if (e->type != REDIS_REPLY_STRING) return -1;
-    *v = strtoull(e->str, NULL, 10);
-    return 0;
-}
-
-static void parse_script_reply(const redisReply *r, read_result *res) {
-    uint64_t reset = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 || reply_u64(r->element[0], &res->after) ||
-        reply_u64(r->element[1], &res->last_id) || reply_u64(r->element[2], &res->oldest) ||
-        reply_u64(r->element[3], &reset)) {
-        res->bad = r;
-        return;
-    }
-    res->ok = 1;
-    res->scripted = 1;
-    res->reset = reset == 1;
-    res->count = r->elements - 4;
-    if (res->count) ge_reply_json_array(&res->body, r, 4, r->elements);
-}
-
-/* Element 0 the last id, then the events after `after`, then (after > 0)
- * the event at `after` (ge_store_read_range). The answer stops before the
- * first missing id: a read from there finds after+1 missing and asks the
- * script, which tells a hole (lost events) from ids that never were. */
-static void parse_range_reply(const redisReply *r, uint64_t after, read_result *res) {
-    size_t end = r && r->type == REDIS_REPLY_ARRAY ? r->elements - (after > 0) : 0;
-    if (end < 1 || end > r->elements) {
-        res->bad = r;
-        return;
-    }
-    res->ok = 1;
-    res->after = after;
-    if (after && r->element[end]->type == REDIS_REPLY_STRING)
-        res->at_after_ts = ge_store_event_u64(r->element[end]->str, "timestamp");
-    if (reply_u64(r->element[0], &res->last_id)) res->last_id = 0;
-    size_t run = 0, present = 0;
-    while (1 + run < end && r->element[1 + run]->type == REDIS_REPLY_STRING) run++;
-    for (size_t i = 1; i < end; i++) present += r->element[i]->type == REDIS_REPLY_STRING;
-    if (run) {
-        res->count = run;
-        ge_reply_json_array(&res->body, r, 1, 1 + run);
-    } else if (present || res->last_id != after) {
-        res->need_script = 1;
-    }
-}
-
 static void events_park(read_call *rc);
 
 /* An acknowledgement Redis refused for lack of memory: the answer is 503
@@ -155,7 +81,7 @@ static void log_ack_refused(read_call *rc) {
     ge_json_string_encode(&x, rc->client_id, strlen(rc->client_id));
     ge_buf_puts(&x, ",\"channel\":");
     ge_json_string_encode(&x, rc->channel, strlen(rc->channel));
-    ge_buf_printf(&x, ",\"after\":%llu", (unsigned long long)rc->after);
+    ge_buf_printf(&x, ",\"after\":%llu", (unsigned long long)rc->cur.after);
     ge_log_write(rc->ev->log, GE_LOG_WARN, x.data,
                  "acknowledgement not stored (Redis is out of memory): answered 503 StorageFull");
     ge_buf_free(&x);
@@ -165,37 +91,26 @@ static void log_ack_refused(read_call *rc) {
  * apply (docs/protocol.md). */
 static void events_answer(read_call *rc, const char *body, size_t len) {
     char lost[2 * GE_U64_STR_SIZE], reset[GE_U64_STR_SIZE];
-    if (rc->lost_to) {
-        size_t n = ge_u64_str(lost, rc->lost_from);
+    if (rc->cur.lost_to) {
+        size_t n = ge_u64_str(lost, rc->cur.lost_from);
         lost[n++] = '-';
-        ge_u64_str(lost + n, rc->lost_to);
+        ge_u64_str(lost + n, rc->cur.lost_to);
         rc->ev->stats.lost_signals++;
     }
-    if (rc->reset) {
-        ge_u64_str(reset, rc->last_id);
+    if (rc->cur.reset) {
+        ge_u64_str(reset, rc->cur.last_id);
         rc->ev->stats.resets++;
     }
-    ge_call_signal_headers(&rc->call, rc->lost_to ? lost : NULL, rc->reset ? reset : NULL);
+    ge_call_signal_headers(&rc->call, rc->cur.lost_to ? lost : NULL, rc->cur.reset ? reset : NULL);
     ge_call_finish(&rc->call, 200, body, len);
 }
 
 static void events_timeout(void *arg) { events_answer(arg, "[]", 2); }
 
-/* What a read says about the cursor (ids lost below the oldest retained
- * one, a reset), kept on the call until it answers. */
-static void note_signals(read_call *rc, const read_result *res) {
-    if (res->scripted) {
-        rc->reset |= res->reset;
-        if (res->reset) rc->after_ts = 0; /* a new cursor: its event is not the client's */
-        rc->lost_from = res->after + 1;
-        rc->lost_to = res->oldest > res->after + 1 ? res->oldest - 1 : 0;
-    }
-    rc->last_id = res->last_id;
-    rc->after = res->after;
-}
-
-/* A read for rc came back, and rc still wants it. */
-static void events_apply(read_call *rc, const read_result *res) {
+/* A read for rc came back, and rc still wants it. body: the events as
+ * JSON, built by the first call that answers them (a read shared by many
+ * calls builds it once). */
+static void events_apply(read_call *rc, const ge_read_result *res, ge_buf *body) {
     rc->reading = 0;
     if (!res->ok) {
         if (rc->acks && ge_store_reply_full(res->bad)) log_ack_refused(rc);
@@ -203,61 +118,46 @@ static void events_apply(read_call *rc, const read_result *res) {
         return;
     }
     rc->acks = 0; /* stored: the reads that follow acknowledge nothing */
-    if (!res->scripted && rc->after_ts && res->at_after_ts && res->at_after_ts != rc->after_ts) {
-        /* The event at the cursor is not the one the client received: its
-         * id was taken back and given again. The script finds where to
-         * read from. */
-        events_read_script(rc, GE_READ_AFTER);
-        return;
-    }
-    note_signals(rc, res);
-    if (res->count) {
-        events_answer(rc, res->body.data, res->body.len);
-    } else if (res->need_script) {
-        events_read_script(rc, GE_READ_AFTER);
-    } else if (rc->ev->draining) {
-        ge_call_finish(&rc->call, 200, "[]", 2);
-    } else if (!rc->timer) {
-        /* Nothing to answer yet, a reset of an empty channel included: it
-         * is told with the first event or at the timeout, so an old client
-         * that ignores the header does not spin on instant answers. */
-        events_park(rc);
-    } else if (rc->reread) {
-        rc->reread = 0;
-        events_read(rc, GE_READ_AFTER);
+    switch (ge_read_follow(&rc->cur, res)) {
+    case GE_READ_FAILED: break;
+    case GE_READ_SCRIPT: events_read_script(rc, GE_READ_AFTER); break;
+    case GE_READ_FOUND:
+        if (!body->len) ge_read_body(res, body);
+        events_answer(rc, body->data, body->len);
+        break;
+    case GE_READ_NOTHING:
+        if (rc->ev->draining) {
+            ge_call_finish(&rc->call, 200, "[]", 2);
+        } else if (!rc->timer) {
+            /* Nothing to answer yet, a reset of an empty channel included: it
+             * is told with the first event or at the timeout, so an old client
+             * that ignores the header does not spin on instant answers. */
+            events_park(rc);
+        } else if (rc->reread) {
+            rc->reread = 0;
+            events_read(rc, GE_READ_AFTER);
+        }
+        break;
     }
 }
 
-static void events_script_cb(ge_call *c, redisReply *r) {
-    read_result res = {0};
-    parse_script_reply(r, &res);
-    events_apply(read_call_of(c), &res);
-    ge_buf_free(&res.body);
-}
-
-static void events_range_cb(ge_call *c, redisReply *r) {
+static void events_read_cb(ge_call *c, redisReply *r) {
     read_call *rc = read_call_of(c);
-    read_result res = {0};
-    parse_range_reply(r, rc->after, &res);
-    events_apply(rc, &res);
-    ge_buf_free(&res.body);
+    ge_read_result res = {0};
+    ge_buf body = GE_BUF_INIT;
+    ge_read_parse(r, rc->scripted, rc->cur.after, &res);
+    events_apply(rc, &res, &body);
+    ge_buf_free(&body);
 }
 
-static void events_read_script(read_call *rc, ge_store_read_mode mode) {
+static void events_read_as(read_call *rc, ge_store_read_mode mode, int script) {
     rc->reading = 1;
-    ge_store_read(rc->ev->store, ge_call_op(&rc->call, events_script_cb), rc->client_id, rc->channel, mode,
-                  rc->after, rc->after_ts, rc->limit);
+    rc->scripted = ge_read_start(rc->ev->store, ge_call_op(&rc->call, events_read_cb), rc->client_id, rc->channel,
+                                 mode, &rc->cur, script);
 }
 
-static void events_read(read_call *rc, ge_store_read_mode mode) {
-    if (mode == GE_READ_STORED || rc->limit > RANGE_READ_MAX) {
-        events_read_script(rc, mode);
-        return;
-    }
-    rc->reading = 1;
-    ge_store_read_range(rc->ev->store, ge_call_op(&rc->call, events_range_cb), rc->client_id, rc->channel, mode,
-                        rc->after, (unsigned)rc->limit);
-}
+static void events_read_script(read_call *rc, ge_store_read_mode mode) { events_read_as(rc, mode, 1); }
+static void events_read(read_call *rc, ge_store_read_mode mode) { events_read_as(rc, mode, 0); }
 
 /* One publish wakes every waiter of a channel in the same turn of the loop;
  * those waiting with the same after and limit share one read, issued after
@@ -271,31 +171,32 @@ struct shared_read {
 
 static void shared_read_cb(ge_store_req *req, redisReply *r) {
     shared_read *sr = GE_STORE_REQ_OWNER(req, shared_read, req);
-    read_result res = {0};
-    parse_range_reply(r, sr->after, &res);
+    ge_read_result res = {0};
+    ge_buf body = GE_BUF_INIT;
+    ge_read_parse(r, 0, sr->after, &res);
     for (size_t i = 0; i < sr->n; i++)
-        if (ge_call_resume(&sr->calls[i]->call)) events_apply(sr->calls[i], &res);
-    ge_buf_free(&res.body);
+        if (ge_call_resume(&sr->calls[i]->call)) events_apply(sr->calls[i], &res, &body);
+    ge_buf_free(&body);
     free(sr->calls);
     free(sr);
 }
 
 static void wake_read(read_call *rc) {
     ge_api_events *ev = rc->ev;
-    if (rc->limit > RANGE_READ_MAX) {
+    if (rc->cur.limit > GE_READ_RANGE_MAX) {
         events_read(rc, GE_READ_AFTER);
         return;
     }
     shared_read *sr = NULL;
     for (size_t i = 0; i < ev->wake_n; i++) {
         shared_read *w = ev->wake[i];
-        if (w->after == rc->after && w->limit == rc->limit) sr = w;
+        if (w->after == rc->cur.after && w->limit == rc->cur.limit) sr = w;
     }
     if (!sr) {
         sr = calloc(1, sizeof *sr);
         if (!sr) abort();
-        sr->after = rc->after;
-        sr->limit = rc->limit;
+        sr->after = rc->cur.after;
+        sr->limit = rc->cur.limit;
         if (ev->wake_n == ev->wake_cap) {
             ev->wake_cap = ev->wake_cap ? ev->wake_cap * 2 : 8;
             ev->wake = realloc(ev->wake, ev->wake_cap * sizeof *ev->wake);
@@ -303,7 +204,7 @@ static void wake_read(read_call *rc) {
         }
         ev->wake[ev->wake_n++] = sr;
         sr->req.cb = shared_read_cb;
-        ge_store_read_range(ev->store, &sr->req, NULL, rc->channel, GE_READ_AFTER, rc->after, (unsigned)rc->limit);
+        ge_store_read_range(ev->store, &sr->req, NULL, rc->channel, GE_READ_AFTER, rc->cur.after, (unsigned)rc->cur.limit);
     }
     if (sr->n == sr->cap) {
         sr->cap = sr->cap ? sr->cap * 2 : 8;
@@ -355,7 +256,7 @@ ge_call *ge_api_events_get(ge_api_events *ev, const ge_params *p, ge_reply *to) 
     if (ge_store_channel_reserved(channel)) return ge_reply_invalid(to, GE_STORE_RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(ev->store)) return ge_reply_unavailable(to), NULL;
     const ge_pair *after = ge_form_get(&p->query, "after");
-    uint64_t limit = DEFAULT_LIMIT, a = 0, ts = 0;
+    uint64_t limit = GE_READ_DEFAULT_LIMIT, a = 0, ts = 0;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_param_uint(ge_params_query_str(p, "after"), 0, &a);
     /* New with this server, so strict, unlike `after` (docs/protocol.md). */
@@ -370,9 +271,9 @@ ge_call *ge_api_events_get(ge_api_events *ev, const ge_params *p, ge_reply *to) 
     ev->reads = rc;
     rc->client_id = ge_xstrdup(client_id);
     rc->channel = ge_xstrdup(channel);
-    rc->after = a;
-    rc->limit = limit;
-    rc->after_ts = after ? ts : 0;
+    rc->cur.after = a;
+    rc->cur.limit = limit;
+    rc->cur.after_ts = after ? ts : 0;
     rc->acks = after != NULL;
     events_read(rc, after ? GE_READ_ACK : GE_READ_STORED);
     return &rc->call;
@@ -401,7 +302,7 @@ ge_call *ge_api_latest_get(ge_api_events *ev, const ge_params *p, ge_reply *to) 
     if (!channel) return ge_reply_invalid(to, "Invalid Channel"), NULL;
     if (ge_store_channel_reserved(channel)) return ge_reply_invalid(to, GE_STORE_RESERVED_CHANNEL), NULL;
     if (!ge_store_ready(ev->store)) return ge_reply_unavailable(to), NULL;
-    uint64_t limit = DEFAULT_LIMIT;
+    uint64_t limit = GE_READ_DEFAULT_LIMIT;
     ge_param_uint(ge_params_query_str(p, "limit"), 1, &limit);
     ge_call *c = ge_call_new(to);
     ge_store_latest(ev->store, ge_call_op(c, latest_cb), channel, limit);
