@@ -13,7 +13,7 @@ const http = require('node:http');
 const net = require('node:net');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
-const { startServer, request, unique, sleep, limit } = require('../lib/harness');
+const { startServer, request, unique, sleep, limit, redisCommand, REDIS_PORT } = require('../lib/harness');
 const { need, missing, spawnOwned } = require('../lib/procs');
 
 const T = { timeout: limit(60000) };
@@ -287,6 +287,23 @@ tap.test('a stream to an HTTP/1.0 client ends with the connection, not chunked',
   t.notMatch(out, /Transfer-Encoding|Content-Length/i);
   t.match(out, /\r\n\r\nretry: 500\n\nid: 1\ndata: /, 'the events as they are, no chunk framing');
   sock.destroy();
+});
+
+tap.test('a stream whose Redis subscription is lost ends, and resumes from its id with what was published meanwhile', T, async (t) => {
+  const ch = unique();
+  const st = await open(srv, qs({ secret: srv.secret, clientId: unique(), lastEventId: '0' }, [ch]));
+  await publish(srv, ch);
+  await st.waitFor(1);
+  await redisCommand(REDIS_PORT, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+  await st.until(() => st.ended, 'the end of the stream');
+  t.ok(st.ended, 'ended: the client reconnects after retry');
+  for (let i = 0; i < 100; i++) { if ((await request(srv.url, 'GET', '/health')).status === 200) break; await sleep(50); }
+  await publish(srv, ch);
+  const again = await open(srv, qs({ secret: srv.secret, clientId: unique() }, [ch]), { 'Last-Event-ID': st.id });
+  await again.waitFor(1);
+  await sleep(200);
+  t.same(ids(again), [2], 'the event published while it was away, once');
+  again.close();
 });
 
 tap.test('a slow reader: the daemon stops reading its events past a cap, then goes on', T, async (t) => {
