@@ -368,17 +368,18 @@ tap.test('a browser\'s EventSource receives events and resumes after the daemon 
   const proc = spawnOwned('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--user-data-dir=' + profile,
     '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=' + cdpPort, 'about:blank'], { stdio: 'ignore' });
   const gone = new Promise((r) => proc.once('exit', r));
+  let browser;
   t.teardown(async () => {
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(2000)]);
     proc.kill('SIGKILL');
     await gone;
-    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    await sleep(200); // its helper processes go with it
+    try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (e) { t.comment('profile left: ' + e.message); }
   });
-  let browser;
   for (let i = 0; i < 100 && !browser; i++) {
     try { browser = await chromium.connectOverCDP('http://127.0.0.1:' + cdpPort); } catch (_) { await sleep(100); }
   }
   t.ok(browser, 'chromium started');
-  t.teardown(() => browser.close().catch(() => {}));
   const tab = await (browser.contexts()[0] || await browser.newContext()).newPage();
   await tab.goto(origin + '/');
   const url = s.url + STREAM + '?' + qs({ secret: s.secret, clientId: unique(), lastEventId: '0' }, [ch]);
