@@ -364,7 +364,7 @@ ge_call *ge_api_stream_get(ge_api_stream *as, const ge_params *p, const char *qu
     ge_buf msg = GE_BUF_INIT;
     int rc = parse_channels(s, query, query_len, p->max_len, &msg);
     if (rc == 0) {
-        const char *id = last_event_id;
+        const char *id = last_event_id && *last_event_id ? last_event_id : NULL; /* empty: none */
         if (!id && ge_form_get(&p->query, "lastEventId")) {
             id = ge_params_query_str(p, "lastEventId");
             if (!id) id = "\x01"; /* given, but not a plain string: invalid */
