@@ -362,6 +362,14 @@ tap.test('a browser\'s EventSource receives events and resumes after the daemon 
   let s = await startServer({ env });
   const port = s.port;
   t.teardown(async () => { if (s) await s.stop(); });
+  const pre = await request(s.url, 'OPTIONS', STREAM, undefined, { Origin: origin, 'Access-Control-Request-Headers': 'last-event-id' });
+  t.equal(pre.status, 204, 'with CORS_ALLOW_ORIGIN a preflight is answered');
+  t.equal(pre.headers.get('access-control-allow-origin'), origin);
+  t.match(pre.headers.get('access-control-allow-headers'), /Last-Event-ID/);
+  t.equal(pre.headers.get('access-control-allow-methods'), 'GET');
+  const plain = await request(srv.url, 'OPTIONS', STREAM, undefined, { Origin: origin });
+  t.equal(plain.status, 405, 'without it OPTIONS is refused, as before');
+  t.equal(plain.headers.get('access-control-allow-origin'), null, 'and no answer carries the header');
   // Chromium started by us (spawnOwned: it dies with the test), driven over CDP.
   const cdpPort = await new Promise((r) => { const x = net.createServer().listen(0, '127.0.0.1', () => { const p = x.address().port; x.close(() => r(p)); }); });
   const profile = fs.mkdtempSync('/tmp/ge-chromium-');
