@@ -2,8 +2,9 @@
  * docs/protocol.md ("Server-Sent Events"); each channel's read is
  * ge_read.c's, as for GET /events and the multi-channel long-poll, and so
  * is the rule that no wake-up is missed: a channel's waiter is added
- * before its first read, and a channel woken while its read is under way
- * is read again when that read returns. */
+ * before its first read, a channel woken while its read is under way is
+ * read again when that read returns, and every channel is waited on and
+ * read again once a lost pub/sub connection is back. */
 #include "ge_api_stream.h"
 
 #include <hiredis/hiredis.h>
@@ -48,11 +49,19 @@ struct stream {
     char *client_id;
     schan *ch;
     size_t n;
-    ge_loop_timer *beat, *end;
+    ge_loop_timer *beat, *end, *resub;
     int blocked; /* output above max_pending: no reads until it is sent */
+    int lost;    /* the pub/sub connection was lost: waiting to subscribe again */
+    uint64_t lost_waits; /* RESUB_MS periods waited for it */
     int quiet;   /* nothing written since the last heartbeat */
     ge_buf out;  /* what is being written */
 };
+
+/* After the pub/sub connection is lost, a stream asks every RESUB_MS
+ * whether it is back, then waits and reads again on all its channels; it
+ * ends after RESUB_MAX_MS without it (the client comes back with its id). */
+#define RESUB_MS 100
+#define RESUB_MAX_MS 30000
 
 static stream *stream_of(ge_call *c) { return GE_CALL_OWNER(c, stream, call); }
 
@@ -61,6 +70,7 @@ static void stream_stop(ge_call *c) {
     for (size_t i = 0; i < s->n; i++) ge_waiters_remove(&s->ch[i].waiter);
     if (s->beat) s->as->loop.timer_stop(s->beat);
     if (s->end) s->as->loop.timer_stop(s->end);
+    if (s->resub) s->as->loop.timer_stop(s->resub);
     s->as->stats.open--;
 }
 
@@ -69,6 +79,7 @@ static void stream_free(ge_call *c) {
     ge_api_stream *as = s->as;
     if (s->beat) as->loop.timer_free(s->beat);
     if (s->end) as->loop.timer_free(s->end);
+    if (s->resub) as->loop.timer_free(s->resub);
     if (s->prev) s->prev->next = s->next;
     else as->streams = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -217,8 +228,13 @@ static void chan_read_cb(ge_store_req *req, redisReply *r) {
 
 static void chan_wake(ge_waiter *w, ge_wake why) {
     schan *ch = w->data;
-    if (why == GE_WAKE_LOST) { /* its subscription is gone: the client comes back with its id */
-        stream_end_soon(ch->s);
+    stream *s = ch->s;
+    if (why == GE_WAKE_LOST) { /* every subscription is gone: subscribe again once it can be */
+        if (!s->lost && !s->call.done) {
+            s->lost = 1;
+            s->lost_waits = 0;
+            s->as->loop.timer_start(s->resub, RESUB_MS);
+        }
         return;
     }
     chan_read(ch, 0); /* ARMED: an event published before may be there; MESSAGE */
@@ -235,6 +251,26 @@ static void on_end(void *arg) {
 static void stream_end_soon(stream *s) {
     if (s->call.done) return;
     s->as->loop.timer_start(s->end, 0);
+}
+
+/* Wait on every channel again, then read each (what was published while
+ * the subscriptions were gone is read then; a channel whose subscription
+ * is confirmed later is read again when it is). */
+static void on_resub(void *arg) {
+    stream *s = arg;
+    if (!s->lost || s->call.done) return;
+    if (!ge_store_sub_ready(s->as->store)) {
+        if (++s->lost_waits * RESUB_MS >= RESUB_MAX_MS) {
+            ge_log_write(s->as->log, GE_LOG_WARN, NULL, "event stream ended: Redis pub/sub unavailable");
+            stream_end_soon(s);
+        } else {
+            s->as->loop.timer_start(s->resub, RESUB_MS);
+        }
+        return;
+    }
+    s->lost = 0;
+    for (size_t i = 0; i < s->n; i++) ge_waiters_add(s->as->waiters, &s->ch[i].waiter, s->ch[i].name);
+    for (size_t i = 0; i < s->n && !s->call.done; i++) chan_read(&s->ch[i], 0);
 }
 
 static void on_beat(void *arg) {
@@ -393,6 +429,7 @@ ge_call *ge_api_stream_get(ge_api_stream *as, const ge_params *p, const char *qu
     as->streams = s;
     s->beat = as->loop.timer_new(as->loop.data, on_beat, s);
     s->end = as->loop.timer_new(as->loop.data, on_end, s);
+    s->resub = as->loop.timer_new(as->loop.data, on_resub, s);
     ge_buf first = GE_BUF_INIT;
     ge_buf_printf(&first, "retry: %llu\n\n", (unsigned long long)as->cfg.retry_ms);
     if (!ge_call_stream_start(&s->call, "text/event-stream", STREAM_HEADERS, first.data, first.len)) {

@@ -5,8 +5,8 @@
  * Each channel's reads are ge_read.c's, its waits ge_waiters'; the stream
  * writes through the host's streaming verbs (ge_call_stream_start and
  * friends). Lifetime: a ge_api_stream borrows loop, store, waiters and
- * log, which must outlive it; a stream lives until its client leaves, the
- * pub/sub connection is lost, a read fails or the api drains. */
+ * log, which must outlive it; a stream lives until its client leaves, a
+ * read fails, the pub/sub connection stays lost 30 s, or the api drains. */
 #ifndef GE_API_STREAM_H
 #define GE_API_STREAM_H
 
