@@ -25,7 +25,7 @@ GROUPS_PKGS[redis]="redis-server=redis-server redis-tools=redis-cli,redis-benchm
 GROUPS_PKGS[node]="nodejs=node npm=npm"
 # systemd (systemd-analyze) and groff: the tests verify the unit file and render the man pages.
 GROUPS_PKGS[test]="git=git redis-sentinel=redis-sentinel stunnel4=stunnel4 openssl=openssl ca-certificates systemd=systemd-analyze groff=groff procps=pgrep,ps
-  curl=curl util-linux=unshare,setpriv,chroot binutils=readelf"
+  curl=curl util-linux=unshare,setpriv,chroot binutils=readelf chromium=chromium"
 # The install tests' inputs: Debian roots (debootstrap; arm64 under qemu), the
 # image (podman), static libcurl and the prebuilt addons for amd64 and arm64.
 GROUPS_PKGS[packaging]="debootstrap=debootstrap podman=podman qemu-user-static=qemu-aarch64-static

@@ -354,6 +354,17 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->max_connections = (size_t)n;
     if (env_num("WORKERS", "1", 1, 256, &n, err, errlen)) return -1;
     cfg->workers = (int)n;
+    if (env_num("STREAM_HEARTBEAT_MS", "15000", 10, 3600000, &n, err, errlen)) return -1;
+    cfg->stream_heartbeat_ms = n;
+    if (env_num("STREAM_RETRY_MS", "2000", 1, 3600000, &n, err, errlen)) return -1;
+    cfg->stream_retry_ms = n;
+    if (env_num("STREAM_MAX_PENDING_BYTES", "262144", 1024, 1ULL << 30, &n, err, errlen)) return -1;
+    cfg->stream_max_pending = (size_t)n;
+    cfg->cors_origin = env_or("CORS_ALLOW_ORIGIN", NULL);
+    if (cfg->cors_origin && strpbrk(cfg->cors_origin, "\r\n")) {
+        snprintf(err, errlen, "CORS_ALLOW_ORIGIN must be one line");
+        return -1;
+    }
     /* statsd is off without a host; then STATSD_PORT is not ours (Docker
      * links set <NAME>_PORT=udp://...). */
     cfg->statsd_host = env_or("STATSD_HOST", NULL);

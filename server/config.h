@@ -46,6 +46,11 @@ typedef struct ge_config {
      * Owned by the config, for the life of the process. */
     struct ge_retention *retention;
     uint64_t sweep_interval_ms;
+    /* Event streams: STREAM_HEARTBEAT_MS, STREAM_RETRY_MS,
+     * STREAM_MAX_PENDING_BYTES; CORS_ALLOW_ORIGIN (borrowed, NULL: off). */
+    uint64_t stream_heartbeat_ms, stream_retry_ms;
+    size_t stream_max_pending;
+    const char *cors_origin;
 } ge_config;
 
 /* Fill cfg from the environment. On error writes a message (never the

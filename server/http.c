@@ -70,6 +70,7 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, in
     uint64_t parser_cap = (uint64_t)s->hard_header + 4096;
     http_parser_set_max_header_size(parser_cap > UINT32_MAX ? UINT32_MAX : (uint32_t)parser_cap);
     h->max_conns = max_conns;
+    ge_api_set_stream_host(api, &ge_http_conn_streams);
     h->sweep = event_new(base, -1, EV_PERSIST, on_sweep, h);
     if (!h->sweep) abort();
     struct timeval tv = {0, SWEEP_MS * 1000};

@@ -37,11 +37,15 @@ struct ge_http_conn {
     size_t out_len, out_off, out_cap;
     uint64_t since; /* ms: accept or the last answer (the deadline's start) */
 
-    /* The request being read. head: its URL, a NUL, then the value of its
-     * first Content-Type (NUL-terminated by ge_buf). */
+    /* The request being read. head: its URL, a NUL, then the values of
+     * the headers it keeps (the first of each of kept_names), each
+     * NUL-terminated. */
     ge_buf head;
-    size_t url_len, ctype_off, head_bytes;
-    int url_open, has_ctype, in_value, field; /* field: 0 other, 1 Content-Type, 2 Expect */
+    size_t url_len, head_bytes;
+    size_t kept_off[3];
+    unsigned kept; /* bits: the headers of kept_names found */
+    int kept_open; /* the one whose value is being read, -1: none */
+    int url_open, in_value, field; /* field: 0 other, 1 kept, 2 Expect */
     char name[16], expect[16];
     size_t name_len, expect_len;
     /* Its body, kept in place in the input buffer: in[body_off, +body_len). */
@@ -53,7 +57,15 @@ struct ge_http_conn {
     /* Its answer. */
     ge_call *call; /* waiting for respond */
     int in_handle, answered, is_head, close_after, eof, dead;
+    int streaming; /* the answer is a stream (ge_stream_host): its head is out, its call is waiting */
 };
+
+/* The headers a request keeps for the api. */
+enum { K_CTYPE, K_AUTH, K_LAST_ID, K_COUNT };
+static const struct {
+    const char *name;
+    size_t len;
+} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}};
 
 /* ---- lists and buffers ---- */
 
@@ -259,6 +271,63 @@ static void write_answer(ge_http_conn *c, const ge_answer *a) {
     send_answer(c, h->wbuf.data, h->wbuf.len, a->body, c->is_head ? 0 : a->len);
 }
 
+/* ---- streamed answers (ge_stream_host) ---- */
+
+static void stream_start(void *conn, const ge_answer *a) {
+    ge_http_conn *c = conn;
+    ge_http_host *h = c->h;
+    c->streaming = 1;
+    c->close_after = 1; /* the connection ends with the stream */
+    ge_buf_reset(&h->wbuf);
+    ge_http_head_write(&h->wbuf, c->minor, a, GE_HTTP_NO_LENGTH, c->minor >= 1, GE_HTTP_CONN_CLOSE,
+                       c->minor ? ge_http_date_now(&h->date) : NULL);
+    size_t hlen = h->wbuf.len;
+    if (c->minor >= 1 && a->len) ge_buf_printf(&h->wbuf, "%zx\r\n", a->len);
+    size_t clen = h->wbuf.len - hlen;
+    if (c->is_head) {
+        send_answer(c, h->wbuf.data, hlen, NULL, 0);
+        return;
+    }
+    send_answer(c, h->wbuf.data, hlen + clen, a->body, a->len);
+    if (c->minor >= 1 && a->len && !c->dead) send_answer(c, "\r\n", 2, NULL, 0);
+}
+
+static size_t stream_write(void *conn, const char *data, size_t len) {
+    ge_http_conn *c = conn;
+    ge_http_host *h = c->h;
+    if (!c->dead && !c->is_head && len) {
+        if (c->minor >= 1) {
+            ge_buf_reset(&h->wbuf);
+            ge_buf_printf(&h->wbuf, "%zx\r\n", len);
+            ge_buf_append(&h->wbuf, data, len);
+            ge_buf_append(&h->wbuf, "\r\n", 2);
+            send_answer(c, h->wbuf.data, h->wbuf.len, NULL, 0);
+        } else {
+            send_answer(c, data, len, NULL, 0);
+        }
+    }
+    if (c->dead) { /* closed from the loop: the api is writing */
+        event_active(c->rd, EV_READ, 1);
+        return SIZE_MAX;
+    }
+    return c->out_len - c->out_off;
+}
+
+static void stream_end(void *conn) {
+    ge_http_conn *c = conn;
+    if (!c->dead && !c->is_head && c->minor >= 1) send_answer(c, "0\r\n\r\n", 5, NULL, 0);
+    c->answered = 1;
+    c->call = NULL;
+    c->streaming = 0;
+    unlink_conn(c);
+    c->since = ge_now_ms();
+    append_conn(c, 0);
+    if (c->in_handle) return; /* dispatch closes it */
+    if (c->dead || c->out_len == 0) close_conn(c);
+}
+
+const ge_stream_host ge_http_conn_streams = {stream_start, stream_write, stream_end};
+
 /* ---- requests ---- */
 
 static const http_parser_settings SETTINGS;
@@ -291,6 +360,7 @@ static ge_method method_of(unsigned m) {
     case HTTP_POST: return GE_M_POST;
     case HTTP_PUT: return GE_M_PUT;
     case HTTP_DELETE: return GE_M_DELETE;
+    case HTTP_OPTIONS: return GE_M_OPTIONS;
     default: return GE_M_OTHER;
     }
 }
@@ -315,7 +385,9 @@ static int dispatch(ge_http_conn *c) {
         const char *hash = memchr(r.query, '#', r.query_len);
         if (hash) r.query_len = (size_t)(hash - r.query);
     }
-    r.content_type = c->has_ctype ? c->head.data + c->ctype_off : NULL;
+    r.content_type = c->kept & (1u << K_CTYPE) ? c->head.data + c->kept_off[K_CTYPE] : NULL;
+    r.authorization = c->kept & (1u << K_AUTH) ? c->head.data + c->kept_off[K_AUTH] : NULL;
+    r.last_event_id = c->kept & (1u << K_LAST_ID) ? c->head.data + c->kept_off[K_LAST_ID] : NULL;
     r.head_too_large = c->head_over || c->head_bytes > h->max_header;
     r.body_too_large = c->too_large;
     if (!c->too_large && c->body_kept && c->body_len) {
@@ -335,6 +407,10 @@ static int dispatch(ge_http_conn *c) {
         c->call = call;
         unlink_conn(c);
         append_conn(c, 1);
+        if (c->dead) { /* a stream whose head could not be sent */
+            close_conn(c);
+            return 0;
+        }
         return 1;
     }
     if (c->dead || (c->out_len == 0 && c->close_after)) {
@@ -406,6 +482,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     ge_http_conn *c = arg;
+    if (c->dead) { /* a streamed answer's write failed */
+        close_conn(c);
+        return;
+    }
     if (!c->eof && c->reading) {
         make_room(c);
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
@@ -433,6 +513,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
         return;
     }
     if (c->out_len) return;
+    if (c->streaming) {
+        ge_call_writable(c->call);
+        return;
+    }
     if (c->close_after) {
         close_conn(c);
         return;
@@ -454,10 +538,12 @@ static int on_message_begin(http_parser *p) {
     ge_http_conn *c = p->data;
     if (c->head.cap > 4096) ge_buf_free(&c->head);
     ge_buf_reset(&c->head);
-    c->url_len = c->ctype_off = 0;
+    c->url_len = 0;
+    c->kept = 0;
+    c->kept_open = -1;
     c->head_bytes = sizeof " HTTP/1.1" + 8; /* counted as libevent counted */
     c->url_open = 1;
-    c->has_ctype = c->in_value = c->field = 0;
+    c->in_value = c->field = 0;
     c->name_len = c->expect_len = 0;
     c->body_off = c->body_len = 0;
     c->body_seen = 0;
@@ -481,9 +567,20 @@ static void close_url(ge_http_conn *c) {
     c->url_open = 0;
 }
 
+/* The end of a kept header's value: its NUL, its trailing blanks cut. */
+static void close_kept(ge_http_conn *c) {
+    if (c->kept_open < 0) return;
+    size_t end = c->head.len, off = c->kept_off[c->kept_open];
+    while (end > off && (c->head.data[end - 1] == ' ' || c->head.data[end - 1] == '\t')) end--;
+    c->head.len = end;
+    ge_buf_putc(&c->head, '\0');
+    c->kept_open = -1;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len) {
     ge_http_conn *c = p->data;
     close_url(c);
+    close_kept(c);
     if (c->in_value) {
         c->in_value = 0;
         c->name_len = 0;
@@ -499,11 +596,16 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     if (!c->in_value) {
         c->in_value = 1;
         c->field = 0;
-        if (c->name_len == 12 && !strncasecmp(c->name, "content-type", 12) && !c->has_ctype) {
+        for (int k = 0; k < K_COUNT; k++) {
+            if (c->name_len != kept_names[k].len || strncasecmp(c->name, kept_names[k].name, kept_names[k].len) ||
+                (c->kept & (1u << k)))
+                continue;
             c->field = 1;
-            c->has_ctype = 1;
-            c->ctype_off = c->head.len;
-        } else if (c->name_len == 6 && !strncasecmp(c->name, "expect", 6)) {
+            c->kept |= 1u << k;
+            c->kept_open = k;
+            c->kept_off[k] = c->head.len;
+        }
+        if (!c->field && c->name_len == 6 && !strncasecmp(c->name, "expect", 6)) {
             c->field = 2;
             c->expect_len = 0;
         }
@@ -523,13 +625,7 @@ static int on_headers_complete(http_parser *p) {
     ge_http_conn *c = p->data;
     ge_http_host *h = c->h;
     close_url(c);
-    if (c->has_ctype) {
-        if (!c->head.data) ge_buf_putc(&c->head, '\0');
-        size_t end = c->head.len;
-        while (end > c->ctype_off && (c->head.data[end - 1] == ' ' || c->head.data[end - 1] == '\t')) end--;
-        c->head.data[end] = '\0';
-        c->head.len = end;
-    }
+    close_kept(c);
     c->minor = p->http_major == 1 ? p->http_minor : (p->http_major > 1);
     c->keep_alive = http_should_keep_alive(p);
     if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > h->max_body) {

@@ -9,10 +9,10 @@
  * longer read and the connection's TCP state is asked for every 500 ms)
  * and read once the answer is out.
  *
- * An answer is a head, then the body, then its end; nothing but respond
- * writes into a connection, so a later answer sent as a stream (its head,
- * then chunks as they come, Transfer-Encoding: chunked) needs only another
- * entry point beside respond: the head writer already takes chunked.
+ * An answer is a head, then the body, then its end, written by respond;
+ * an answer sent as a stream (its head, then chunks as they come,
+ * Transfer-Encoding: chunked) is written by the streaming verbs
+ * (ge_http_conn_streams), which the api calls for it.
  *
  * The host (ge_http_host) is the connections' shared state; server/http.c
  * owns it and the listening socket, and is told through closed() when a
@@ -56,6 +56,11 @@ typedef struct ge_http_host {
     ge_buf wbuf; /* an answer's head, being written */
     ge_http_date date;
 } ge_http_host;
+
+/* The streaming verbs of the connections, for ge_api_set_stream_host:
+ * chunked (HTTP/1.1) or close-delimited (HTTP/1.0); the connection
+ * closes when the stream ends. */
+extern const ge_stream_host ge_http_conn_streams;
 
 /* Serve the accepted, non-blocking socket fd (the connection owns it). */
 void ge_http_conn_open(ge_http_host *h, int fd);

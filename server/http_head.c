@@ -67,10 +67,19 @@ void ge_http_head_write(ge_buf *w, int minor, const ge_answer *a, size_t length,
     if (a->allow) HEADER(w, "Allow: ", a->allow);
     if (a->events_lost) HEADER(w, "X-Events-Lost: ", a->events_lost);
     if (a->events_reset) HEADER(w, "X-Events-Reset: ", a->events_reset);
+    if (a->allow_origin) {
+        HEADER(w, "Access-Control-Allow-Origin: ", a->allow_origin);
+        if (a->status == 204 && a->allow) { /* a CORS preflight */
+            HEADER(w, "Access-Control-Allow-Methods: ", a->allow);
+            HEADER(w, "Access-Control-Allow-Headers: ", "Authorization, Content-Type, Last-Event-ID");
+            HEADER(w, "Access-Control-Max-Age: ", "600");
+        }
+    }
+    if (a->extra) ge_buf_puts(w, a->extra);
     if (date) HEADER(w, "Date: ", date);
     if (chunked) {
         HEADER(w, "Transfer-Encoding: ", "chunked");
-    } else {
+    } else if (length != GE_HTTP_NO_LENGTH) {
         ge_buf_append(w, "Content-Length: ", 16);
         ge_buf_u64(w, length);
         ge_buf_append(w, "\r\n", 2);

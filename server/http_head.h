@@ -31,10 +31,14 @@ const char *ge_http_date_now(ge_http_date *d);
 /* The reason phrase of a status ("OK", "Not Found"...). */
 const char *ge_http_reason(int status);
 
+/* A length for an answer whose end is the connection's close (a stream
+ * to an HTTP/1.0 client): no Content-Length. */
+#define GE_HTTP_NO_LENGTH ((size_t)-1)
+
 /* Appends the head of answer a (its status and headers; a->body is not
  * read) to w: "HTTP/1.<minor>", Content-Length length (the answer's body
  * length; a HEAD gets its GET's), or Transfer-Encoding: chunked when
- * chunked is set; date is NULL for an HTTP/1.0 client (no Date header). */
+ * chunked is set (or neither, for GE_HTTP_NO_LENGTH); date is NULL for an HTTP/1.0 client (no Date header). */
 void ge_http_head_write(ge_buf *w, int minor, const ge_answer *a, size_t length, int chunked,
                         ge_http_connection connection, const char *date);
 

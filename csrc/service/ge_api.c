@@ -5,7 +5,7 @@
  * the route and gives it a ge_reply (ge_call.h: the way back to the host,
  * metered). Routes that answer at once (ge_api_status.c, and every check
  * that fails) answer that reply. The others (ge_api_events.c,
- * ge_api_multi.c, ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
+ * ge_api_multi.c, ge_api_stream.c, ge_api_publish.c, ge_api_index.c) start a call, a struct of the route's own embedding a
  * ge_call, which owns the answer from then on: it is held by its store
  * operation while one is under way, answered once, and freed once nothing
  * holds it; the host gets it back to cancel it if the client leaves. */
@@ -15,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ge_api_events.h"
 #include "ge_api_index.h"
 #include "ge_api_multi.h"
 #include "ge_api_publish.h"
 #include "ge_api_status.h"
+#include "ge_api_stream.h"
 #include "ge_call.h"
 #include "ge_metrics.h"
 #include "ge_params.h"
@@ -37,9 +39,10 @@ struct ge_api {
     ge_api_events *events;
     ge_api_multi *multi;
     ge_api_publish *publish;
+    ge_api_stream *stream;
     ge_calls calls;
     ge_metrics *metrics;
-    char *secret, *version, *start_date;
+    char *secret, *version, *start_date, *cors_origin;
     size_t max_name;
     int draining;
     double started;
@@ -54,9 +57,9 @@ struct ge_api {
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI, R_COUNT };
+enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI, R_STREAM, R_COUNT };
 static const char *const route_names[R_COUNT] = {
-    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi",
+    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi", "stream",
 };
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
@@ -69,6 +72,7 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     if (IS("/metrics") || IS(PREFIX "/metrics")) return R_METRICS;
     if (IS(PREFIX "/events")) return R_EVENTS;
     if (IS(PREFIX "/events/multi")) return R_MULTI;
+    if (IS(PREFIX "/stream")) return R_STREAM;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
 #undef IS
@@ -106,18 +110,39 @@ static unsigned allowed_mask(enum route r, const char **allow) {
 }
 
 static const char *method_name(ge_method m) {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "This method"};
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "This method", "This method"};
     return names[m];
+}
+
+/* The token of an "Authorization: Bearer <token>" header, NULL when
+ * there is none (or another scheme). Points into the header's value. */
+static const char *bearer_of(const char *h) {
+    if (!h) return NULL;
+    while (*h == ' ' || *h == '\t') h++;
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return NULL;
+    h += 6;
+    while (*h == ' ' || *h == '\t') h++;
+    return *h ? h : NULL;
+}
+
+/* The methods a CORS preflight may ask for (answered with the
+ * Access-Control headers, ge_answer.allow_origin). */
+static const char *allow_preflight(enum route r) {
+    const char *allow;
+    (void)allowed_mask(r, &allow);
+    return allow;
 }
 
 static void metrics(ge_api *api, ge_reply *to) {
     const ge_api_events_stats *ev = ge_api_events_stats_of(api->events);
     const ge_api_multi_stats *mu = ge_api_multi_stats_of(api->multi);
     const ge_api_publish_stats *pub = ge_api_publish_stats_of(api->publish);
+    const ge_api_stream_stats *st = ge_api_stream_stats_of(api->stream);
     ge_metrics_gauges g = {pub->published, ge_waiters_count(api->waiters), ge_waiters_channels(api->waiters),
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
                            ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
-                           ev->lost_signals + mu->lost_signals, ev->resets + mu->resets, ge_store_writable(api->store), api->calls.storage_full};
+                           ev->lost_signals + mu->lost_signals + st->lost_signals, ev->resets + mu->resets + st->resets,
+                           ge_store_writable(api->store), api->calls.storage_full, st->open, st->events_sent};
     ge_api_metrics(api->metrics, &g, to);
 }
 
@@ -139,6 +164,11 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         return NULL;
     }
     const char *allow;
+    if (req->method == GE_M_OPTIONS && api->cors_origin) { /* a browser's CORS preflight */
+        to.allow = allow_preflight(r);
+        ge_reply_send(&to, 204, NULL, 0);
+        return NULL;
+    }
     if (!(allowed_mask(r, &allow) & M(req->method))) {
         ge_buf m = GE_BUF_INIT;
         ge_buf_printf(&m, "%s is not allowed", method_name(req->method));
@@ -175,6 +205,8 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     p.max_len = 0; /* the name limit is not the secret's */
     const char *given = req->method == GE_M_POST ? ge_params_body_str(&p, "secret", &secret) : NULL;
     if (!given) given = ge_params_query_str(&p, "secret");
+    const char *bearer = bearer_of(req->authorization);
+    if (bearer) given = bearer; /* the header, when it is there, is the one that counts */
     int authorized = ge_secret_equals(given, api->secret);
     ge_buf_free(&secret);
     p.max_len = api->max_name;
@@ -189,6 +221,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         break;
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;
+    case R_STREAM: c = ge_api_stream_get(api->stream, &p, req->query, req->query_len, req->last_event_id, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
@@ -252,10 +285,14 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->fatal_arg = cfg->fatal_arg;
     ge_store_events ev = {api, on_subscribed, on_unsubscribed, on_message, on_lost, cfg->fatal ? on_fatal : NULL};
     api->store = ge_store_new(loop, redis, log, &ev);
-    api->calls = (ge_calls){NULL, api->store, api->metrics, route_names, cfg->observer, cfg->observer_arg, 0};
+    api->cors_origin = cfg->cors_origin && *cfg->cors_origin ? ge_xstrdup(cfg->cors_origin) : NULL;
+    api->calls = (ge_calls){NULL, api->store, api->metrics, route_names, cfg->observer, cfg->observer_arg, 0, NULL,
+                            api->cors_origin};
     api->events = ge_api_events_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
     api->multi = ge_api_multi_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
     api->publish = ge_api_publish_new(loop, api->store, api->retention);
+    ge_api_stream_config scfg = {cfg->stream_heartbeat_ms, cfg->stream_retry_ms, cfg->stream_max_pending};
+    api->stream = ge_api_stream_new(loop, api->store, api->waiters, log, &scfg);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
     return api;
 }
@@ -264,7 +301,10 @@ void ge_api_drain(ge_api *api) {
     api->draining = 1;
     ge_api_events_drain(api->events);
     ge_api_multi_drain(api->multi);
+    ge_api_stream_drain(api->stream);
 }
+
+void ge_api_set_stream_host(ge_api *api, const ge_stream_host *host) { api->calls.stream = host; }
 
 void ge_api_free(ge_api *api) {
     if (!api) return;
@@ -275,6 +315,7 @@ void ge_api_free(ge_api *api) {
     ge_calls_free(&api->calls);
     ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
     ge_api_publish_free(api->publish);
+    ge_api_stream_free(api->stream);
     ge_waiters_free(api->waiters);
     ge_api_multi_free(api->multi); /* after the registry: its kept subscriptions are in it */
     ge_retention_free(api->own_retention);
@@ -282,6 +323,7 @@ void ge_api_free(ge_api *api) {
     free(api->secret);
     free(api->version);
     free(api->start_date);
+    free(api->cors_origin);
     free(api);
 }
 

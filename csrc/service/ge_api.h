@@ -22,7 +22,7 @@
 #include "ge_retention.h"
 #include "ge_store.h"
 
-typedef enum { GE_M_GET, GE_M_HEAD, GE_M_POST, GE_M_PUT, GE_M_DELETE, GE_M_OTHER } ge_method;
+typedef enum { GE_M_GET, GE_M_HEAD, GE_M_POST, GE_M_PUT, GE_M_DELETE, GE_M_OPTIONS, GE_M_OTHER } ge_method;
 
 typedef struct ge_request {
     ge_method method;
@@ -35,6 +35,8 @@ typedef struct ge_request {
     size_t body_len;
     int body_too_large; /* body exceeded max_body: answer 413 */
     int head_too_large; /* request line and headers exceeded their limit: answer 431 */
+    const char *authorization; /* the Authorization header's value, NULL if none */
+    const char *last_event_id; /* the Last-Event-ID header's value, NULL if none */
 } ge_request;
 
 /* One answer, borrowed for the duration of the respond call. The api
@@ -49,9 +51,29 @@ typedef struct ge_answer {
     const char *events_reset;
     const char *body;
     size_t len;
+    const char *allow_origin; /* Access-Control-Allow-Origin, NULL: none */
+    const char *extra;        /* more header lines, each ending in CRLF; NULL: none */
 } ge_answer;
 
 typedef void (*ge_respond_fn)(void *conn, const ge_answer *answer);
+
+/* An answer sent as a stream (GET /events/v1/stream): its head, then data
+ * as it comes, then its end. The host registers these once
+ * (ge_api_set_stream_host); without them streamed routes answer 501.
+ * start: send a's head (status, headers; no length: chunked, or
+ * close-delimited for HTTP/1.0) and a->body as the first data. write:
+ * send data (borrowed for the call) and return how many bytes of the
+ * connection's output are still waiting for the socket (SIZE_MAX when the
+ * connection failed: the host closes it and cancels the call from its
+ * loop). end: the answer is complete; the host ends it and closes the
+ * connection. The call stays the host's (ge_call_cancel when the client
+ * leaves) until end; whenever the output waiting for the socket has all
+ * been sent, the host calls ge_call_writable. */
+typedef struct ge_stream_host {
+    void (*start)(void *conn, const ge_answer *a);
+    size_t (*write)(void *conn, const char *data, size_t len);
+    void (*end)(void *conn);
+} ge_stream_host;
 
 /* Told of every answered request (route name, status, seconds; status
  * 499 when the client left first), e.g. to feed statsd. */
@@ -72,6 +94,14 @@ typedef struct ge_api_config {
      * line. The host should stop; until then Redis is refused (503). */
     void (*fatal)(void *arg, const char *why);
     void *fatal_arg; /* borrowed */
+    /* Event streams (docs/protocol.md, "Server-Sent Events"): heartbeat
+     * comment period, the retry: hint, and the output a stream may have
+     * waiting for its socket before it stops reading events (0: defaults
+     * 15000 ms, 2000 ms, 256 KiB). */
+    uint64_t stream_heartbeat_ms, stream_retry_ms;
+    size_t stream_max_pending;
+    /* Access-Control-Allow-Origin of every answer (copied; NULL: none). */
+    const char *cors_origin;
 } ge_api_config;
 
 typedef struct ge_api ge_api;
@@ -83,6 +113,11 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
                    const ge_log *log);
 ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn respond, void *conn);
 void ge_call_cancel(ge_call *c);
+/* The host's streaming verbs (ge_stream_host); host borrowed, it must
+ * outlive the api. */
+void ge_api_set_stream_host(ge_api *api, const ge_stream_host *host);
+/* A streamed answer's output has all been sent. */
+void ge_call_writable(ge_call *c);
 
 /* Shutting down: answer every waiting long-poll with what it has ([]),
  * refuse new requests with 503. */

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static void meter(const ge_reply *to, int status) {
 void ge_reply_send(ge_reply *to, int status, const char *body, size_t len) {
     meter(to, status);
     ge_answer a = {status, len ? to->content_type : NULL, to->allow, to->lost[0] ? to->lost : NULL,
-                   to->reset[0] ? to->reset : NULL, body, len};
+                   to->reset[0] ? to->reset : NULL, body, len, to->calls->allow_origin, NULL};
     to->respond(to->conn, &a);
 }
 
@@ -150,9 +151,31 @@ void ge_call_finish(ge_call *c, int status, const char *body, size_t len) {
     if (!c->done) {
         stop(c);
         assert(c->reply.conn); /* a cancelled call is done: never answered */
-        ge_reply_send(&c->reply, status, body, len);
+        if (c->streaming) c->reply.calls->stream->end(c->reply.conn);
+        else ge_reply_send(&c->reply, status, body, len);
     }
     release(c);
+}
+
+int ge_call_stream_start(ge_call *c, const char *content_type, const char *extra, const char *first,
+                         size_t len) {
+    ge_reply *to = &c->reply;
+    const ge_stream_host *host = to->calls->stream;
+    if (!host || c->done || c->streaming) return 0;
+    meter(to, 200);
+    c->streaming = 1;
+    ge_answer a = {200, content_type, NULL, NULL, NULL, first, len, to->calls->allow_origin, extra};
+    host->start(to->conn, &a);
+    return 1;
+}
+
+size_t ge_call_stream_write(ge_call *c, const char *data, size_t len) {
+    if (c->done || !c->streaming) return SIZE_MAX;
+    return c->reply.calls->stream->write(c->reply.conn, data, len);
+}
+
+void ge_call_writable(ge_call *c) {
+    if (!c->done && c->streaming && c->writable) c->writable(c);
 }
 
 void ge_call_error(ge_call *c, int status, const char *code, const char *message) {
@@ -177,8 +200,9 @@ void ge_call_signal_headers(ge_call *c, const char *lost, const char *reset) {
 }
 
 void ge_call_cancel(ge_call *c) {
+    int counted = c->streaming; /* a stream was counted when it started */
     stop(c);
-    meter(&c->reply, 499);
+    if (!counted) meter(&c->reply, 499);
     c->reply.conn = NULL;
     release(c);
 }

@@ -39,6 +39,8 @@ typedef struct ge_calls {
     ge_api_observer observer;       /* optional */
     void *observer_arg;             /* borrowed */
     uint64_t storage_full;          /* answers 503 StorageFull */
+    const ge_stream_host *stream;   /* borrowed: the host's streaming verbs, NULL: none */
+    const char *allow_origin;       /* borrowed: Access-Control-Allow-Origin of every answer, or NULL */
 } ge_calls;
 
 /* Answer every call not answered yet 503 (shutting down). */
@@ -100,6 +102,8 @@ struct ge_call {
     ge_call_reply_fn on_reply;
     int held;                  /* ge_call_hold */
     int done;                  /* answered or cancelled */
+    int streaming;             /* its answer is a stream, started (ge_call_stream_start) */
+    void (*writable)(ge_call *c); /* optional, for a stream: its output has all been sent */
 };
 
 /* The struct of type `type` whose member `member` is the call c. */
@@ -129,6 +133,19 @@ void ge_call_error(ge_call *c, int status, const char *code, const char *message
  * none); before answering it. */
 void ge_call_signal_headers(ge_call *c, const char *lost, const char *reset);
 /* (ge_call_cancel, the host's verb, is declared in ge_api.h.) */
+
+/* ---- streamed answers ---------------------------------------------------------- */
+
+/* Start c's answer as a stream (status 200, content_type, extra header
+ * lines, first: the first data, borrowed): counted and timed as answered
+ * then. 0 when the host cannot stream (nothing was sent). Once started,
+ * ge_call_finish (and ge_call_error, whose body is then dropped) ends the
+ * stream; ge_call_cancel (the client left) is not counted again. */
+int ge_call_stream_start(ge_call *c, const char *content_type, const char *extra, const char *first,
+                         size_t len);
+/* Send data (borrowed) on c's stream; returns the bytes of output waiting
+ * for the socket (SIZE_MAX: the connection failed, a cancel follows). */
+size_t ge_call_stream_write(ge_call *c, const char *data, size_t len);
 
 /* Answer a reply that is not what was asked for (NULL: Redis away; an
  * OOM refusal: 503 StorageFull, counted). */

@@ -120,4 +120,12 @@ void ge_metrics_render(const ge_metrics *m, const ge_metrics_gauges *g, ge_buf *
                   g->redis_pubsub_up, g->uptime_seconds, (unsigned long long)g->trimmed,
                   (unsigned long long)g->lost_signals, (unsigned long long)g->resets, g->redis_writable,
                   (unsigned long long)g->storage_full);
+    ge_buf_printf(out,
+                  "# HELP ganomede_events_streams_open Event streams (GET /events/v1/stream) open.\n"
+                  "# TYPE ganomede_events_streams_open gauge\n"
+                  "ganomede_events_streams_open %zu\n"
+                  "# HELP ganomede_events_stream_events_sent_total Events sent on event streams.\n"
+                  "# TYPE ganomede_events_stream_events_sent_total counter\n"
+                  "ganomede_events_stream_events_sent_total %llu\n",
+                  g->streams, (unsigned long long)g->stream_events);
 }

@@ -29,6 +29,8 @@ typedef struct ge_metrics_gauges {
     uint64_t resets;         /* GET answers that signalled a cursor reset */
     int redis_writable;      /* 1/0: connected and accepting writes (not out of memory) */
     uint64_t storage_full;   /* answers 503 StorageFull */
+    size_t streams;          /* event streams open */
+    uint64_t stream_events;  /* events sent on event streams */
 } ge_metrics_gauges;
 
 ge_metrics *ge_metrics_new(const char *const *route_names, size_t nroutes);

@@ -73,6 +73,7 @@ t.test('every numeric setting is digits only: a sign, a space or a fraction is a
     PUBLISH_REPLICA_TIMEOUT_MS: '500', POLL_TIMEOUT: '1000', PORT: String(port), MAX_BODY_BYTES: '4096',
     MAX_HEADER_BYTES: '4096', MAX_NAME_BYTES: '64', READ_TIMEOUT: '5', MAX_CONNECTIONS: '100', WORKERS: '1',
     RETENTION_MAX_EVENTS: '5', RETENTION_MAX_AGE: '5', RETENTION_SWEEP_INTERVAL: '5', STATSD_PORT: '8125',
+    STREAM_HEARTBEAT_MS: '1000', STREAM_RETRY_MS: '1000', STREAM_MAX_PENDING_BYTES: '65536',
   };
   const extra = { STATSD_PORT: { STATSD_HOST: '127.0.0.1' } };
   const refused = async (env, what, message) => {
