@@ -224,8 +224,11 @@
     "  return out\n"                                                  \
     "end\n"
 
-/* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch);
- * ARGV: mode, after, limit, afterTimestamp (0: none).
+/* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch), CONSUMERS(ch);
+ * ARGV: mode, after, limit, afterTimestamp (0: none), clientId, now (ms).
+ * A read of a client (modes 0 and 1) files it in CONSUMERS with score
+ * now, beside its cursor; that write may fail (a full Redis, a key of
+ * another type) without failing the read.
  * The cursor may not be on this channel's history any more (Redis flushed,
  * restored or failed over to a replica that lagged: ids were taken back,
  * and may since have been given to other events). Without afterTimestamp
@@ -267,6 +270,7 @@
     "local after = ARGV[2]\n"                                                         \
     "if ARGV[1] == '1' then redis.call('SET', KEYS[2], after)\n"                      \
     "elseif ARGV[1] == '0' then after = redis.call('GET', KEYS[2]) or '0' end\n"      \
+    "if ARGV[1] ~= '2' then redis.pcall('ZADD', KEYS[4], ARGV[6], ARGV[5]) end\n"     \
     "if not tonumber(after) then after = '0' end\n"                                   \
     "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                        \
     "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"               \
