@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ge_api_consumers.h"
 #include "ge_api_events.h"
 #include "ge_api_index.h"
 #include "ge_api_multi.h"
@@ -54,9 +55,13 @@ struct ge_api {
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI, R_COUNT };
+enum route {
+    R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI,
+    R_CONSUMERS, R_CHANNELS, R_COUNT
+};
 static const char *const route_names[R_COUNT] = {
     "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi",
+    "consumers", "channels",
 };
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
@@ -71,6 +76,8 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     if (IS(PREFIX "/events/multi")) return R_MULTI;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
+    if (IS(PREFIX "/consumers")) return R_CONSUMERS;
+    if (IS(PREFIX "/channels")) return R_CHANNELS;
 #undef IS
     static const char ping[] = PREFIX "/ping/", idx[] = PREFIX "/indices/";
     if (n > sizeof ping - 1 && memcmp(path, ping, sizeof ping - 1) == 0) {
@@ -189,6 +196,8 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
         break;
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;
+    case R_CONSUMERS: c = ge_api_consumers_get(api->store, &p, &to); break;
+    case R_CHANNELS: c = ge_api_channels_get(api->store, api->retention, &p, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;

@@ -356,6 +356,25 @@ void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, c
     run_script(s, req, S_IDX_ROWS, 0, nargs_, args_, lens_);
 }
 
+void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
+    key(&k1, GE_KEY_CONSUMERS, channel, NULL);
+    key(&k2, GE_KEY_EVENTS, channel, NULL);
+    key(&k3, GE_KEY_COUNTER, channel, NULL);
+    ARGS(k1.data, k2.data, k3.data, channel);
+    run_script(s, req, S_CONSUMERS, 3, nargs_, args_, lens_);
+    ge_buf_free(&k1);
+    ge_buf_free(&k2);
+    ge_buf_free(&k3);
+}
+
+void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count) {
+    char n[24];
+    ge_u64_str(n, count ? count : 1);
+    ARGS(cursor, n);
+    run_script(s, req, S_CHANNELS, 0, nargs_, args_, lens_);
+}
+
 /* ---- plain commands ----------------------------------------------------- */
 
 static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {

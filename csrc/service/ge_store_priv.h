@@ -18,7 +18,7 @@
 #include "ge_store_replicas.h"
 
 /* The scripts (ge_store_scripts.h), loaded on every command connection. */
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_COUNT };
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_CONSUMERS, S_CHANNELS, S_COUNT };
 typedef struct conn conn;
 
 typedef struct op op; /* an operation under way (ge_store.c) */
