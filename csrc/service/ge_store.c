@@ -282,7 +282,9 @@ void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const 
     ge_u64_str(a, after);
     ge_u64_str(l, limit);
     ge_u64_str(t, after_ts);
-    ge_u64_str(w, ge_wall_ms());
+    uint64_t now = ge_wall_ms();
+    if (mode == GE_READ_AFTER || !ge_seen_due(&s->seen, client_id ? client_id : "", channel, now)) w[0] = '\0';
+    else ge_u64_str(w, now); /* "": the script files nobody */
     ARGS(k1.data, k2.data, k3.data, k4.data, m, a, l, t, client_id ? client_id : "", w);
     script_send(script_op(s, req, S_READ, 4, nargs_, args_, lens_), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
@@ -406,10 +408,10 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
 }
 
 /* File client in the channel's CONSUMERS with score now (ge_store.h,
- * ge_store_consumers), formatted at the end of s->resp and sent with no
+ * ge_store_consumers; once a second at most per pair, ge_seen.h), formatted at the end of s->resp and sent with no
  * callback: a failure (a full Redis, a key of another type) costs the
  * read nothing. */
-static void consumer_seen(ge_store *s, const char *client_id, const char *channel, size_t clen) {
+static void consumer_seen(ge_store *s, const char *client_id, const char *channel, size_t clen, uint64_t now) {
     ge_buf *b = &s->resp, *keys = &s->scratch;
     size_t at = b->len;
     ge_buf_reset(keys);
@@ -417,7 +419,7 @@ static void consumer_seen(ge_store *s, const char *client_id, const char *channe
     ge_resp_array(b, 4);
     ge_resp_bulk(b, "ZADD", 4);
     ge_resp_bulk(b, keys->data, keys->len);
-    ge_resp_u64(b, ge_wall_ms());
+    ge_resp_u64(b, now);
     ge_resp_bulk(b, client_id ? client_id : "", client_id ? strlen(client_id) : 0);
     redisAsyncFormattedCommand(s->cmd.ac, NULL, NULL, b->data + at, b->len - at);
     b->len = at;
@@ -473,7 +475,9 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
         rc = redisAsyncFormattedCommand(s->cmd.ac, ack_reply, o, b->data + mget_len, b->len - mget_len);
         b->len = mget_len;
         acked = rc == REDIS_OK;
-        if (acked) consumer_seen(s, client_id, channel, clen); /* beside the cursor; its reply is not waited for */
+        uint64_t now = ge_wall_ms();
+        if (acked && ge_seen_due(&s->seen, client_id ? client_id : "", channel, now))
+            consumer_seen(s, client_id, channel, clen, now); /* beside the cursor; its reply is not waited for */
     }
     if (rc == REDIS_OK) rc = send_resp(s, &s->cmd, plain_reply, o);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */

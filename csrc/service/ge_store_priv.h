@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ge_buf.h"
+#include "ge_seen.h"
 #include "ge_sentinel.h"
 #include "ge_store.h"
 #include "ge_store_batch.h"
@@ -62,6 +63,7 @@ struct ge_store {
     int probing, closing;
     ge_loop_timer *probe_timer;
     ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
+    ge_seen seen;          /* when each consumer was last filed in its channel's CONSUMERS */
 };
 
 /* ge_store_scripts.c: each script's source, by S_ */

@@ -225,9 +225,9 @@
     "end\n"
 
 /* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch), CONSUMERS(ch);
- * ARGV: mode, after, limit, afterTimestamp (0: none), clientId, now (ms).
- * A read of a client (modes 0 and 1) files it in CONSUMERS with score
- * now, beside its cursor; that write may fail (a full Redis, a key of
+ * ARGV: mode, after, limit, afterTimestamp (0: none), clientId, now (ms;
+ * "": the read files nobody). A read of a client files it in CONSUMERS
+ * with score now, beside its cursor; that write may fail (a full Redis, a key of
  * another type) without failing the read.
  * The cursor may not be on this channel's history any more (Redis flushed,
  * restored or failed over to a replica that lagged: ids were taken back,
@@ -270,7 +270,7 @@
     "local after = ARGV[2]\n"                                                         \
     "if ARGV[1] == '1' then redis.call('SET', KEYS[2], after)\n"                      \
     "elseif ARGV[1] == '0' then after = redis.call('GET', KEYS[2]) or '0' end\n"      \
-    "if ARGV[1] ~= '2' then redis.pcall('ZADD', KEYS[4], ARGV[6], ARGV[5]) end\n"     \
+    "if ARGV[6] ~= '' then redis.pcall('ZADD', KEYS[4], ARGV[6], ARGV[5]) end\n"      \
     "if not tonumber(after) then after = '0' end\n"                                   \
     "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                        \
     "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"               \
