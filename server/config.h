@@ -46,6 +46,11 @@ typedef struct ge_config {
      * Owned by the config, for the life of the process. */
     struct ge_retention *retention;
     uint64_t sweep_interval_ms;
+    /* Consumer-lag gauges of /metrics: METRICS_LAG (borrowed, checked;
+     * NULL: off), METRICS_LAG_MAX_SERIES, METRICS_LAG_INTERVAL. */
+    const char *lag_select;
+    unsigned lag_max_series;
+    uint64_t lag_interval_ms;
 } ge_config;
 
 /* Fill cfg from the environment. On error writes a message (never the

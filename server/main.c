@@ -77,7 +77,10 @@ static void usage(FILE *f) {
             "  RETENTION_MAX_AGE                 age of the oldest kept event: seconds, or 90s 15m 1h 30d (0: any)\n"
             "  RETENTION_RULES                   per-channel limits: PATTERN=MAX_EVENTS[:MAX_AGE],... ('*' any text)\n"
             "  RETENTION_RULES_FILE              a file of such rules, one a line, '#' comment lines, 1 MiB at most\n"
-            "  RETENTION_SWEEP_INTERVAL          seconds between sweeps of expired events, 1-60 (10)\n");
+            "  RETENTION_SWEEP_INTERVAL          seconds between sweeps of expired events, 1-60 (10)\n"
+            "  METRICS_LAG                       /metrics lag gauges of CHANNEL_PATTERN[=CLIENT_PATTERN],... (off)\n"
+            "  METRICS_LAG_MAX_SERIES            most series of each lag gauge, 1-100000 (1000)\n"
+            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n");
 }
 
 /* The daemon's listening sockets, one per worker, all opened by the parent
@@ -188,7 +191,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
         ge_log_write(log, GE_LOG_WARN, NULL, "%s (statsd disabled)", err);
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms,
-                          on_fatal, &d};
+                          on_fatal, &d, cfg->lag_select, cfg->lag_max_series, cfg->lag_interval_ms};
     ge_store_options ropt = {.host = cfg->redis_host,
                              .port = cfg->redis_port,
                              .unix_path = cfg->redis_unix,

@@ -23,6 +23,7 @@
 #include "ge_api_publish.h"
 #include "ge_api_status.h"
 #include "ge_call.h"
+#include "ge_lag.h"
 #include "ge_metrics.h"
 #include "ge_params.h"
 #include "ge_str.h"
@@ -35,6 +36,7 @@ struct ge_api {
     ge_store *store;
     ge_waiters *waiters;
     ge_sweep *sweep;
+    ge_lag *lag;
     ge_api_events *events;
     ge_api_multi *multi;
     ge_api_publish *publish;
@@ -125,7 +127,10 @@ static void metrics(ge_api *api, ge_reply *to) {
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
                            ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
                            ev->lost_signals + mu->lost_signals, ev->resets + mu->resets, ge_store_writable(api->store), api->calls.storage_full};
-    ge_api_metrics(api->metrics, &g, to);
+    ge_buf extra = GE_BUF_INIT;
+    ge_lag_render(api->lag, &extra);
+    ge_api_metrics(api->metrics, &g, extra.data ? extra.data : "", to);
+    ge_buf_free(&extra);
 }
 
 ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_respond, void *host_conn) {
@@ -266,6 +271,10 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     api->multi = ge_api_multi_new(loop, api->store, api->waiters, log, cfg->poll_timeout_ms);
     api->publish = ge_api_publish_new(loop, api->store, api->retention);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
+    char err[256];
+    api->lag = ge_lag_new(loop, api->store, log, cfg->lag_select, cfg->lag_max_series, cfg->lag_interval_ms, err,
+                          sizeof err);
+    if (!api->lag) ge_log_write(log, GE_LOG_ERROR, NULL, "%s (consumer-lag gauges off)", err);
     return api;
 }
 
@@ -281,6 +290,7 @@ void ge_api_free(ge_api *api) {
     ge_calls_close(&api->calls);
     ge_store_free(api->store); /* answers the store operations under way: their calls are freed */
     ge_sweep_free(api->sweep); /* after the store: its answers refer to the sweep */
+    ge_lag_free(api->lag);     /* likewise */
     ge_calls_free(&api->calls);
     ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
     ge_api_publish_free(api->publish);

@@ -72,6 +72,12 @@ typedef struct ge_api_config {
      * line. The host should stop; until then Redis is refused (503). */
     void (*fatal)(void *arg, const char *why);
     void *fatal_arg; /* borrowed */
+    /* The consumer-lag gauges of /metrics (ge_lag.h): the selection
+     * (copied; NULL: off, checked with ge_lag_check before), the cap on
+     * label sets (0: 1000) and the refresh period (0: 15 s). */
+    const char *lag_select;
+    unsigned lag_max_series;
+    uint64_t lag_interval_ms;
 } ge_api_config;
 
 typedef struct ge_api ge_api;
