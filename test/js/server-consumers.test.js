@@ -126,3 +126,78 @@ tap.test('channels: pages through every channel with its last id, retained count
   r = await request(s.url, 'GET', '/events/v1/channels');
   t.equal(r.status, 401);
 });
+
+const gauges = (text, name) => text.split('\n').filter((l) => l.startsWith(name + '{')).map((l) => {
+  const m = /^[a-z_]+\{(.*)\} (\d+)$/.exec(l);
+  const labels = Object.fromEntries([...m[1].matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+  return Object.assign(labels, { value: Number(m[2]) });
+});
+const sortBy = (list) => list.slice().sort((a, b) => (a.channel + ' ' + a.client_id < b.channel + ' ' + b.client_id ? -1 : 1));
+async function metricsWhen(t, s, cond, ms = limit(10000)) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const body = (await request(s.url, 'GET', '/metrics')).body;
+    if (cond(body)) return body;
+    if (Date.now() > end) { t.fail('the gauges never showed what was expected:\n' + body); return body; }
+    await sleep(100);
+  }
+}
+
+tap.test('metrics: lag gauges for the selected consumers only, refreshed, off by default', T, async (t) => {
+  const prefix = unique();
+  const [a, b, other] = [prefix + '/a', prefix + '/b', unique()];
+  const off = await startServer();
+  t.teardown(() => off.stop());
+  await publish(off, a, 5);
+  await publish(off, b, 3);
+  await publish(off, other, 2);
+  await read(off, { clientId: 'mailer-1', channel: a, after: 1 });
+  await read(off, { clientId: 'mailer-2', channel: b, after: 0 });
+  await read(off, { clientId: 'audit', channel: a, after: 0 });
+  await read(off, { clientId: 'mailer-1', channel: other, after: 0 });
+  const plain = (await request(off.url, 'GET', '/metrics')).body;
+  t.notOk(/ganomede_events_consumer_lag|ganomede_events_channel_retained_events/.test(plain), 'no lag gauge without METRICS_LAG');
+
+  const s = await startServer({ env: { METRICS_LAG: prefix + '/*=mailer-*', METRICS_LAG_INTERVAL: '1' } });
+  t.teardown(() => s.stop());
+  let body = await metricsWhen(t, s, (x) => gauges(x, 'ganomede_events_consumer_lag').length >= 2);
+  t.same(sortBy(gauges(body, 'ganomede_events_consumer_lag')), [
+    { channel: a, client_id: 'mailer-1', value: 4 },
+    { channel: b, client_id: 'mailer-2', value: 3 },
+  ], 'the selection: channels under the prefix, clients mailer-*');
+  t.same(sortBy(gauges(body, 'ganomede_events_channel_retained_events').filter((g) => g.channel.startsWith(prefix))),
+    [{ channel: a, value: 5 }, { channel: b, value: 3 }]);
+  t.notOk(gauges(body, 'ganomede_events_channel_retained_events').some((g) => g.channel === other));
+  t.match(body, /# TYPE ganomede_events_consumer_lag gauge/);
+  t.match(body, /\nganomede_events_consumer_lag_series_dropped 0\n/);
+
+  await read(s, { clientId: 'mailer-1', channel: a, after: 5 });
+  body = await metricsWhen(t, s, (x) => gauges(x, 'ganomede_events_consumer_lag').some((g) => g.channel === a && g.value === 0));
+  t.pass('the lag of mailer-1 on a went from 4 to 0 once it read');
+});
+
+tap.test('metrics: label sets stop at METRICS_LAG_MAX_SERIES, the rest counted', T, async (t) => {
+  const prefix = unique();
+  const s = await startServer({ env: { METRICS_LAG: prefix + '/*', METRICS_LAG_INTERVAL: '1', METRICS_LAG_MAX_SERIES: '2' } });
+  t.teardown(() => s.stop());
+  await publish(s, prefix + '/a', 2);
+  await publish(s, prefix + '/b', 2);
+  for (const c of ['x', 'y', 'z']) await read(s, { clientId: c, channel: prefix + '/a', after: 0 });
+  await read(s, { clientId: 'x', channel: prefix + '/b', after: 0 });
+  const body = await metricsWhen(t, s, (x) => /\nganomede_events_consumer_lag_series_dropped [1-9]/.test(x));
+  t.equal(gauges(body, 'ganomede_events_consumer_lag').length, 2, 'two consumer series, the cap');
+  t.equal(gauges(body, 'ganomede_events_channel_retained_events').length, 2);
+  t.match(body, /\nganomede_events_consumer_lag_series_dropped 2\n/, 'four selected, two left out');
+  t.match(s.stdout, /METRICS_LAG selects more than METRICS_LAG_MAX_SERIES \(2\) series: 2 left out/);
+});
+
+tap.test('metrics: a bad METRICS_LAG or limit stops the start with a message', T, async (t) => {
+  for (const [env, re] of [[{ METRICS_LAG: 'a,,b' }, /METRICS_LAG: "" is not CHANNEL_PATTERN/],
+    [{ METRICS_LAG: 'a=' }, /METRICS_LAG: "a=" is not/], [{ METRICS_LAG: 'a', METRICS_LAG_MAX_SERIES: '0' }, /METRICS_LAG_MAX_SERIES/],
+    [{ METRICS_LAG: 'a', METRICS_LAG_INTERVAL: '5s' }, /METRICS_LAG_INTERVAL/]]) {
+    const s = await startServer({ env, wait: false });
+    const e = await s.exited;
+    t.equal(e.code, 1, JSON.stringify(env));
+    t.match(s.stderr, re);
+  }
+});
