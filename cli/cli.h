@@ -5,6 +5,7 @@
  *                URL parser)
  * cmd_request.c  send, latest, index create|get (one request each)
  * cmd_listen.c   listen (subscriptions, acknowledgement on exit)
+ * cmd_consumers.c consumers (a channel's consumers: table or JSON)
  */
 #ifndef GE_CLI_H
 #define GE_CLI_H
@@ -61,5 +62,6 @@ int cli_cmd_send(const cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_latest(const cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_index(const cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_listen(const cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_consumers(const cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -37,6 +37,11 @@ static const char usage_text[] =
     "      events of CHANNEL; prints \"OK\", or null if ID already existed.\n"
     "  index get ID VALUE\n"
     "      Print {\"id\",\"field\",\"value\",\"rows\":[events, newest first]}.\n"
+    "  consumers [--json] CHANNEL\n"
+    "      Print where each consumer of CHANNEL stands: its acknowledged id,\n"
+    "      the channel's last id, its lag (retained events after it), its\n"
+    "      last read and the age of its oldest unacknowledged event, one\n"
+    "      line per client; --json prints the server's JSON answer.\n"
     "\n"
     "Options:\n"
     "  --url URL        the server, http[s]://host[:port][/prefix]\n"
@@ -156,7 +161,7 @@ int main(int argc, char **argv) {
     }
     int i = optind;
     if (i >= argc) {
-        cli_usage_error("missing COMMAND (send, listen, latest or index)");
+        cli_usage_error("missing COMMAND (send, listen, latest, index or consumers)");
         return CLI_USAGE;
     }
     const char *cmd = argv[i];
@@ -165,6 +170,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "listen") == 0) run = cli_cmd_listen;
     else if (strcmp(cmd, "latest") == 0) run = cli_cmd_latest;
     else if (strcmp(cmd, "index") == 0) run = cli_cmd_index;
+    else if (strcmp(cmd, "consumers") == 0) run = cli_cmd_consumers;
     else {
         cli_usage_error("unknown command '%s'", cmd);
         return CLI_USAGE;

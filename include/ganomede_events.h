@@ -234,6 +234,36 @@ int ge_client_index_create(ge_client *client, const char *index_id,
 int ge_client_index_get(ge_client *client, const char *index_id,
                         const char *value, ge_reply_cb cb, void *userdata);
 
+/* ---- Consumers: where each client of a channel stands ---------------- */
+
+/* GET <prefix>/consumers?channel=C: reply
+ * {"channel","last","consumers":[{"clientId","after","lag","lastSeen",
+ * "oldestUnackedAge"}]} (docs/protocol.md). Returns 0, or GE_EINVAL. */
+int ge_client_consumers(ge_client *client, const char *channel, ge_reply_cb cb, void *userdata);
+
+/* One consumer of that answer. */
+typedef struct ge_consumer {
+    char *client_id;              /* owned by the ge_consumers holding it */
+    uint64_t after;               /* its acknowledged id (0: none) */
+    uint64_t lag;                 /* retained events after it */
+    uint64_t last_seen_ms;        /* wall-clock ms of its last read */
+    int64_t oldest_unacked_age_ms; /* age of its oldest unacknowledged event; -1: none */
+} ge_consumer;
+
+typedef struct ge_consumers {
+    uint64_t last;        /* the channel's last id */
+    size_t count;
+    ge_consumer *items;   /* count consumers, by client id; owned */
+} ge_consumers;
+
+/* Parse the reply of ge_client_consumers (json[0..len), borrowed) into
+ * *out, which then owns its strings: release them with
+ * ge_client_consumers_free (also after a failure: *out is zeroed first).
+ * Returns 0, or GE_EINVAL when json is not such an answer. */
+int ge_client_consumers_parse(const char *json, size_t len, ge_consumers *out);
+/* Free what *c owns and zero it. NULL is a no-op. */
+void ge_client_consumers_free(ge_consumers *c);
+
 /* ---- Listening ------------------------------------------------------- */
 
 /* A poll position: the query of one GET /events request. */
@@ -400,7 +430,8 @@ typedef struct ge_result {
 /* Free the strings of *res and zero it. NULL is a no-op. */
 void ge_result_free(ge_result *res);
 
-/* Blocking forms of ge_client_send / latest / index_create / index_get / ack. */
+/* Blocking forms of ge_client_send / latest / index_create / index_get / ack
+ * (and ge_client_consumers_sync below). */
 int ge_client_send_sync(ge_client *client, const char *channel, const char *from,
                         const char *type, const char *data_json, size_t data_len,
                         ge_result *res);
@@ -412,6 +443,8 @@ int ge_client_index_get_sync(ge_client *client, const char *index_id, const char
                              ge_result *res);
 int ge_client_ack_sync(ge_client *client, const char *channel, uint64_t after,
                        ge_result *res);
+/* Blocking form of ge_client_consumers (res->json: its JSON answer). */
+int ge_client_consumers_sync(ge_client *client, const char *channel, ge_result *res);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ge_cluster.h"
+#include "ge_lag.h"
 #include "ge_log.h"
 #include "ge_retention.h"
 #include "ge_sentinel.h"
@@ -374,5 +375,12 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         if (env_num("STATSD_PORT", "8125", 1, 65535, &n, err, errlen)) return -1;
         cfg->statsd_port = (unsigned)n;
     }
+    const char *lag = getenv("METRICS_LAG");
+    cfg->lag_select = lag && *lag ? lag : NULL;
+    if (ge_lag_check(cfg->lag_select, err, errlen) != 0) return -1;
+    if (env_num("METRICS_LAG_MAX_SERIES", "1000", 1, 100000, &n, err, errlen)) return -1;
+    cfg->lag_max_series = (unsigned)n;
+    if (env_num("METRICS_LAG_INTERVAL", "15", 1, 3600, &n, err, errlen)) return -1;
+    cfg->lag_interval_ms = n * 1000;
     return retention_load(cfg, err, errlen);
 }

@@ -51,6 +51,11 @@ typedef struct ge_config {
     uint64_t stream_heartbeat_ms, stream_retry_ms;
     size_t stream_max_pending;
     const char *cors_origin;
+    /* Consumer-lag gauges of /metrics: METRICS_LAG (borrowed, checked;
+     * NULL: off), METRICS_LAG_MAX_SERIES, METRICS_LAG_INTERVAL. */
+    const char *lag_select;
+    unsigned lag_max_series;
+    uint64_t lag_interval_ms;
 } ge_config;
 
 /* Fill cfg from the environment. On error writes a message (never the

@@ -81,7 +81,10 @@ static void usage(FILE *f) {
             "  STREAM_HEARTBEAT_MS               event streams: a comment after this long without a write (15000)\n"
             "  STREAM_RETRY_MS                   event streams: the retry: hint to clients (2000)\n"
             "  STREAM_MAX_PENDING_BYTES          event streams: unsent output past which no more is read (262144)\n"
-            "  CORS_ALLOW_ORIGIN                 Access-Control-Allow-Origin of every answer; OPTIONS answered (off)\n");
+            "  CORS_ALLOW_ORIGIN                 Access-Control-Allow-Origin of every answer; OPTIONS answered (off)\n"
+            "  METRICS_LAG                       /metrics lag gauges of CHANNEL_PATTERN[=CLIENT_PATTERN],... (off)\n"
+            "  METRICS_LAG_MAX_SERIES            most series of each lag gauge, 1-100000 (1000)\n"
+            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n");
 }
 
 /* The daemon's listening sockets, one per worker, all opened by the parent
@@ -193,7 +196,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     ge_api_config acfg = {cfg->secret, cfg->poll_timeout_ms, cfg->max_name, GE_VERSION, start_date,
                           statsd ? ge_statsd_observe : NULL, statsd, cfg->retention, cfg->sweep_interval_ms,
                           on_fatal, &d, cfg->stream_heartbeat_ms, cfg->stream_retry_ms, cfg->stream_max_pending,
-                          cfg->cors_origin};
+                          cfg->cors_origin, cfg->lag_select, cfg->lag_max_series, cfg->lag_interval_ms};
     ge_store_options ropt = {.host = cfg->redis_host,
                              .port = cfg->redis_port,
                              .unix_path = cfg->redis_unix,

@@ -234,6 +234,21 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     return start(r);
 }
 
+int ge_client_consumers(ge_client *c, const char *channel, ge_reply_cb cb, void *ud) {
+    if (!c) return GE_EINVAL;
+    if (c->closed) return GE_ECLOSED;
+    if (!nonempty(channel)) return GE_EINVAL;
+    ge_req *r = reply_req(c, cb, ud);
+    ge_buf *u = &r->url;
+    ge_buf_append(u, c->base.data, c->base.len);
+    ge_buf_append(u, c->prefix.data, c->prefix.len);
+    ge_buf_puts(u, "/consumers?channel=");
+    ge__url_escape(u, channel);
+    ge_buf_puts(u, "&secret=");
+    ge__url_escape(u, c->secret);
+    return start(r);
+}
+
 /* The server has no acknowledge-only route: a GET with `after` stores it
  * (and answers what follows, or waits up to its POLL_TIMEOUT). */
 int ge_client_ack(ge_client *c, const char *channel, uint64_t after, ge_reply_cb cb, void *ud) {

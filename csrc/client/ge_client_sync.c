@@ -112,3 +112,10 @@ int ge_client_ack_sync(ge_client *c, const char *channel, uint64_t after, ge_res
     waiter w = {0, res};
     return wait_for(c, ge_client_ack(c, channel, after, on_reply, &w), &w);
 }
+
+int ge_client_consumers_sync(ge_client *c, const char *channel, ge_result *res) {
+    int rc = check(c, res);
+    if (rc != GE_OK) return rc;
+    waiter w = {0, res};
+    return wait_for(c, ge_client_consumers(c, channel, on_reply, &w), &w);
+}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ge_api_consumers.h"
 #include "ge_api_events.h"
 #include "ge_api_index.h"
 #include "ge_api_multi.h"
@@ -24,6 +25,7 @@
 #include "ge_api_status.h"
 #include "ge_api_stream.h"
 #include "ge_call.h"
+#include "ge_lag.h"
 #include "ge_metrics.h"
 #include "ge_params.h"
 #include "ge_str.h"
@@ -36,6 +38,7 @@ struct ge_api {
     ge_store *store;
     ge_waiters *waiters;
     ge_sweep *sweep;
+    ge_lag *lag;
     ge_api_events *events;
     ge_api_multi *multi;
     ge_api_publish *publish;
@@ -57,9 +60,13 @@ struct ge_api {
 
 /* ---- routing ---------------------------------------------------------------- */
 
-enum route { R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI, R_STREAM, R_COUNT };
+enum route {
+    R_NONE, R_ABOUT, R_HEALTH, R_METRICS, R_PING, R_EVENTS, R_LATEST, R_INDICES, R_INDEX_GET, R_MULTI,
+    R_STREAM, R_CONSUMERS, R_CHANNELS, R_COUNT
+};
 static const char *const route_names[R_COUNT] = {
-    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi", "stream",
+    "unknown", "about", "health", "metrics", "ping", "events", "latest", "indices", "index", "events-multi",
+    "stream", "consumers", "channels",
 };
 
 /* Match the raw path. For parameterised routes, seg[] receive the raw
@@ -75,6 +82,8 @@ static enum route match(const char *path, size_t n, ge_slice seg[2]) {
     if (IS(PREFIX "/stream")) return R_STREAM;
     if (IS("/latest") || IS(PREFIX "/latest")) return R_LATEST;
     if (IS(PREFIX "/indices")) return R_INDICES;
+    if (IS(PREFIX "/consumers")) return R_CONSUMERS;
+    if (IS(PREFIX "/channels")) return R_CHANNELS;
 #undef IS
     static const char ping[] = PREFIX "/ping/", idx[] = PREFIX "/indices/";
     if (n > sizeof ping - 1 && memcmp(path, ping, sizeof ping - 1) == 0) {
@@ -143,7 +152,10 @@ static void metrics(ge_api *api, ge_reply *to) {
                            ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
                            ev->lost_signals + mu->lost_signals + st->lost_signals, ev->resets + mu->resets + st->resets,
                            ge_store_writable(api->store), api->calls.storage_full, st->open, st->events_sent};
-    ge_api_metrics(api->metrics, &g, to);
+    ge_buf extra = GE_BUF_INIT;
+    ge_lag_render(api->lag, &extra);
+    ge_api_metrics(api->metrics, &g, extra.data ? extra.data : "", to);
+    ge_buf_free(&extra);
 }
 
 ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_respond, void *host_conn) {
@@ -222,6 +234,8 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;
     case R_STREAM: c = ge_api_stream_get(api->stream, &p, req->query, req->query_len, req->last_event_id, &to); break;
+    case R_CONSUMERS: c = ge_api_consumers_get(api->store, &p, &to); break;
+    case R_CHANNELS: c = ge_api_channels_get(api->store, api->retention, &p, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {
         ge_buf id = GE_BUF_INIT, val = GE_BUF_INIT;
@@ -294,6 +308,10 @@ ge_api *ge_api_new(const ge_loop *loop, const ge_api_config *cfg, const ge_store
     ge_api_stream_config scfg = {cfg->stream_heartbeat_ms, cfg->stream_retry_ms, cfg->stream_max_pending};
     api->stream = ge_api_stream_new(loop, api->store, api->waiters, log, &scfg);
     api->sweep = ge_sweep_new(loop, api->store, api->retention, log, cfg->sweep_interval_ms, &api->sweep_trimmed);
+    char err[256];
+    api->lag = ge_lag_new(loop, api->store, log, cfg->lag_select, cfg->lag_max_series, cfg->lag_interval_ms, err,
+                          sizeof err);
+    if (!api->lag) ge_log_write(log, GE_LOG_ERROR, NULL, "%s (consumer-lag gauges off)", err);
     return api;
 }
 
@@ -312,6 +330,7 @@ void ge_api_free(ge_api *api) {
     ge_calls_close(&api->calls);
     ge_store_free(api->store); /* answers the store operations under way: their calls are freed */
     ge_sweep_free(api->sweep); /* after the store: its answers refer to the sweep */
+    ge_lag_free(api->lag);     /* likewise */
     ge_calls_free(&api->calls);
     ge_api_events_free(api->events); /* after the store and the calls: they refer to the routes */
     ge_api_publish_free(api->publish);

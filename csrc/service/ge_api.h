@@ -102,6 +102,12 @@ typedef struct ge_api_config {
     size_t stream_max_pending;
     /* Access-Control-Allow-Origin of every answer (copied; NULL: none). */
     const char *cors_origin;
+    /* The consumer-lag gauges of /metrics (ge_lag.h): the selection
+     * (copied; NULL: off, checked with ge_lag_check before), the cap on
+     * label sets (0: 1000) and the refresh period (0: 15 s). */
+    const char *lag_select;
+    unsigned lag_max_series;
+    uint64_t lag_interval_ms;
 } ge_api_config;
 
 typedef struct ge_api ge_api;

@@ -53,9 +53,10 @@ void ge_api_ping(const char *token, size_t len, ge_reply *to) {
     ge_buf_free(&s);
 }
 
-void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, ge_reply *to) {
+void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const char *extra, ge_reply *to) {
     ge_buf b = GE_BUF_INIT;
     ge_metrics_render(m, g, &b);
+    ge_buf_puts(&b, extra);
     to->content_type = "text/plain; version=0.0.4; charset=utf-8";
     ge_reply_send(to, 200, b.data, b.len);
     ge_buf_free(&b);

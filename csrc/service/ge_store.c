@@ -19,6 +19,7 @@
 #include "ge_store_layout.h"
 #include "ge_store_priv.h"
 #include "ge_str.h"
+#include "ge_time.h"
 
 /* One operation: a script or plain command, sent and waiting for its reply. */
 typedef struct op {
@@ -272,19 +273,24 @@ void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint6
 
 void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                    ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
-    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT, k4 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
     key(&k3, GE_KEY_COUNTER, channel, NULL);
-    char m[2] = {(char)('0' + mode), 0}, a[24], l[24], t[24]; /* the script's ARGV[1]: the mode's digit */
+    key(&k4, GE_KEY_CONSUMERS, channel, NULL);
+    char m[2] = {(char)('0' + mode), 0}, a[24], l[24], t[24], w[24]; /* the script's ARGV[1]: the mode's digit */
     ge_u64_str(a, after);
     ge_u64_str(l, limit);
     ge_u64_str(t, after_ts);
-    ARGS(k1.data, k2.data, k3.data, m, a, l, t);
-    script_send(script_op(s, req, S_READ, 3, nargs_, args_, lens_), s->replicas ? channel : NULL);
+    uint64_t now = ge_wall_ms();
+    if (mode == GE_READ_AFTER || !ge_seen_due(&s->seen, client_id ? client_id : "", channel, now)) w[0] = '\0';
+    else ge_u64_str(w, now); /* "": the script files nobody */
+    ARGS(k1.data, k2.data, k3.data, k4.data, m, a, l, t, client_id ? client_id : "", w);
+    script_send(script_op(s, req, S_READ, 4, nargs_, args_, lens_), s->replicas ? channel : NULL);
     ge_buf_free(&k1);
     ge_buf_free(&k2);
     ge_buf_free(&k3);
+    ge_buf_free(&k4);
 }
 
 void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
@@ -352,6 +358,25 @@ void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, c
     run_script(s, req, S_IDX_ROWS, 0, nargs_, args_, lens_);
 }
 
+void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
+    key(&k1, GE_KEY_CONSUMERS, channel, NULL);
+    key(&k2, GE_KEY_EVENTS, channel, NULL);
+    key(&k3, GE_KEY_COUNTER, channel, NULL);
+    ARGS(k1.data, k2.data, k3.data, channel);
+    run_script(s, req, S_CONSUMERS, 3, nargs_, args_, lens_);
+    ge_buf_free(&k1);
+    ge_buf_free(&k2);
+    ge_buf_free(&k3);
+}
+
+void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count) {
+    char n[24];
+    ge_u64_str(n, count ? count : 1);
+    ARGS(cursor, n);
+    run_script(s, req, S_CHANNELS, 0, nargs_, args_, lens_);
+}
+
 /* ---- plain commands ----------------------------------------------------- */
 
 static void plain_reply(redisAsyncContext *ac, void *r, void *priv) {
@@ -380,6 +405,24 @@ static void ack_reply(redisAsyncContext *ac, void *r, void *priv) {
         return;
     }
     if (reply && reply->type == REDIS_REPLY_ERROR) o->ack_error = ge_xstrdup(reply->str ? reply->str : "ERR");
+}
+
+/* File client in the channel's CONSUMERS with score now (ge_store.h,
+ * ge_store_consumers; once a second at most per pair, ge_seen.h), formatted at the end of s->resp and sent with no
+ * callback: a failure (a full Redis, a key of another type) costs the
+ * read nothing. */
+static void consumer_seen(ge_store *s, const char *client_id, const char *channel, size_t clen, uint64_t now) {
+    ge_buf *b = &s->resp, *keys = &s->scratch;
+    size_t at = b->len;
+    ge_buf_reset(keys);
+    ge_store_key(keys, GE_KEY_CONSUMERS, channel, clen, NULL, 0);
+    ge_resp_array(b, 4);
+    ge_resp_bulk(b, "ZADD", 4);
+    ge_resp_bulk(b, keys->data, keys->len);
+    ge_resp_u64(b, now);
+    ge_resp_bulk(b, client_id ? client_id : "", client_id ? strlen(client_id) : 0);
+    redisAsyncFormattedCommand(s->cmd.ac, NULL, NULL, b->data + at, b->len - at);
+    b->len = at;
 }
 
 void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
@@ -432,6 +475,9 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
         rc = redisAsyncFormattedCommand(s->cmd.ac, ack_reply, o, b->data + mget_len, b->len - mget_len);
         b->len = mget_len;
         acked = rc == REDIS_OK;
+        uint64_t now = ge_wall_ms();
+        if (acked && ge_seen_due(&s->seen, client_id ? client_id : "", channel, now))
+            consumer_seen(s, client_id, channel, clen, now); /* beside the cursor; its reply is not waited for */
     }
     if (rc == REDIS_OK) rc = send_resp(s, &s->cmd, plain_reply, o);
     if (rc != REDIS_OK && acked) o->orphan = 1; /* the SET's reply still refers to o: it ends it */

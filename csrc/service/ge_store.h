@@ -180,6 +180,19 @@ void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned
  * starts. Reply: [next cursor, [keys...]]. */
 void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor);
 
+/* The consumers of channel: the clients its reads filed in its CONSUMERS
+ * key, each with its cursor and lag (GE_LUA_CONSUMERS in
+ * ge_store_scripts.h). Reply: array of strings [last id, then per client,
+ * by clientId: clientId, acknowledged id, lag (retained events after it),
+ * ms of its last read, timestamp of its oldest unacknowledged retained
+ * event or ""]. */
+void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel);
+/* SCAN steps (COUNT count) over the channels' EVENTS keys from cursor
+ * ("0" to start) until count channels are found (a step may find more),
+ * SCAN ends, or 100 steps were taken. Reply: array of strings [next cursor ("0": done), then per
+ * channel found: name, last id, retained events]. */
+void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count);
+
 /* The last `limit` events, oldest first. Reply: array of events. */
 void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit);
 

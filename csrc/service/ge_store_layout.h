@@ -11,7 +11,11 @@
  *                                                  position: clientId the index id)
  *   indices:<indexId>                  INDEX_DEF   index definition JSON
  *   index:<indexId>:<value>            INDEX_LIST  list of event ids, newest first
- * and the store's own keys, which no channel can name (no event key is
+ * and the store's own keys: per channel, beside its EVENTS key (no event
+ * key ends in a word: ids are digits),
+ *   <channel>:consumers                CONSUMERS   zset, member a clientId, score the ms
+ *                                                  (wall clock) of its last read
+ * and global ones, which no channel can name (no event key is
  * "ge:" followed by letters: ids are numbers):
  *   ge:retention   zset, member <channel>, score the ms when its oldest
  *                  event expires (only with an age limit, docs/retention.md)
@@ -49,6 +53,8 @@
 #define GE_KEY_INDEX_LIST_PRE "index:"
 #define GE_KEY_INDEX_LIST_MID ":"
 #define GE_KEY_INDEX_LIST_POST ""
+#define GE_KEY_CONSUMERS_PRE ""
+#define GE_KEY_CONSUMERS_POST ":consumers"
 
 #define GE_KEY_RETENTION "ge:retention"
 #define GE_KEY_CONFIRMED "ge:confirmed"
@@ -62,6 +68,8 @@
  * their parts (pieces empty in this layout are left out). */
 #define GE_LUA_KEY_EVENT(ch, id) ch " .. '" GE_KEY_EVENT_MID "' .. " id
 #define GE_LUA_KEY_EVENTS(ch) ch " .. '" GE_KEY_EVENTS_POST "'"
+#define GE_LUA_KEY_EVENTS_CHANNEL(key) "string.sub(" key ", 1, #" key " - #'" GE_KEY_EVENTS_POST "')"
+#define GE_LUA_KEY_COUNTER(ch) "'" GE_KEY_COUNTER_PRE "' .. " ch
 #define GE_LUA_KEY_CURSOR(client, ch) "'" GE_KEY_CURSOR_PRE "' .. " client " .. '" GE_KEY_CURSOR_MID "' .. " ch
 #define GE_LUA_KEY_INDEX_LIST(index, value) \
     "'" GE_KEY_INDEX_LIST_PRE "' .. " index " .. '" GE_KEY_INDEX_LIST_MID "' .. " value
@@ -73,6 +81,7 @@ typedef enum ge_store_key_kind {
     GE_KEY_CURSOR,     /* client id, channel */
     GE_KEY_INDEX_DEF,  /* index id */
     GE_KEY_INDEX_LIST, /* index id, value */
+    GE_KEY_CONSUMERS,  /* channel */
 } ge_store_key_kind;
 
 /* Append key `kind` of the parts a (and b, for the two-part keys; else
@@ -106,6 +115,8 @@ long ge_store_key_events_channel(const char *key, size_t len, size_t *start);
  *   {<t>}:index:<n>:<indexId>:<value> CINDEX_LIST event ids, newest first (n: the
  *                                                 index id's length in bytes)
  *   {<t>}:confirmed                   CCONFIRMED  the highest id replicas confirmed
+ *   {<t>}:consumers                   CCONSUMERS  zset, member a clientId, score the ms
+ *                                                 of its last read
  * Keys found by something other than a channel carry their own tag:
  *   {<i>}index                        CINDEX_DEF  i: the index id, escaped like t
  *   {<s>}retention                    CRETENTION  zset of the channels of slot S with an
@@ -123,6 +134,7 @@ long ge_store_key_events_channel(const char *key, size_t len, size_t *start);
 #define GE_CKEY_POSITION_MID ":position:"
 #define GE_CKEY_INDEX_LIST_MID ":index:"
 #define GE_CKEY_CONFIRMED_POST ":confirmed"
+#define GE_CKEY_CONSUMERS_POST ":consumers"
 #define GE_CKEY_INDEX_DEF_POST "index"
 #define GE_CKEY_RETENTION_POST "retention"
 #define GE_CKEY_WRITE_PROBE_POST "write-probe"
@@ -150,6 +162,7 @@ typedef enum ge_store_ckey_kind {
     GE_CKEY_CONFIRMED,  /* channel */
     GE_CKEY_INDEX_DEF,  /* index id */
     GE_CKEY_RETENTION,  /* channel: the list of its slot */
+    GE_CKEY_CONSUMERS,  /* channel */
 } ge_store_ckey_kind;
 
 /* Append "{<t>}", the hash tag of name[0..len) (a channel, or an index

@@ -12,13 +12,14 @@
 #include <stdint.h>
 
 #include "ge_buf.h"
+#include "ge_seen.h"
 #include "ge_sentinel.h"
 #include "ge_store.h"
 #include "ge_store_batch.h"
 #include "ge_store_replicas.h"
 
 /* The scripts (ge_store_scripts.h), loaded on every command connection. */
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_COUNT };
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_CONSUMERS, S_CHANNELS, S_COUNT };
 typedef struct conn conn;
 
 typedef struct op op; /* an operation under way (ge_store.c) */
@@ -62,6 +63,7 @@ struct ge_store {
     int probing, closing;
     ge_loop_timer *probe_timer;
     ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
+    ge_seen seen;          /* when each consumer was last filed in its channel's CONSUMERS */
 };
 
 /* ge_store_scripts.c: each script's source, by S_ */

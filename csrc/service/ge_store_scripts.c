@@ -13,4 +13,6 @@ const char *const ge_store_scripts[S_COUNT] = {
     [S_IDX_ROWS] = GE_LUA_INDEX_ROWS,
     [S_IDX_DEFINE] = GE_LUA_INDEX_DEFINE,
     [S_TRIM] = GE_LUA_TRIM,
+    [S_CONSUMERS] = GE_LUA_CONSUMERS,
+    [S_CHANNELS] = GE_LUA_CHANNELS,
 };

@@ -224,8 +224,11 @@
     "  return out\n"                                                  \
     "end\n"
 
-/* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch);
- * ARGV: mode, after, limit, afterTimestamp (0: none).
+/* KEYS: EVENTS(ch), CURSOR(client, ch), COUNTER(ch), CONSUMERS(ch);
+ * ARGV: mode, after, limit, afterTimestamp (0: none), clientId, now (ms;
+ * "": the read files nobody). A read of a client files it in CONSUMERS
+ * with score now, beside its cursor; that write may fail (a full Redis, a key of
+ * another type) without failing the read.
  * The cursor may not be on this channel's history any more (Redis flushed,
  * restored or failed over to a replica that lagged: ids were taken back,
  * and may since have been given to other events). Without afterTimestamp
@@ -267,6 +270,7 @@
     "local after = ARGV[2]\n"                                                         \
     "if ARGV[1] == '1' then redis.call('SET', KEYS[2], after)\n"                      \
     "elseif ARGV[1] == '0' then after = redis.call('GET', KEYS[2]) or '0' end\n"      \
+    "if ARGV[6] ~= '' then redis.pcall('ZADD', KEYS[4], ARGV[6], ARGV[5]) end\n"      \
     "if not tonumber(after) then after = '0' end\n"                                   \
     "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                        \
     "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"               \
@@ -375,6 +379,64 @@
     "if #kept < #ids then\n"                                                          \
     "  redis.call('DEL', lk)\n"                                                       \
     "  for i = 1, #kept, 1000 do redis.call('RPUSH', lk, unpack(kept, i, math.min(i + 999, #kept))) end\n" \
+    "end\n"                                                                           \
+    "return out\n"
+
+/* KEYS: CONSUMERS(ch), EVENTS(ch), COUNTER(ch); ARGV: channel.
+ * Reply: {last id, then per consumer (by clientId): clientId, its
+ * acknowledged id (0: none stored), its lag (the retained events after
+ * it), the ms of its last read, the timestamp of the oldest retained
+ * event after it ("" when none)}. A cursor or event of another type counts
+ * as absent. */
+#define GE_LUA_CONSUMERS                                                              \
+    "local cs = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"                 \
+    "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                       \
+    "local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')\n"               \
+    "if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"      \
+    "local order = {}\n"                                                              \
+    "for i = 1, #cs, 2 do order[#order + 1] = i end\n"                                \
+    "table.sort(order, function(a, b) return cs[a] < cs[b] end)\n"                    \
+    "local out = {string.format('%d', last)}\n"                                       \
+    "for _, i in ipairs(order) do\n"                                                  \
+    "  local client = cs[i]\n"                                                        \
+    "  local after = tonumber(redis.pcall('GET', " GE_LUA_KEY_CURSOR("client", "ARGV[1]") ")) or 0\n" \
+    "  local from = '(' .. string.format('%d', after)\n"                              \
+    "  local lag = redis.call('ZCOUNT', KEYS[2], from, '+inf')\n"                     \
+    "  local ts = ''\n"                                                               \
+    "  if lag > 0 then\n"                                                             \
+    "    local k = redis.call('ZRANGEBYSCORE', KEYS[2], from, '+inf', 'LIMIT', 0, 1)\n" \
+    "    local v = k[1] and redis.pcall('GET', k[1])\n"                               \
+    "    ts = type(v) == 'string' and string.match(v, '\"timestamp\":(%d+)') or ''\n" \
+    "  end\n"                                                                         \
+    "  out[#out + 1] = client\n"                                                      \
+    "  out[#out + 1] = string.format('%d', after)\n"                                  \
+    "  out[#out + 1] = string.format('%d', lag)\n"                                    \
+    "  out[#out + 1] = cs[i + 1]\n"                                                   \
+    "  out[#out + 1] = ts\n"                                                          \
+    "end\n"                                                                           \
+    "return out\n"
+
+/* ARGV: SCAN cursor, COUNT. SCAN steps over the channels' EVENTS keys
+ * until COUNT channels are found, SCAN is done, or 100 steps were taken.
+ * Reply: {next cursor ("0": done), then per channel found: its name, its
+ * last id, its retained events}. */
+#define GE_LUA_CHANNELS                                                               \
+    "local cursor, found = ARGV[1], {}\n"                                              \
+    "for _ = 1, 100 do\n"                                                             \
+    "  local r = redis.call('SCAN', cursor, 'MATCH', '" GE_KEY_EVENTS_MATCH "', 'COUNT', ARGV[2], 'TYPE', 'zset')\n" \
+    "  cursor = r[1]\n"                                                               \
+    "  for _, k in ipairs(r[2]) do found[#found + 1] = k end\n"                        \
+    "  if cursor == '0' or #found >= tonumber(ARGV[2]) then break end\n"               \
+    "end\n"                                                                           \
+    "local out = {cursor}\n"                                                          \
+    "for _, k in ipairs(found) do\n"                                                  \
+    "  local ch = " GE_LUA_KEY_EVENTS_CHANNEL("k") "\n"                               \
+    "  local last = tonumber(redis.pcall('GET', " GE_LUA_KEY_COUNTER("ch") ")) or 0\n" \
+    "  local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')\n"                   \
+    "  if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"    \
+    "  out[#out + 1] = ch\n"                                                          \
+    "  out[#out + 1] = string.format('%d', last)\n"                                   \
+    "  out[#out + 1] = string.format('%d', redis.call('ZCARD', k))\n"                 \
     "end\n"                                                                           \
     "return out\n"
 

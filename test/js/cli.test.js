@@ -53,7 +53,7 @@ tap.test('--help prints the interface and exits 0', T, async (t) => {
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /^Usage: ganomede-events \[--url URL\] \[--secret S\] \[--client-id ID\] \[--timeout MS\] COMMAND \.\.\./);
     for (const s of ['send CHANNEL FROM TYPE [DATA_JSON]', 'listen [--count N] [--exit-on-loss] CHANNEL...', 'latest CHANNEL [LIMIT]',
-      'index create ID CHANNEL FIELD', 'index get ID VALUE', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
+      'index create ID CHANNEL FIELD', 'index get ID VALUE', 'consumers [--json] CHANNEL', 'GANOMEDE_EVENTS_URL', 'API_SECRET'])
       t.ok(r.stdout.includes(s), s);
   }
 });
@@ -83,6 +83,10 @@ tap.test('usage errors exit 2 with a message on stderr, nothing on stdout', T, a
     [['index', 'drop', 'x'], /usage: index/],
     [['index', 'create', 'id', 'ch'], /usage: index create/],
     [['index', 'get', 'id'], /usage: index get/],
+    [['consumers'], /usage: consumers/],
+    [['consumers', 'a', 'b'], /usage: consumers/],
+    [['consumers', '--jsn', 'a'], /usage: consumers/],
+    [['consumers', ''], /CHANNEL must not be empty/],
     [['--url', 'ftp://x', 'latest', 'c'], /http:\/\/ or https:\/\//],
     [['--url', 'http://h:99999', 'latest', 'c'], /port/],
     [['--url', 'http://', 'latest', 'c'], /no host/],
@@ -206,6 +210,37 @@ tap.test('latest prints the JSON array', T, async (t) => {
   r = await cli(['latest', ch, '2']);
   t.equal(r.code, 0);
   t.strictSame(JSON.parse(r.stdout).map((e) => e.id), [2, 3]);
+});
+
+tap.test('consumers prints a table of the channel\'s consumers, --json the server\'s answer', T, async (t) => {
+  const ch = h.unique('cli-consumers');
+  let r = await cli(['consumers', ch]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^CHANNEL +CLIENT-ID +ACKED-ID +LAST-ID +LAG +LAST-SEEN +OLDEST-UNACKED\n\(no consumer has read /);
+  for (let i = 0; i < 4; i++) await publish(ch);
+  const read = (clientId, after) => h.request(server.url, 'GET', `/events/v1/events?secret=${h.SECRET}&clientId=${clientId}&channel=${ch}&after=${after}`);
+  await read('mailer', 1);
+  await read('a-very-long-client-id', 4);
+  r = await cli(['consumers', ch]);
+  t.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trimEnd().split('\n').map((l) => l.split(/ {2,}/));
+  t.same(rows[0], ['CHANNEL', 'CLIENT-ID', 'ACKED-ID', 'LAST-ID', 'LAG', 'LAST-SEEN', 'OLDEST-UNACKED']);
+  t.same(rows.slice(1).map((x) => x.slice(0, 5)), [[ch, 'a-very-long-client-id', '4', '4', '0'], [ch, 'mailer', '1', '4', '3']]);
+  t.match(rows[2][5], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'last read, UTC');
+  t.match(rows[2][6], /^\d+\.\d{3}s$/, 'age of its oldest unacknowledged event');
+  t.equal(rows[1][6], '-', 'nothing unacknowledged');
+  const text = r.stdout.trimEnd().split('\n');
+  const third = (l) => /^\S+ {2,}\S+ {2,}/.exec(l)[0].length; // where the ACKED-ID column starts
+  t.same(text.map(third), text.map(() => text[0].indexOf('ACKED-ID')), 'columns aligned');
+  r = await cli(['consumers', '--json', ch]);
+  t.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  t.same([j.channel, j.last, j.consumers.map((c) => [c.clientId, c.after, c.lag])],
+    [ch, 4, [['a-very-long-client-id', 4, 0], ['mailer', 1, 3]]]);
+  r = await cli(['consumers', ch], { API_SECRET: 'wrong' });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /consumers: HTTP 401 InvalidCredentialsError/);
+  t.equal(r.stdout, '');
 });
 
 tap.test('index create and index get', T, async (t) => {
