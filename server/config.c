@@ -330,9 +330,8 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "REDIS_URL names a Redis Cluster: REDIS_SENTINELS cannot be used with it");
         return -1;
     }
-    if (cfg->redis_cluster[0]) { /* read, checked, and not served yet */
-        snprintf(err, errlen, "REDIS_URL names a Redis Cluster (seeds %s): Redis Cluster is not supported yet",
-                 cfg->redis_cluster);
+    if (cfg->redis_cluster[0] && cfg->publish_min_replicas) { /* not served yet in cluster mode */
+        snprintf(err, errlen, "PUBLISH_MIN_REPLICAS is not supported with redis-cluster:// yet");
         return -1;
     }
     if (env_num("REDIS_ALLOW_EVICTION", "0", 0, 1, &n, err, errlen)) return -1;
@@ -363,5 +362,14 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         if (env_num("STATSD_PORT", "8125", 1, 65535, &n, err, errlen)) return -1;
         cfg->statsd_port = (unsigned)n;
     }
-    return retention_load(cfg, err, errlen);
+    if (retention_load(cfg, err, errlen) != 0) return -1;
+    if (cfg->redis_cluster[0] && ge_retention_active(cfg->retention)) { /* not served yet in cluster mode */
+        snprintf(err, errlen,
+                 "RETENTION_RULES (and RETENTION_MAX_EVENTS, RETENTION_MAX_AGE) is not supported with "
+                 "redis-cluster:// yet");
+        ge_retention_free(cfg->retention);
+        cfg->retention = NULL;
+        return -1;
+    }
+    return 0;
 }

@@ -77,6 +77,16 @@ typedef struct ge_store_options {
     unsigned min_replicas;
     unsigned replica_timeout_ms;   /* WAIT's timeout; 0: 1000 */
     int allow_eviction;            /* 1: serve a Redis whose policy evicts keys (a warning) */
+    /* Redis Cluster (ge_store_cluster.c): "host:port[,host:port...]" seeds
+     * (copied), or NULL / "": one Redis as above. In this mode the keys are
+     * the cluster layout's (ge_store_layout.h), each operation goes to its
+     * channel's slot, wake-ups are sharded pub/sub, and ready means a slot
+     * map is known (an operation on a slot no reachable master serves fails
+     * at once, reply NULL). Not yet in this mode: min_replicas, sentinels,
+     * the retention operations (trim, expiring, scan_channels) and the
+     * index operations, which are answered with an error reply starting
+     * "ERR" and naming the mode. */
+    const char *cluster;
 } ge_store_options;
 
 /* Pub/sub notifications, all called from the loop. */

@@ -1,0 +1,103 @@
+'use strict';
+// The daemon on a real Redis Cluster (REDIS_URL=redis-cluster://...): the
+// keys in the cluster layout (docs/protocol.md, "Redis Cluster layout"),
+// each channel's keys in the one slot of its tag whatever its name or the
+// clientId, publishes and reads on every master, and long-polls woken by
+// sharded pub/sub on each master.
+const t = require('tap');
+const h = require('../lib/harness');
+const { startRedisCluster } = require('../lib/redis-cluster');
+
+const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
+const get = (s, o) => h.request(s.url, 'GET', '/events/v1/events?' + q(Object.assign({ secret: s.secret }, o)));
+const tag = (ch) => '{' + (ch === '' ? '%' : ch.replace(/%/g, '%25').replace(/\{/g, '%7B').replace(/\}/g, '%7D')) + '}';
+
+async function publish(s, channel, data) {
+  const r = await h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel, from: 'f', type: 't', data });
+  if (r.status !== 200) throw new Error('publish ' + r.status + ' ' + r.body);
+  return r.json;
+}
+
+let cluster, s;
+t.before(async () => {
+  cluster = await startRedisCluster({ masters: 3, replicas: 0 });
+  s = await h.startServer({ env: { REDIS_URL: 'redis-cluster://' + cluster.seeds(), POLL_TIMEOUT: '20000' } });
+});
+t.teardown(async () => {
+  if (s) await s.stop();
+  if (cluster) await cluster.stop();
+});
+
+const hostile = ['a{b', '}x{', 'c:d', '{}', '{x}:keys', '%7B', 'x:last-fetched:y', '{a}b{c}', 'p%q'];
+
+t.test('cluster: publishes and acknowledged reads on channels of every master, keys in the cluster layout', { timeout: h.limit(120000) }, async (t) => {
+  const channels = hostile.concat(Array.from({ length: 40 }, (_, i) => h.unique('cl' + i)));
+  const masters = new Set();
+  for (const ch of channels) {
+    for (let n = 1; n <= 3; n++) t.equal((await publish(s, ch, { n })).id, n, ch + ' id ' + n);
+    const clientId = 'c{' + ch + '}:x';
+    const r = await get(s, { clientId, channel: ch, after: 0 });
+    t.equal(r.status, 200, ch);
+    t.same(r.json.map((e) => e.data.n), [1, 2, 3], ch + ': the events in order');
+    const ack = await get(s, { clientId, channel: ch, after: 2 });
+    t.same(ack.json.map((e) => e.data.n), [3], ch + ': after the acknowledgement');
+    const again = await get(s, { clientId, channel: ch });
+    t.same(again.json.map((e) => e.data.n), [3], ch + ': the stored cursor');
+    const tg = tag(ch);
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tg + ':last');
+    for (const k of [tg + ':keys', tg + ':1', tg + ':cursor:' + clientId])
+      t.equal(await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', k), slot, ch + ': ' + k + ' in the slot');
+    const port = await cluster.slotMaster(slot);
+    masters.add(port);
+    t.equal(await h.redisCommand(port, 'GET', tg + ':last'), '3', ch + ': the counter');
+    t.equal(await h.redisCommand(port, 'ZCARD', tg + ':keys'), 3, ch + ': the event list');
+    t.equal(await h.redisCommand(port, 'GET', tg + ':cursor:' + clientId), '2', ch + ': the cursor');
+    const latest = await h.request(s.url, 'GET', '/events/v1/latest?' + q({ secret: s.secret, channel: ch, limit: 2 }));
+    t.same(latest.json.map((e) => e.data.n), [2, 3], ch + ': latest');
+  }
+  t.equal(masters.size, 3, 'the channels lie on every master');
+  // No key of the single-Redis layout anywhere.
+  for (const n of cluster.nodes) {
+    const keys = await h.redisCommand(n.port, 'KEYS', '*');
+    t.same(keys.filter((k) => !k.startsWith('{')), [], 'only tagged keys on ' + n.port);
+  }
+});
+
+t.test('cluster: a long-poll is woken by a publish on each master', { timeout: h.limit(120000) }, async (t) => {
+  const byMaster = new Map();
+  for (let i = 0; byMaster.size < 3 && i < 200; i++) {
+    const ch = h.unique('lp' + i) + (i % 2 ? '{' : ':');
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+    const port = await cluster.slotMaster(slot);
+    if (!byMaster.has(port)) byMaster.set(port, ch);
+  }
+  t.equal(byMaster.size, 3, 'a channel on each master');
+  for (const [port, ch] of byMaster) {
+    await publish(s, ch, { n: 1 });
+    const started = Date.now();
+    const poll = get(s, { clientId: 'w', channel: ch, after: 1 });
+    await h.sleep(300);
+    await publish(s, ch, { n: 2 });
+    const r = await poll;
+    t.equal(r.status, 200);
+    t.same(r.json.map((e) => e.data.n), [2], 'woken on the master at ' + port);
+    t.ok(Date.now() - started < 15000, 'before the poll timeout');
+  }
+});
+
+t.test('cluster: many long-polls over many channels all get their event', { timeout: h.limit(120000) }, async (t) => {
+  const channels = Array.from({ length: 60 }, (_, i) => h.unique('many' + i) + (i % 3 === 0 ? '}' : ''));
+  for (const ch of channels) await publish(s, ch, { n: 0 });
+  const polls = channels.map((ch) => get(s, { clientId: 'm', channel: ch, after: 1 }));
+  await h.sleep(500);
+  await Promise.all(channels.map((ch, i) => publish(s, ch, { n: i })));
+  const rs = await Promise.all(polls);
+  rs.forEach((r, i) => t.same([r.status, r.json.map((e) => e.data.n)], [200, [i]], channels[i]));
+});
+
+t.test('cluster: /health is ok and /metrics answers', async (t) => {
+  const r = await h.request(s.url, 'GET', '/health');
+  t.equal(r.status, 200);
+  const m = await h.request(s.url, 'GET', '/metrics');
+  t.equal(m.status, 200);
+});
