@@ -28,6 +28,25 @@
 #include "ge_store_scripts.h"
 #include "ge_str.h"
 
+/* While its slot is being migrated, a key a script builds (not in its
+ * KEYS) may already be on the new master, and Redis refuses the access
+ * ("non local key"): the script is answered TRYAGAIN, which the cluster
+ * client sends again with back-off (ge_cluster.h) until the keys are in
+ * one place. */
+#define GE_LUA_CMIGRATING "'TRYAGAIN the slot is being migrated'"
+
+/* Run a script's body (which returns its reply) so that a refusal as
+ * above is answered TRYAGAIN; other errors are raised as they were. Only
+ * for scripts whose writes before such a refusal may run twice (READ:
+ * the cursor's SET). */
+#define GE_LUA_CRETRYABLE(body)                                                        \
+    "local function body()\n" body "\nend\n"                                         \
+    "local ok, r = pcall(body)\n"                                                     \
+    "if ok then return r end\n"                                                       \
+    "local e = type(r) == 'table' and r.err or tostring(r)\n"                         \
+    "if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "error(r)\n"
+
 /* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch); ARGV: tag, ch,
  * timestamp, type, from, data|"", max events. The tag is ge_store_ctag's
  * (Lua never escapes a name). The keys of one slot only: no age limit
@@ -47,7 +66,12 @@
     "if ARGV[6] ~= '' then ev = ev .. ',\"data\":' .. ARGV[6] end\n"                   \
     "ev = ev .. '}'\n"                                                                 \
     "local function undo() if id == 1 then redis.call('DEL', ck) else redis.call('DECR', ck) end end\n" \
-    "if not redis.call('SET', key, ev, 'NX') then\n"                                   \
+    "local set = redis.pcall('SET', key, ev, 'NX')\n"                                  \
+    "if type(set) == 'table' and set.err then\n"                                      \
+    "  undo()\n"                                                                       \
+    "  if string.find(set.err, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "  return set end\n"                                                              \
+    "if not set then\n"                                                                \
     "  undo()\n"                                                                       \
     "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
     "local z = redis.pcall('ZADD', zk, id, key)\n"                                     \
@@ -60,16 +84,18 @@
     "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
     "  if excess > 0 then\n"                                                           \
     "    local popped = redis.call('ZPOPMIN', zk, math.min(excess, 100))\n"            \
-    "    for i = 1, #popped, 2 do redis.call('DEL', popped[i]) trimmed = trimmed + 1 end\n" \
+    "    for i = 1, #popped, 2 do redis.pcall('DEL', popped[i]) trimmed = trimmed + 1 end\n" \
     "  end\n"                                                                          \
     "end\n"                                                                            \
     "redis.call('SPUBLISH', tag, sid)\n"                                               \
     "return {ev, trimmed}\n"
 
 /* The scripts of this mode; READ and LATEST are the single-Redis ones
- * (they touch only their KEYS and the members of the events' set). */
+ * (they touch only their KEYS and the members of the events' set), a
+ * migration's refusal answered TRYAGAIN. */
 enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_COUNT };
-static const char *const cscripts[CS_COUNT] = {GE_LUA_CPUBLISH, GE_LUA_READ, GE_LUA_LATEST};
+static const char *const cscripts[CS_COUNT] = {GE_LUA_CPUBLISH, GE_LUA_CRETRYABLE(GE_LUA_READ),
+                                                GE_LUA_CRETRYABLE(GE_LUA_LATEST)};
 
 struct ge_store_cluster {
     ge_store *s;

@@ -101,3 +101,76 @@ t.test('cluster: /health is ok and /metrics answers', async (t) => {
   const m = await h.request(s.url, 'GET', '/metrics');
   t.equal(m.status, 200);
 });
+
+// Move `slot` from the master at `from` to the one at `to` by hand, a few
+// keys per MIGRATE with pauses, so publishes and reads meet the slot half
+// moved (ASK, TRYAGAIN) and then moved (MOVED, the shard channel's
+// subscription lost and placed again).
+async function migrateSlot(slot, from, to) {
+  const fromId = await h.redisCommand(from, 'CLUSTER', 'MYID');
+  const toId = await h.redisCommand(to, 'CLUSTER', 'MYID');
+  await h.redisCommand(to, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+  await h.redisCommand(from, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+  for (;;) {
+    const keys = await h.redisCommand(from, 'CLUSTER', 'GETKEYSINSLOT', slot, 3);
+    if (!keys.length) break;
+    await h.redisCommand(from, 'MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
+    await h.sleep(5);
+  }
+  for (const n of cluster.nodes) await h.redisCommand(n.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+}
+
+t.test('cluster: slots migrated while publishing and consuming: nothing lost, nothing doubled', { timeout: h.limit(180000) }, async (t) => {
+  const N = 120;
+  const channels = Array.from({ length: 6 }, (_, i) => h.unique('mig' + i) + (i % 2 ? '{x}' : ':y'));
+  const ports = cluster.nodes.map((n) => n.port);
+  const plan = [];
+  for (const ch of channels) {
+    const slot = await h.redisCommand(ports[0], 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+    const from = await cluster.slotMaster(slot);
+    plan.push({ ch, slot, from, to: ports[(ports.indexOf(from) + 1) % ports.length] });
+  }
+  const answered = new Map(channels.map((ch) => [ch, []]));
+  const statuses = {};
+  let publishing = true;
+  const publishers = channels.map(async (ch) => {
+    for (let n = 1; n <= N; n++) {
+      const r = await h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel: ch, from: 'f', type: 't', data: { n } });
+      statuses[r.status] = (statuses[r.status] || 0) + 1;
+      if (r.status === 200) answered.get(ch).push({ id: r.json.id, n });
+      await h.sleep(2);
+    }
+  });
+  const received = new Map(channels.map((ch) => [ch, []]));
+  const reads = {};
+  const consumers = channels.map(async (ch) => {
+    let after = 0;
+    for (;;) {
+      const r = await get(s, { clientId: 'consumer', channel: ch, after, limit: 50 });
+      reads[r.status] = (reads[r.status] || 0) + 1;
+      if (r.status === 200) {
+        for (const e of r.json) received.get(ch).push({ id: e.id, n: e.data.n });
+        if (r.json.length) after = r.json[r.json.length - 1].id;
+      } else await h.sleep(20);
+      if (!publishing && after >= Math.max(0, ...answered.get(ch).map((a) => a.id))) return;
+    }
+  });
+  await h.sleep(200);
+  for (const p of plan) await migrateSlot(p.slot, p.from, p.to);
+  await Promise.all(publishers);
+  publishing = false;
+  for (const ch of channels) await publish(s, ch, { n: 'end' }); // wakes the last polls
+  await Promise.all(consumers);
+  t.comment('publish answers: ' + JSON.stringify(statuses) + ', read answers: ' + JSON.stringify(reads));
+  t.notOk(statuses[500] || reads[500], 'no publish nor read answered 500');
+  for (const p of plan) {
+    t.equal(await cluster.slotMaster(p.slot), p.to, p.ch + ': the slot moved');
+    const got = received.get(p.ch).filter((e) => e.n !== 'end');
+    const ids = got.map((e) => e.id);
+    t.same(ids, ids.slice().sort((a, b) => a - b).filter((v, i, a) => i === 0 || a[i - 1] !== v), p.ch + ': in id order, no duplicate');
+    const byId = new Map(got.map((e) => [e.id, e.n]));
+    const missing = answered.get(p.ch).filter((a) => byId.get(a.id) !== a.n);
+    t.same(missing, [], p.ch + ': every event answered 200 read once, as published');
+    t.equal(new Set(answered.get(p.ch).map((a) => a.id)).size, answered.get(p.ch).length, p.ch + ': no id answered twice');
+  }
+});
