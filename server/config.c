@@ -330,10 +330,6 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "REDIS_URL names a Redis Cluster: REDIS_SENTINELS cannot be used with it");
         return -1;
     }
-    if (cfg->redis_cluster[0] && cfg->publish_min_replicas) { /* not served yet in cluster mode */
-        snprintf(err, errlen, "PUBLISH_MIN_REPLICAS is not supported with redis-cluster:// yet");
-        return -1;
-    }
     if (env_num("REDIS_ALLOW_EVICTION", "0", 0, 1, &n, err, errlen)) return -1;
     cfg->redis_allow_eviction = (int)n;
     if (env_num("POLL_TIMEOUT", "5000", 0, 86400000ULL, &n, err, errlen)) return -1;

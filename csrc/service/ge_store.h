@@ -82,7 +82,8 @@ typedef struct ge_store_options {
      * the cluster layout's (ge_store_layout.h), each operation goes to its
      * channel's slot, wake-ups are sharded pub/sub, and ready means a slot
      * map is known (an operation on a slot no reachable master serves fails
-     * at once, reply NULL). Not yet in this mode: min_replicas, sentinels,
+     * at once, reply NULL); min_replicas is WAIT on the master that took the
+     * publish, reads are not capped. Not yet in this mode: sentinels,
      * the retention operations (trim, expiring, scan_channels) and the
      * index operations, which are answered with an error reply starting
      * "ERR" and naming the mode. */

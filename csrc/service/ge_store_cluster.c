@@ -11,9 +11,15 @@
  * known, else (and again on NOSCRIPT) with EVAL. Reads may be sent again
  * after a lost connection (GE_CLUSTER_RESEND); writes never are.
  *
+ * With min_replicas a publish goes on its master's second connection
+ * (GE_CLUSTER_SECOND) and is followed there by WAIT (ge_cluster_send_node):
+ * answered once that many replicas of that master have it, else
+ * NOREPLICAS, as in the single-Redis mode. Reads are not capped at the
+ * confirmed id in this mode (an event a failover took back is told by the
+ * reused-ids check, docs/protocol.md).
+ *
  * Not yet in this mode (refused at start-up by the server, or answered
- * with an error reply by the store): retention (trim, the sweep), indices,
- * PUBLISH_MIN_REPLICAS. */
+ * with an error reply by the store): retention (trim, the sweep), indices. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +119,7 @@ struct ge_store_cluster {
     size_t nunsub, capunsub;
     ge_loop_timer *unsub_timer;
     ge_buf chan; /* the channel a shard channel names, handed to the events */
+    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish */
 };
 
 /* An operation: a script (or plain command) of one slot. */
@@ -126,6 +133,9 @@ typedef struct cop {
     int evaled;
     int unit;        /* a range read: SET (with ack) + MGET as a unit */
     const char *refusal;
+    char *stored;    /* with min_replicas: the stored event (copied) until WAIT answers */
+    size_t stored_len;
+    long long trimmed;
     size_t argc;     /* the script's arguments after EVALSHA and its sha */
     size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */
     size_t part_len; /* a unit with ack: the SET's length at the start of tail */
@@ -151,7 +161,41 @@ static void cop_done(cop *o, redisReply *reply) {
     ge_store_req *req = o->req;
     req->active = 0;
     req->cb(req, reply);
+    free(o->stored);
     free(o);
+}
+
+/* WAIT's answer to a publish (min_replicas): the stored event once enough
+ * replicas have it, else NOREPLICAS (it may be stored or not). */
+static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
+    (void)err;
+    (void)node;
+    cop *o = arg;
+    ge_store_cluster *m = o->m;
+    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (got >= (long long)m->min_replicas) {
+        redisReply ev = {0}, tr = {0}, *el[2] = {&ev, &tr}, arr = {0};
+        ev.type = REDIS_REPLY_STRING;
+        ev.str = o->stored;
+        ev.len = o->stored_len;
+        tr.type = REDIS_REPLY_INTEGER;
+        tr.integer = o->trimmed;
+        arr.type = REDIS_REPLY_ARRAY;
+        arr.elements = 2;
+        arr.element = el;
+        cop_done(o, &arr);
+        return;
+    }
+    char msg[240];
+    snprintf(msg, sizeof msg,
+             GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
+             "may be stored or not; publishing again may store it twice",
+             got < 0 ? 0 : got, m->min_replicas, m->replica_timeout_ms);
+    redisReply e = {0};
+    e.type = REDIS_REPLY_ERROR;
+    e.str = msg;
+    e.len = strlen(msg);
+    cop_done(o, &e);
 }
 
 static void cop_send(cop *o);
@@ -180,6 +224,23 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
     ge_store_note_reply(s, r, o->script == CS_PUBLISH && r && r->type == REDIS_REPLY_ARRAY);
     if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
         ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
+    if (o->script == CS_PUBLISH && o->m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY &&
+        r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
+        /* WAIT on the connection that took the write: it counts the replicas of its writes */
+        o->stored = malloc(r->element[0]->len + 1);
+        if (!o->stored) abort();
+        memcpy(o->stored, r->element[0]->str, r->element[0]->len + 1);
+        o->stored_len = r->element[0]->len;
+        o->trimmed = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
+        ge_buf *b = &s->resp;
+        ge_buf_reset(b);
+        ge_resp_array(b, 3);
+        ge_resp_str(b, "WAIT");
+        ge_resp_u64(b, o->m->min_replicas);
+        ge_resp_u64(b, o->m->replica_timeout_ms);
+        ge_cluster_send_node(o->m->cl, node, b->data, b->len, on_wait, o);
+        return;
+    }
     cop_done(o, r);
 }
 
@@ -348,7 +409,8 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
     ge_resp_str(&t, from_json);
     ge_resp_bulk(&t, data_json ? data_json : "", data_json ? data_len : 0);
     ge_resp_u64(&t, lim ? lim->max_events : 0);
-    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), 0, CS_PUBLISH, &t);
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), s->cl->min_replicas ? GE_CLUSTER_SECOND : 0,
+                     CS_PUBLISH, &t);
     o->argc = 10;
     ge_buf_free(&t);
     ge_buf_free(&tag);
@@ -441,6 +503,8 @@ int ge_store_cluster_start(ge_store *s, const ge_store_options *opt) {
         m->setup_len[i] = m->setup[i].len;
     }
     unsigned timeout = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    m->min_replicas = opt->min_replicas;
+    m->replica_timeout_ms = timeout;
     ge_cluster_options co = {.seeds = opt->cluster,
                              .username = opt->username,
                              .password = opt->password,

@@ -68,3 +68,57 @@ t.test('cluster: a master killed and failed over', { timeout: h.limit(180000) },
   const all = await get(s, { clientId: 'w2', channel: onVictim, after: 0 });
   t.same(all.json.map((e) => e.data.n), [1, 2, 3], 'the channel\'s events, once each');
 });
+
+t.test('cluster: with PUBLISH_MIN_REPLICAS=1 no event answered 200 is lost through a kill -9 and failover', { timeout: h.limit(180000) }, async (t) => {
+  const cluster = await startRedisCluster({ masters: 3, replicas: 1, nodeTimeout: 1000 });
+  t.teardown(() => cluster.stop());
+  const s = await h.startServer({ env: { REDIS_URL: 'redis-cluster://' + cluster.seeds(), PUBLISH_MIN_REPLICAS: '1',
+    PUBLISH_REPLICA_TIMEOUT_MS: '500' } });
+  t.teardown(() => s.stop());
+  const any = cluster.nodes[0].port;
+  const victim = await cluster.slotMaster(0);
+  const channels = [];
+  for (let i = 0; channels.length < 4; i++) {
+    const ch = h.unique('mr' + i) + ':}';
+    const port = await cluster.slotMaster(await h.redisCommand(any, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last'));
+    if (port === victim) channels.push(ch);
+  }
+  const answered = new Map(channels.map((ch) => [ch, []]));
+  const statuses = {};
+  let stop = false;
+  const publishers = channels.map(async (ch) => {
+    for (let n = 1; !stop; n++) {
+      const r = await post(s, ch, { n });
+      statuses[r.status] = (statuses[r.status] || 0) + 1;
+      if (r.status === 200) answered.get(ch).push({ id: r.json.id, n });
+      else await h.sleep(20);
+    }
+  });
+  await h.sleep(500);
+  await cluster.kill(victim);
+  const killedAt = Date.now();
+  // until the replica took over
+  let promoted;
+  while (Date.now() - killedAt < h.limit(60000) && !promoted) {
+    const m = await cluster.slotMaster(0).catch(() => undefined);
+    if (m && m !== victim) promoted = m;
+    else await h.sleep(100);
+  }
+  t.ok(promoted, 'a replica took over');
+  await h.sleep(1000);
+  stop = true;
+  await Promise.all(publishers);
+  // the promoted master has no replica left: WAIT says so
+  const r = await post(s, channels[0], { n: 'after' });
+  t.equal(r.status, 503, 'a publish no replica confirmed is not answered 200');
+  t.match(r.json.message, /only 0 of the 1 replicas required confirmed the event within 500 ms/);
+  t.comment('publish answers: ' + JSON.stringify(statuses));
+  t.ok(statuses[503], 'the outage was seen (503s)');
+  for (const ch of channels) {
+    const r = await get(s, { clientId: 'check', channel: ch, after: 0, limit: 10000 });
+    t.equal(r.status, 200);
+    const stored = new Map(r.json.map((e) => [e.id, e.data.n]));
+    const lost = answered.get(ch).filter((a) => stored.get(a.id) !== a.n);
+    t.same(lost, [], ch + ': every event answered 200 is there (' + answered.get(ch).length + ')');
+  }
+});
