@@ -118,7 +118,7 @@ static void metrics(ge_api *api, ge_reply *to) {
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
                            ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
                            ev->lost_signals + mu->lost_signals, ev->resets + mu->resets, ge_store_writable(api->store), api->calls.storage_full};
-    ge_api_metrics(api->metrics, &g, to);
+    ge_api_metrics(api->metrics, &g, api->store, to);
 }
 
 ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_respond, void *host_conn) {

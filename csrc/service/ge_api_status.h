@@ -18,6 +18,6 @@ void ge_api_health(const ge_store *store, ge_reply *to);
 /* token: the raw (percent-encoded) path segment. */
 void ge_api_ping(const char *token, size_t len, ge_reply *to);
 /* The Prometheus text of m and g. */
-void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, ge_reply *to);
+void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const ge_store *store, ge_reply *to);
 
 #endif

@@ -119,6 +119,13 @@ int ge_store_writable(const ge_store *s);
 /* Why Redis's connections are refused, in one line (borrowed, valid until
  * the next turn of the loop): its eviction policy; NULL when they are not. */
 const char *ge_store_refused(const ge_store *s);
+/* Cluster mode only (nothing is appended with one Redis): the masters of
+ * the slot map for /health, `,"cluster":{"slotsServed":N,"shards":[{"master":
+ * "host:port","slots":N,"reachable":bool},...]}` appended to out; and the
+ * cluster client's counts as Prometheus text lines appended to out. */
+struct ge_buf;
+void ge_store_cluster_health(const ge_store *s, struct ge_buf *out);
+void ge_store_cluster_metrics(const ge_store *s, struct ge_buf *out);
 /* 1 when r is Redis's refusal of a write for lack of memory (OOM, from a
  * command or a script). */
 int ge_store_reply_full(const struct redisReply *r);

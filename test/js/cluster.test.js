@@ -95,11 +95,19 @@ t.test('cluster: many long-polls over many channels all get their event', { time
   rs.forEach((r, i) => t.same([r.status, r.json.map((e) => e.data.n)], [200, [i]], channels[i]));
 });
 
-t.test('cluster: /health is ok and /metrics answers', async (t) => {
+t.test('cluster: /health lists the shards, /metrics the cluster client\'s counts', async (t) => {
   const r = await h.request(s.url, 'GET', '/health');
   t.equal(r.status, 200);
+  t.equal(r.json.status, 'ok');
+  t.equal(r.json.cluster.slotsServed, 16384, 'every slot served');
+  t.equal(r.json.cluster.shards.length, 3, 'three masters');
+  t.same(r.json.cluster.shards.map((x) => x.reachable), [true, true, true], 'all reachable');
+  t.equal(r.json.cluster.shards.reduce((a, x) => a + x.slots, 0), 16384, 'their slots');
   const m = await h.request(s.url, 'GET', '/metrics');
   t.equal(m.status, 200);
+  t.match(m.body, /ganomede_events_cluster_slots_served 16384/);
+  t.match(m.body, /ganomede_events_cluster_masters\{state="reachable"\} 3/);
+  t.match(m.body, /ganomede_events_cluster_subscriptions\{state="wanted"\} \d+/);
 });
 
 // Move `slot` from the master at `from` to the one at `to` by hand, a few
@@ -173,4 +181,12 @@ t.test('cluster: slots migrated while publishing and consuming: nothing lost, no
     t.same(missing, [], p.ch + ': every event answered 200 read once, as published');
     t.equal(new Set(answered.get(p.ch).map((a) => a.id)).size, answered.get(p.ch).length, p.ch + ': no id answered twice');
   }
+});
+
+t.test('cluster: indices are answered with an error naming the cluster mode, nothing written', async (t) => {
+  const r = await h.request(s.url, 'POST', '/events/v1/indices', { secret: s.secret, id: 'ix', channel: 'c', field: 'data.n' });
+  t.equal(r.status, 500);
+  t.match(r.json.message, /not supported with redis-cluster:\/\/ yet: indices/);
+  const g = await h.request(s.url, 'GET', '/events/v1/indices/ix/1?secret=' + s.secret);
+  t.match(g.json.message, /not supported with redis-cluster:\/\/ yet: indices/);
 });
