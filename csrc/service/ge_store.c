@@ -544,6 +544,12 @@ void ge_store_unsubscribe(ge_store *s, const char *channel) {
     if (s->sub.ready) redisAsyncCommand(s->sub.ac, NULL, NULL, "UNSUBSCRIBE %b", channel, strlen(channel));
 }
 
+/* ---- state ------------------------------------------------------------------ */
+
+int ge_store_ready(const ge_store *s) { return s->cl ? ge_store_cluster_ready(s) : s->cmd.ready; }
+int ge_store_sub_ready(const ge_store *s) { return s->cl ? ge_store_cluster_ready(s) : s->sub.ready; }
+int ge_store_writable(const ge_store *s) { return ge_store_ready(s) && !s->full; }
+
 /* ---- life cycle ------------------------------------------------------------ */
 
 ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const ge_log *log,

@@ -1,5 +1,9 @@
 /* ge_store: the events in Redis — connections, key layout, scripts.
  *
+ * With ge_store_options.cluster the store speaks to Redis Cluster instead
+ * (the cluster layout, sharded pub/sub: see that option); what follows
+ * about connections is the single-Redis mode's.
+ *
  * Two hiredis async connections: one for commands, one for pub/sub (a
  * subscribed connection cannot run commands), and with min_replicas a
  * third one for publishes (see ge_store_options). All reconnect by themselves

@@ -1,7 +1,8 @@
 /* ge_store's insides, shared by its files, each calling only those below
  * it: ge_store.c (operations, pub/sub, life cycle) over ge_store_conn.c
- * (connections), over ge_store_memory.c (eviction policy, out of memory)
- * and ge_store_scripts.c (the scripts' table). The replica confirmation
+ * (connections) and ge_store_cluster.c (the cluster mode: its connections,
+ * sends and scripts), over ge_store_memory.c (eviction policy, out of
+ * memory) and ge_store_scripts.c (the scripts' table). The replica confirmation
  * (ge_store_replicas.h) and the publishes' batch (ge_store_batch.h) are
  * layers of their own, with their own state. Not part of any API. */
 #ifndef GE_STORE_PRIV_H
