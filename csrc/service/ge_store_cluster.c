@@ -20,6 +20,7 @@
  *
  * Not yet in this mode (refused at start-up by the server, or answered
  * with an error reply by the store): retention (trim, the sweep), indices. */
+#include <assert.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,7 @@ typedef struct cop {
 
 static cop *cop_new(ge_store_cluster *m, ge_store_req *req, unsigned slot, int flags, int script,
                     const ge_buf *tail) {
+    assert(!req->active); /* one operation at a time per request */
     cop *o = calloc(1, sizeof *o + tail->len + 1);
     if (!o) abort();
     o->m = m;
@@ -310,7 +312,8 @@ static int tag_channel(ge_store_cluster *m, const char *tag, size_t len) {
 static void sub_message(void *arg, const char *tag, size_t len, const char *payload, size_t plen) {
     ge_store_cluster *m = arg;
     ge_store *s = m->s;
-    if (s->ev.message && tag_channel(m, tag, len) == 0) s->ev.message(s->ev.arg, m->chan.data, m->chan.len, payload, plen);
+    if (s->ev.message && tag_channel(m, tag, len) == 0)
+        s->ev.message(s->ev.arg, m->chan.data, m->chan.len, payload, plen);
 }
 
 static void sub_subscribed(void *arg, const char *tag, size_t len) {
@@ -430,8 +433,8 @@ void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id
     ge_resp_u64(&t, limit);
     ge_resp_u64(&t, after_ts);
     /* a read that stores nothing may run twice */
-    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), mode == GE_READ_AFTER ? GE_CLUSTER_RESEND : 0,
-                     CS_READ, &t);
+    int flags = mode == GE_READ_AFTER ? GE_CLUSTER_RESEND : 0;
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), flags, CS_READ, &t);
     o->argc = 8;
     ge_buf_free(&t);
     cop_send(o);
@@ -439,7 +442,7 @@ void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id
 
 void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                                  ge_store_read_mode mode, uint64_t after, unsigned n) {
-    ge_buf t = GE_BUF_INIT, ev = GE_BUF_INIT;
+    ge_buf t = GE_BUF_INIT;
     size_t part = 0;
     if (mode == GE_READ_ACK) {
         ge_resp_array(&t, 3);
@@ -461,7 +464,6 @@ void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *cli
     o->unit = 1;
     o->part_len = part;
     ge_buf_free(&t);
-    ge_buf_free(&ev);
     cop_send(o);
 }
 
