@@ -190,3 +190,18 @@ t.test('cluster: indices are answered with an error naming the cluster mode, not
   const g = await h.request(s.url, 'GET', '/events/v1/indices/ix/1?secret=' + s.secret);
   t.match(g.json.message, /not supported with redis-cluster:\/\/ yet: indices/);
 });
+
+t.test('cluster: one multi-channel long-poll over channels of every master is woken by a publish on any', { timeout: h.limit(60000) }, async (t) => {
+  const chans = Array.from({ length: 30 }, (_, i) => h.unique('mu' + i) + (i % 2 ? '{' : ''));
+  for (let round = 0; round < 3; round++) {
+    const pending = h.request(s.url, 'POST', '/events/v1/events/multi',
+      { secret: s.secret, clientId: 'mu' + round, channels: chans.map((channel) => ({ channel, after: round })) });
+    await h.sleep(300);
+    const ch = chans[round * 11];
+    for (const c of chans) await publish(s, c, { round, mine: c === ch }); // every channel moves on by one
+    const r = await pending;
+    t.equal(r.status, 200);
+    t.ok(r.json.channels.length >= 1, 'answered with what was published');
+    t.ok(r.json.channels.every((c) => c.events.every((e) => e.data.round === round)), 'this round\'s events');
+  }
+});
