@@ -205,3 +205,26 @@ t.test('cluster: one multi-channel long-poll over channels of every master is wo
     t.ok(r.json.channels.every((c) => c.events.every((e) => e.data.round === round)), 'this round\'s events');
   }
 });
+
+t.test('cluster: a cursor on an id a failover gave again is told (afterTimestamp, X-Events-Reset)', { timeout: h.limit(60000) }, async (t) => {
+  const ch = h.unique('reused') + '{:}';
+  const tg = tag(ch);
+  const old = [];
+  for (let n = 1; n <= 5; n++) old.push(await publish(s, ch, { n }));
+  // what a lagging replica promoted holds: events 4 and 5 gone, the counter at 3
+  const port = await cluster.slotMaster(await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tg + ':last'));
+  for (const id of [4, 5]) {
+    await h.redisCommand(port, 'DEL', tg + ':' + id);
+    await h.redisCommand(port, 'ZREM', tg + ':keys', tg + ':' + id);
+  }
+  await h.redisCommand(port, 'SET', tg + ':last', '3');
+  await h.sleep(5);
+  await publish(s, ch, { n: 6 });
+  await publish(s, ch, { n: 7 });
+  const summary = (r) => [r.status, r.headers.get('x-events-reset'), r.json.map((e) => e.id + ':' + e.data.n)];
+  for (const limit of [10, 101]) { // the range read and the script
+    const r = await get(s, { clientId: 'a', channel: ch, after: 5, afterTimestamp: old[4].timestamp, limit });
+    t.same(summary(r), [200, '5', ['4:6', '5:7']], 'reset, the new events 4 and 5 (limit ' + limit + ')');
+  }
+  t.equal(await h.redisCommand(port, 'GET', tg + ':cursor:a'), '3', 'the stored cursor lowered to 3');
+});
