@@ -331,11 +331,6 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "REDIS_URL names a Redis Cluster: REDIS_SENTINELS cannot be used with it");
         return -1;
     }
-    if (cfg->redis_cluster[0]) { /* read, checked, and not served yet */
-        snprintf(err, errlen, "REDIS_URL names a Redis Cluster (seeds %s): Redis Cluster is not supported yet",
-                 cfg->redis_cluster);
-        return -1;
-    }
     if (env_num("REDIS_ALLOW_EVICTION", "0", 0, 1, &n, err, errlen)) return -1;
     cfg->redis_allow_eviction = (int)n;
     if (env_num("POLL_TIMEOUT", "5000", 0, 86400000ULL, &n, err, errlen)) return -1;
@@ -382,5 +377,18 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->lag_max_series = (unsigned)n;
     if (env_num("METRICS_LAG_INTERVAL", "15", 1, 3600, &n, err, errlen)) return -1;
     cfg->lag_interval_ms = n * 1000;
-    return retention_load(cfg, err, errlen);
+    if (cfg->redis_cluster[0] && cfg->lag_select) { /* the consumers' registry is not kept in cluster mode */
+        snprintf(err, errlen, "METRICS_LAG is not supported with redis-cluster:// yet");
+        return -1;
+    }
+    if (retention_load(cfg, err, errlen) != 0) return -1;
+    if (cfg->redis_cluster[0] && ge_retention_active(cfg->retention)) { /* not served yet in cluster mode */
+        snprintf(err, errlen,
+                 "RETENTION_RULES (and RETENTION_MAX_EVENTS, RETENTION_MAX_AGE) is not supported with "
+                 "redis-cluster:// yet");
+        ge_retention_free(cfg->retention);
+        cfg->retention = NULL;
+        return -1;
+    }
+    return 0;
 }

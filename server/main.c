@@ -208,7 +208,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                              .sentinel_password = cfg->redis_sentinel_password,
                              .min_replicas = cfg->publish_min_replicas,
                              .replica_timeout_ms = cfg->publish_replica_timeout_ms,
-                             .allow_eviction = cfg->redis_allow_eviction};
+                             .allow_eviction = cfg->redis_allow_eviction,
+                             .cluster = cfg->redis_cluster};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);

@@ -154,7 +154,7 @@ static void metrics(ge_api *api, ge_reply *to) {
                            ge_store_writable(api->store), api->calls.storage_full, st->open, st->events_sent};
     ge_buf extra = GE_BUF_INIT;
     ge_lag_render(api->lag, &extra);
-    ge_api_metrics(api->metrics, &g, extra.data ? extra.data : "", to);
+    ge_api_metrics(api->metrics, &g, api->store, extra.data ? extra.data : "", to);
     ge_buf_free(&extra);
 }
 

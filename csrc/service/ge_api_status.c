@@ -32,6 +32,7 @@ void ge_api_health(const ge_store *store, ge_reply *to) {
     ge_buf_printf(&b, "{\"status\":\"%s\",\"redis\":{\"commands\":%s,\"pubsub\":%s,\"writes\":%s}",
                   ok ? "ok" : "unavailable", cmd ? "true" : "false", sub ? "true" : "false",
                   writes ? "true" : "false");
+    ge_store_cluster_health(store, &b);
     if (!ok) {
         ge_buf_puts(&b, ",\"reason\":");
         ge_json_string_encode(&b, why, strlen(why));
@@ -53,9 +54,11 @@ void ge_api_ping(const char *token, size_t len, ge_reply *to) {
     ge_buf_free(&s);
 }
 
-void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const char *extra, ge_reply *to) {
+void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const ge_store *store, const char *extra,
+                    ge_reply *to) {
     ge_buf b = GE_BUF_INIT;
     ge_metrics_render(m, g, &b);
+    ge_store_cluster_metrics(store, &b);
     ge_buf_puts(&b, extra);
     to->content_type = "text/plain; version=0.0.4; charset=utf-8";
     ge_reply_send(to, 200, b.data, b.len);

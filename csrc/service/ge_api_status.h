@@ -17,7 +17,9 @@ void ge_api_about(const char *hostname, const char *version, const char *start_d
 void ge_api_health(const ge_store *store, ge_reply *to);
 /* token: the raw (percent-encoded) path segment. */
 void ge_api_ping(const char *token, size_t len, ge_reply *to);
-/* The Prometheus text of m and g, then extra (more families, borrowed). */
-void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const char *extra, ge_reply *to);
+/* The Prometheus text of m and g, the cluster mode's families of store
+ * (none with one Redis), then extra (more families, borrowed). */
+void ge_api_metrics(const ge_metrics *m, const ge_metrics_gauges *g, const ge_store *store, const char *extra,
+                    ge_reply *to);
 
 #endif

@@ -244,6 +244,10 @@ static void batch_fail(void *arg, ge_batch_event *e) {
 
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts, const char *type_json,
                       const char *from_json, const char *data_json, size_t data_len, const ge_retention_limits *lim) {
+    if (s->cl) {
+        ge_store_cluster_publish(s, req, channel, ts, type_json, from_json, data_json, data_len, lim);
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
     key(&k1, GE_KEY_COUNTER, channel, NULL);
     key(&k2, GE_KEY_EVENTS, channel, NULL);
@@ -273,6 +277,10 @@ void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint6
 
 void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                    ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
+    if (s->cl) {
+        ge_store_cluster_read(s, req, client_id, channel, mode, after, after_ts, limit);
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT, k4 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     key(&k2, GE_KEY_CURSOR, client_id ? client_id : "", channel);
@@ -295,6 +303,10 @@ void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const 
 
 void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
                    uint64_t now_ms, unsigned batch) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char m[24], a[24], b[24], n[24];
@@ -308,6 +320,10 @@ void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge
 }
 
 void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit) {
+    if (s->cl) {
+        ge_store_cluster_latest(s, req, channel, limit);
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_EVENTS, channel, NULL);
     char l[24];
@@ -318,6 +334,10 @@ void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64
 }
 
 void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     char b[24];
@@ -330,6 +350,10 @@ void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id
 void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
                            const char *last, uint64_t upto, size_t npairs, const char *const *values,
                            const uint64_t *ids) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        return;
+    }
     int nargs = 4 + 2 * (int)npairs;
     const char **args = calloc((size_t)nargs, sizeof *args);
     size_t *lens = calloc((size_t)nargs, sizeof *lens);
@@ -354,11 +378,19 @@ void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id,
 
 void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
                          const char *value) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        return;
+    }
     ARGS(index_id, value, channel);
     run_script(s, req, S_IDX_ROWS, 0, nargs_, args_, lens_);
 }
 
 void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": consumers");
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
     key(&k1, GE_KEY_CONSUMERS, channel, NULL);
     key(&k2, GE_KEY_EVENTS, channel, NULL);
@@ -371,6 +403,10 @@ void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
 }
 
 void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": channels");
+        return;
+    }
     char n[24];
     ge_u64_str(n, count ? count : 1);
     ARGS(cursor, n);
@@ -429,6 +465,10 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
                          ge_store_read_mode mode, uint64_t after, unsigned n) {
     assert(mode != GE_READ_STORED); /* the stored cursor is the script's to read */
     if (n > GE_STORE_RANGE_MAX) n = GE_STORE_RANGE_MAX;
+    if (s->cl) {
+        ge_store_cluster_read_range(s, req, client_id, channel, mode, after, n);
+        return;
+    }
     op *o = op_new(s, req, 0);
     if (!s->cmd.ready) {
         fail_later(o);
@@ -485,6 +525,10 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
 }
 
 void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        return;
+    }
     ge_buf k1 = GE_BUF_INIT;
     key(&k1, GE_KEY_INDEX_DEF, index_id, NULL);
     ARGS(k1.data, def_json);
@@ -504,11 +548,19 @@ static void plain_command(ge_store *s, ge_store_req *req, const char *fmt, ...) 
 }
 
 void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
+        return;
+    }
     plain_command(s, req, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
                   (unsigned long long)now_ms, n);
 }
 
 void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor) {
+    if (s->cl) {
+        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
+        return;
+    }
     plain_command(s, req, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
 }
 
@@ -531,12 +583,26 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv) {
 }
 
 void ge_store_subscribe(ge_store *s, const char *channel) {
+    if (s->cl) {
+        ge_store_cluster_subscribe(s, channel);
+        return;
+    }
     if (s->sub.ready) redisAsyncCommand(s->sub.ac, on_sub_reply, s, "SUBSCRIBE %b", channel, strlen(channel));
 }
 
 void ge_store_unsubscribe(ge_store *s, const char *channel) {
+    if (s->cl) {
+        ge_store_cluster_unsubscribe(s, channel);
+        return;
+    }
     if (s->sub.ready) redisAsyncCommand(s->sub.ac, NULL, NULL, "UNSUBSCRIBE %b", channel, strlen(channel));
 }
+
+/* ---- state ------------------------------------------------------------------ */
+
+int ge_store_ready(const ge_store *s) { return s->cl ? ge_store_cluster_ready(s) : s->cmd.ready; }
+int ge_store_sub_ready(const ge_store *s) { return s->cl ? ge_store_cluster_ready(s) : s->sub.ready; }
+int ge_store_writable(const ge_store *s) { return ge_store_ready(s) && !s->full; }
 
 /* ---- life cycle ------------------------------------------------------------ */
 
@@ -562,6 +628,10 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     ge_batch_host bh = {pc, batch_conn, batch_sent, batch_done, batch_fail};
     pc->batch = ge_batch_new(&bh, s->sha[S_PUBLISH], ge_store_scripts[S_PUBLISH], GE_KEY_RETENTION);
     ge_store_memory_init(s, opt);
+    if (opt->cluster && *opt->cluster) {
+        if (ge_store_cluster_start(s, opt) != 0) ge_log_write(log, GE_LOG_ERROR, NULL, "redis cluster: bad seeds");
+        return s;
+    }
     ge_store_conns_start(s, opt);
     return s;
 }
@@ -569,7 +639,8 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
 void ge_store_free(ge_store *s) {
     if (!s) return;
     s->closing = 1;
-    ge_store_conns_stop(s); /* answers what was sent (NULL) */
+    if (s->cl) ge_store_cluster_stop(s);
+    else ge_store_conns_stop(s); /* answers what was sent (NULL) */
     ge_store_memory_free(s);
     ge_replicas_free(s->replicas); /* after the publish connection: its WAIT answered */
     ge_batch_free((s->replicas ? &s->pub : &s->cmd)->batch); /* nothing waits: the lost call sent it or failed it */

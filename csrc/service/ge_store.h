@@ -1,5 +1,9 @@
 /* ge_store: the events in Redis — connections, key layout, scripts.
  *
+ * With ge_store_options.cluster the store speaks to Redis Cluster instead
+ * (the cluster layout, sharded pub/sub: see that option); what follows
+ * about connections is the single-Redis mode's.
+ *
  * Two hiredis async connections: one for commands, one for pub/sub (a
  * subscribed connection cannot run commands), and with min_replicas a
  * third one for publishes (see ge_store_options). All reconnect by themselves
@@ -77,6 +81,17 @@ typedef struct ge_store_options {
     unsigned min_replicas;
     unsigned replica_timeout_ms;   /* WAIT's timeout; 0: 1000 */
     int allow_eviction;            /* 1: serve a Redis whose policy evicts keys (a warning) */
+    /* Redis Cluster (ge_store_cluster.c): "host:port[,host:port...]" seeds
+     * (copied), or NULL / "": one Redis as above. In this mode the keys are
+     * the cluster layout's (ge_store_layout.h), each operation goes to its
+     * channel's slot, wake-ups are sharded pub/sub, and ready means a slot
+     * map is known (an operation on a slot no reachable master serves fails
+     * at once, reply NULL); min_replicas is WAIT on the master that took the
+     * publish, reads are not capped. Not yet in this mode: sentinels,
+     * the retention operations (trim, expiring, scan_channels) and the
+     * index operations, which are answered with an error reply starting
+     * "ERR" and naming the mode. */
+    const char *cluster;
 } ge_store_options;
 
 /* Pub/sub notifications, all called from the loop. */
@@ -108,6 +123,13 @@ int ge_store_writable(const ge_store *s);
 /* Why Redis's connections are refused, in one line (borrowed, valid until
  * the next turn of the loop): its eviction policy; NULL when they are not. */
 const char *ge_store_refused(const ge_store *s);
+/* Cluster mode only (nothing is appended with one Redis): the masters of
+ * the slot map for /health, `,"cluster":{"slotsServed":N,"shards":[{"master":
+ * "host:port","slots":N,"reachable":bool},...]}` appended to out; and the
+ * cluster client's counts as Prometheus text lines appended to out. */
+struct ge_buf;
+void ge_store_cluster_health(const ge_store *s, struct ge_buf *out);
+void ge_store_cluster_metrics(const ge_store *s, struct ge_buf *out);
 /* 1 when r is Redis's refusal of a write for lack of memory (OOM, from a
  * command or a script). */
 int ge_store_reply_full(const struct redisReply *r);

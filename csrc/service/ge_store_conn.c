@@ -238,8 +238,6 @@ int ge_store_refused_write(ge_store *s, conn *c, const redisReply *reply) {
     return 1;
 }
 
-int ge_store_ready(const ge_store *s) { return s->cmd.ready; }
-int ge_store_sub_ready(const ge_store *s) { return s->sub.ready; }
 
 void ge_store_conns_start(ge_store *s, const ge_store_options *opt) {
     for (int i = 0; i < 3; i++) {

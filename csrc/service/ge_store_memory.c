@@ -25,7 +25,6 @@ int ge_store_reply_full(const redisReply *r) {
     return r && r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, "OOM command not allowed");
 }
 
-int ge_store_writable(const ge_store *s) { return s->cmd.ready && !s->full; }
 
 const char *ge_store_refused(const ge_store *s) { return s->refusal[0] ? s->refusal : NULL; }
 

@@ -1,7 +1,8 @@
 /* ge_store's insides, shared by its files, each calling only those below
  * it: ge_store.c (operations, pub/sub, life cycle) over ge_store_conn.c
- * (connections), over ge_store_memory.c (eviction policy, out of memory)
- * and ge_store_scripts.c (the scripts' table). The replica confirmation
+ * (connections) and ge_store_cluster.c (the cluster mode: its connections,
+ * sends and scripts), over ge_store_memory.c (eviction policy, out of
+ * memory) and ge_store_scripts.c (the scripts' table). The replica confirmation
  * (ge_store_replicas.h) and the publishes' batch (ge_store_batch.h) are
  * layers of their own, with their own state. Not part of any API. */
 #ifndef GE_STORE_PRIV_H
@@ -23,6 +24,7 @@ enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_I
 typedef struct conn conn;
 
 typedef struct op op; /* an operation under way (ge_store.c) */
+typedef struct ge_store_cluster ge_store_cluster; /* the cluster mode (ge_store_cluster.c) */
 
 enum { C_CMD, C_SUB, C_PUB };
 
@@ -64,6 +66,7 @@ struct ge_store {
     ge_loop_timer *probe_timer;
     ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
     ge_seen seen;          /* when each consumer was last filed in its channel's CONSUMERS */
+    ge_store_cluster *cl;  /* NULL: one Redis (the connections above); else the cluster mode, which uses them not */
 };
 
 /* ge_store_scripts.c: each script's source, by S_ */
@@ -89,5 +92,25 @@ int ge_store_policy_check(ge_store *s, const redisReply *info);
 void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote);
 /* Ask Redis with a write that stores nothing whether it accepts writes. */
 void ge_store_probe(ge_store *s);
+
+/* ge_store_cluster.c: the cluster mode, the operations of ge_store.h
+ * (same contracts) on Redis Cluster. Start: 0, or -1 when the seeds are
+ * not valid (s->cl NULL then). */
+int ge_store_cluster_start(ge_store *s, const ge_store_options *opt);
+void ge_store_cluster_stop(ge_store *s); /* answers what was sent (NULL) */
+int ge_store_cluster_ready(const ge_store *s);
+void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
+                              const char *type_json, const char *from_json, const char *data_json, size_t data_len,
+                              const ge_retention_limits *lim);
+void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                           ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit);
+void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                                 ge_store_read_mode mode, uint64_t after, unsigned n);
+void ge_store_cluster_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit);
+void ge_store_cluster_subscribe(ge_store *s, const char *channel);
+void ge_store_cluster_unsubscribe(ge_store *s, const char *channel);
+/* Answer req from the loop with an error reply `why` (static). */
+void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why);
+#define GE_STORE_CLUSTER_NOT_YET "ERR not supported with redis-cluster:// yet"
 
 #endif

@@ -3,7 +3,7 @@
 // database, unix socket), REDIS_PASSWORD, and clear errors.
 const tap = require('tap');
 const path = require('node:path');
-const { startServer, startRedis, request, redisCommand, unique, limit } = require('../lib/harness');
+const { startServer, startRedis, request, redisCommand, unique, limit, freePort } = require('../lib/harness');
 
 const T = { timeout: limit(60000) };
 
@@ -81,7 +81,7 @@ tap.test('a malformed REDIS_URL is a start-up error that does not echo the passw
   }
 });
 
-tap.test('redis-cluster:// URLs are read and checked, and refused as not supported yet', T, async (t) => {
+tap.test('redis-cluster:// URLs are read and checked; what cluster mode does not serve yet is refused', T, async (t) => {
   for (const url of ['redis-cluster://', 'redis-cluster://host', 'redis-cluster://:secretpw@h:1,',
     'redis-cluster://h:1/0', 'redis-cluster://h:1?x=1', 'redis-cluster://user@h:1', 'redis-cluster://h:0',
     'redis-cluster://:secretpw@h:1,,h:2']) {
@@ -91,10 +91,19 @@ tap.test('redis-cluster:// URLs are read and checked, and refused as not support
     t.match(s.stderr, /REDIS_URL is not redis-cluster:\/\/\[\[user\]:password@\]host:port\[,host:port\.\.\.\]/, url);
     t.ok(!s.stderr.includes('secretpw'), 'the password is not echoed: ' + url);
   }
-  const s = await startServer({ env: { REDIS_URL: 'redis-cluster://u:secretpw@127.0.0.1:7000, [::1]:7001/' }, wait: false });
-  t.equal((await s.exited).code, 1, 'a good cluster URL is refused for now');
-  t.match(s.stderr, /seeds 127\.0\.0\.1:7000, \[::1\]:7001\): Redis Cluster is not supported yet/);
+  const port = await freePort();
+  const s = await startServer({ env: { REDIS_URL: 'redis-cluster://u:secretpw@127.0.0.1:' + port + ', [::1]:' + port + '/' }, waitRedis: false });
+  const health = await request(s.url, 'GET', '/health');
+  t.equal(health.status, 503, 'a good cluster URL is served: unavailable while no node answers');
+  const pub = await request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'c', channel: 'ch', from: 'f', type: 't' });
+  t.equal(pub.status, 503, 'a publish is answered 503 at once');
+  await s.stop();
   t.ok(!s.stderr.includes('secretpw'), 'without the password');
+  for (const [name, env] of [['RETENTION_RULES', { RETENTION_RULES: 'a*=10' }], ['RETENTION_RULES', { RETENTION_MAX_EVENTS: '10' }], ['METRICS_LAG', { METRICS_LAG: 'a*' }]]) {
+    const r = await startServer({ env: Object.assign({ REDIS_URL: 'redis-cluster://127.0.0.1:' + port }, env), wait: false });
+    t.equal((await r.exited).code, 1, name + ' refused');
+    t.match(r.stderr, new RegExp(name + '.* is not supported with redis-cluster:// yet'), name);
+  }
   const both = await startServer({ env: { REDIS_URL: 'redis-cluster://h:1', REDIS_SENTINELS: '127.0.0.1:26379' }, wait: false });
   t.equal((await both.exited).code, 1);
   t.match(both.stderr, /REDIS_SENTINELS cannot be used with it/, 'a cluster and Sentinel are not mixed');

@@ -1,0 +1,616 @@
+/* The store's cluster mode (ge_store.h, with ge_store_options.cluster):
+ * the operations on Redis Cluster through ge_cluster.h and sharded
+ * pub/sub through ge_cluster_sub.h, keys of the cluster layout
+ * (ge_store_layout.h, "the cluster layout"), each operation sent to the
+ * slot of its channel's tag. The single-Redis paths (ge_store.c,
+ * ge_store_conn.c) are not used in this mode.
+ *
+ * Every master connection is set up with SCRIPT LOAD of the scripts used
+ * here and INFO memory: an evicting policy refuses the node
+ * (ge_store_policy_check). A script is sent with EVALSHA once a sha is
+ * known, else (and again on NOSCRIPT) with EVAL. Reads may be sent again
+ * after a lost connection (GE_CLUSTER_RESEND); writes never are.
+ *
+ * With min_replicas a publish goes on its master's second connection
+ * (GE_CLUSTER_SECOND) and is followed there by WAIT (ge_cluster_send_node):
+ * answered once that many replicas of that master have it, else
+ * NOREPLICAS, as in the single-Redis mode. Reads are not capped at the
+ * confirmed id in this mode (an event a failover took back is told by the
+ * reused-ids check, docs/protocol.md).
+ *
+ * Not yet in this mode (refused at start-up by the server, or answered
+ * with an error reply by the store): retention (trim, the sweep), indices. */
+#include <assert.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_buf.h"
+#include "ge_cluster.h"
+#include "ge_cluster_sub.h"
+#include "ge_resp.h"
+#include "ge_store_layout.h"
+#include "ge_store_priv.h"
+#include "ge_store_scripts.h"
+#include "ge_str.h"
+
+/* While its slot is being migrated, a key a script builds (not in its
+ * KEYS) may already be on the new master, and Redis refuses the access
+ * ("non local key"): the script is answered TRYAGAIN, which the cluster
+ * client sends again with back-off (ge_cluster.h) until the keys are in
+ * one place. */
+#define GE_LUA_CMIGRATING "'TRYAGAIN the slot is being migrated'"
+
+/* Run a script's body (which returns its reply) so that a refusal as
+ * above is answered TRYAGAIN; other errors are raised as they were. Only
+ * for scripts whose writes before such a refusal may run twice (READ:
+ * the cursor's SET). */
+#define GE_LUA_CRETRYABLE(body)                                                        \
+    "local function body()\n" body "\nend\n"                                         \
+    "local ok, r = pcall(body)\n"                                                     \
+    "if ok then return r end\n"                                                       \
+    "local e = type(r) == 'table' and r.err or tostring(r)\n"                         \
+    "if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "error(r)\n"
+
+/* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch); ARGV: tag, ch,
+ * timestamp, type, from, data|"", max events. The tag is ge_store_ctag's
+ * (Lua never escapes a name). The keys of one slot only: no age limit
+ * (no retention list here). Reply as GE_LUA_PUBLISH's for one event. */
+#define GE_LUA_CPUBLISH                                                                \
+    GE_LUA_COLLISION                                                                   \
+    "local ck, zk, tag, ch = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"                     \
+    "local id = redis.pcall('INCR', ck)\n"                                             \
+    "if type(id) == 'table' then\n"                                                    \
+    "  if id.err and string.find(id.err, 'WRONGTYPE') or string.find(id.err or '', 'not an integer') then\n" \
+    "    return collision(ck .. ' holds something other than the event counter of channel ' .. ch) end\n" \
+    "  return id end\n"                                                                \
+    "local sid = string.format('%d', id)\n"                                            \
+    "local key = " GE_LUA_CKEY_EVENT("tag", "sid") "\n"                               \
+    "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[3] .. ',\"type\":' .. ARGV[4] .. " \
+    "',\"from\":' .. ARGV[5]\n"                                                        \
+    "if ARGV[6] ~= '' then ev = ev .. ',\"data\":' .. ARGV[6] end\n"                   \
+    "ev = ev .. '}'\n"                                                                 \
+    "local function undo() if id == 1 then redis.call('DEL', ck) else redis.call('DECR', ck) end end\n" \
+    "local set = redis.pcall('SET', key, ev, 'NX')\n"                                  \
+    "if type(set) == 'table' and set.err then\n"                                      \
+    "  undo()\n"                                                                       \
+    "  if string.find(set.err, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "  return set end\n"                                                              \
+    "if not set then\n"                                                                \
+    "  undo()\n"                                                                       \
+    "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
+    "local z = redis.pcall('ZADD', zk, id, key)\n"                                     \
+    "if type(z) == 'table' then\n"                                                     \
+    "  redis.call('DEL', key)\n"                                                       \
+    "  undo()\n"                                                                       \
+    "  return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
+    "local trimmed, max = 0, tonumber(ARGV[7])\n"                                      \
+    "if max > 0 then\n"                                                                \
+    "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
+    "  if excess > 0 then\n"                                                           \
+    "    local popped = redis.call('ZPOPMIN', zk, math.min(excess, 100))\n"            \
+    "    for i = 1, #popped, 2 do redis.pcall('DEL', popped[i]) trimmed = trimmed + 1 end\n" \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "redis.call('SPUBLISH', tag, sid)\n"                                               \
+    "return {ev, trimmed}\n"
+
+/* The scripts of this mode; READ and LATEST are the single-Redis ones
+ * (they touch only their KEYS and the members of the events' set), a
+ * migration's refusal answered TRYAGAIN. */
+enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_COUNT };
+static const char *const cscripts[CS_COUNT] = {GE_LUA_CPUBLISH, GE_LUA_CRETRYABLE(GE_LUA_READ),
+                                                GE_LUA_CRETRYABLE(GE_LUA_LATEST)};
+
+struct ge_store_cluster {
+    ge_store *s;
+    ge_cluster *cl;
+    ge_cluster_sub *sub;
+    char sha[CS_COUNT][41]; /* "" until a node told */
+    ge_buf setup[CS_COUNT + 1];
+    const char *setup_ptr[CS_COUNT + 1];
+    size_t setup_len[CS_COUNT + 1];
+    /* operations answered with an error from the loop (not in this mode) */
+    struct cop *refused_head;
+    ge_loop_timer *refuse_timer;
+    /* unsubscriptions confirmed from the loop */
+    char **unsub;
+    size_t nunsub, capunsub;
+    ge_loop_timer *unsub_timer;
+    ge_buf chan; /* the channel a shard channel names, handed to the events */
+    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish */
+};
+
+/* An operation: a script (or plain command) of one slot. */
+typedef struct cop {
+    struct cop *next;
+    ge_store_cluster *m;
+    ge_store_req *req;
+    unsigned slot;
+    int flags;
+    int script;      /* CS_*, or -1: a plain command in tail */
+    int evaled;
+    int unit;        /* a range read: SET (with ack) + MGET as a unit */
+    const char *refusal;
+    char *stored;    /* with min_replicas: the stored event (copied) until WAIT answers */
+    size_t stored_len;
+    long long trimmed;
+    size_t argc;     /* the script's arguments after EVALSHA and its sha */
+    size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */
+    size_t part_len; /* a unit with ack: the SET's length at the start of tail */
+    char tail[];
+} cop;
+
+static cop *cop_new(ge_store_cluster *m, ge_store_req *req, unsigned slot, int flags, int script,
+                    const ge_buf *tail) {
+    assert(!req->active); /* one operation at a time per request */
+    cop *o = calloc(1, sizeof *o + tail->len + 1);
+    if (!o) abort();
+    o->m = m;
+    o->req = req;
+    req->active = 1;
+    o->slot = slot;
+    o->flags = flags;
+    o->script = script;
+    o->tail_len = tail->len;
+    if (tail->len) memcpy(o->tail, tail->data, tail->len);
+    return o;
+}
+
+static void cop_done(cop *o, redisReply *reply) {
+    ge_store_req *req = o->req;
+    req->active = 0;
+    req->cb(req, reply);
+    free(o->stored);
+    free(o);
+}
+
+/* WAIT's answer to a publish (min_replicas): the stored event once enough
+ * replicas have it, else NOREPLICAS (it may be stored or not). */
+static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
+    (void)err;
+    (void)node;
+    cop *o = arg;
+    ge_store_cluster *m = o->m;
+    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (got >= (long long)m->min_replicas) {
+        redisReply ev = {0}, tr = {0}, *el[2] = {&ev, &tr}, arr = {0};
+        ev.type = REDIS_REPLY_STRING;
+        ev.str = o->stored;
+        ev.len = o->stored_len;
+        tr.type = REDIS_REPLY_INTEGER;
+        tr.integer = o->trimmed;
+        arr.type = REDIS_REPLY_ARRAY;
+        arr.elements = 2;
+        arr.element = el;
+        cop_done(o, &arr);
+        return;
+    }
+    char msg[240];
+    snprintf(msg, sizeof msg,
+             GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
+             "may be stored or not; publishing again may store it twice",
+             got < 0 ? 0 : got, m->min_replicas, m->replica_timeout_ms);
+    redisReply e = {0};
+    e.type = REDIS_REPLY_ERROR;
+    e.str = msg;
+    e.len = strlen(msg);
+    cop_done(o, &e);
+}
+
+static void cop_send(cop *o);
+
+static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
+    (void)node;
+    cop *o = arg;
+    ge_store *s = o->m->s;
+    if (err && !s->closing) ge_log_write(s->log, GE_LOG_WARN, NULL, "redis cluster: %s", err);
+    if (o->script >= 0 && reply && reply->type == REDIS_REPLY_ERROR && !o->evaled && reply->str &&
+        strncmp(reply->str, "NOSCRIPT", sizeof "NOSCRIPT" - 1) == 0) {
+        o->evaled = 1;
+        cop_send(o);
+        return;
+    }
+    redisReply *r = reply, err_reply = {0};
+    if (o->part_len && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) { /* EXEC: SET, MGET */
+        redisReply *set = reply->element[0];
+        r = set->type == REDIS_REPLY_ERROR ? set : reply->element[1]; /* nothing is answered unless acknowledged */
+    } else if (o->part_len && reply && reply->type != REDIS_REPLY_ERROR) {
+        err_reply.type = REDIS_REPLY_ERROR;
+        err_reply.str = "ERR unexpected reply to the range read";
+        err_reply.len = strlen(err_reply.str);
+        r = &err_reply;
+    }
+    ge_store_note_reply(s, r, o->script == CS_PUBLISH && r && r->type == REDIS_REPLY_ARRAY);
+    if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
+        ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
+    if (o->script == CS_PUBLISH && o->m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY &&
+        r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
+        /* WAIT on the connection that took the write: it counts the replicas of its writes */
+        o->stored = malloc(r->element[0]->len + 1);
+        if (!o->stored) abort();
+        memcpy(o->stored, r->element[0]->str, r->element[0]->len + 1);
+        o->stored_len = r->element[0]->len;
+        o->trimmed = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
+        ge_buf *b = &s->resp;
+        ge_buf_reset(b);
+        ge_resp_array(b, 3);
+        ge_resp_str(b, "WAIT");
+        ge_resp_u64(b, o->m->min_replicas);
+        ge_resp_u64(b, o->m->replica_timeout_ms);
+        ge_cluster_send_node(o->m->cl, node, b->data, b->len, on_wait, o);
+        return;
+    }
+    cop_done(o, r);
+}
+
+static void cop_send(cop *o) {
+    ge_store_cluster *m = o->m;
+    ge_buf *b = &m->s->resp;
+    ge_buf_reset(b);
+    if (o->unit) {
+        const char *cmds[2];
+        size_t lens[2], n = 0;
+        if (o->part_len) cmds[n] = o->tail, lens[n++] = o->part_len;
+        cmds[n] = o->tail + o->part_len, lens[n++] = o->tail_len - o->part_len;
+        if (n == 1) ge_cluster_send(m->cl, o->slot, cmds[0], lens[0], o->flags, on_reply, o);
+        else ge_cluster_send_unit(m->cl, o->slot, cmds, lens, n, o->flags, on_reply, o);
+        return;
+    }
+    if (o->script < 0) {
+        ge_cluster_send(m->cl, o->slot, o->tail, o->tail_len, o->flags, on_reply, o);
+        return;
+    }
+    int sha = !o->evaled && m->sha[o->script][0];
+    ge_resp_array(b, 2 + o->argc);
+    if (sha) {
+        ge_resp_bulk(b, "EVALSHA", 7);
+        ge_resp_bulk(b, m->sha[o->script], 40);
+    } else {
+        ge_resp_bulk(b, "EVAL", 4);
+        ge_resp_str(b, cscripts[o->script]);
+    }
+    ge_buf_append(b, o->tail, o->tail_len);
+    ge_cluster_send(m->cl, o->slot, b->data, b->len, o->flags, on_reply, o);
+}
+
+/* ---- set-up of every master connection ------------------------------------ */
+
+static int setup_done(void *arg, ge_cluster_node *node, redisReply *reply, char *why, size_t whylen) {
+    (void)node;
+    ge_store_cluster *m = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != CS_COUNT + 1) {
+        snprintf(why, whylen, "unexpected answer to the connection's set-up");
+        return -1;
+    }
+    for (int i = 0; i < CS_COUNT; i++) {
+        redisReply *r = reply->element[i];
+        if (r->type == REDIS_REPLY_STRING && r->len == 40) memcpy(m->sha[i], r->str, 41);
+    }
+    if (!ge_store_policy_check(m->s, reply->element[CS_COUNT])) {
+        snprintf(why, whylen, "%s", m->s->refusal);
+        return -1;
+    }
+    m->s->served = 1;
+    return 0;
+}
+
+/* ---- pub/sub: the shard channel of a channel is its tag ---------------------- */
+
+/* The channel a tag names, into m->chan (NUL-terminated); 0 when it is one. */
+static int tag_channel(ge_store_cluster *m, const char *tag, size_t len) {
+    ge_buf_reset(&m->chan);
+    long n = ge_store_ctag_parse(tag, len, &m->chan);
+    if (n < 0 || (size_t)n != len) return -1;
+    ge_buf_append(&m->chan, "", 1);
+    m->chan.len--;
+    return 0;
+}
+
+static void sub_message(void *arg, const char *tag, size_t len, const char *payload, size_t plen) {
+    ge_store_cluster *m = arg;
+    ge_store *s = m->s;
+    if (s->ev.message && tag_channel(m, tag, len) == 0)
+        s->ev.message(s->ev.arg, m->chan.data, m->chan.len, payload, plen);
+}
+
+static void sub_subscribed(void *arg, const char *tag, size_t len) {
+    ge_store_cluster *m = arg;
+    ge_store *s = m->s;
+    if (s->ev.subscribed && tag_channel(m, tag, len) == 0) s->ev.subscribed(s->ev.arg, m->chan.data, m->chan.len);
+}
+
+/* In place again after a loss: what was published meanwhile was not
+ * delivered, so the channel's waiters read again, as after a message. */
+static void sub_lost(void *arg, const char *tag, size_t len) {
+    ge_store_cluster *m = arg;
+    ge_store *s = m->s;
+    if (s->ev.message && tag_channel(m, tag, len) == 0) s->ev.message(s->ev.arg, m->chan.data, m->chan.len, "", 0);
+}
+
+static void unsub_fire(void *arg) {
+    ge_store_cluster *m = arg;
+    ge_store *s = m->s;
+    char **list = m->unsub;
+    size_t n = m->nunsub;
+    m->unsub = NULL;
+    m->nunsub = m->capunsub = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s->ev.unsubscribed) s->ev.unsubscribed(s->ev.arg, list[i], strlen(list[i]));
+        free(list[i]);
+    }
+    free(list);
+}
+
+void ge_store_cluster_subscribe(ge_store *s, const char *channel) {
+    ge_buf_reset(&s->scratch);
+    ge_store_ctag(&s->scratch, channel, strlen(channel));
+    ge_cluster_sub_add(s->cl->sub, s->scratch.data, s->scratch.len);
+}
+
+void ge_store_cluster_unsubscribe(ge_store *s, const char *channel) {
+    ge_store_cluster *m = s->cl;
+    ge_buf_reset(&s->scratch);
+    ge_store_ctag(&s->scratch, channel, strlen(channel));
+    ge_cluster_sub_remove(m->sub, s->scratch.data, s->scratch.len);
+    if (m->nunsub == m->capunsub) {
+        m->capunsub = m->capunsub ? 2 * m->capunsub : 8;
+        m->unsub = realloc(m->unsub, m->capunsub * sizeof *m->unsub);
+        if (!m->unsub) abort();
+    }
+    m->unsub[m->nunsub++] = ge_xstrdup(channel);
+    s->loop.timer_start(m->unsub_timer, 0); /* confirmed from the loop, as Redis would */
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static void refuse_fire(void *arg) {
+    ge_store_cluster *m = arg;
+    cop *o = m->refused_head;
+    m->refused_head = NULL;
+    while (o) {
+        cop *next = o->next;
+        redisReply r = {0};
+        r.type = REDIS_REPLY_ERROR;
+        r.str = (char *)o->refusal;
+        r.len = strlen(r.str);
+        cop_done(o, &r);
+        o = next;
+    }
+}
+
+void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why) {
+    ge_buf none = GE_BUF_INIT;
+    cop *o = cop_new(s->cl, req, 0, 0, -1, &none);
+    o->refusal = why;
+    o->next = s->cl->refused_head;
+    s->cl->refused_head = o;
+    s->loop.timer_start(s->cl->refuse_timer, 0);
+}
+
+/* Append key `kind` of channel (and part a) as a RESP bulk string to b. */
+static void bulk_ckey(ge_store *s, ge_buf *b, ge_store_ckey_kind kind, const char *ch, const char *a) {
+    ge_buf_reset(&s->scratch);
+    ge_store_ckey(&s->scratch, kind, ch, strlen(ch), a, a ? strlen(a) : 0, NULL, 0);
+    ge_resp_bulk(b, s->scratch.data, s->scratch.len);
+}
+
+void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts,
+                              const char *type_json, const char *from_json, const char *data_json, size_t data_len,
+                              const ge_retention_limits *lim) {
+    ge_buf t = GE_BUF_INIT, tag = GE_BUF_INIT;
+    ge_store_ctag(&tag, channel, strlen(channel));
+    ge_resp_str(&t, "2");
+    bulk_ckey(s, &t, GE_CKEY_COUNTER, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    ge_resp_bulk(&t, tag.data, tag.len);
+    ge_resp_str(&t, channel);
+    ge_resp_u64(&t, ts);
+    ge_resp_str(&t, type_json);
+    ge_resp_str(&t, from_json);
+    ge_resp_bulk(&t, data_json ? data_json : "", data_json ? data_len : 0);
+    ge_resp_u64(&t, lim ? lim->max_events : 0);
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), s->cl->min_replicas ? GE_CLUSTER_SECOND : 0,
+                     CS_PUBLISH, &t);
+    o->argc = 10;
+    ge_buf_free(&t);
+    ge_buf_free(&tag);
+    cop_send(o);
+}
+
+void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                           ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
+    ge_buf t = GE_BUF_INIT;
+    ge_resp_str(&t, "4");
+    bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_CURSOR, channel, client_id ? client_id : "");
+    bulk_ckey(s, &t, GE_CKEY_COUNTER, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_CONSUMERS, channel, NULL);
+    char m[2] = {(char)('0' + mode), 0};
+    ge_resp_str(&t, m);
+    ge_resp_u64(&t, after);
+    ge_resp_u64(&t, limit);
+    ge_resp_u64(&t, after_ts);
+    /* the consumers' registry is not kept in this mode: the script files nobody */
+    ge_resp_str(&t, client_id ? client_id : "");
+    ge_resp_str(&t, "");
+    /* a read that stores nothing may run twice */
+    int flags = mode == GE_READ_AFTER ? GE_CLUSTER_RESEND : 0;
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), flags, CS_READ, &t);
+    o->argc = 11;
+    ge_buf_free(&t);
+    cop_send(o);
+}
+
+void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
+                                 ge_store_read_mode mode, uint64_t after, unsigned n) {
+    ge_buf t = GE_BUF_INIT;
+    size_t part = 0;
+    if (mode == GE_READ_ACK) {
+        ge_resp_array(&t, 3);
+        ge_resp_str(&t, "SET");
+        bulk_ckey(s, &t, GE_CKEY_CURSOR, channel, client_id ? client_id : "");
+        ge_resp_u64(&t, after);
+        part = t.len;
+    }
+    unsigned argc = n + 2 + (after > 0);
+    ge_resp_array(&t, argc);
+    ge_resp_str(&t, "MGET");
+    bulk_ckey(s, &t, GE_CKEY_COUNTER, channel, NULL);
+    for (unsigned i = 2; i < argc; i++) {
+        char id[GE_U64_STR_SIZE];
+        ge_u64_str(id, i < n + 2 ? after + i - 1 : after);
+        bulk_ckey(s, &t, GE_CKEY_EVENT, channel, id);
+    }
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), part ? 0 : GE_CLUSTER_RESEND, -1, &t);
+    o->unit = 1;
+    o->part_len = part;
+    ge_buf_free(&t);
+    cop_send(o);
+}
+
+void ge_store_cluster_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit) {
+    ge_buf t = GE_BUF_INIT;
+    ge_resp_str(&t, "1");
+    bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    ge_resp_u64(&t, limit);
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), GE_CLUSTER_RESEND, CS_LATEST, &t);
+    o->argc = 3;
+    ge_buf_free(&t);
+    cop_send(o);
+}
+
+int ge_store_cluster_ready(const ge_store *s) {
+    ge_cluster_counts c;
+    ge_cluster_counts_get(s->cl->cl, &c);
+    return ge_cluster_has_map(s->cl->cl) && c.slots_served > 0;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+int ge_store_cluster_start(ge_store *s, const ge_store_options *opt) {
+    ge_store_cluster *m = calloc(1, sizeof *m);
+    if (!m) abort();
+    m->s = s;
+    s->cl = m;
+    for (int i = 0; i < CS_COUNT; i++) {
+        ge_resp_array(&m->setup[i], 3);
+        ge_resp_str(&m->setup[i], "SCRIPT");
+        ge_resp_str(&m->setup[i], "LOAD");
+        ge_resp_str(&m->setup[i], cscripts[i]);
+    }
+    ge_resp_array(&m->setup[CS_COUNT], 2);
+    ge_resp_str(&m->setup[CS_COUNT], "INFO");
+    ge_resp_str(&m->setup[CS_COUNT], "memory");
+    for (int i = 0; i <= CS_COUNT; i++) {
+        m->setup_ptr[i] = m->setup[i].data;
+        m->setup_len[i] = m->setup[i].len;
+    }
+    unsigned timeout = opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000;
+    m->min_replicas = opt->min_replicas;
+    m->replica_timeout_ms = timeout;
+    ge_cluster_options co = {.seeds = opt->cluster,
+                             .username = opt->username,
+                             .password = opt->password,
+                             .setup = m->setup_ptr,
+                             .setup_lens = m->setup_len,
+                             .nsetup = CS_COUNT + 1,
+                             .setup_done = setup_done,
+                             .reply_timeout_ms = 5000 + 2 * timeout,
+                             .arg = m};
+    m->cl = ge_cluster_new(&s->loop, &co, s->log);
+    if (!m->cl) return -1;
+    ge_cluster_sub_options so = {.username = opt->username,
+                                 .password = opt->password,
+                                 .message = sub_message,
+                                 .subscribed = sub_subscribed,
+                                 .lost = sub_lost,
+                                 .arg = m};
+    m->sub = ge_cluster_sub_new(m->cl, &s->loop, s->log, &so);
+    m->refuse_timer = s->loop.timer_new(s->loop.data, refuse_fire, m);
+    m->unsub_timer = s->loop.timer_new(s->loop.data, unsub_fire, m);
+    return 0;
+}
+
+void ge_store_cluster_stop(ge_store *s) {
+    ge_store_cluster *m = s->cl;
+    if (!m) return;
+    ge_cluster_sub_free(m->sub);
+    ge_cluster_free(m->cl); /* answers what was sent (NULL) */
+    refuse_fire(m);
+    for (size_t i = 0; i < m->nunsub; i++) free(m->unsub[i]);
+    free(m->unsub);
+    s->loop.timer_free(m->refuse_timer);
+    s->loop.timer_free(m->unsub_timer);
+    for (int i = 0; i <= CS_COUNT; i++) ge_buf_free(&m->setup[i]);
+    ge_buf_free(&m->chan);
+    free(m);
+    s->cl = NULL;
+}
+
+/* ---- health and metrics ------------------------------------------------------ */
+
+void ge_store_cluster_health(const ge_store *s, ge_buf *out) {
+    if (!s->cl) return;
+    ge_cluster_counts c;
+    ge_cluster_counts_get(s->cl->cl, &c);
+    ge_cluster_shard sh[64];
+    size_t n = ge_cluster_shards(s->cl->cl, sh, sizeof sh / sizeof sh[0]);
+    if (n > sizeof sh / sizeof sh[0]) n = sizeof sh / sizeof sh[0];
+    ge_buf_printf(out, ",\"cluster\":{\"slotsServed\":%u,\"shards\":[", c.slots_served);
+    for (size_t i = 0; i < n; i++)
+        ge_buf_printf(out, "%s{\"master\":\"%s:%d\",\"slots\":%u,\"reachable\":%s}", i ? "," : "", sh[i].host,
+                      sh[i].port, sh[i].slots, sh[i].reachable ? "true" : "false");
+    ge_buf_puts(out, "]}");
+}
+
+void ge_store_cluster_metrics(const ge_store *s, ge_buf *out) {
+    if (!s->cl) return;
+    ge_cluster_counts c;
+    ge_cluster_counts_get(s->cl->cl, &c);
+    ge_cluster_sub_counts sc;
+    ge_cluster_sub_counts_get(s->cl->sub, &sc);
+    ge_cluster_shard sh[64];
+    size_t n = ge_cluster_shards(s->cl->cl, sh, sizeof sh / sizeof sh[0]), up = 0;
+    if (n > sizeof sh / sizeof sh[0]) n = sizeof sh / sizeof sh[0];
+    for (size_t i = 0; i < n; i++) up += sh[i].reachable != 0;
+    ge_buf_printf(out,
+                  "# HELP ganomede_events_cluster_redirects_total MOVED and ASK redirections followed\n"
+                  "# TYPE ganomede_events_cluster_redirects_total counter\n"
+                  "ganomede_events_cluster_redirects_total{kind=\"moved\"} %llu\n"
+                  "ganomede_events_cluster_redirects_total{kind=\"ask\"} %llu\n"
+                  "# HELP ganomede_events_cluster_retries_total commands sent again (TRYAGAIN, CLUSTERDOWN, a lost "
+                  "connection)\n"
+                  "# TYPE ganomede_events_cluster_retries_total counter\n"
+                  "ganomede_events_cluster_retries_total %llu\n"
+                  "# HELP ganomede_events_cluster_failed_total commands answered with no reply (503)\n"
+                  "# TYPE ganomede_events_cluster_failed_total counter\n"
+                  "ganomede_events_cluster_failed_total %llu\n"
+                  "# HELP ganomede_events_cluster_map_refreshes_total slot maps learnt\n"
+                  "# TYPE ganomede_events_cluster_map_refreshes_total counter\n"
+                  "ganomede_events_cluster_map_refreshes_total %llu\n"
+                  "# HELP ganomede_events_cluster_slots_served slots with a reachable master\n"
+                  "# TYPE ganomede_events_cluster_slots_served gauge\n"
+                  "ganomede_events_cluster_slots_served %u\n"
+                  "# HELP ganomede_events_cluster_masters masters in the slot map, and of those reachable\n"
+                  "# TYPE ganomede_events_cluster_masters gauge\n"
+                  "ganomede_events_cluster_masters{state=\"known\"} %zu\n"
+                  "ganomede_events_cluster_masters{state=\"reachable\"} %zu\n"
+                  "# HELP ganomede_events_cluster_subscriptions shard channels subscribed, and of those in place\n"
+                  "# TYPE ganomede_events_cluster_subscriptions gauge\n"
+                  "ganomede_events_cluster_subscriptions{state=\"wanted\"} %u\n"
+                  "ganomede_events_cluster_subscriptions{state=\"active\"} %u\n"
+                  "# HELP ganomede_events_cluster_subscriptions_lost_total shard subscriptions lost (a move, a "
+                  "failover), and placed again\n"
+                  "# TYPE ganomede_events_cluster_subscriptions_lost_total counter\n"
+                  "ganomede_events_cluster_subscriptions_lost_total %llu\n"
+                  "# HELP ganomede_events_cluster_subscriptions_replaced_total shard subscriptions in place again "
+                  "after a loss (their waiters read again)\n"
+                  "# TYPE ganomede_events_cluster_subscriptions_replaced_total counter\n"
+                  "ganomede_events_cluster_subscriptions_replaced_total %llu\n",
+                  (unsigned long long)c.moved, (unsigned long long)c.ask, (unsigned long long)c.retried,
+                  (unsigned long long)c.failed, (unsigned long long)c.refreshes, c.slots_served, n, up, sc.channels,
+                  sc.active, (unsigned long long)sc.lost, (unsigned long long)sc.resubscribed);
+}
