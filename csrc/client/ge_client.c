@@ -218,7 +218,9 @@ int ge_client_send(ge_client *c, const char *channel, const char *from, const ch
     return start(r);
 }
 
-int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply_cb cb, void *ud) {
+/* GET <prefix>/<route>?channel=C[&limit=N]&secret=S, answered to cb. */
+static int channel_get(ge_client *c, const char *route, const char *channel, unsigned limit, ge_reply_cb cb,
+                       void *ud) {
     if (!c) return GE_EINVAL;
     if (c->closed) return GE_ECLOSED;
     if (!nonempty(channel)) return GE_EINVAL;
@@ -226,7 +228,8 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     ge_buf *u = &r->url;
     ge_buf_append(u, c->base.data, c->base.len);
     ge_buf_append(u, c->prefix.data, c->prefix.len);
-    ge_buf_puts(u, "/latest?channel=");
+    ge_buf_puts(u, route);
+    ge_buf_puts(u, "?channel=");
     ge__url_escape(u, channel);
     if (limit) ge_buf_printf(u, "&limit=%u", limit);
     ge_buf_puts(u, "&secret=");
@@ -234,19 +237,12 @@ int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply
     return start(r);
 }
 
+int ge_client_latest(ge_client *c, const char *channel, unsigned limit, ge_reply_cb cb, void *ud) {
+    return channel_get(c, "/latest", channel, limit, cb, ud);
+}
+
 int ge_client_consumers(ge_client *c, const char *channel, ge_reply_cb cb, void *ud) {
-    if (!c) return GE_EINVAL;
-    if (c->closed) return GE_ECLOSED;
-    if (!nonempty(channel)) return GE_EINVAL;
-    ge_req *r = reply_req(c, cb, ud);
-    ge_buf *u = &r->url;
-    ge_buf_append(u, c->base.data, c->base.len);
-    ge_buf_append(u, c->prefix.data, c->prefix.len);
-    ge_buf_puts(u, "/consumers?channel=");
-    ge__url_escape(u, channel);
-    ge_buf_puts(u, "&secret=");
-    ge__url_escape(u, c->secret);
-    return start(r);
+    return channel_get(c, "/consumers", channel, 0, cb, ud);
 }
 
 /* The server has no acknowledge-only route: a GET with `after` stores it

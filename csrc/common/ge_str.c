@@ -41,3 +41,13 @@ size_t ge_u64_str(char *out, uint64_t v) {
     out[n] = '\0';
     return n;
 }
+
+static int by_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+const char *ge_strs_repeated(const char **names, size_t n) {
+    if (n < 2) return NULL;
+    qsort(names, n, sizeof *names, by_str);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
+    return NULL;
+}

@@ -28,6 +28,10 @@ int ge_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
  * GE_U64_STR_SIZE bytes; NUL-terminated. Returns the length. */
 size_t ge_u64_str(char *out, uint64_t v);
 
+/* A string that appears more than once among names[0..n) (names is
+ * sorted in place; the strings are borrowed), or NULL when all differ. */
+const char *ge_strs_repeated(const char **names, size_t n);
+
 /* Value of the hex digit c (0-9, a-f, A-F), or -1. Inline: the JSON
  * scanner calls it per byte of every \u escape. */
 static inline int ge_hexval(unsigned c) {

@@ -395,10 +395,6 @@ static int opt_uint(ge_slice v, uint64_t min, uint64_t max, uint64_t *out, int *
     return 1;
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp((*(const mchan *const *)a)->name, (*(const mchan *const *)b)->name);
-}
-
 /* Fill m's channels from the body's `channels`; on bad input a message
  * for the 400 in *msg. */
 static int parse_channels(multi_call *m, ge_slice list, size_t max_len, ge_buf *msg) {
@@ -467,17 +463,16 @@ static int parse_channels(multi_call *m, ge_slice list, size_t max_len, ge_buf *
         rc = -1;
     }
     if (rc == 0) {
-        mchan **sorted = malloc(m->n * sizeof *sorted);
-        if (!sorted) abort();
-        for (size_t i = 0; i < m->n; i++) sorted[i] = &m->ch[i];
-        qsort(sorted, m->n, sizeof *sorted, by_name);
-        for (size_t i = 1; i < m->n && rc == 0; i++) {
-            if (strcmp(sorted[i - 1]->name, sorted[i]->name) != 0) continue;
+        const char **names = malloc(m->n * sizeof *names);
+        if (!names) abort();
+        for (size_t i = 0; i < m->n; i++) names[i] = m->ch[i].name;
+        const char *twice = ge_strs_repeated(names, m->n);
+        if (twice) {
             ge_buf_puts(msg, "Channel given twice: ");
-            ge_buf_puts(msg, sorted[i]->name);
+            ge_buf_puts(msg, twice);
             rc = -1;
         }
-        free(sorted);
+        free(names);
     }
     return rc;
 }

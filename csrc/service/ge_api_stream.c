@@ -317,10 +317,6 @@ static int parse_id(stream *s, const char *id) {
     return *p == '\0';
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp((*(const schan *const *)a)->name, (*(const schan *const *)b)->name);
-}
-
 /* The channel parameters of the raw query, in order; on bad input a
  * message for the 400 in msg. */
 static int parse_channels(stream *s, const char *q, size_t qn, size_t max_len, ge_buf *msg) {
@@ -367,17 +363,16 @@ static int parse_channels(stream *s, const char *q, size_t qn, size_t max_len, g
         rc = -1;
     }
     if (rc == 0) {
-        schan **sorted = malloc(s->n * sizeof *sorted);
-        if (!sorted) abort();
-        for (size_t i = 0; i < s->n; i++) sorted[i] = &s->ch[i];
-        qsort(sorted, s->n, sizeof *sorted, by_name);
-        for (size_t i = 1; i < s->n && rc == 0; i++) {
-            if (strcmp(sorted[i - 1]->name, sorted[i]->name) != 0) continue;
+        const char **names = malloc(s->n * sizeof *names);
+        if (!names) abort();
+        for (size_t i = 0; i < s->n; i++) names[i] = s->ch[i].name;
+        const char *twice = ge_strs_repeated(names, s->n);
+        if (twice) {
             ge_buf_puts(msg, "Channel given twice: ");
-            ge_buf_puts(msg, sorted[i]->name);
+            ge_buf_puts(msg, twice);
             rc = -1;
         }
-        free(sorted);
+        free(names);
     }
     return rc;
 }
