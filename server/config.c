@@ -377,10 +377,6 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->lag_max_series = (unsigned)n;
     if (env_num("METRICS_LAG_INTERVAL", "15", 1, 3600, &n, err, errlen)) return -1;
     cfg->lag_interval_ms = n * 1000;
-    if (cfg->redis_cluster[0] && cfg->lag_select) { /* the consumers' registry is not kept in cluster mode */
-        snprintf(err, errlen, "METRICS_LAG is not supported with redis-cluster:// yet");
-        return -1;
-    }
     if (retention_load(cfg, err, errlen) != 0) return -1;
     if (cfg->redis_cluster[0] && ge_retention_active(cfg->retention)) { /* not served yet in cluster mode */
         snprintf(err, errlen,

@@ -131,20 +131,11 @@ static void channels_cb(ge_call *c, redisReply *r) {
     ge_buf_free(&name);
 }
 
-/* A SCAN cursor: digits only, at most 20 of them (a 64-bit number). */
-static int cursor_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 20) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return 0;
-    return 1;
-}
-
 ge_call *ge_api_channels_get(ge_store *store, const ge_retention *retention, const ge_params *p, ge_reply *to) {
     const char *cursor = "0";
     if (ge_form_get(&p->query, "cursor")) {
         cursor = ge_params_query_str(p, "cursor");
-        if (!cursor || !cursor_ok(cursor)) return ge_reply_invalid(to, "Invalid cursor"), NULL;
+        if (!cursor || !ge_store_channels_cursor_ok(store, cursor)) return ge_reply_invalid(to, "Invalid cursor"), NULL;
     }
     uint64_t limit = CHANNELS_DEFAULT_LIMIT;
     if (ge_form_get(&p->query, "limit") &&

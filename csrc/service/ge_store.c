@@ -388,7 +388,7 @@ void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, c
 
 void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": consumers");
+        ge_store_cluster_consumers(s, req, channel);
         return;
     }
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT, k3 = GE_BUF_INIT;
@@ -402,9 +402,17 @@ void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
     ge_buf_free(&k3);
 }
 
+int ge_store_channels_cursor_ok(const ge_store *s, const char *cursor) {
+    unsigned slot;
+    const char *scan;
+    if (s->cl) return ge_store_cluster_cursor_parse(cursor, &slot, &scan) == 0;
+    size_t n = strlen(cursor);
+    return n > 0 && n <= 20 && strspn(cursor, "0123456789") == n;
+}
+
 void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": channels");
+        ge_store_cluster_channels(s, req, cursor, count);
         return;
     }
     char n[24];

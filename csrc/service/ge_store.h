@@ -214,6 +214,10 @@ void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel);
  * SCAN ends, or 100 steps were taken. Reply: array of strings [next cursor ("0": done), then per
  * channel found: name, last id, retained events]. */
 void ge_store_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count);
+/* 1 when cursor is a page cursor this store hands out (a SCAN cursor:
+ * digits, at most 20; with the cluster: "0" or "<slot>-<SCAN cursor>",
+ * the masters walked one after the other), else 0. */
+int ge_store_channels_cursor_ok(const ge_store *s, const char *cursor);
 
 /* The last `limit` events, oldest first. Reply: array of events. */
 void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64_t limit);

@@ -28,12 +28,14 @@
 
 #include "ge_buf.h"
 #include "ge_cluster.h"
+#include "ge_cluster_slot.h"
 #include "ge_cluster_sub.h"
 #include "ge_resp.h"
 #include "ge_store_layout.h"
 #include "ge_store_priv.h"
 #include "ge_store_scripts.h"
 #include "ge_str.h"
+#include "ge_time.h"
 
 /* While its slot is being migrated, a key a script builds (not in its
  * KEYS) may already be on the new master, and Redis refuses the access
@@ -97,12 +99,41 @@
     "redis.call('SPUBLISH', tag, sid)\n"                                               \
     "return {ev, trimmed}\n"
 
-/* The scripts of this mode; READ and LATEST are the single-Redis ones
- * (they touch only their KEYS and the members of the events' set), a
+/* A page of the channels of the master it runs on (no KEYS: the keys
+ * SCAN finds there). ARGV: SCAN cursor, COUNT. As GE_LUA_CHANNELS (the
+ * reply alike), the channel read back from its CEVENTS key's tag; a key
+ * that SCAN finds but is no longer here (a slot migrating) is skipped. */
+#define GE_LUA_CCHANNELS                                                               \
+    "local cursor, found = ARGV[1], {}\n"                                               \
+    "for _ = 1, 100 do\n"                                                              \
+    "  local r = redis.call('SCAN', cursor, 'MATCH', '" GE_CKEY_EVENTS_MATCH "', 'COUNT', ARGV[2], 'TYPE', 'zset')\n" \
+    "  cursor = r[1]\n"                                                                \
+    "  for _, k in ipairs(r[2]) do found[#found + 1] = k end\n"                         \
+    "  if cursor == '0' or #found >= tonumber(ARGV[2]) then break end\n"                \
+    "end\n"                                                                            \
+    "local out = {cursor}\n"                                                           \
+    "for _, k in ipairs(found) do\n"                                                   \
+    "  local t = string.match(k, '^{([^}]+)}" GE_CKEY_EVENTS_POST "$')\n"             \
+    "  local top = t and redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')\n"             \
+    "  if type(top) == 'table' and not top.err then\n"                                \
+    "    local ch = t == '%' and '' or (string.gsub(t, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))\n" \
+    "    local last = tonumber(redis.pcall('GET', '{' .. t .. '}" GE_CKEY_COUNTER_POST "')) or 0\n" \
+    "    if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"  \
+    "    out[#out + 1] = ch\n"                                                         \
+    "    out[#out + 1] = string.format('%d', last)\n"                                  \
+    "    out[#out + 1] = string.format('%d', redis.call('ZCARD', k))\n"                \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "return out\n"
+
+/* The scripts of this mode; READ, LATEST and CONSUMERS are the
+ * single-Redis ones (they touch only their KEYS, the members of the
+ * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */
-enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_COUNT };
-static const char *const cscripts[CS_COUNT] = {GE_LUA_CPUBLISH, GE_LUA_CRETRYABLE(GE_LUA_READ),
-                                                GE_LUA_CRETRYABLE(GE_LUA_LATEST)};
+enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_COUNT };
+static const char *const cscripts[CS_COUNT] = {
+    GE_LUA_CPUBLISH, GE_LUA_CRETRYABLE(GE_LUA_READ), GE_LUA_CRETRYABLE(GE_LUA_LATEST),
+    GE_LUA_CRETRYABLE(GE_LUA_CONSUMERS_OF(GE_LUA_CKEY_CURSOR("ARGV[1]", "client"))), GE_LUA_CCHANNELS};
 
 struct ge_store_cluster {
     ge_store *s;
@@ -140,6 +171,8 @@ typedef struct cop {
     size_t argc;     /* the script's arguments after EVALSHA and its sha */
     size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */
     size_t part_len; /* a unit with ack: the SET's length at the start of tail */
+    size_t seen_len; /* then the registry's ZADD, when one is due (0: none) */
+    int page;        /* a page of the channels: its cursor is made from the SCAN's (channels_done) */
     char tail[];
 } cop;
 
@@ -201,6 +234,7 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
 }
 
 static void cop_send(cop *o);
+static void channels_done(cop *o, redisReply *r);
 
 static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
     (void)node;
@@ -214,9 +248,10 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         return;
     }
     redisReply *r = reply, err_reply = {0};
-    if (o->part_len && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) { /* EXEC: SET, MGET */
+    size_t parts = 2 + (o->seen_len > 0);
+    if (o->part_len && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == parts) { /* SET[, ZADD], MGET */
         redisReply *set = reply->element[0];
-        r = set->type == REDIS_REPLY_ERROR ? set : reply->element[1]; /* nothing is answered unless acknowledged */
+        r = set->type == REDIS_REPLY_ERROR ? set : reply->element[parts - 1]; /* nothing is answered unless acknowledged */
     } else if (o->part_len && reply && reply->type != REDIS_REPLY_ERROR) {
         err_reply.type = REDIS_REPLY_ERROR;
         err_reply.str = "ERR unexpected reply to the range read";
@@ -243,7 +278,8 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         ge_cluster_send_node(o->m->cl, node, b->data, b->len, on_wait, o);
         return;
     }
-    cop_done(o, r);
+    if (o->page) channels_done(o, r);
+    else cop_done(o, r);
 }
 
 static void cop_send(cop *o) {
@@ -251,10 +287,11 @@ static void cop_send(cop *o) {
     ge_buf *b = &m->s->resp;
     ge_buf_reset(b);
     if (o->unit) {
-        const char *cmds[2];
-        size_t lens[2], n = 0;
+        const char *cmds[3];
+        size_t lens[3], n = 0, at = o->part_len + o->seen_len;
         if (o->part_len) cmds[n] = o->tail, lens[n++] = o->part_len;
-        cmds[n] = o->tail + o->part_len, lens[n++] = o->tail_len - o->part_len;
+        if (o->seen_len) cmds[n] = o->tail + o->part_len, lens[n++] = o->seen_len;
+        cmds[n] = o->tail + at, lens[n++] = o->tail_len - at;
         if (n == 1) ge_cluster_send(m->cl, o->slot, cmds[0], lens[0], o->flags, on_reply, o);
         else ge_cluster_send_unit(m->cl, o->slot, cmds, lens, n, o->flags, on_reply, o);
         return;
@@ -433,9 +470,11 @@ void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id
     ge_resp_u64(&t, after);
     ge_resp_u64(&t, limit);
     ge_resp_u64(&t, after_ts);
-    /* the consumers' registry is not kept in this mode: the script files nobody */
     ge_resp_str(&t, client_id ? client_id : "");
-    ge_resp_str(&t, "");
+    uint64_t now = ge_wall_ms(); /* the registry's time, once a second at most (ge_seen.h); "": files nobody */
+    if (mode != GE_READ_AFTER && ge_seen_due(&s->seen, client_id ? client_id : "", channel, now))
+        ge_resp_u64(&t, now);
+    else ge_resp_str(&t, "");
     /* a read that stores nothing may run twice */
     int flags = mode == GE_READ_AFTER ? GE_CLUSTER_RESEND : 0;
     cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), flags, CS_READ, &t);
@@ -447,13 +486,23 @@ void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id
 void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                                  ge_store_read_mode mode, uint64_t after, unsigned n) {
     ge_buf t = GE_BUF_INIT;
-    size_t part = 0;
+    size_t part = 0, seen = 0;
     if (mode == GE_READ_ACK) {
         ge_resp_array(&t, 3);
         ge_resp_str(&t, "SET");
         bulk_ckey(s, &t, GE_CKEY_CURSOR, channel, client_id ? client_id : "");
         ge_resp_u64(&t, after);
         part = t.len;
+        uint64_t now = ge_wall_ms();
+        if (ge_seen_due(&s->seen, client_id ? client_id : "", channel, now)) {
+            /* the registry beside the cursor, in the same unit; its failure costs the read nothing */
+            ge_resp_array(&t, 4);
+            ge_resp_str(&t, "ZADD");
+            bulk_ckey(s, &t, GE_CKEY_CONSUMERS, channel, NULL);
+            ge_resp_u64(&t, now);
+            ge_resp_str(&t, client_id ? client_id : "");
+            seen = t.len - part;
+        }
     }
     unsigned argc = n + 2 + (after > 0);
     ge_resp_array(&t, argc);
@@ -467,6 +516,7 @@ void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *cli
     cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), part ? 0 : GE_CLUSTER_RESEND, -1, &t);
     o->unit = 1;
     o->part_len = part;
+    o->seen_len = seen;
     ge_buf_free(&t);
     cop_send(o);
 }
@@ -478,6 +528,94 @@ void ge_store_cluster_latest(ge_store *s, ge_store_req *req, const char *channel
     ge_resp_u64(&t, limit);
     cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), GE_CLUSTER_RESEND, CS_LATEST, &t);
     o->argc = 3;
+    ge_buf_free(&t);
+    cop_send(o);
+}
+
+void ge_store_cluster_consumers(ge_store *s, ge_store_req *req, const char *channel) {
+    ge_buf t = GE_BUF_INIT, tag = GE_BUF_INIT;
+    ge_store_ctag(&tag, channel, strlen(channel));
+    ge_resp_str(&t, "3");
+    bulk_ckey(s, &t, GE_CKEY_CONSUMERS, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_COUNTER, channel, NULL);
+    ge_resp_bulk(&t, tag.data, tag.len);
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), GE_CLUSTER_RESEND, CS_CONSUMERS, &t);
+    o->argc = 5;
+    ge_buf_free(&t);
+    ge_buf_free(&tag);
+    cop_send(o);
+}
+
+/* The channels' pages: cursor "<slot>-<SCAN cursor>" walks the master
+ * serving slot; its SCAN done, the master whose lowest slot is the next
+ * above slot, from the lowest; the last one done: "0". */
+int ge_store_cluster_cursor_parse(const char *cursor, unsigned *slot, const char **scan) {
+    if (strcmp(cursor, "0") == 0) {
+        *slot = GE_CLUSTER_SLOTS; /* the first master's */
+        *scan = "0";
+        return 0;
+    }
+    unsigned v = 0;
+    size_t i = 0;
+    for (; cursor[i] >= '0' && cursor[i] <= '9' && i < 5; i++) v = v * 10 + (unsigned)(cursor[i] - '0');
+    if (i == 0 || cursor[i] != '-' || v >= GE_CLUSTER_SLOTS || (i > 1 && cursor[0] == '0')) return -1;
+    const char *c = cursor + i + 1;
+    size_t n = strlen(c);
+    if (n == 0 || n > 20 || strspn(c, "0123456789") != n) return -1;
+    *slot = v;
+    *scan = c;
+    return 0;
+}
+
+/* The lowest first slot of a master above `after` (GE_CLUSTER_SLOTS: from
+ * the lowest of all), or GE_CLUSTER_SLOTS when none. */
+static unsigned next_master(const ge_store_cluster *m, unsigned after) {
+    size_t n = ge_cluster_shards(m->cl, NULL, 0);
+    ge_cluster_shard *sh = n ? calloc(n, sizeof *sh) : NULL;
+    if (n && !sh) abort();
+    n = ge_cluster_shards(m->cl, sh, n);
+    unsigned best = GE_CLUSTER_SLOTS;
+    for (size_t i = 0; i < n; i++)
+        if (sh[i].slots && (after == GE_CLUSTER_SLOTS || sh[i].first_slot > after) && sh[i].first_slot < best)
+            best = sh[i].first_slot;
+    free(sh);
+    return best;
+}
+
+static void channels_done(cop *o, redisReply *r) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_STRING) {
+        cop_done(o, r);
+        return;
+    }
+    char next[48];
+    unsigned ns = strcmp(r->element[0]->str, "0") != 0 ? o->slot : next_master(o->m, o->slot);
+    if (ns == GE_CLUSTER_SLOTS) snprintf(next, sizeof next, "0");
+    else snprintf(next, sizeof next, "%u-%s", ns, ns == o->slot ? r->element[0]->str : "0");
+    redisReply cur = *r->element[0], *was = r->element[0];
+    cur.str = next;
+    cur.len = strlen(next);
+    r->element[0] = &cur; /* lent to the callback, put back before hiredis frees the reply */
+    cop_done(o, r);
+    r->element[0] = was;
+}
+
+void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count) {
+    unsigned slot;
+    const char *scan;
+    if (ge_store_cluster_cursor_parse(cursor, &slot, &scan) != 0) {
+        ge_store_cluster_refuse(s, req, "ERR invalid cursor");
+        return;
+    }
+    if (slot == GE_CLUSTER_SLOTS) slot = next_master(s->cl, GE_CLUSTER_SLOTS);
+    if (slot == GE_CLUSTER_SLOTS) slot = 0; /* no map yet: slot 0's master, which fails at once */
+    ge_buf t = GE_BUF_INIT;
+    ge_resp_str(&t, "0");
+    ge_resp_str(&t, scan);
+    ge_resp_u64(&t, count ? count : 1);
+    cop *o = cop_new(s->cl, req, slot, GE_CLUSTER_RESEND, CS_CHANNELS, &t);
+    o->argc = 3;
+    o->page = 1;
     ge_buf_free(&t);
     cop_send(o);
 }

@@ -110,6 +110,12 @@ void ge_store_cluster_latest(ge_store *s, ge_store_req *req, const char *channel
 void ge_store_cluster_subscribe(ge_store *s, const char *channel);
 void ge_store_cluster_unsubscribe(ge_store *s, const char *channel);
 /* Answer req from the loop with an error reply `why` (static). */
+void ge_store_cluster_consumers(ge_store *s, ge_store_req *req, const char *channel);
+void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count);
+/* A channels' page cursor of this mode ("0", or "<slot>-<SCAN cursor>"):
+ * 0 with *slot (GE_CLUSTER_SLOTS for "0": the first master) and *scan
+ * (borrowed from cursor), -1 when it is not one. */
+int ge_store_cluster_cursor_parse(const char *cursor, unsigned *slot, const char **scan);
 void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why);
 #define GE_STORE_CLUSTER_NOT_YET "ERR not supported with redis-cluster:// yet"
 

@@ -388,7 +388,10 @@
  * it), the ms of its last read, the timestamp of the oldest retained
  * event after it ("" when none)}. A cursor or event of another type counts
  * as absent. */
-#define GE_LUA_CONSUMERS                                                              \
+#define GE_LUA_CONSUMERS GE_LUA_CONSUMERS_OF(GE_LUA_KEY_CURSOR("client", "ARGV[1]"))
+/* The same, the client's CURSOR key a Lua expression of `client` (the
+ * cluster layout's is made from the channel's tag). */
+#define GE_LUA_CONSUMERS_OF(cursor_key)                                               \
     "local cs = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"                 \
     "local last = tonumber(redis.pcall('GET', KEYS[3])) or 0\n"                       \
     "local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')\n"               \
@@ -399,7 +402,7 @@
     "local out = {string.format('%d', last)}\n"                                       \
     "for _, i in ipairs(order) do\n"                                                  \
     "  local client = cs[i]\n"                                                        \
-    "  local after = tonumber(redis.pcall('GET', " GE_LUA_KEY_CURSOR("client", "ARGV[1]") ")) or 0\n" \
+    "  local after = tonumber(redis.pcall('GET', " cursor_key ")) or 0\n"               \
     "  local from = '(' .. string.format('%d', after)\n"                              \
     "  local lag = redis.call('ZCOUNT', KEYS[2], from, '+inf')\n"                     \
     "  local ts = ''\n"                                                               \

@@ -183,12 +183,78 @@ t.test('cluster: slots migrated while publishing and consuming: nothing lost, no
   }
 });
 
-t.test('cluster: consumers and channels are answered with an error naming the cluster mode', async (t) => {
-  for (const path of ['/events/v1/consumers?channel=c&secret=' + s.secret, '/events/v1/channels?secret=' + s.secret]) {
-    const r = await h.request(s.url, 'GET', path);
-    t.ok(r.status >= 500, path.split('?')[0] + ' refused');
-    t.match(r.json && r.json.message, /not supported with redis-cluster:\/\/ yet: (consumers|channels)/);
+const consumersOf = (s, channel) => h.request(s.url, 'GET', '/events/v1/consumers?' + q({ secret: s.secret, channel }));
+
+async function allChannels(t, s, limit) {
+  const seen = new Map();
+  let cursor = null, pages = 0;
+  do {
+    const r = await h.request(s.url, 'GET', '/events/v1/channels?' + q(Object.assign({ secret: s.secret, limit }, cursor ? { cursor } : {})));
+    if (r.status !== 200) { t.fail('channels ' + r.status + ' ' + r.body); break; }
+    for (const c of r.json.channels) seen.set(c.channel, c);
+    cursor = r.json.cursor;
+    if (cursor !== null) t.match(cursor, /^\d+-\d+$/, 'a page cursor names a master and its SCAN');
+  } while (cursor !== null && ++pages < 10000);
+  return seen;
+}
+
+t.test('cluster: the consumers of a channel, filed in its slot, by either kind of read', { timeout: h.limit(60000) }, async (t) => {
+  for (const ch of ['lag', 'a{b}:c', '{x}:keys'].map((b) => b + h.unique(':'))) {
+    const before = (await consumersOf(s, ch)).json;
+    for (let n = 1; n <= 5; n++) await publish(s, ch, { n });
+    const stored = 'c{' + ch + '}:x', range = 'r' + h.unique();
+    t.equal((await get(s, { clientId: stored, channel: ch })).status, 200); // the read script (the stored cursor)
+    t.equal((await get(s, { clientId: range, channel: ch, after: 2 })).status, 200); // the range read (MGET)
+    t.equal((await get(s, { clientId: stored, channel: ch, after: 4 })).status, 200);
+    const r = await consumersOf(s, ch);
+    t.equal(r.status, 200, JSON.stringify(ch));
+    t.equal(r.json.channel, ch);
+    t.equal(r.json.last, before.last + 5, 'the last id');
+    const by = Object.fromEntries(r.json.consumers.map((c) => [c.clientId, c]));
+    t.same([by[stored] && by[stored].after, by[stored] && by[stored].lag], [4, before.last + 1], 'the script\'s read files it, with its cursor and lag');
+    t.same([by[range] && by[range].after, by[range] && by[range].lag], [2, before.last + 3], 'the range read files it too');
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+    t.equal(await h.redisCommand(await cluster.slotMaster(slot), 'ZCARD', tag(ch) + ':consumers') >= 2, true, 'the registry is the channel\'s own key, in its slot');
   }
+  const none = await consumersOf(s, h.unique('never'));
+  t.same([none.status, none.json.last, none.json.consumers], [200, 0, []], 'an unknown channel: none');
+});
+
+t.test('cluster: the channels, a page at a time over every master, each once', { timeout: h.limit(60000) }, async (t) => {
+  const mine = hostile.map((x) => x + h.unique('+')).concat(Array.from({ length: 30 }, () => h.unique('pg')));
+  for (const ch of mine) await publish(s, ch, { n: 1 });
+  await publish(s, mine[0], { n: 2 });
+  for (const limit of [1, 7, 1000]) {
+    const seen = await allChannels(t, s, limit);
+    t.same(mine.filter((ch) => !seen.has(ch)), [], 'every channel listed, limit ' + limit);
+    t.same([seen.get(mine[0]).last, seen.get(mine[0]).retained], [2, 2], 'with its last id and retained events');
+  }
+  for (const bad of ['x', '1', '16384-0', '-1', '01-0', '5-', '5-x', '5-' + '9'.repeat(21)]) {
+    const r = await h.request(s.url, 'GET', '/events/v1/channels?' + q({ secret: s.secret, cursor: bad }));
+    t.equal(r.status, 400, 'cursor ' + bad);
+    t.match(r.json && r.json.message, /Invalid cursor/);
+  }
+});
+
+t.test('cluster: consumer lag gauges (METRICS_LAG)', { timeout: h.limit(60000) }, async (t) => {
+  const prefix = h.unique('lagm');
+  const s2 = await h.startServer({ env: { REDIS_URL: 'redis-cluster://' + cluster.seeds(), METRICS_LAG: prefix + '*=w*', METRICS_LAG_INTERVAL: '1' } });
+  t.teardown(() => s2.stop());
+  const chans = [prefix + 'a', prefix + 'b{'];
+  for (const ch of chans) {
+    for (let n = 1; n <= 3; n++) await publish(s2, ch, { n });
+    await get(s2, { clientId: 'w1', channel: ch, after: 1 });
+    await get(s2, { clientId: 'other', channel: ch, after: 0 });
+  }
+  const end = Date.now() + h.limit(15000);
+  let body = '';
+  while (Date.now() < end) {
+    body = (await h.request(s2.url, 'GET', '/metrics')).body;
+    if ((body.match(/^ganomede_events_consumer_lag\{[^\n]*w1[^\n]* 2$/gm) || []).length === 2) break;
+    await h.sleep(100);
+  }
+  t.equal((body.match(/^ganomede_events_consumer_lag\{[^\n]*w1[^\n]* 2$/gm) || []).length, 2, 'the selected consumer on both channels, lag 2');
+  t.notMatch(body, /consumer_lag\{[^\n]*"other"/, 'the others are not');
 });
 
 t.test('cluster: indices are answered with an error naming the cluster mode, nothing written', async (t) => {
