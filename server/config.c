@@ -378,13 +378,5 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     if (env_num("METRICS_LAG_INTERVAL", "15", 1, 3600, &n, err, errlen)) return -1;
     cfg->lag_interval_ms = n * 1000;
     if (retention_load(cfg, err, errlen) != 0) return -1;
-    if (cfg->redis_cluster[0] && ge_retention_active(cfg->retention)) { /* not served yet in cluster mode */
-        snprintf(err, errlen,
-                 "RETENTION_RULES (and RETENTION_MAX_EVENTS, RETENTION_MAX_AGE) is not supported with "
-                 "redis-cluster:// yet");
-        ge_retention_free(cfg->retention);
-        cfg->retention = NULL;
-        return -1;
-    }
     return 0;
 }

@@ -304,7 +304,7 @@ void ge_store_read(ge_store *s, ge_store_req *req, const char *client_id, const 
 void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
                    uint64_t now_ms, unsigned batch) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
+        ge_store_cluster_trim(s, req, channel, lim, now_ms, batch);
         return;
     }
     ge_buf k1 = GE_BUF_INIT;
@@ -557,19 +557,11 @@ static void plain_command(ge_store *s, ge_store_req *req, const char *fmt, ...) 
 
 void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
+        ge_store_cluster_expiring(s, req, now_ms, n);
         return;
     }
     plain_command(s, req, "ZRANGEBYSCORE %s -inf %llu LIMIT 0 %u", GE_KEY_RETENTION,
                   (unsigned long long)now_ms, n);
-}
-
-void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor) {
-    if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": retention");
-        return;
-    }
-    plain_command(s, req, "SCAN %s MATCH " GE_KEY_EVENTS_MATCH " COUNT 1000 TYPE zset", cursor);
 }
 
 /* ---- pub/sub -------------------------------------------------------------- */

@@ -87,9 +87,8 @@ typedef struct ge_store_options {
      * channel's slot, wake-ups are sharded pub/sub, and ready means a slot
      * map is known (an operation on a slot no reachable master serves fails
      * at once, reply NULL); min_replicas is WAIT on the master that took the
-     * publish, reads are not capped. Not yet in this mode: sentinels,
-     * the retention operations (trim, expiring, scan_channels) and the
-     * index operations, which are answered with an error reply starting
+     * publish, reads are not capped. Not yet in this mode: sentinels and
+     * the index operations, which are answered with an error reply starting
      * "ERR" and naming the mode. */
     const char *cluster;
 } ge_store_options;
@@ -196,11 +195,11 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
 void ge_store_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
                    uint64_t now_ms, unsigned batch);
 /* Up to n channels whose oldest event has expired by now_ms. Reply: array
- * of channel names. */
+ * of channel names. With the cluster: those of the slots of one master
+ * (from where the last call stopped, on until some are found or every
+ * slot was looked at), so an empty answer means none anywhere, and a
+ * call may find only some of them. */
 void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n);
-/* One SCAN step over the channels' sorted sets (keys *:keys); cursor "0"
- * starts. Reply: [next cursor, [keys...]]. */
-void ge_store_scan_channels(ge_store *s, ge_store_req *req, const char *cursor);
 
 /* The consumers of channel: the clients its reads filed in its CONSUMERS
  * key, each with its cursor and lag (GE_LUA_CONSUMERS in

@@ -56,10 +56,11 @@
     "if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
     "error(r)\n"
 
-/* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch); ARGV: tag, ch,
- * timestamp, type, from, data|"", max events. The tag is ge_store_ctag's
- * (Lua never escapes a name). The keys of one slot only: no age limit
- * (no retention list here). Reply as GE_LUA_PUBLISH's for one event. */
+/* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch), CRETENTION(ch);
+ * ARGV: tag, ch, timestamp, type, from, data|"", max events, max age ms.
+ * The tag is ge_store_ctag's (Lua never escapes a name). The keys of one
+ * slot only (the retention list is the one of the channel's slot). Reply
+ * as GE_LUA_PUBLISH's for one event. */
 #define GE_LUA_CPUBLISH                                                                \
     GE_LUA_COLLISION                                                                   \
     "local ck, zk, tag, ch = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"                     \
@@ -88,7 +89,8 @@
     "  redis.call('DEL', key)\n"                                                       \
     "  undo()\n"                                                                       \
     "  return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
-    "local trimmed, max = 0, tonumber(ARGV[7])\n"                                      \
+    "local trimmed, max, age = 0, tonumber(ARGV[7]), tonumber(ARGV[8])\n"              \
+    "if age > 0 then redis.call('ZADD', KEYS[3], 'NX', string.format('%d', tonumber(ARGV[3]) + age), ch) end\n" \
     "if max > 0 then\n"                                                                \
     "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
     "  if excess > 0 then\n"                                                           \
@@ -126,14 +128,29 @@
     "end\n"                                                                            \
     "return out\n"
 
-/* The scripts of this mode; READ, LATEST and CONSUMERS are the
+/* The channels due for the retention sweep among the slots named (no
+ * KEYS: the retention lists of slots of the master it runs on). ARGV:
+ * now ms, at most how many, then the slots' tags (ge_store_slot_tag). A
+ * list no longer here (its slot migrating) is skipped. Reply: the
+ * channels, as GE_KEY_RETENTION's ZRANGEBYSCORE's. */
+#define GE_LUA_CDUE                                                                    \
+    "local out, n = {}, tonumber(ARGV[2])\n"                                            \
+    "for i = 3, #ARGV do\n"                                                            \
+    "  local r = redis.pcall('ZRANGEBYSCORE', '{' .. ARGV[i] .. '}" GE_CKEY_RETENTION_POST "', '-inf', ARGV[1], 'LIMIT', 0, n - #out)\n" \
+    "  if type(r) == 'table' and not r.err then for _, c in ipairs(r) do out[#out + 1] = c end end\n" \
+    "  if #out >= n then break end\n"                                                  \
+    "end\n"                                                                            \
+    "return out\n"
+
+/* The scripts of this mode; READ, LATEST, CONSUMERS and TRIM are the
  * single-Redis ones (they touch only their KEYS, the members of the
  * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */
-enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_COUNT };
+enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
 static const char *const cscripts[CS_COUNT] = {
     GE_LUA_CPUBLISH, GE_LUA_CRETRYABLE(GE_LUA_READ), GE_LUA_CRETRYABLE(GE_LUA_LATEST),
-    GE_LUA_CRETRYABLE(GE_LUA_CONSUMERS_OF(GE_LUA_CKEY_CURSOR("ARGV[1]", "client"))), GE_LUA_CCHANNELS};
+    GE_LUA_CRETRYABLE(GE_LUA_CONSUMERS_OF(GE_LUA_CKEY_CURSOR("ARGV[1]", "client"))), GE_LUA_CCHANNELS,
+    GE_LUA_CRETRYABLE(GE_LUA_TRIM), GE_LUA_CDUE};
 
 struct ge_store_cluster {
     ge_store *s;
@@ -152,6 +169,7 @@ struct ge_store_cluster {
     ge_loop_timer *unsub_timer;
     ge_buf chan; /* the channel a shard channel names, handed to the events */
     unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish */
+    unsigned due_slot; /* where the sweep's next look for due channels starts */
 };
 
 /* An operation: a script (or plain command) of one slot. */
@@ -173,6 +191,9 @@ typedef struct cop {
     size_t part_len; /* a unit with ack: the SET's length at the start of tail */
     size_t seen_len; /* then the registry's ZADD, when one is due (0: none) */
     int page;        /* a page of the channels: its cursor is made from the SCAN's (channels_done) */
+    unsigned due_n, due_seen; /* the sweep's due channels: slots asked (from slot), slots seen before */
+    unsigned due_max;
+    uint64_t due_now;
     char tail[];
 } cop;
 
@@ -235,6 +256,7 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
 
 static void cop_send(cop *o);
 static void channels_done(cop *o, redisReply *r);
+static void due_done(cop *o, redisReply *r);
 
 static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
     (void)node;
@@ -279,6 +301,7 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         return;
     }
     if (o->page) channels_done(o, r);
+    else if (o->due_n) due_done(o, r);
     else cop_done(o, r);
 }
 
@@ -439,9 +462,10 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
                               const ge_retention_limits *lim) {
     ge_buf t = GE_BUF_INIT, tag = GE_BUF_INIT;
     ge_store_ctag(&tag, channel, strlen(channel));
-    ge_resp_str(&t, "2");
+    ge_resp_str(&t, "3");
     bulk_ckey(s, &t, GE_CKEY_COUNTER, channel, NULL);
     bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_RETENTION, channel, NULL);
     ge_resp_bulk(&t, tag.data, tag.len);
     ge_resp_str(&t, channel);
     ge_resp_u64(&t, ts);
@@ -449,9 +473,10 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
     ge_resp_str(&t, from_json);
     ge_resp_bulk(&t, data_json ? data_json : "", data_json ? data_len : 0);
     ge_resp_u64(&t, lim ? lim->max_events : 0);
+    ge_resp_u64(&t, lim ? lim->max_age_ms : 0);
     cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), s->cl->min_replicas ? GE_CLUSTER_SECOND : 0,
                      CS_PUBLISH, &t);
-    o->argc = 10;
+    o->argc = 12;
     ge_buf_free(&t);
     ge_buf_free(&tag);
     cop_send(o);
@@ -618,6 +643,88 @@ void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *curso
     o->page = 1;
     ge_buf_free(&t);
     cop_send(o);
+}
+
+/* ---- retention ----------------------------------------------------------------- */
+
+void ge_store_cluster_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
+                           uint64_t now_ms, unsigned batch) {
+    ge_buf t = GE_BUF_INIT;
+    ge_resp_str(&t, "2");
+    bulk_ckey(s, &t, GE_CKEY_EVENTS, channel, NULL);
+    bulk_ckey(s, &t, GE_CKEY_RETENTION, channel, NULL);
+    ge_resp_str(&t, channel);
+    ge_resp_u64(&t, lim->max_events);
+    ge_resp_u64(&t, lim->max_age_ms);
+    ge_resp_u64(&t, batch ? batch : 1);
+    ge_resp_u64(&t, now_ms);
+    cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), 0, CS_TRIM, &t);
+    o->argc = 8;
+    ge_buf_free(&t);
+    cop_send(o);
+}
+
+#define DUE_SLOTS 1024 /* retention lists looked at per script call */
+
+/* Ask the master serving m->due_slot for its due channels, in the lists
+ * of the slots it serves from there (at most DUE_SLOTS, not past the
+ * last slot); `seen` slots were already found with none. */
+static void due_send(ge_store_cluster *m, ge_store_req *req, uint64_t now_ms, unsigned n, unsigned seen) {
+    unsigned from = m->due_slot % GE_CLUSTER_SLOTS, k = 0;
+    const char *host, *h2;
+    int port, p2;
+    int served = ge_cluster_slot_master(m->cl, from, &host, &port) == 0;
+    ge_buf t = GE_BUF_INIT;
+    ge_buf tags = GE_BUF_INIT; /* RESP of the tags, counted in k */
+    while (k < DUE_SLOTS && from + k < GE_CLUSTER_SLOTS) {
+        if (k > 0 && (!served || ge_cluster_slot_master(m->cl, from + k, &h2, &p2) != 0 || p2 != port ||
+                      strcmp(h2, host) != 0))
+            break;
+        ge_resp_str(&tags, ge_store_slot_tag(from + k));
+        k++;
+    }
+    ge_resp_str(&t, "0");
+    ge_resp_u64(&t, now_ms);
+    ge_resp_u64(&t, n ? n : 1);
+    ge_buf_append(&t, tags.data, tags.len);
+    cop *o = cop_new(m, req, from, GE_CLUSTER_RESEND, CS_DUE, &t);
+    o->argc = 3 + k;
+    o->due_n = k;
+    o->due_seen = seen;
+    o->due_max = n ? n : 1;
+    o->due_now = now_ms;
+    ge_buf_free(&t);
+    ge_buf_free(&tags);
+    cop_send(o);
+}
+
+/* The due channels of one call: found, they are the answer (the next call
+ * looks at the same slots again: the trims take the channels off);
+ * none, the next slots are asked, until every slot was. */
+static void due_done(cop *o, redisReply *r) {
+    ge_store_cluster *m = o->m;
+    if (!r || r->type != REDIS_REPLY_ARRAY) { /* those slots wait a turn: the others go on */
+        m->due_slot = (o->slot + o->due_n) % GE_CLUSTER_SLOTS;
+        cop_done(o, r);
+        return;
+    }
+    if (r->elements < o->due_max) m->due_slot = (o->slot + o->due_n) % GE_CLUSTER_SLOTS;
+    unsigned seen = o->due_seen + o->due_n;
+    if (r->elements > 0 || seen >= GE_CLUSTER_SLOTS) {
+        cop_done(o, r);
+        return;
+    }
+    ge_store_req *req = o->req;
+    uint64_t now = o->due_now;
+    unsigned n = o->due_max;
+    req->active = 0;
+    free(o->stored);
+    free(o);
+    due_send(m, req, now, n, seen);
+}
+
+void ge_store_cluster_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
+    due_send(s->cl, req, now_ms, n, 0);
 }
 
 int ge_store_cluster_ready(const ge_store *s) {

@@ -46,15 +46,6 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
     return GE_KEY_EVENT_POST;
 }
 
-long ge_store_key_events_channel(const char *key, size_t len, size_t *start) {
-    static const size_t pre = sizeof GE_KEY_EVENTS_PRE - 1, post = sizeof GE_KEY_EVENTS_POST - 1;
-    if (len < pre + post || memcmp(key, GE_KEY_EVENTS_PRE, pre) != 0 ||
-        memcmp(key + len - post, GE_KEY_EVENTS_POST, post) != 0)
-        return -1;
-    *start = pre;
-    return (long)(len - pre - post);
-}
-
 int ge_store_channel_reserved(const char *channel) {
     /* A channel named <prefix>...: its events <prefix>...:<id> lie among
      * that family's keys. */

@@ -92,9 +92,6 @@ void ge_store_key_event(ge_buf *out, const char *channel, size_t len, uint64_t i
 /* The EVENT keys of channel[0..len) are <prefix><id><suffix>: appends the
  * prefix to out and returns the suffix (a static string). */
 const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t len);
-/* The channel of an EVENTS key: its length, the channel starting at
- * key + *start; -1 when key[0..len) is not such a key. */
-long ge_store_key_events_channel(const char *key, size_t len, size_t *start);
 
 /* ---- the cluster layout ---------------------------------------------------
  *

@@ -116,6 +116,9 @@ void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *curso
  * 0 with *slot (GE_CLUSTER_SLOTS for "0": the first master) and *scan
  * (borrowed from cursor), -1 when it is not one. */
 int ge_store_cluster_cursor_parse(const char *cursor, unsigned *slot, const char **scan);
+void ge_store_cluster_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
+                           uint64_t now_ms, unsigned batch);
+void ge_store_cluster_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n);
 void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why);
 #define GE_STORE_CLUSTER_NOT_YET "ERR not supported with redis-cluster:// yet"
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ge_store_layout.h"
 
 #define MAX_DUE_ROUNDS 1000 /* pages of due channels per pass; the rest waits a pass */
 #define DUE_PAGE 100
+#define WALK_PAGE 100 /* channels per page of the walk over every channel */
 
 struct ge_sweep {
     ge_store_req req; /* one store operation at a time */
@@ -60,34 +60,26 @@ static void trim_cb(ge_store_req *req, redisReply *r) {
     next_step(s);
 }
 
+/* A page of the walk over every channel (ge_store_channels: cursor, then
+ * name, last id, retained events per channel). */
 static void scan_cb(ge_store_req *req, redisReply *r) {
     ge_sweep *s = GE_STORE_REQ_OWNER(req, ge_sweep, req);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_ARRAY) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= sizeof s->cursor) {
         pass_end(s, r);
         return;
     }
-    snprintf(s->cursor, sizeof s->cursor, "%s", r->element[0]->str);
-    redisReply *keys = r->element[1];
-    s->queue = calloc(keys->elements + 1, sizeof *s->queue);
+    memcpy(s->cursor, r->element[0]->str, r->element[0]->len + 1);
+    s->queue = calloc(r->elements / 3 + 1, sizeof *s->queue);
     if (!s->queue) abort();
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *k = keys->element[i];
-        size_t start;
-        long len = k->type == REDIS_REPLY_STRING && strlen(k->str) == k->len
-                       ? ge_store_key_events_channel(k->str, k->len, &start)
-                       : -1;
-        if (len < 0) continue;
-        size_t n = (size_t)len;
-        char *ch = malloc(n + 1);
+    for (size_t i = 1; i < r->elements; i += 3) {
+        redisReply *k = r->element[i];
+        if (k->type != REDIS_REPLY_STRING || strlen(k->str) != k->len) continue;
+        ge_retention_limits lim = ge_retention_for(s->ret, k->str);
+        if (!lim.max_events && !lim.max_age_ms) continue;
+        char *ch = malloc(k->len + 1);
         if (!ch) abort();
-        memcpy(ch, k->str + start, n);
-        ch[n] = '\0';
-        ge_retention_limits lim = ge_retention_for(s->ret, ch);
-        if (!lim.max_events && !lim.max_age_ms) {
-            free(ch);
-            continue;
-        }
+        memcpy(ch, k->str, k->len + 1);
         s->queue[s->qn++] = ch;
     }
     next_step(s);
@@ -128,7 +120,7 @@ static void next_step(ge_sweep *s) {
     if (s->scanning) {
         if (strcmp(s->cursor, "0") != 0) {
             s->req.cb = scan_cb;
-            ge_store_scan_channels(s->store, &s->req, s->cursor);
+            ge_store_channels(s->store, &s->req, s->cursor, WALK_PAGE);
             return;
         }
         s->scanning = 0;
@@ -148,7 +140,7 @@ static void tick(void *arg) {
     if (!s->scanned) {
         s->scanning = 1;
         s->req.cb = scan_cb;
-        ge_store_scan_channels(s->store, &s->req, "0");
+        ge_store_channels(s->store, &s->req, "0", WALK_PAGE);
     } else {
         s->req.cb = due_cb;
         ge_store_expiring(s->store, &s->req, s->loop.now_ms(s->loop.data), DUE_PAGE);

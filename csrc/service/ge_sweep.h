@@ -2,10 +2,12 @@
  * background, in bounded batches (docs/retention.md).
  *
  * Once after start (and again after it could not finish) it walks every
- * channel (SCAN of *:keys, 1000 keys a step) and trims those with limits,
+ * channel (ge_store_channels' pages: the SCAN of the channels' sorted
+ * sets, on every master with Redis Cluster) and trims those with limits,
  * so limits lowered while the daemon was down, or channels nobody
  * publishes to any more, are brought in line. Then every interval it
- * trims the channels listed in ge:retention as due: the cost is the
+ * trims the channels listed as due in ge:retention (with Redis Cluster,
+ * the {<s>}retention list of each slot, ge_store_expiring): the cost is the
  * events removed, not the size of the keyspace. Each trim is one script
  * call removing at most GE_SWEEP_BATCH events, so Redis answers other
  * clients between batches. */

@@ -257,6 +257,57 @@ t.test('cluster: consumer lag gauges (METRICS_LAG)', { timeout: h.limit(60000) }
   t.notMatch(body, /consumer_lag\{[^\n]*"other"/, 'the others are not');
 });
 
+t.test('cluster: retention by count at publish, by age in the sweep, and the walk at start, on every master', { timeout: h.limit(90000) }, async (t) => {
+  const p = h.unique('ret');
+  const olds = Array.from({ length: 12 }, (_, i) => p + '/old{' + i);
+  for (const ch of olds) for (let n = 1; n <= 5; n++) await publish(s, ch, { n }); // before any rule
+  const s2 = await h.startServer({
+    env: { REDIS_URL: 'redis-cluster://' + cluster.seeds(), RETENTION_RULES: p + '/old*=2,' + p + '/cnt*=3,' + p + '/age*=0:2s', RETENTION_SWEEP_INTERVAL: '1' },
+  });
+  t.teardown(() => s2.stop());
+  const zcard = async (ch) => {
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':keys');
+    return h.redisCommand(await cluster.slotMaster(slot), 'ZCARD', tag(ch) + ':keys');
+  };
+  const until = async (what, cond) => {
+    const end = Date.now() + h.limit(20000);
+    while (!(await cond())) {
+      if (Date.now() > end) { t.fail(what + ': not within the time'); return; }
+      await h.sleep(200);
+    }
+    t.pass(what);
+  };
+  await until('the walk at start trims the channels that were there before the rules', async () => {
+    for (const ch of olds) if ((await zcard(ch)) !== 2) return false;
+    return true;
+  });
+  const cnt = Array.from({ length: 12 }, (_, i) => p + '/cnt:' + i);
+  for (const ch of cnt) for (let n = 1; n <= 6; n++) await publish(s2, ch, { n });
+  for (const ch of cnt) t.equal(await zcard(ch), 3, ch + ': the last 3, trimmed by the publishes');
+  const r = await get(s2, { clientId: h.unique('c'), channel: cnt[0], after: 1 });
+  t.same(r.json.map((e) => e.id), [4, 5, 6], 'the retained events are read');
+  t.equal(r.headers.get('x-events-lost'), '2-3', 'the trimmed ones are told lost');
+  const age = Array.from({ length: 12 }, (_, i) => p + '/age}' + i);
+  for (const ch of age) for (let n = 1; n <= 3; n++) await publish(s2, ch, { n });
+  const masters = new Set();
+  for (const ch of age) {
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':keys');
+    masters.add(await cluster.slotMaster(slot));
+  }
+  t.equal(masters.size, 3, 'the age-limited channels lie on every master');
+  await until('the sweep removes every event older than 2 s, on every master', async () => {
+    for (const ch of age) if ((await zcard(ch)) !== 0) return false;
+    return true;
+  });
+  const lists = [];
+  for (const n of cluster.nodes) {
+    const [, keys] = await h.redisCommand(n.port, 'SCAN', '0', 'MATCH', '{*}retention', 'COUNT', '100000');
+    for (const k of keys) for (const ch of age) if ((await h.redisCommand(n.port, 'ZSCORE', k, ch)) !== null) lists.push(k + ' ' + ch);
+  }
+  t.same(lists, [], 'and takes them off the retention lists of their slots');
+  t.equal((await publish(s2, age[0], { n: 4 })).id, 4, 'ids go on');
+});
+
 t.test('cluster: indices are answered with an error naming the cluster mode, nothing written', async (t) => {
   const r = await h.request(s.url, 'POST', '/events/v1/indices', { secret: s.secret, id: 'ix', channel: 'c', field: 'data.n' });
   t.equal(r.status, 500);

@@ -99,11 +99,6 @@ tap.test('redis-cluster:// URLs are read and checked; what cluster mode does not
   t.equal(pub.status, 503, 'a publish is answered 503 at once');
   await s.stop();
   t.ok(!s.stderr.includes('secretpw'), 'without the password');
-  for (const [name, env] of [['RETENTION_RULES', { RETENTION_RULES: 'a*=10' }], ['RETENTION_RULES', { RETENTION_MAX_EVENTS: '10' }]]) {
-    const r = await startServer({ env: Object.assign({ REDIS_URL: 'redis-cluster://127.0.0.1:' + port }, env), wait: false });
-    t.equal((await r.exited).code, 1, name + ' refused');
-    t.match(r.stderr, new RegExp(name + '.* is not supported with redis-cluster:// yet'), name);
-  }
   const both = await startServer({ env: { REDIS_URL: 'redis-cluster://h:1', REDIS_SENTINELS: '127.0.0.1:26379' }, wait: false });
   t.equal((await both.exited).code, 1);
   t.match(both.stderr, /REDIS_SENTINELS cannot be used with it/, 'a cluster and Sentinel are not mixed');
