@@ -69,7 +69,8 @@ static void found(ge_copy_state *s, const char *x, size_t xl, const redisReply *
 }
 
 /* Every counter and index definition of the source (SCAN MATCH of the
- * family's prefix, values by MGET). */
+ * family's prefix, values by MGET: nil for what is not a string). Nothing
+ * newer than Redis 2.8 is asked of the source. */
 static int discover(ge_copy_state *s) {
     static const size_t pre = sizeof GE_KEY_COUNTER_PRE - 1, post = sizeof GE_KEY_COUNTER_POST - 1;
     char cursor[32] = "0";
@@ -83,8 +84,6 @@ static int discover(ge_copy_state *s) {
         ge_copy_arg_s(&a, GE_KEY_COUNTER_PRE "*" GE_KEY_COUNTER_POST);
         ge_copy_arg_s(&a, "COUNT");
         ge_copy_arg_u64(&a, s->page);
-        ge_copy_arg_s(&a, "TYPE");
-        ge_copy_arg_s(&a, "string");
         redisReply *r = ge_copy_src(s->io, &a);
         ge_copy_args_reset(&a);
         if (!r) goto fail;

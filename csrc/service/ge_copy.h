@@ -3,8 +3,9 @@
  * "Moving a deployment"), and the two compared.
  *
  * What is copied: per channel (found by SCAN of the counters, never KEYS)
- * its counter, its events (in pages of `page`, each page one script: whole
- * or not at all), its consumers' registry, its retention and confirmed
+ * its counter, its events (in pages of `page` events, each written by
+ * scripts of at most 4 MiB of events in order of id, each whole or not at
+ * all), its consumers' registry, its retention and confirmed
  * entries; over the whole source every client's cursor (and each index's
  * position) and the index definitions with their lists.
  *

@@ -13,13 +13,16 @@
 #include "ge_time.h"
 
 #define PROGRESS_MS 5000
+/* Most bytes of events in one script of a page. */
+#define CHUNK_BYTES (4u << 20)
 
 /* Write one page of events into the target: ARGV[1] the prefix of the
  * channel's event keys, then id, JSON pairs. An event key that is free is
  * written and entered in the sorted set; one holding the same JSON is
  * entered (NX: an interrupted run wrote it); one holding other JSON is
- * kept as it is. Returns {written, already there, kept different}. The
- * whole page or nothing: an interrupted copy leaves whole pages. */
+ * kept as it is. Returns {written, already there, kept different}. All
+ * of it or nothing, in order of id: an interrupted copy leaves the target
+ * holding every event up to its highest. */
 static const char LUA_PAGE[] =
     "local written, same, kept = 0, 0, 0\n"
     "for i = 2, #ARGV, 2 do\n"
@@ -178,36 +181,42 @@ static int copy_events(ge_copy_state *s, ge_copy_chan *ch, uint64_t *last_id) {
     freeReplyObject(r);
     *last_id = after;
     for (;;) {
-        redisReply *ids, *json, *w = NULL;
+        redisReply *ids, *json, *w;
         int failed = 0;
         if (src_page(s, ch, after, &ids, &json) != 0) goto out;
         size_t n = ids->elements / 2;
-        if (n) {
-            ge_copy_arg_s(&a, "EVAL");
-            ge_copy_arg(&a, LUA_PAGE, sizeof LUA_PAGE - 1);
-            ge_copy_arg_s(&a, "1");
-            ge_copy_arg(&a, keys.data, keys.len);
-            ge_copy_arg(&a, prefix.data, prefix.len);
-            for (size_t i = 0; i < n; i++) {
-                const redisReply *j = json->element[i];
-                if (j->type != REDIS_REPLY_STRING) continue; /* removed by retention meanwhile */
+        /* The page in scripts of at most CHUNK_BYTES of events each, in
+         * order of id. */
+        size_t bytes = 0;
+        for (size_t i = 0; i < n && !failed; i++) {
+            const redisReply *j = json->element[i];
+            if (j->type == REDIS_REPLY_STRING) { /* else removed by retention meanwhile */
+                if (a.n == 0) {
+                    ge_copy_arg_s(&a, "EVAL");
+                    ge_copy_arg(&a, LUA_PAGE, sizeof LUA_PAGE - 1);
+                    ge_copy_arg_s(&a, "1");
+                    ge_copy_arg(&a, keys.data, keys.len);
+                    ge_copy_arg(&a, prefix.data, prefix.len);
+                    bytes = 0;
+                }
                 ge_copy_arg_u64(&a, score_id(ids->element[2 * i + 1]));
                 ge_copy_arg(&a, j->str, j->len);
+                bytes += j->len;
             }
-            after = score_id(ids->element[2 * n - 1]);
-            if (a.n > 5) failed = !(w = ge_copy_dst(s->io, ch->slot, &a));
-            ge_copy_args_reset(&a);
+            if (a.n && (bytes >= CHUNK_BYTES || i + 1 == n)) {
+                failed = !(w = ge_copy_dst(s->io, ch->slot, &a));
+                ge_copy_args_reset(&a);
+                if (w && w->type == REDIS_REPLY_ARRAY && w->elements == 3) {
+                    ch->copied += (uint64_t)w->element[0]->integer;
+                    ch->kept += (uint64_t)w->element[2]->integer;
+                }
+                if (w) freeReplyObject(w);
+            }
         }
+        if (n) after = score_id(ids->element[2 * n - 1]);
         freeReplyObject(ids);
         if (json) freeReplyObject(json);
         if (failed) goto out;
-        if (w) {
-            if (w->type == REDIS_REPLY_ARRAY && w->elements == 3) {
-                ch->copied += (uint64_t)w->element[0]->integer;
-                ch->kept += (uint64_t)w->element[2]->integer;
-            }
-            freeReplyObject(w);
-        }
         s->events_done += n;
         *last_id = after;
         progress(s, ch);

@@ -34,9 +34,9 @@ static const ge_copy_index *find_index(const ge_copy_state *s, const char *id, s
     return NULL;
 }
 
-/* One step of SCAN cursor MATCH pattern TYPE type: the reply (owned),
- * cursor updated; NULL on failure. */
-static redisReply *scan(ge_copy_state *s, char cursor[32], const ge_buf *pattern, const char *type) {
+/* One step of SCAN cursor MATCH pattern (no TYPE: the source may be older
+ * than Redis 6): the reply (owned), cursor updated; NULL on failure. */
+static redisReply *scan(ge_copy_state *s, char cursor[32], const ge_buf *pattern) {
     ge_copy_args a = {0};
     ge_copy_arg_s(&a, "SCAN");
     ge_copy_arg_s(&a, cursor);
@@ -44,8 +44,6 @@ static redisReply *scan(ge_copy_state *s, char cursor[32], const ge_buf *pattern
     ge_copy_arg(&a, pattern->data, pattern->len);
     ge_copy_arg_s(&a, "COUNT");
     ge_copy_arg_u64(&a, s->page);
-    ge_copy_arg_s(&a, "TYPE");
-    ge_copy_arg_s(&a, type);
     redisReply *r = ge_copy_src(s->io, &a);
     ge_copy_args_free(&a);
     if (r && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY)) {
@@ -154,7 +152,7 @@ int ge_copy_cursors(ge_copy_state *s) {
     batch b = {0};
     int rc = -1;
     do {
-        redisReply *r = scan(s, cursor, &pattern, "string");
+        redisReply *r = scan(s, cursor, &pattern);
         if (!r) goto out;
         const redisReply *keys = r->element[1];
         redisReply *vals = NULL;
@@ -190,6 +188,19 @@ out:
 }
 
 /* ---- indices ---------------------------------------------------------------- */
+
+/* 1 when the source's key is a list, 0 when not, -1 on failure. */
+static int is_list(ge_copy_state *s, const char *key, size_t len) {
+    ge_copy_args a = {0};
+    ge_copy_arg_s(&a, "TYPE");
+    ge_copy_arg(&a, key, len);
+    redisReply *r = ge_copy_src(s->io, &a);
+    ge_copy_args_free(&a);
+    if (!r) return -1;
+    int yes = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "list");
+    freeReplyObject(r);
+    return yes;
+}
 
 static uint64_t llen(ge_copy_state *s, int dst, unsigned slot, const char *key, size_t len, int *failed) {
     ge_copy_args a = {0};
@@ -282,13 +293,19 @@ static int copy_lists(ge_copy_state *s, const ge_copy_index *ix) {
     char cursor[32] = "0";
     int rc = -1;
     do {
-        redisReply *r = scan(s, cursor, &pattern, "list");
+        redisReply *r = scan(s, cursor, &pattern);
         if (!r) goto out;
         const redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
             const char *k = keys->element[i]->str;
             size_t kl = keys->element[i]->len, skip = pre + ix->idlen + mid;
             if (kl < skip + post) continue;
+            int list = is_list(s, k, kl);
+            if (list < 0) {
+                freeReplyObject(r);
+                goto out;
+            }
+            if (!list) continue;
             ge_buf_reset(&to);
             ge_store_ckey(&to, GE_CKEY_INDEX_LIST, ix->chan->name, ix->chan->len, ix->id, ix->idlen, k + skip,
                           kl - skip - post);
