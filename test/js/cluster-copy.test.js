@@ -144,6 +144,35 @@ t.test('copy: killed mid-way, run again: every event once, nothing doubled', { t
   t.ok(done.some((l) => typeof l.eventsPerSecond === 'number'), 'the speed is logged');
 });
 
+t.test('copy: a first pass while publishing and reading (--no-verify), a final pass once stopped: the same', { timeout: h.limit(120000) }, async (t) => {
+  const live = h.unique('live');
+  let n = 0, stop = false, acked = 0, stored = 0;
+  await publish(single, live, { k: ++n });
+  const writer = (async () => {
+    while (!stop) {
+      await publish(single, live, { k: ++n });
+      stored = acked; // the cursor a read with after stores
+      const r = await get(single, { clientId: 'reader', channel: live, after: acked });
+      if (r.json.length) acked = r.json[r.json.length - 1].id;
+    }
+  })();
+  let passes = 0;
+  while (passes < 3 || n < 50) {
+    const first = await copy(['--from', from(), '--to', to(), '--no-verify']);
+    t.equal(first.code, 0, 'a pass while publishing: ' + first.stderr.slice(-300));
+    t.equal(first.stdout, '', '--no-verify reports nothing');
+    passes++;
+  }
+  stop = true;
+  await writer;
+  const last = await copy(['--from', from(), '--to', to()]);
+  t.equal(last.code, 0, 'the final pass: the same');
+  t.same(last.lines[live].events, [n, n], 'every event of the live channel');
+  t.same(last.lines[live].cursors, [1, 1], 'its reader\'s cursor');
+  state[live] = { n, cursors: { reader: stored } };
+  t.ok(n > 50 && stored > 0, n + ' events published, ' + stored + ' acknowledged while copying');
+});
+
 t.test('copy: a daemon on the cluster continues where the single Redis was', { timeout: h.limit(120000) }, async (t) => {
   onCluster = await h.startServer({ env: { REDIS_URL: to() } });
   for (const ch of Object.keys(state).filter((c) => c !== 'index')) {
