@@ -109,7 +109,7 @@ t.test('copy: killed mid-way, run again: every event once, nothing doubled', { t
   const tk = tag(big) + ':keys';
   const port = await masterOf(tk);
   let atKill = -1;
-  const killed = await copy(['--from', from(), '--to', to(), '--page', '20'], {
+  const killed = await copy(['--from', from(), '--to', to(), '--page', '10'], {
     onStart: (p) => {
       const poll = async () => {
         for (;;) {
@@ -126,9 +126,9 @@ t.test('copy: killed mid-way, run again: every event once, nothing doubled', { t
   t.ok(atKill > 0 && atKill < BIG, 'killed while copying the big channel (' + atKill + ' of ' + BIG + ')');
   const partial = await h.redisCommand(port, 'ZCARD', tk);
   t.ok(partial < BIG, 'the big channel is partly copied (' + partial + ')');
-  t.equal(partial % 20, 0, 'whole pages only');
+  t.equal(partial % 10, 0, 'whole pages only');
 
-  const again = await copy(['--from', from(), '--to', to(), '--page', '20']);
+  const again = await copy(['--from', from(), '--to', to(), '--page', '10']);
   t.equal(again.code, 0, 'the second copy succeeds: ' + again.stderr.slice(-500));
   t.match(again.stdout, /^SAME: \d+ channels, 0 differ/m, 'the summary');
   t.same(again.lines[big], { ok: true, events: [BIG, BIG], differ: 0, last: [BIG, BIG], cursors: [1, 1], consumers: [1, 1], rows: [0, 0] }, 'the big channel');
