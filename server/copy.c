@@ -78,8 +78,8 @@ int ge_server_copy(int argc, char **argv) {
     const char *lvl = getenv("LOG_LEVEL");
     int level = ge_log_level_parse(lvl && *lvl ? lvl : "INFO");
     if (level < 0) {
-        fprintf(stderr, "ganomede-events-server copy: LOG_LEVEL \"%s\" is not one of FATAL ERROR WARN INFO DEBUG TRACE\n",
-                lvl);
+        fprintf(stderr,
+                "ganomede-events-server copy: LOG_LEVEL \"%s\" is not one of FATAL ERROR WARN INFO DEBUG TRACE\n", lvl);
         return 2;
     }
     static ge_config src, dst; /* large: not on the stack */
@@ -90,7 +90,8 @@ int ge_server_copy(int argc, char **argv) {
         return 2;
     }
     if (src.redis_cluster[0]) {
-        fprintf(stderr, "ganomede-events-server copy: --from is the single Redis (redis:// or unix://), not a cluster\n");
+        fprintf(stderr,
+                "ganomede-events-server copy: --from is the single Redis (redis:// or unix://), not a cluster\n");
         return 2;
     }
     if (!dst.redis_cluster[0]) {

@@ -105,7 +105,8 @@ static int discover(ge_copy_state *s) {
             }
             for (size_t i = 0; i < keys->elements && i < v->elements; i++) {
                 const redisReply *k = keys->element[i];
-                if (k->len >= pre + post) found(s, k->str + pre, k->len - pre - post, v->element[i], &capc, &capi, &reserved);
+                if (k->len >= pre + post)
+                    found(s, k->str + pre, k->len - pre - post, v->element[i], &capc, &capi, &reserved);
             }
             freeReplyObject(v);
         }
@@ -219,7 +220,8 @@ int ge_copy_run(const ge_copy_options *o, char *err, size_t errlen) {
     s.page = o->page ? o->page : DEFAULT_PAGE;
     s.full = o->full;
     int rc = GE_COPY_FAILED;
-    if (ge_copy_io_open(&io, &o->source, &o->target, &o->host, o->log, o->wait_ms ? o->wait_ms : DEFAULT_WAIT_MS) != 0) {
+    unsigned wait_ms = o->wait_ms ? o->wait_ms : DEFAULT_WAIT_MS;
+    if (ge_copy_io_open(&io, &o->source, &o->target, &o->host, o->log, wait_ms) != 0) {
         snprintf(err, errlen, "%s", io.err);
         ge_log_write(o->log, GE_LOG_ERROR, NULL, "%s", io.err);
         return GE_COPY_FAILED;

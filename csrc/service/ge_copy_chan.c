@@ -112,7 +112,8 @@ static void progress(ge_copy_state *s, const ge_copy_chan *ch) {
     ge_buf_puts(&x, "\"channel\":");
     ge_json_string_encode(&x, ch->name, ch->len);
     ge_buf_printf(&x, ",\"events\":%llu", (unsigned long long)s->events_done);
-    ge_log_write(s->log, GE_LOG_INFO, x.data, s->check ? "verifying: %llu events compared" : "copying: %llu events copied",
+    ge_log_write(s->log, GE_LOG_INFO, x.data,
+                 s->check ? "verifying: %llu events compared" : "copying: %llu events copied",
                  (unsigned long long)s->events_done);
     ge_buf_free(&x);
 }
@@ -149,7 +150,8 @@ static int src_page(ge_copy_state *s, const ge_copy_chan *ch, uint64_t after, re
         return 0;
     }
     ge_copy_arg_s(&a, "MGET");
-    for (size_t i = 0; i + 1 < (*ids)->elements; i += 2) ge_copy_arg(&a, (*ids)->element[i]->str, (*ids)->element[i]->len);
+    for (size_t i = 0; i + 1 < (*ids)->elements; i += 2)
+        ge_copy_arg(&a, (*ids)->element[i]->str, (*ids)->element[i]->len);
     *json = ge_copy_src(s->io, &a);
     if (!*json) goto fail;
     ge_copy_args_free(&a);
@@ -249,7 +251,8 @@ static int copy_consumers(ge_copy_state *s, const ge_copy_chan *ch) {
         if (!r) goto out;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
             freeReplyObject(r);
-            snprintf(s->io->err, sizeof s->io->err, "the source's consumers' registry of a channel is not a sorted set");
+            snprintf(s->io->err, sizeof s->io->err,
+                     "the source's consumers' registry of a channel is not a sorted set");
             goto out;
         }
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);

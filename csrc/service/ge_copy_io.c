@@ -88,8 +88,8 @@ static const char *cmd_name(const ge_copy_args *a) { return a->n ? a->v[0] : "?"
 static redisReply *src_raw(ge_copy_io *io, const ge_copy_args *a) {
     redisReply *r = redisCommandArgv(io->src, (int)a->n, (const char **)a->v, a->l);
     if (!r) {
-        snprintf(io->err, sizeof io->err, "the source Redis: %s (%s)", io->src->errstr[0] ? io->src->errstr : "no answer",
-                 cmd_name(a));
+        snprintf(io->err, sizeof io->err, "the source Redis: %s (%s)",
+                 io->src->errstr[0] ? io->src->errstr : "no answer", cmd_name(a));
         return NULL;
     }
     return r;
@@ -121,8 +121,8 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
     (*p->left)--;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         if (!*p->failed)
-            snprintf(p->io->err, sizeof p->io->err, "the target cluster %s %s: %.300s", reply ? "answered" : "gave no answer to",
-                     p->name, reply ? reply->str : err);
+            snprintf(p->io->err, sizeof p->io->err, "the target cluster %s %s: %.300s",
+                     reply ? "answered" : "gave no answer to", p->name, reply ? reply->str : err);
         *p->failed = 1;
         return;
     }
@@ -160,12 +160,15 @@ redisReply *ge_copy_dst(ge_copy_io *io, unsigned slot, const ge_copy_args *a) {
 
 /* ---- opening --------------------------------------------------------------- */
 
-static struct timeval tv_ms(unsigned ms) { return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000}; }
+static struct timeval tv_ms(unsigned ms) {
+    return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+}
 
 /* AUTH (with a user when given) on a fresh connection: NULL, or why. */
 static const char *auth(redisContext *c, const char *user, const char *password, char *why, size_t whylen) {
     if (!password || !*password) return NULL;
-    redisReply *r = user && *user ? redisCommand(c, "AUTH %s %s", user, password) : redisCommand(c, "AUTH %s", password);
+    redisReply *r =
+        user && *user ? redisCommand(c, "AUTH %s %s", user, password) : redisCommand(c, "AUTH %s", password);
     if (!r) snprintf(why, whylen, "AUTH: %s", c->errstr);
     else if (r->type == REDIS_REPLY_ERROR) snprintf(why, whylen, "AUTH refused: %.200s", r->str);
     int bad = !r || r->type == REDIS_REPLY_ERROR;

@@ -344,7 +344,8 @@ int ge_copy_indices(ge_copy_state *s) {
         ge_copy_args_reset(&a);
         if (!r) goto out;
         if (s->check)
-            s->indices_same += r->type == REDIS_REPLY_STRING && r->len == ix->jsonlen && !memcmp(r->str, ix->json, r->len);
+            s->indices_same +=
+                r->type == REDIS_REPLY_STRING && r->len == ix->jsonlen && !memcmp(r->str, ix->json, r->len);
         freeReplyObject(r);
         if (ix->chan && copy_lists(s, ix) != 0) goto out;
     }
