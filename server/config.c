@@ -64,7 +64,7 @@ static int parse_db(const char *s, int *db) {
 /* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock[?db=N],
  * parsed by libcurl's URL API so that IPv6 literals, user-info and
  * percent-encoding follow RFC 3986. */
-static int parse_redis_url(ge_config *cfg, const char *url, char *err, size_t errlen) {
+static int parse_redis_url(ge_config *cfg, const char *what, const char *url, char *err, size_t errlen) {
     char scheme[16], buf[256], port[16], path[256], query[64];
     int rc = -1;
     int is_unix = strncmp(url, "unix:", 5) == 0;
@@ -120,7 +120,7 @@ out:
     free(named);
     /* The URL may hold a password: do not echo it. */
     if (rc != 0)
-        snprintf(err, errlen, "REDIS_URL is not redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]");
+        snprintf(err, errlen, "%s is not redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", what);
     return rc;
 }
 
@@ -169,7 +169,7 @@ bad:
 /* redis-cluster://[[user]:password@]host:port[,host:port...][/]: the
  * seeds the slot map is asked of; the password is the masters', as in
  * redis://. A cluster has only database 0: no /db. */
-static int parse_cluster_url(ge_config *cfg, const char *url, char *err, size_t errlen) {
+static int parse_cluster_url(ge_config *cfg, const char *what, const char *url, char *err, size_t errlen) {
     const char *p = url + strlen("redis-cluster://");
     size_t n = strlen(p);
     if (n && p[n - 1] == '/') n--;
@@ -192,8 +192,9 @@ static int parse_cluster_url(ge_config *cfg, const char *url, char *err, size_t 
 bad:
     cfg->redis_cluster[0] = '\0';
     snprintf(err, errlen,
-             "REDIS_URL is not redis-cluster://[[user]:password@]host:port[,host:port...] (a cluster has no database "
-             "number)");
+             "%s is not redis-cluster://[[user]:password@]host:port[,host:port...] (a cluster has no database "
+             "number)",
+             what);
     return -1;
 }
 
@@ -299,6 +300,24 @@ static int retention_load(ge_config *cfg, char *err, size_t errlen) {
     return -1;
 }
 
+int ge_config_redis_url(ge_config *cfg, const char *what, const char *url, char *err, size_t errlen) {
+    snprintf(cfg->redis_host, sizeof cfg->redis_host, "localhost");
+    cfg->redis_port = 6379;
+    cfg->redis_db = 0;
+    cfg->redis_unix[0] = cfg->redis_username[0] = cfg->redis_password[0] = '\0';
+    cfg->redis_sentinels[0] = cfg->redis_sentinel_master[0] = cfg->redis_cluster[0] = '\0';
+    if (!strncmp(url, "redis-cluster://", 16)) return parse_cluster_url(cfg, what, url, err, errlen);
+    if (!strncmp(url, "redis-sentinel://", 17)) {
+        snprintf(err, errlen, "%s: redis-sentinel:// is not accepted here: give the master as redis://", what);
+        return -1;
+    }
+    if (!*url) {
+        snprintf(err, errlen, "%s is empty", what);
+        return -1;
+    }
+    return parse_redis_url(cfg, what, url, err, errlen);
+}
+
 int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     unsigned long long n;
     cfg->secret = getenv("API_SECRET");
@@ -324,8 +343,8 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     if (url && !strncmp(url, "redis-sentinel://", 17)) {
         if (parse_sentinel_url(cfg, url, err, errlen) != 0) return -1;
     } else if (url && !strncmp(url, "redis-cluster://", 16)) {
-        if (parse_cluster_url(cfg, url, err, errlen) != 0) return -1;
-    } else if (url && *url && parse_redis_url(cfg, url, err, errlen) != 0) return -1;
+        if (parse_cluster_url(cfg, "REDIS_URL", url, err, errlen) != 0) return -1;
+    } else if (url && *url && parse_redis_url(cfg, "REDIS_URL", url, err, errlen) != 0) return -1;
     if (load_ha(cfg, err, errlen) != 0) return -1;
     if (cfg->redis_cluster[0] && cfg->redis_sentinels[0]) {
         snprintf(err, errlen, "REDIS_URL names a Redis Cluster: REDIS_SENTINELS cannot be used with it");

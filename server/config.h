@@ -62,4 +62,11 @@ typedef struct ge_config {
  * secret) into err and returns -1. */
 int ge_config_load(ge_config *cfg, char *err, size_t errlen);
 
+/* Parse one Redis URL (redis://, unix://, redis-cluster://) into cfg's
+ * Redis fields, reset first to the defaults (localhost:6379, database 0,
+ * no user or password): redis_cluster is set for a cluster. `what` names
+ * the URL in the message written to err on error (never the URL: it may
+ * hold a password). 0 or -1. */
+int ge_config_redis_url(ge_config *cfg, const char *what, const char *url, char *err, size_t errlen);
+
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "copy.h"
 #include "ge_api.h"
 #include "ge_log.h"
 #include "ge_retention.h"
@@ -47,6 +48,7 @@ typedef struct daemon_state {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ganomede-events-server [--help] [--version]\n"
+            "       ganomede-events-server copy --from redis://... --to redis-cluster://... (copy --help)\n"
             "\n"
             "The ganomede-events HTTP server. Configured by the environment:\n"
             "  API_SECRET                        secret clients must send (required)\n"
@@ -385,6 +387,7 @@ static int supervise(const ge_config *cfg, const ge_log *log, int *fds, const ch
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "copy")) return ge_server_copy(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

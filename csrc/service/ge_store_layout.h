@@ -120,6 +120,9 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
  *                                                 age limit (s: ge_store_slot_tag(S),
  *                                                 S the channel's slot)
  *   {<s>}write-probe                  CWRITE_PROBE never exists (one per master)
+ * and, while a copy from a single Redis (ge_copy.h) rebuilds an index
+ * list, the list under construction: the list's key with ":copy" after
+ * its tag ({<t>}:copy:index:...), renamed onto the list when whole.
  * and the wake-up is the shard channel {<t>} (SPUBLISH, payload the id). */
 
 #define GE_CKEY_TAG_OPEN "{"
@@ -135,6 +138,7 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
 #define GE_CKEY_INDEX_DEF_POST "index"
 #define GE_CKEY_RETENTION_POST "retention"
 #define GE_CKEY_WRITE_PROBE_POST "write-probe"
+#define GE_CKEY_COPY_MID ":copy"
 
 /* SCAN's MATCH pattern of every channel's CEVENTS key on a node. */
 #define GE_CKEY_EVENTS_MATCH "{*}" GE_CKEY_EVENTS_POST
