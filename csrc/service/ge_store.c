@@ -335,7 +335,7 @@ void ge_store_latest(ge_store *s, ge_store_req *req, const char *channel, uint64
 
 void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        ge_store_cluster_index_pending(s, req, index_id, batch);
         return;
     }
     ge_buf k1 = GE_BUF_INIT;
@@ -351,7 +351,7 @@ void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id,
                            const char *last, uint64_t upto, size_t npairs, const char *const *values,
                            const uint64_t *ids) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        ge_store_cluster_index_commit(s, req, index_id, channel, last, upto, npairs, values, ids);
         return;
     }
     int nargs = 4 + 2 * (int)npairs;
@@ -379,7 +379,7 @@ void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id,
 void ge_store_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
                          const char *value) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        ge_store_cluster_index_rows(s, req, index_id, channel, value);
         return;
     }
     ARGS(index_id, value, channel);
@@ -534,7 +534,7 @@ void ge_store_read_range(ge_store *s, ge_store_req *req, const char *client_id, 
 
 void ge_store_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
     if (s->cl) {
-        ge_store_cluster_refuse(s, req, GE_STORE_CLUSTER_NOT_YET ": indices");
+        ge_store_cluster_index_define(s, req, index_id, def_json);
         return;
     }
     ge_buf k1 = GE_BUF_INIT;

@@ -37,25 +37,6 @@
 #include "ge_str.h"
 #include "ge_time.h"
 
-/* While its slot is being migrated, a key a script builds (not in its
- * KEYS) may already be on the new master, and Redis refuses the access
- * ("non local key"): the script is answered TRYAGAIN, which the cluster
- * client sends again with back-off (ge_cluster.h) until the keys are in
- * one place. */
-#define GE_LUA_CMIGRATING "'TRYAGAIN the slot is being migrated'"
-
-/* Run a script's body (which returns its reply) so that a refusal as
- * above is answered TRYAGAIN; other errors are raised as they were. Only
- * for scripts whose writes before such a refusal may run twice (READ:
- * the cursor's SET). */
-#define GE_LUA_CRETRYABLE(body)                                                        \
-    "local function body()\n" body "\nend\n"                                         \
-    "local ok, r = pcall(body)\n"                                                     \
-    "if ok then return r end\n"                                                       \
-    "local e = type(r) == 'table' and r.err or tostring(r)\n"                         \
-    "if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
-    "error(r)\n"
-
 /* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch), CRETENTION(ch);
  * ARGV: tag, ch, timestamp, type, from, data|"", max events, max age ms.
  * The tag is ge_store_ctag's (Lua never escapes a name). The keys of one
@@ -725,6 +706,10 @@ static void due_done(cop *o, redisReply *r) {
 
 void ge_store_cluster_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
     due_send(s->cl, req, now_ms, n, 0);
+}
+
+void ge_store_cluster_command(ge_store *s, ge_store_req *req, unsigned slot, int flags, const ge_buf *cmd) {
+    cop_send(cop_new(s->cl, req, slot, flags, -1, cmd));
 }
 
 int ge_store_cluster_ready(const ge_store *s) {

@@ -119,7 +119,16 @@ int ge_store_cluster_cursor_parse(const char *cursor, unsigned *slot, const char
 void ge_store_cluster_trim(ge_store *s, ge_store_req *req, const char *channel, const ge_retention_limits *lim,
                            uint64_t now_ms, unsigned batch);
 void ge_store_cluster_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n);
+/* Send cmd (one command in RESP, copied) to the master of slot; the reply to req. */
+void ge_store_cluster_command(ge_store *s, ge_store_req *req, unsigned slot, int flags, const ge_buf *cmd);
+/* The index operations (ge_store_cluster_index.c), as ge_store.h's. */
+void ge_store_cluster_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json);
+void ge_store_cluster_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch);
+void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                                   const char *last, uint64_t upto, size_t npairs, const char *const *values,
+                                   const uint64_t *ids);
+void ge_store_cluster_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                                 const char *value);
 void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why);
-#define GE_STORE_CLUSTER_NOT_YET "ERR not supported with redis-cluster:// yet"
 
 #endif

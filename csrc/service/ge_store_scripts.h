@@ -443,4 +443,25 @@
     "end\n"                                                                           \
     "return out\n"
 
+/* ---- Redis Cluster ---------------------------------------------------------- */
+
+/* While its slot is being migrated, a key a script builds (not in its
+ * KEYS) may already be on the new master, and Redis refuses the access
+ * ("non local key"): the script is answered TRYAGAIN, which the cluster
+ * client sends again with back-off (ge_cluster.h) until the keys are in
+ * one place. */
+#define GE_LUA_CMIGRATING "'TRYAGAIN the slot is being migrated'"
+
+/* Run a script's body (which returns its reply) so that a refusal as
+ * above is answered TRYAGAIN; other errors are raised as they were. Only
+ * for scripts whose writes before such a refusal may run twice (READ:
+ * the cursor's SET). */
+#define GE_LUA_CRETRYABLE(body)                                                        \
+    "local function body()\n" body "\nend\n"                                         \
+    "local ok, r = pcall(body)\n"                                                     \
+    "if ok then return r end\n"                                                       \
+    "local e = type(r) == 'table' and r.err or tostring(r)\n"                         \
+    "if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "error(r)\n"
+
 #endif

@@ -308,12 +308,40 @@ t.test('cluster: retention by count at publish, by age in the sweep, and the wal
   t.equal((await publish(s2, age[0], { n: 4 })).id, 4, 'ids go on');
 });
 
-t.test('cluster: indices are answered with an error naming the cluster mode, nothing written', async (t) => {
-  const r = await h.request(s.url, 'POST', '/events/v1/indices', { secret: s.secret, id: 'ix', channel: 'c', field: 'data.n' });
-  t.equal(r.status, 500);
-  t.match(r.json.message, /not supported with redis-cluster:\/\/ yet: indices/);
-  const g = await h.request(s.url, 'GET', '/events/v1/indices/ix/1?secret=' + s.secret);
-  t.match(g.json.message, /not supported with redis-cluster:\/\/ yet: indices/);
+t.test('cluster: indices, the definition in its id\'s slot, position and rows in the channel\'s, on every master', { timeout: h.limit(60000) }, async (t) => {
+  const define = (id, channel, field) => h.request(s.url, 'POST', '/events/v1/indices', { secret: s.secret, id, channel, field });
+  const lookup = (id, value) => h.request(s.url, 'GET', '/events/v1/indices/' + encodeURIComponent(id) + '/' + encodeURIComponent(value) + '?secret=' + s.secret);
+  const masters = new Set();
+  for (const [i, base] of ['ix', 'a{b', '}:index:', 'p%q', 'x', 'y', 'z', 'w'].entries()) {
+    const ch = base + h.unique(':'), id = 'id{' + i + '}' + h.unique(':');
+    await publish(s, ch, { user: 'bob' });
+    await publish(s, ch, { user: 'alice' });
+    let r = await define(id, ch, 'data.user');
+    t.strictSame([r.status, r.json], [200, 'OK'], 'defined');
+    t.strictSame((await define(id, ch, 'data.other')).json, null, 'once');
+    await publish(s, ch, { user: 'bob' });
+    r = await lookup(id, 'bob');
+    t.equal(r.status, 200, JSON.stringify(ch));
+    t.strictSame([r.json.id, r.json.field, r.json.value, r.json.rows.map((e) => e.id)], [id, 'data.user', 'bob', [3, 1]], 'the rows, newest first');
+    await publish(s, ch, { user: 'bob' });
+    t.strictSame((await lookup(id, 'bob')).json.rows.map((e) => e.id), [4, 3, 1], 'incrementally');
+    t.strictSame((await lookup(id, 'alice')).json.rows.map((e) => e.id), [2]);
+    const idSlot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(id) + 'index');
+    t.equal(await h.redisCommand(await cluster.slotMaster(idSlot), 'GET', tag(id) + 'index'), JSON.stringify({ id, channel: ch, field: 'data.user' }), 'the definition');
+    const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+    const port = await cluster.slotMaster(slot);
+    masters.add(port);
+    t.equal(await h.redisCommand(port, 'GET', tag(ch) + ':position:' + id), '4', 'the position, in the channel\'s slot');
+    t.strictSame(await h.redisCommand(port, 'LRANGE', tag(ch) + ':index:' + Buffer.byteLength(id) + ':' + id + ':bob', 0, -1), ['4', '3', '1'], 'the list');
+  }
+  t.ok(masters.size >= 2, 'channels of several masters');
+  const none = await lookup(h.unique('nope'), 'v');
+  t.equal(none.status, 404, 'an unknown index');
+  const concurrent = h.unique('cc'), cid = h.unique('cid');
+  await define(cid, concurrent, 'data.user');
+  for (let i = 0; i < 20; i++) await publish(s, concurrent, { user: 'carol' });
+  const all = await Promise.all(Array.from({ length: 10 }, () => lookup(cid, 'carol')));
+  for (const r of all) t.equal(r.json.rows.length, 20, 'concurrent lookups index every event once');
 });
 
 t.test('cluster: one multi-channel long-poll over channels of every master is woken by a publish on any', { timeout: h.limit(60000) }, async (t) => {

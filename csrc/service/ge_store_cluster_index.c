@@ -1,0 +1,205 @@
+/* The index operations of the store with Redis Cluster (ge_store.h,
+ * docs/protocol.md "Redis Cluster layout"): a definition lies in its id's
+ * slot ({<i>}index), its position and lists in its channel's
+ * ({<t>}:position:<id>, {<t>}:index:<n>:<id>:<value>), so reading what is
+ * not indexed yet is two steps: the definition, then the channel's events
+ * after the position. Each script touches the keys of one slot; the
+ * scripts go as EVAL (indices are queried rarely: no script to load on
+ * every master). */
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ge_buf.h"
+#include "ge_cluster.h"
+#include "ge_resp.h"
+#include "ge_store_layout.h"
+#include "ge_store_priv.h"
+#include "ge_store_scripts.h"
+#include "ge_str.h"
+
+/* KEYS: CINDEX_DEF(id). Reply: nil when there is none, else {definition,
+ * its channel}; an error starting KEYCOLLISION when the key holds
+ * anything else. */
+#define GE_LUA_CINDEX_DEF                                                              \
+    GE_LUA_COLLISION                                                                   \
+    "local def = redis.pcall('GET', KEYS[1])\n"                                        \
+    "if not def then return false end\n"                                               \
+    "local ok, d = pcall(cjson.decode, def)\n"                                         \
+    "if type(def) == 'table' or not ok or type(d) ~= 'table' or type(d.channel) ~= 'string' then\n" \
+    "  return collision(KEYS[1] .. ' holds something other than an index definition') end\n" \
+    "return {def, d.channel}\n"
+
+/* KEYS: CPOSITION(ch, id), CEVENTS(ch); ARGV: definition, batch. Reply as
+ * GE_LUA_INDEX_PENDING's: {definition, position, events...}. */
+#define GE_LUA_CINDEX_PENDING                                                          \
+    GE_LUA_MGET_ALL                                                                    \
+    "local last = redis.call('GET', KEYS[1]) or '0'\n"                                 \
+    "local from = last\n"                                                              \
+    "if not tonumber(from) then from = '0' end\n"                                      \
+    "local ks = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
+    "return mget_all(ks, {ARGV[1], last})\n"
+
+/* ARGV: id, the channel's tag, expected position, new position, value1,
+ * id1, ... As GE_LUA_INDEX_COMMIT: every key is read before the first
+ * write, so a key already migrated is met before anything is written. */
+#define GE_LUA_CINDEX_COMMIT                                                           \
+    GE_LUA_COLLISION                                                                   \
+    "local lfk = " GE_LUA_CKEY_POSITION("ARGV[2]", "ARGV[1]") "\n"                    \
+    "local cur = redis.pcall('GET', lfk)\n"                                            \
+    "if type(cur) == 'table' then\n"                                                   \
+    "  if string.find(cur.err or '', 'WRONGTYPE') then return collision(lfk .. ' is not a position') end\n" \
+    "  error(cur) end\n"                                                               \
+    "if (cur or '0') ~= ARGV[3] then return 0 end\n"                                   \
+    "for i = 5, #ARGV, 2 do\n"                                                         \
+    "  local k = " GE_LUA_CKEY_INDEX_LIST("ARGV[2]", "ARGV[1]", "ARGV[i]") "\n"        \
+    "  local t = redis.call('TYPE', k).ok\n"                                           \
+    "  if t ~= 'none' and t ~= 'list' then return collision(k .. ' is not an index list') end\n" \
+    "end\n"                                                                            \
+    "for i = 5, #ARGV, 2 do\n"                                                         \
+    "  redis.call('LPUSH', " GE_LUA_CKEY_INDEX_LIST("ARGV[2]", "ARGV[1]", "ARGV[i]") ", ARGV[i + 1])\n" \
+    "end\n"                                                                            \
+    "redis.call('SET', lfk, ARGV[4])\n"                                                \
+    "return 1\n"
+
+/* ARGV: id, value, the channel's tag. As GE_LUA_INDEX_ROWS. */
+#define GE_LUA_CINDEX_ROWS                                                             \
+    "local lk = " GE_LUA_CKEY_INDEX_LIST("ARGV[3]", "ARGV[1]", "ARGV[2]") "\n"         \
+    "local ids = redis.call('LRANGE', lk, 0, -1)\n"                                    \
+    "local out, kept = {}, {}\n"                                                       \
+    "for i = 1, #ids, 1000 do\n"                                                       \
+    "  local ks = {}\n"                                                                \
+    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = " GE_LUA_CKEY_EVENT("ARGV[3]", "ids[j]") " end\n" \
+    "  local vals = redis.call('MGET', unpack(ks))\n"                                  \
+    "  for j = 1, #ks do\n"                                                            \
+    "    if vals[j] then out[#out + 1] = vals[j]; kept[#kept + 1] = ids[i + j - 1] end\n" \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "if #kept < #ids then\n"                                                           \
+    "  redis.call('DEL', lk)\n"                                                        \
+    "  for i = 1, #kept, 1000 do redis.call('RPUSH', lk, unpack(kept, i, math.min(i + 999, #kept))) end\n" \
+    "end\n"                                                                            \
+    "return out\n"
+
+static const char define_lua[] = GE_LUA_CRETRYABLE(GE_LUA_INDEX_DEFINE);
+static const char def_lua[] = GE_LUA_CRETRYABLE(GE_LUA_CINDEX_DEF);
+static const char pending_lua[] = GE_LUA_CRETRYABLE(GE_LUA_CINDEX_PENDING);
+static const char commit_lua[] = GE_LUA_CRETRYABLE(GE_LUA_CINDEX_COMMIT);
+static const char rows_lua[] = GE_LUA_CRETRYABLE(GE_LUA_CINDEX_ROWS);
+
+/* EVAL script with nkeys keys among the n strings args (lens: their
+ * lengths), on slot. */
+static void eval(ge_store *s, ge_store_req *req, unsigned slot, int flags, const char *script, unsigned nkeys,
+                 size_t n, const char *const *args, const size_t *lens) {
+    ge_buf b = GE_BUF_INIT;
+    ge_resp_array(&b, 3 + n);
+    ge_resp_bulk(&b, "EVAL", 4);
+    ge_resp_str(&b, script);
+    ge_resp_u64(&b, nkeys);
+    for (size_t i = 0; i < n; i++) ge_resp_bulk(&b, args[i], lens[i]);
+    ge_store_cluster_command(s, req, slot, flags, &b);
+    ge_buf_free(&b);
+}
+
+static void ckey(ge_buf *out, ge_store_ckey_kind kind, const char *name, const char *a) {
+    ge_store_ckey(out, kind, name, strlen(name), a, a ? strlen(a) : 0, NULL, 0);
+}
+
+void ge_store_cluster_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json) {
+    ge_buf k = GE_BUF_INIT;
+    ckey(&k, GE_CKEY_INDEX_DEF, index_id, NULL);
+    const char *args[] = {k.data, def_json};
+    const size_t lens[] = {k.len, strlen(def_json)};
+    eval(s, req, ge_store_cslot(index_id, strlen(index_id)), 0, define_lua, 1, 2, args, lens);
+    ge_buf_free(&k);
+}
+
+/* The read of what is not indexed yet: the definition first (this
+ * request's own), then the channel's events, answered to up. */
+typedef struct pending_op {
+    ge_store_req req;
+    ge_store *s;
+    ge_store_req *up;
+    char *index_id;
+    uint64_t batch;
+} pending_op;
+
+static void def_cb(ge_store_req *req, redisReply *r) {
+    pending_op *p = GE_STORE_REQ_OWNER(req, pending_op, req);
+    ge_store_req *up = p->up;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING || strlen(r->element[1]->str) != r->element[1]->len) {
+        free(p->index_id);
+        free(p);
+        up->cb(up, r); /* none (nil), an error, or no answer: as they are */
+        return;
+    }
+    const char *channel = r->element[1]->str;
+    ge_buf pos = GE_BUF_INIT, evs = GE_BUF_INIT;
+    ckey(&pos, GE_CKEY_POSITION, channel, p->index_id);
+    ckey(&evs, GE_CKEY_EVENTS, channel, NULL);
+    char b[GE_U64_STR_SIZE];
+    size_t blen = ge_u64_str(b, p->batch);
+    const char *args[] = {pos.data, evs.data, r->element[0]->str, b};
+    const size_t lens[] = {pos.len, evs.len, r->element[0]->len, blen};
+    eval(p->s, up, ge_store_cslot(channel, strlen(channel)), GE_CLUSTER_RESEND, pending_lua, 2, 4, args, lens);
+    ge_buf_free(&pos);
+    ge_buf_free(&evs);
+    free(p->index_id);
+    free(p);
+}
+
+void ge_store_cluster_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch) {
+    pending_op *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->req.cb = def_cb;
+    p->s = s;
+    p->up = req;
+    p->index_id = ge_xstrdup(index_id);
+    p->batch = batch;
+    ge_buf k = GE_BUF_INIT;
+    ckey(&k, GE_CKEY_INDEX_DEF, index_id, NULL);
+    const char *args[] = {k.data};
+    const size_t lens[] = {k.len};
+    eval(s, &p->req, ge_store_cslot(index_id, strlen(index_id)), GE_CLUSTER_RESEND, def_lua, 1, 1, args, lens);
+    ge_buf_free(&k);
+}
+
+void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                                   const char *last, uint64_t upto, size_t npairs, const char *const *values,
+                                   const uint64_t *ids) {
+    size_t n = 4 + 2 * npairs;
+    const char **args = calloc(n, sizeof *args);
+    size_t *lens = calloc(n, sizeof *lens);
+    char (*nums)[GE_U64_STR_SIZE] = calloc(npairs + 1, sizeof *nums);
+    if (!args || !lens || !nums) abort();
+    ge_buf tag = GE_BUF_INIT;
+    ge_store_ctag(&tag, channel, strlen(channel));
+    ge_u64_str(nums[npairs], upto);
+    args[0] = index_id;
+    args[1] = tag.data;
+    args[2] = last;
+    args[3] = nums[npairs];
+    for (size_t i = 0; i < npairs; i++) {
+        ge_u64_str(nums[i], ids[i]);
+        args[4 + 2 * i] = values[i];
+        args[5 + 2 * i] = nums[i];
+    }
+    for (size_t i = 0; i < n; i++) lens[i] = strlen(args[i]);
+    lens[1] = tag.len;
+    eval(s, req, ge_store_cslot(channel, strlen(channel)), 0, commit_lua, 0, n, args, lens);
+    ge_buf_free(&tag);
+    free(args);
+    free(lens);
+    free(nums);
+}
+
+void ge_store_cluster_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
+                                 const char *value) {
+    ge_buf tag = GE_BUF_INIT;
+    ge_store_ctag(&tag, channel, strlen(channel));
+    const char *args[] = {index_id, value, tag.data};
+    const size_t lens[] = {strlen(index_id), strlen(value), tag.len};
+    eval(s, req, ge_store_cslot(channel, strlen(channel)), 0, rows_lua, 0, 3, args, lens);
+    ge_buf_free(&tag);
+}
