@@ -72,6 +72,23 @@ static inline int rc_free_port(void) {
     return -1;
 }
 
+/* The last `lines` lines of path, each as a TAP comment (what a failed
+ * command said, before its folder is removed). */
+static inline void rc_print_file(const char *path, int lines) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    static char ring[64][256];
+    int n = 0;
+    if (lines > 64) lines = 64;
+    while (fgets(ring[n % lines], sizeof ring[0], f)) n++;
+    fclose(f);
+    for (int i = n > lines ? n - lines : 0; i < n; i++) {
+        char *l = ring[i % lines];
+        l[strcspn(l, "\r\n")] = '\0';
+        printf("#   %s\n", l);
+    }
+}
+
 /* A synchronous connection to 127.0.0.1:port with a 2 s timeout, or NULL. */
 static inline redisContext *rc_connect(int port) {
     struct timeval tv = {2, 0};
@@ -434,7 +451,9 @@ static inline int rc_start_auth(redis_cluster *rc, int masters, int replicas, un
         waitpid(cli, &status, 0);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        printf("# redis-cli --cluster create failed (see %s)\n", log);
+        printf("# redis-cli --cluster create failed (%s), its output:\n",
+               now_ms() >= end ? "it outlived its time limit" : "exit status");
+        rc_print_file(log, 40);
         rc_stop(rc);
         return -1;
     }
