@@ -350,10 +350,7 @@ void ge_store_index_pending(ge_store *s, ge_store_req *req, const char *index_id
 void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
                            const char *last, uint64_t upto, size_t npairs, const char *const *values,
                            const uint64_t *ids) {
-    if (s->cl) {
-        ge_store_cluster_index_commit(s, req, index_id, channel, last, upto, npairs, values, ids);
-        return;
-    }
+    /* ARGV: index id, channel (with the cluster: its tag), expected position, new position, then the pairs */
     int nargs = 4 + 2 * (int)npairs;
     const char **args = calloc((size_t)nargs, sizeof *args);
     size_t *lens = calloc((size_t)nargs, sizeof *lens);
@@ -370,7 +367,8 @@ void ge_store_index_commit(ge_store *s, ge_store_req *req, const char *index_id,
         args[5 + 2 * i] = nums[i];
     }
     for (int i = 0; i < nargs; i++) lens[i] = strlen(args[i]);
-    run_script(s, req, S_IDX_COMMIT, 0, nargs, args, lens);
+    if (s->cl) ge_store_cluster_index_commit(s, req, channel, (size_t)nargs, args, lens);
+    else run_script(s, req, S_IDX_COMMIT, 0, nargs, args, lens);
     free(args);
     free(lens);
     free(nums);

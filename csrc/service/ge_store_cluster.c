@@ -83,31 +83,14 @@
     "return {ev, trimmed}\n"
 
 /* A page of the channels of the master it runs on (no KEYS: the keys
- * SCAN finds there). ARGV: SCAN cursor, COUNT. As GE_LUA_CHANNELS (the
- * reply alike), the channel read back from its CEVENTS key's tag; a key
- * that SCAN finds but is no longer here (a slot migrating) is skipped. */
+ * SCAN finds there). As GE_LUA_CHANNELS, the channel read back from its
+ * CEVENTS key's tag. */
 #define GE_LUA_CCHANNELS                                                               \
-    "local cursor, found = ARGV[1], {}\n"                                               \
-    "for _ = 1, 100 do\n"                                                              \
-    "  local r = redis.call('SCAN', cursor, 'MATCH', '" GE_CKEY_EVENTS_MATCH "', 'COUNT', ARGV[2], 'TYPE', 'zset')\n" \
-    "  cursor = r[1]\n"                                                                \
-    "  for _, k in ipairs(r[2]) do found[#found + 1] = k end\n"                         \
-    "  if cursor == '0' or #found >= tonumber(ARGV[2]) then break end\n"                \
-    "end\n"                                                                            \
-    "local out = {cursor}\n"                                                           \
-    "for _, k in ipairs(found) do\n"                                                   \
-    "  local t = string.match(k, '^{([^}]+)}" GE_CKEY_EVENTS_POST "$')\n"             \
-    "  local top = t and redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')\n"             \
-    "  if type(top) == 'table' and not top.err then\n"                                \
-    "    local ch = t == '%' and '' or (string.gsub(t, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))\n" \
-    "    local last = tonumber(redis.pcall('GET', '{' .. t .. '}" GE_CKEY_COUNTER_POST "')) or 0\n" \
-    "    if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"  \
-    "    out[#out + 1] = ch\n"                                                         \
-    "    out[#out + 1] = string.format('%d', last)\n"                                  \
-    "    out[#out + 1] = string.format('%d', redis.call('ZCARD', k))\n"                \
-    "  end\n"                                                                          \
-    "end\n"                                                                            \
-    "return out\n"
+    GE_LUA_CHANNELS_OF(GE_CKEY_EVENTS_MATCH,                                           \
+                       "local t = string.match(k, '^{([^}]+)}" GE_CKEY_EVENTS_POST "$')\n" \
+                       "if not t then return nil end\n"                                \
+                       "local ch = t == '%' and '' or (string.gsub(t, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))\n" \
+                       "return ch, '{' .. t .. '}" GE_CKEY_COUNTER_POST "'")
 
 /* The channels due for the retention sweep among the slots named (no
  * KEYS: the retention lists of slots of the master it runs on). ARGV:

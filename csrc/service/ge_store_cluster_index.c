@@ -41,45 +41,13 @@
     "return mget_all(ks, {ARGV[1], last})\n"
 
 /* ARGV: id, the channel's tag, expected position, new position, value1,
- * id1, ... As GE_LUA_INDEX_COMMIT: every key is read before the first
- * write, so a key already migrated is met before anything is written. */
-#define GE_LUA_CINDEX_COMMIT                                                           \
-    GE_LUA_COLLISION                                                                   \
-    "local lfk = " GE_LUA_CKEY_POSITION("ARGV[2]", "ARGV[1]") "\n"                    \
-    "local cur = redis.pcall('GET', lfk)\n"                                            \
-    "if type(cur) == 'table' then\n"                                                   \
-    "  if string.find(cur.err or '', 'WRONGTYPE') then return collision(lfk .. ' is not a position') end\n" \
-    "  error(cur) end\n"                                                               \
-    "if (cur or '0') ~= ARGV[3] then return 0 end\n"                                   \
-    "for i = 5, #ARGV, 2 do\n"                                                         \
-    "  local k = " GE_LUA_CKEY_INDEX_LIST("ARGV[2]", "ARGV[1]", "ARGV[i]") "\n"        \
-    "  local t = redis.call('TYPE', k).ok\n"                                           \
-    "  if t ~= 'none' and t ~= 'list' then return collision(k .. ' is not an index list') end\n" \
-    "end\n"                                                                            \
-    "for i = 5, #ARGV, 2 do\n"                                                         \
-    "  redis.call('LPUSH', " GE_LUA_CKEY_INDEX_LIST("ARGV[2]", "ARGV[1]", "ARGV[i]") ", ARGV[i + 1])\n" \
-    "end\n"                                                                            \
-    "redis.call('SET', lfk, ARGV[4])\n"                                                \
-    "return 1\n"
+ * id1, ... (GE_LUA_INDEX_COMMIT_OF). */
+#define GE_LUA_CINDEX_COMMIT \
+    GE_LUA_INDEX_COMMIT_OF(GE_LUA_CKEY_POSITION("ARGV[2]", "ARGV[1]"), GE_LUA_CKEY_INDEX_LIST("ARGV[2]", "ARGV[1]", "v"))
 
-/* ARGV: id, value, the channel's tag. As GE_LUA_INDEX_ROWS. */
-#define GE_LUA_CINDEX_ROWS                                                             \
-    "local lk = " GE_LUA_CKEY_INDEX_LIST("ARGV[3]", "ARGV[1]", "ARGV[2]") "\n"         \
-    "local ids = redis.call('LRANGE', lk, 0, -1)\n"                                    \
-    "local out, kept = {}, {}\n"                                                       \
-    "for i = 1, #ids, 1000 do\n"                                                       \
-    "  local ks = {}\n"                                                                \
-    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = " GE_LUA_CKEY_EVENT("ARGV[3]", "ids[j]") " end\n" \
-    "  local vals = redis.call('MGET', unpack(ks))\n"                                  \
-    "  for j = 1, #ks do\n"                                                            \
-    "    if vals[j] then out[#out + 1] = vals[j]; kept[#kept + 1] = ids[i + j - 1] end\n" \
-    "  end\n"                                                                          \
-    "end\n"                                                                            \
-    "if #kept < #ids then\n"                                                           \
-    "  redis.call('DEL', lk)\n"                                                        \
-    "  for i = 1, #kept, 1000 do redis.call('RPUSH', lk, unpack(kept, i, math.min(i + 999, #kept))) end\n" \
-    "end\n"                                                                            \
-    "return out\n"
+/* ARGV: id, value, the channel's tag (GE_LUA_INDEX_ROWS_OF). */
+#define GE_LUA_CINDEX_ROWS \
+    GE_LUA_INDEX_ROWS_OF(GE_LUA_CKEY_INDEX_LIST("ARGV[3]", "ARGV[1]", "ARGV[2]"), GE_LUA_CKEY_EVENT("ARGV[3]", "id"))
 
 static const char define_lua[] = GE_LUA_CRETRYABLE(GE_LUA_INDEX_DEFINE);
 static const char def_lua[] = GE_LUA_CRETRYABLE(GE_LUA_CINDEX_DEF);
@@ -165,33 +133,14 @@ void ge_store_cluster_index_pending(ge_store *s, ge_store_req *req, const char *
     ge_buf_free(&k);
 }
 
-void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
-                                   const char *last, uint64_t upto, size_t npairs, const char *const *values,
-                                   const uint64_t *ids) {
-    size_t n = 4 + 2 * npairs;
-    const char **args = calloc(n, sizeof *args);
-    size_t *lens = calloc(n, sizeof *lens);
-    char (*nums)[GE_U64_STR_SIZE] = calloc(npairs + 1, sizeof *nums);
-    if (!args || !lens || !nums) abort();
+void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *channel, size_t n, const char **args,
+                                   size_t *lens) {
     ge_buf tag = GE_BUF_INIT;
     ge_store_ctag(&tag, channel, strlen(channel));
-    ge_u64_str(nums[npairs], upto);
-    args[0] = index_id;
     args[1] = tag.data;
-    args[2] = last;
-    args[3] = nums[npairs];
-    for (size_t i = 0; i < npairs; i++) {
-        ge_u64_str(nums[i], ids[i]);
-        args[4 + 2 * i] = values[i];
-        args[5 + 2 * i] = nums[i];
-    }
-    for (size_t i = 0; i < n; i++) lens[i] = strlen(args[i]);
     lens[1] = tag.len;
     eval(s, req, ge_store_cslot(channel, strlen(channel)), 0, commit_lua, 0, n, args, lens);
     ge_buf_free(&tag);
-    free(args);
-    free(lens);
-    free(nums);
 }
 
 void ge_store_cluster_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,

@@ -124,9 +124,10 @@ void ge_store_cluster_command(ge_store *s, ge_store_req *req, unsigned slot, int
 /* The index operations (ge_store_cluster_index.c), as ge_store.h's. */
 void ge_store_cluster_index_define(ge_store *s, ge_store_req *req, const char *index_id, const char *def_json);
 void ge_store_cluster_index_pending(ge_store *s, ge_store_req *req, const char *index_id, uint64_t batch);
-void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
-                                   const char *last, uint64_t upto, size_t npairs, const char *const *values,
-                                   const uint64_t *ids);
+/* args[0..n): the single-Redis commit script's ARGV (ge_store_index_commit),
+ * args[1] the channel, which this mode passes as its tag. */
+void ge_store_cluster_index_commit(ge_store *s, ge_store_req *req, const char *channel, size_t n, const char **args,
+                                   size_t *lens);
 void ge_store_cluster_index_rows(ge_store *s, ge_store_req *req, const char *index_id, const char *channel,
                                  const char *value);
 void ge_store_cluster_refuse(ge_store *s, ge_store_req *req, const char *why);

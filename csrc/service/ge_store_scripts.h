@@ -344,33 +344,45 @@
 
 /* ARGV: indexId, channel, expected last, new last, value1, id1, ...
  * Types are checked before the first write: all pairs or none. */
-#define GE_LUA_INDEX_COMMIT                                                          \
+#define GE_LUA_INDEX_COMMIT \
+    GE_LUA_INDEX_COMMIT_OF(GE_LUA_KEY_CURSOR("ARGV[1]", "ARGV[2]"), GE_LUA_KEY_INDEX_LIST("ARGV[1]", "v"))
+/* The same, the index's position key and its list of value v Lua
+ * expressions (the cluster layout's are made from the channel's tag, in
+ * ARGV[2]). Every key is read before the first write (with Redis Cluster
+ * a key a migration already moved is then met before anything is
+ * written). */
+#define GE_LUA_INDEX_COMMIT_OF(position_key, list_key_of_v)                          \
     GE_LUA_COLLISION                                                                 \
-    "local lfk = " GE_LUA_KEY_CURSOR("ARGV[1]", "ARGV[2]") "\n"                     \
+    "local function list_key(v) return " list_key_of_v " end\n"                      \
+    "local lfk = " position_key "\n"                                                 \
     "local cur = redis.pcall('GET', lfk)\n"                                          \
-    "if type(cur) == 'table' then return collision(lfk .. ' is not a position') end\n" \
+    "if type(cur) == 'table' then\n"                                                 \
+    "  if string.find(cur.err or '', 'WRONGTYPE') then return collision(lfk .. ' is not a position') end\n" \
+    "  error(cur) end\n"                                                             \
     "if (cur or '0') ~= ARGV[3] then return 0 end\n"                                 \
     "for i = 5, #ARGV, 2 do\n"                                                       \
-    "  local k = " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[i]") "\n"                            \
+    "  local k = list_key(ARGV[i])\n"                                                \
     "  local t = redis.call('TYPE', k).ok\n"                                         \
     "  if t ~= 'none' and t ~= 'list' then return collision(k .. ' is not an index list') end\n" \
     "end\n"                                                                          \
-    "for i = 5, #ARGV, 2 do\n"                                                       \
-    "  redis.call('LPUSH', " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[i]") ", ARGV[i + 1])\n"    \
-    "end\n"                                                                          \
+    "for i = 5, #ARGV, 2 do redis.call('LPUSH', list_key(ARGV[i]), ARGV[i + 1]) end\n" \
     "redis.call('SET', lfk, ARGV[4])\n"                                              \
     "return 1\n"
 
 /* ARGV: indexId, value, channel. Ids whose events are gone (trimmed by
  * retention) are dropped from the list when met: the list is written
  * again without them, once, in O(its length). */
-#define GE_LUA_INDEX_ROWS                                                            \
-    "local lk = " GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[2]") "\n"                             \
+#define GE_LUA_INDEX_ROWS \
+    GE_LUA_INDEX_ROWS_OF(GE_LUA_KEY_INDEX_LIST("ARGV[1]", "ARGV[2]"), GE_LUA_KEY_EVENT("ARGV[3]", "id"))
+/* The same, the list's key and the EVENT key of `id` Lua expressions. */
+#define GE_LUA_INDEX_ROWS_OF(list_key, event_key_of_id)                              \
+    "local function event_key(id) return " event_key_of_id " end\n"                  \
+    "local lk = " list_key "\n"                                                      \
     "local ids = redis.call('LRANGE', lk, 0, -1)\n"                                   \
     "local out, kept = {}, {}\n"                                                      \
     "for i = 1, #ids, 1000 do\n"                                                      \
     "  local ks = {}\n"                                                               \
-    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = " GE_LUA_KEY_EVENT("ARGV[3]", "ids[j]") " end\n" \
+    "  for j = i, math.min(i + 999, #ids) do ks[#ks + 1] = event_key(ids[j]) end\n"   \
     "  local vals = redis.call('MGET', unpack(ks))\n"                                 \
     "  for j = 1, #ks do\n"                                                           \
     "    if vals[j] then out[#out + 1] = vals[j]; kept[#kept + 1] = ids[i + j - 1] end\n" \
@@ -424,22 +436,31 @@
  * Reply: {next cursor ("0": done), then per channel found: its name, its
  * last id, its retained events}. */
 #define GE_LUA_CHANNELS                                                               \
+    GE_LUA_CHANNELS_OF(GE_KEY_EVENTS_MATCH, "return " GE_LUA_KEY_EVENTS_CHANNEL("k") ", " GE_LUA_KEY_COUNTER(GE_LUA_KEY_EVENTS_CHANNEL("k")))
+/* The same, with SCAN's MATCH pattern and, as Lua statements of k (a key
+ * found), what gives back its channel and counter key (nil: not a
+ * channel's). A key gone meanwhile (with Redis Cluster: its slot
+ * migrating) is skipped. */
+#define GE_LUA_CHANNELS_OF(match, name_and_counter_of_k)                              \
+    "local function name_of(k) " name_and_counter_of_k " end\n"                       \
     "local cursor, found = ARGV[1], {}\n"                                              \
     "for _ = 1, 100 do\n"                                                             \
-    "  local r = redis.call('SCAN', cursor, 'MATCH', '" GE_KEY_EVENTS_MATCH "', 'COUNT', ARGV[2], 'TYPE', 'zset')\n" \
+    "  local r = redis.call('SCAN', cursor, 'MATCH', '" match "', 'COUNT', ARGV[2], 'TYPE', 'zset')\n" \
     "  cursor = r[1]\n"                                                               \
     "  for _, k in ipairs(r[2]) do found[#found + 1] = k end\n"                        \
     "  if cursor == '0' or #found >= tonumber(ARGV[2]) then break end\n"               \
     "end\n"                                                                           \
     "local out = {cursor}\n"                                                          \
     "for _, k in ipairs(found) do\n"                                                  \
-    "  local ch = " GE_LUA_KEY_EVENTS_CHANNEL("k") "\n"                               \
-    "  local last = tonumber(redis.pcall('GET', " GE_LUA_KEY_COUNTER("ch") ")) or 0\n" \
-    "  local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')\n"                   \
-    "  if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"    \
-    "  out[#out + 1] = ch\n"                                                          \
-    "  out[#out + 1] = string.format('%d', last)\n"                                   \
-    "  out[#out + 1] = string.format('%d', redis.call('ZCARD', k))\n"                 \
+    "  local ch, ck = name_of(k)\n"                                                   \
+    "  local top = ch and redis.pcall('ZRANGE', k, -1, -1, 'WITHSCORES')\n"           \
+    "  if type(top) == 'table' and not top.err then\n"                               \
+    "    local last = tonumber(redis.pcall('GET', ck)) or 0\n"                         \
+    "    if #top > 0 and tonumber(top[2]) > last then last = tonumber(top[2]) end\n"  \
+    "    out[#out + 1] = ch\n"                                                         \
+    "    out[#out + 1] = string.format('%d', last)\n"                                  \
+    "    out[#out + 1] = string.format('%d', redis.call('ZCARD', k))\n"                \
+    "  end\n"                                                                          \
     "end\n"                                                                           \
     "return out\n"
 
