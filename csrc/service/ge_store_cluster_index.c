@@ -21,24 +21,11 @@
 /* KEYS: CINDEX_DEF(id). Reply: nil when there is none, else {definition,
  * its channel}; an error starting KEYCOLLISION when the key holds
  * anything else. */
-#define GE_LUA_CINDEX_DEF                                                              \
-    GE_LUA_COLLISION                                                                   \
-    "local def = redis.pcall('GET', KEYS[1])\n"                                        \
-    "if not def then return false end\n"                                               \
-    "local ok, d = pcall(cjson.decode, def)\n"                                         \
-    "if type(def) == 'table' or not ok or type(d) ~= 'table' or type(d.channel) ~= 'string' then\n" \
-    "  return collision(KEYS[1] .. ' holds something other than an index definition') end\n" \
-    "return {def, d.channel}\n"
+#define GE_LUA_CINDEX_DEF GE_LUA_COLLISION GE_LUA_INDEX_DEF_READ "return {def, d.channel}\n"
 
 /* KEYS: CPOSITION(ch, id), CEVENTS(ch); ARGV: definition, batch. Reply as
  * GE_LUA_INDEX_PENDING's: {definition, position, events...}. */
-#define GE_LUA_CINDEX_PENDING                                                          \
-    GE_LUA_MGET_ALL                                                                    \
-    "local last = redis.call('GET', KEYS[1]) or '0'\n"                                 \
-    "local from = last\n"                                                              \
-    "if not tonumber(from) then from = '0' end\n"                                      \
-    "local ks = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
-    "return mget_all(ks, {ARGV[1], last})\n"
+#define GE_LUA_CINDEX_PENDING GE_LUA_MGET_ALL GE_LUA_INDEX_AFTER("KEYS[1]", "KEYS[2]", "ARGV[1]")
 
 /* ARGV: id, the channel's tag, expected position, new position, value1,
  * id1, ... (GE_LUA_INDEX_COMMIT_OF). */

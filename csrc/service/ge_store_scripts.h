@@ -327,20 +327,30 @@
     "for i = #ks, 1, -1 do asc[#asc + 1] = ks[i] end\n"                      \
     "return mget_all(asc, {})\n"
 
-/* KEYS: INDEX_DEF(indexId); ARGV: indexId, batch */
-#define GE_LUA_INDEX_PENDING                                                          \
-    GE_LUA_MGET_ALL                                                                   \
-    GE_LUA_COLLISION                                                                  \
+/* KEYS[1] the INDEX_DEF: sets def (its JSON) and d (decoded), or returns
+ * false when there is none, a collision when it is no definition. */
+#define GE_LUA_INDEX_DEF_READ                                                         \
     "local def = redis.pcall('GET', KEYS[1])\n"                                       \
     "if not def then return false end\n"                                              \
     "local ok, d = pcall(cjson.decode, def)\n"                                        \
     "if type(def) == 'table' or not ok or type(d) ~= 'table' or type(d.channel) ~= 'string' then\n" \
-    "  return collision(KEYS[1] .. ' holds something other than an index definition') end\n" \
-    "local last = redis.call('GET', " GE_LUA_KEY_CURSOR("ARGV[1]", "d.channel") ") or '0'\n" \
+    "  return collision(KEYS[1] .. ' holds something other than an index definition') end\n"
+
+/* Returns {def, the index's position, up to ARGV[2] events after it}: the
+ * position's and the events' keys, and def, Lua expressions. */
+#define GE_LUA_INDEX_AFTER(position_key, events_key, def)                             \
+    "local last = redis.call('GET', " position_key ") or '0'\n"                       \
     "local from = last\n"                                                             \
     "if not tonumber(from) then from = '0' end\n"                                     \
-    "local ks = redis.call('ZRANGEBYSCORE', " GE_LUA_KEY_EVENTS("d.channel") ", '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
-    "return mget_all(ks, {def, last})\n"
+    "local ks = redis.call('ZRANGEBYSCORE', " events_key ", '(' .. from, '+inf', 'LIMIT', 0, ARGV[2])\n" \
+    "return mget_all(ks, {" def ", last})\n"
+
+/* KEYS: INDEX_DEF(indexId); ARGV: indexId, batch */
+#define GE_LUA_INDEX_PENDING                                                          \
+    GE_LUA_MGET_ALL                                                                   \
+    GE_LUA_COLLISION                                                                  \
+    GE_LUA_INDEX_DEF_READ                                                             \
+    GE_LUA_INDEX_AFTER(GE_LUA_KEY_CURSOR("ARGV[1]", "d.channel"), GE_LUA_KEY_EVENTS("d.channel"), "def")
 
 /* ARGV: indexId, channel, expected last, new last, value1, id1, ...
  * Types are checked before the first write: all pairs or none. */
