@@ -217,7 +217,7 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
     char msg[240];
     snprintf(msg, sizeof msg,
              GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
-             "may be stored or not; publishing again may store it twice",
+             "may be stored or not; publish again with the same Idempotency-Key",
              got < 0 ? 0 : got, m->min_replicas, m->replica_timeout_ms);
     redisReply e = {0};
     e.type = REDIS_REPLY_ERROR;

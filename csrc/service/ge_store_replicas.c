@@ -138,7 +138,7 @@ static void on_wait(redisAsyncContext *ac, void *rep, void *priv) {
     char msg[220];
     snprintf(msg, sizeof msg,
              GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
-             "may be stored or not; publishing again may store it twice",
+             "may be stored or not; publish again with the same Idempotency-Key",
              got < 0 ? 0 : got, r->min_replicas, r->timeout_ms);
     while (r->acked_head && r->acked_head->seq <= r->wait_covers) {
         ge_replica_pub *p = r->acked_head;
