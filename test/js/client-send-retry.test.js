@@ -97,3 +97,19 @@ tap.test('send options are checked', T, async (t) => {
     ['idempotencyKeys', 'yes']])
     t.throws(() => new Client('id', { secret: 's', [k]: v }), new RegExp(k), k + ' ' + v);
 });
+
+tap.test('the CLI send is tried again until the daemon is up, and stored once', T, async (t) => {
+  const { startCli } = require('../lib/client-harness');
+  const redis = await h.startRedis();
+  t.teardown(() => redis.stop());
+  const port = await h.freePort();
+  const ch = h.unique('retry-cli');
+  const cli = startCli({ url: 'http://127.0.0.1:' + port, secret: h.SECRET }, ['send', ch, 'f', 't', '{"n":1}'], 'cli-sender');
+  await h.sleep(400); // its first tries are refused
+  const s = await h.startServer({ port, redisPort: redis.port });
+  t.teardown(() => s.stop());
+  t.same(await cli.done, { code: 0, signal: null }, cli.stderr);
+  t.equal(JSON.parse(cli.stdout).id, 1, 'the stored event printed');
+  t.equal(await h.redisCommand(redis.port, 'GET', 'indices:' + ch), '1', 'stored once');
+  t.equal(await h.redisCommand(redis.port, 'ZCARD', ch + ':idempotency'), 1, 'with its key');
+});
