@@ -98,7 +98,10 @@
  * repeat is answered {the event stored first, 0, 1} and writes nothing
  * (its INCR undone, no PUBLISH); a claimed key is given back when its
  * event cannot be stored. Several events of one channel go together only
- * when their keys are all new (one ZMSCORE) and distinct.
+ * when their keys are distinct and all new: one ZADD NX of them all (with
+ * the ids just taken, higher than any in the set, so a ZREMRANGEBYSCORE of
+ * those ids gives them back when one was known, and the events go one by
+ * one).
  * Reply: one element per event: {event JSON, events trimmed (for several
  * of one channel, all on the last)}, {event JSON, 0, 1} for a repeat, or
  * an error (KEYCOLLISION ... or IDEMCONFLICT ... with nothing written);
@@ -182,11 +185,6 @@
     "    end\n"                                                                        \
     "  end\n"                                                                          \
     "  local ik = " GE_LUA_KEY_IDEM("ch") "\n"                                        \
-    "  if #iks > 0 then\n"                                                             \
-    "    local known = redis.pcall('ZMSCORE', ik, unpack(iks))\n"                      \
-    "    if known.err then return false end\n"                                         \
-    "    for j = 1, #iks do if known[j] then return false end end\n"                   \
-    "  end\n"                                                                          \
     "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
     "  if type(top) == 'table' then return false end\n"                                \
     "  local kv, za, sids, ia = {}, {}, {}, {}\n"                                      \
@@ -196,18 +194,22 @@
     "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, 10 * (i - 1)), top - n + j, key, sid\n" \
     "    if #iks > 0 and ARGV[10 * i - 2] ~= '' then ia[#ia + 1] = top - n + j ia[#ia + 1] = ARGV[10 * i - 2] end\n" \
     "  end\n"                                                                          \
-    "  if redis.call('MSETNX', unpack(kv)) == 0 then undo(ck, top, n) return false end\n" \
+    "  local function unclaim() if #ia > 0 then redis.call('ZREMRANGEBYSCORE', ik, top - n + 1, top) end end\n" \
+    "  if #ia > 0 then\n"                                                              \
+    "    local added = redis.pcall('ZADD', ik, 'NX', unpack(ia))\n"                    \
+    "    if type(added) == 'table' then undo(ck, top, n) return false end\n"           \
+    "    if added < #iks then unclaim() undo(ck, top, n) return false end\n"           \
+    "  end\n"                                                                          \
+    "  if redis.call('MSETNX', unpack(kv)) == 0 then unclaim() undo(ck, top, n) return false end\n" \
     "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
     "  if type(z) == 'table' then\n"                                                   \
     "    local ks = {}\n"                                                              \
     "    for j = 1, n do ks[j] = kv[2 * j - 1] end\n"                                  \
     "    redis.call('DEL', unpack(ks))\n"                                              \
+    "    unclaim()\n"                                                                  \
     "    undo(ck, top, n)\n"                                                           \
     "    return false end\n"                                                           \
-    "  if #ia > 0 then\n"                                                              \
-    "    redis.call('ZADD', ik, unpack(ia))\n"                                         \
-    "    redis.call('PEXPIRE', ik, win)\n"                                             \
-    "  end\n"                                                                          \
+    "  if #ia > 0 then redis.call('PEXPIRE', ik, win) end\n"                           \
     "  if win > 0 and math.floor(top / 16) ~= math.floor((top - n) / 16) then\n"       \
     "    forget(ik, top - top % 16, tonumber(ARGV[f + 10])) end\n"                     \
     "  local trimmed, max, age = 0, tonumber(ARGV[f + 6]), tonumber(ARGV[f + 7])\n"    \
