@@ -87,7 +87,7 @@ node "$HERE/publish-script.js" >"$WORK/publish.lua" || die "cannot read the publ
 PUBLISH_SHA=$(sha1sum "$WORK/publish.lua" | cut -c1-40)
 RB_ARGS=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0 '' 600000 10000)
 # The same with an idempotency key per call: redis-benchmark writes a new
-# random 12-digit number for __rand_int__ in each call (-r: from 10^9).
+# random 12-digit number for __rand_int__ in each call (-r: below 2*10^9).
 RB_ARGS_KEY=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0 'key-__rand_int__' 600000 10000)
 
 # ---- counters ---------------------------------------------------------------
@@ -139,7 +139,7 @@ cost_measure() { # key round kind: runs the load, fills CV
     rb1|rb16|rb1k|rb16k)
         local p=1 n=$RB_N1 args=("${RB_ARGS[@]}")
         case "$kind" in rb16*) p=16; n=$RB_N16 ;; esac
-        case "$kind" in *k) args=(-r 1000000000 "${RB_ARGS_KEY[@]}") ;; esac
+        case "$kind" in *k) args=(-r 2000000000 "${RB_ARGS_KEY[@]}") ;; esac
         out=$( (timeout "$RB_TIMEOUT" redis-benchmark -p "$RPORT" -c $CONNS -P $p -n "$n" -q "${args[@]}" 2>&1 \
                    | tr '\r' '\n' | grep 'requests per second' | tail -1 || true; times) )
         ;;
@@ -152,9 +152,12 @@ cost_measure() { # key round kind: runs the load, fills CV
     rb*)
         rps=$(grep -o '[0-9.]* requests per second' <<<"$out" | awk '{ printf "%.0f", $1 }')
         reqs=$n
-        local stored
+        local stored want=$n
         stored=$(redis-cli -p "$RPORT" get indices:rb)
-        if [ -z "$rps" ] || [ "${stored:-0}" != "$n" ]; then
+        # random keys (1 in 2*10^9) meet now and then within the cap of
+        # 10,000 ids: a few repeats, not stored, are expected
+        case "$kind" in *k) [ "${stored:-0}" -ge $((n - 10)) ] && want=${stored:-0} ;; esac
+        if [ -z "$rps" ] || [ "${stored:-0}" != "$want" ]; then
             WRK_ISSUES+=("$key round $r: redis-benchmark ${rps:-gave no rate}, stored ${stored:-0} of $n events")
             KEEP_WORK=1
         fi
