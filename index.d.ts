@@ -81,6 +81,19 @@ export interface ClientOptions extends ConnectionOptions {
   limit?: number;
   /** Poll each channel with a request of its own instead of one long-poll for all (docs/client.md). */
   pollPerChannel?: boolean;
+  /**
+   * Each send carries a random Idempotency-Key and is sent again (same key, same body) after a failure
+   * without an answer (ECONNREFUSED, ECONNRESET, ETIMEDOUT...) or a 503, so that it is stored exactly once
+   * through a failover (docs/client.md, "Sends through a failover"). Default true. false: no key, one try
+   * (against a server that ignores keys, a retry could store the event twice).
+   */
+  idempotencyKeys?: boolean;
+  /** tries of a send in all, 1 for no retry; default 8 */
+  sendTries?: number;
+  /** the first wait before a send is tried again, in ms, doubled each time; default 100 */
+  sendBackoff?: number;
+  /** the longest wait between tries of a send, in ms; default 2000 */
+  sendMaxBackoff?: number;
 }
 
 export class Cursor {

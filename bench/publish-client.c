@@ -4,13 +4,13 @@
  * bench/publish-variants.sh.
  *
  *   publish-client PORT EVENTS DEPTH script SHA PER_CALL
- *       EVALSHA SHA with ge_store_publish's arguments (3 KEYS, 7 values;
- *       channel rb, no retention); PER_CALL > 1: the ×N wrapper's
- *       arguments (N, then the 7 values of each event)
+ *       EVALSHA SHA with ge_store_publish's arguments (3 KEYS, 10 values;
+ *       channel rb, no retention, no idempotency key); PER_CALL > 1: the
+ *       ×N wrapper's arguments (N, then the first 7 values of each event)
  *   publish-client PORT EVENTS DEPTH batch SHA PER_CALL
  *       EVALSHA SHA with the daemon's arguments for PER_CALL events in one
  *       call (ge_store_batch.c): KEYS indices:rb, rb:keys of each, then
- *       ge:retention; the 7 values of each
+ *       ge:retention; the 10 values of each
  *   publish-client PORT EVENTS DEPTH plain
  *       no script: DEPTH INCRs, then for each id SET NX, ZADD, PUBLISH
  *
@@ -23,7 +23,11 @@
 #define MAX_DEPTH 1024
 #define MAX_PER_CALL 64
 
-static const char *const EV[] = {"rb", "1700000000000", "\"t\"", "\"bench\"", "{\"n\":1}", "0", "0"};
+/* ch, timestamp, type, from, data, max events, max age, idempotency key
+ * (none), its window, the cap of keys (ge_store_scripts.h). */
+static const char *const EV[] = {"rb", "1700000000000", "\"t\"", "\"bench\"", "{\"n\":1}", "0", "0", "", "600000",
+                                 "10000"};
+#define NEV ((int)(sizeof EV / sizeof EV[0]))
 
 static int check(redisContext *c, int n, long long *ints) {
     for (int i = 0; i < n; i++) {
@@ -55,7 +59,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* The EVALSHA argument vector, built once. */
-    const char *argvv[5 + 1 + 9 * MAX_PER_CALL];
+    const char *argvv[5 + 1 + (NEV + 2) * MAX_PER_CALL];
     char nkeys[16];
     int argcc = 0;
     argvv[argcc++] = "EVALSHA";
@@ -68,8 +72,9 @@ int main(int argc, char **argv) {
     }
     argvv[argcc++] = "ge:retention";
     if (per > 1 && !batch) argvv[argcc++] = argv[6];
+    int nev = per > 1 && !batch ? 7 : NEV; /* the ×N wrapper's stride is 7 */
     for (int i = 0; i < per; i++)
-        for (int j = 0; j < 7; j++) argvv[argcc++] = EV[j];
+        for (int j = 0; j < nev; j++) argvv[argcc++] = EV[j];
     long long ids[MAX_DEPTH];
     for (long done = 0; done < events;) {
         int n = depth;

@@ -9,6 +9,8 @@
 #   GET100   wrk GET of 100 events (after=0&limit=100: answers at once)
 #   rb-1     redis-benchmark -c50 running the publish script, unpipelined
 #   rb-16    the same with -P16 (16 calls in flight per connection)
+#   POST-key, rb-1k, rb-16k: the same with an Idempotency-Key each, new
+#            each time (the clients' keys: bench/server-post.lua BENCH_IDEM)
 # For each: the CPU ticks (utime+stime of every process of the group, and
 # of its reaped children, /proc/PID/stat) of the daemon, Redis and nginx
 # over the run, divided by the requests completed; wrk's own CPU (bash's
@@ -83,7 +85,10 @@ cost_setup_get100() { # 100 events on bench-get (Redis flushed first), checked
 # (0, 0), as in the daemon runs.
 node "$HERE/publish-script.js" >"$WORK/publish.lua" || die "cannot read the publish script (bench/publish-script.js)"
 PUBLISH_SHA=$(sha1sum "$WORK/publish.lua" | cut -c1-40)
-RB_ARGS=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0)
+RB_ARGS=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0 '' 600000 10000)
+# The same with an idempotency key per call: redis-benchmark writes a new
+# random 12-digit number for __rand_int__ in each call (-r: below 2*10^9).
+RB_ARGS_KEY=(evalsha "$PUBLISH_SHA" 3 indices:rb rb:keys ge:retention rb 1700000000000 '"t"' '"bench"' '{"n":1}' 0 0 'key-__rand_int__' 600000 10000)
 
 # ---- counters ---------------------------------------------------------------
 group_ticks() { # pgid -> "user sys" ticks of its processes (+ reaped children)
@@ -106,16 +111,16 @@ redis_calls() { # -> total calls in INFO commandstats, then "cmd=calls/usec_per_
 }
 cmd_table() { # round: Redis commands per request and their time, for POST, the benchmark runs and GET100
     local r=$1
-    printf '%s\n' "post ${CV[post:reqs:$r]:-0} ${CV[post:cmds:$r]:-}" "rb1 ${CV[rb1:reqs:$r]:-0} ${CV[rb1:cmds:$r]:-}" \
+    printf '%s\n' "post ${CV[post:reqs:$r]:-0} ${CV[post:cmds:$r]:-}" "postk ${CV[postk:reqs:$r]:-0} ${CV[postk:cmds:$r]:-}" "rb1 ${CV[rb1:reqs:$r]:-0} ${CV[rb1:cmds:$r]:-}" \
         "rb16 ${CV[rb16:reqs:$r]:-0} ${CV[rb16:cmds:$r]:-}" "get ${CV[get:reqs:$r]:-0} ${CV[get:cmds:$r]:-}" |
     awk '{ k = $1; n = $2; ks[++nk] = k
            for (i = 3; i <= NF; i++) { split($i, a, "[=/]"); if (!(a[1] in seen)) { seen[a[1]] = 1; cmds[++nc] = a[1] }
                v[k, a[1]] = n > 0 ? sprintf("%.2f × %.2f", a[2] / n, a[3]) : "" } }
-         END { print "| Redis command (INFO commandstats, round '"$r"'): calls per request × µs per call | POST | rb -P1 | rb -P16 | GET100 |"
-               print "|---|---|---|---|---|"
+         END { print "| Redis command (INFO commandstats, round '"$r"'): calls per request × µs per call | POST | POST with key | rb -P1 | rb -P16 | GET100 |"
+               print "|---|---|---|---|---|---|"
                # EVALSHA first: its time holds the commands its script runs.
-               for (i = 1; i <= nc; i++) if (cmds[i] == "evalsha") printf "| evalsha (all of the script) | %s | %s | %s | %s |\n", v["post", "evalsha"], v["rb1", "evalsha"], v["rb16", "evalsha"], v["get", "evalsha"]
-               for (i = 1; i <= nc; i++) if (cmds[i] != "evalsha") printf "| %s | %s | %s | %s | %s |\n", cmds[i], v["post", cmds[i]], v["rb1", cmds[i]], v["rb16", cmds[i]], v["get", cmds[i]] }'
+               for (i = 1; i <= nc; i++) if (cmds[i] == "evalsha") printf "| evalsha (all of the script) | %s | %s | %s | %s | %s |\n", v["post", "evalsha"], v["postk", "evalsha"], v["rb1", "evalsha"], v["rb16", "evalsha"], v["get", "evalsha"]
+               for (i = 1; i <= nc; i++) if (cmds[i] != "evalsha") printf "| %s | %s | %s | %s | %s | %s |\n", cmds[i], v["post", cmds[i]], v["postk", cmds[i]], v["rb1", cmds[i]], v["rb16", cmds[i]], v["get", cmds[i]] }'
 }
 
 declare -A CV  # CV[key:metric:round]
@@ -125,15 +130,17 @@ cost_measure() { # key round kind: runs the load, fills CV
     d0=$(group_ticks "$DPID"); r0=$(group_ticks "$RPID"); n0=$(group_ticks "$NPID"); m0=$(machine_ticks)
     case "$kind" in
     nginx) out=$( (wrk -t$THREADS -c$CONNS -d"$DURATION" "http://127.0.0.1:$NPORT/" 2>&1 || true; times) ) ;;
-    post)  out=$( (BENCH_SECRET="$SECRET" BENCH_CHANNEL=bench-post \
+    post|postk)
+           out=$( (BENCH_SECRET="$SECRET" BENCH_CHANNEL=bench-post BENCH_IDEM=$([ "$kind" = postk ] && echo 1 || echo 0) \
                    wrk -t$THREADS -c$CONNS -d"$DURATION" -s "$HERE/server-post.lua" \
                    "http://127.0.0.1:$DPORT/events/v1/events" 2>&1 || true; times) ) ;;
     get)   out=$( (wrk -t$THREADS -c$CONNS -d"$DURATION" \
                    "http://127.0.0.1:$DPORT/events/v1/events?secret=$SECRET&clientId=bench&channel=bench-get&after=0&limit=100" 2>&1 || true; times) ) ;;
-    rb1|rb16)
-        local p=1 n=$RB_N1
-        [ "$kind" = rb16 ] && { p=16; n=$RB_N16; }
-        out=$( (timeout "$RB_TIMEOUT" redis-benchmark -p "$RPORT" -c $CONNS -P $p -n "$n" -q "${RB_ARGS[@]}" 2>&1 \
+    rb1|rb16|rb1k|rb16k)
+        local p=1 n=$RB_N1 args=("${RB_ARGS[@]}")
+        case "$kind" in rb16*) p=16; n=$RB_N16 ;; esac
+        case "$kind" in *k) args=(-r 2000000000 "${RB_ARGS_KEY[@]}") ;; esac
+        out=$( (timeout "$RB_TIMEOUT" redis-benchmark -p "$RPORT" -c $CONNS -P $p -n "$n" -q "${args[@]}" 2>&1 \
                    | tr '\r' '\n' | grep 'requests per second' | tail -1 || true; times) )
         ;;
     esac
@@ -145,9 +152,12 @@ cost_measure() { # key round kind: runs the load, fills CV
     rb*)
         rps=$(grep -o '[0-9.]* requests per second' <<<"$out" | awk '{ printf "%.0f", $1 }')
         reqs=$n
-        local stored
+        local stored want=$n
         stored=$(redis-cli -p "$RPORT" get indices:rb)
-        if [ -z "$rps" ] || [ "${stored:-0}" != "$n" ]; then
+        # random keys (1 in 2*10^9) meet now and then within the cap of
+        # 10,000 ids: a few repeats, not stored, are expected
+        case "$kind" in *k) [ "${stored:-0}" -ge $((n - 10)) ] && want=${stored:-0} ;; esac
+        if [ -z "$rps" ] || [ "${stored:-0}" != "$want" ]; then
             WRK_ISSUES+=("$key round $r: redis-benchmark ${rps:-gave no rate}, stored ${stored:-0} of $n events")
             KEEP_WORK=1
         fi
@@ -217,6 +227,9 @@ for r in $(seq "$REPS"); do
     rflush
     cost_measure post "$r" post
     daemon_alive_check "POST" || { daemon_stop; daemon_start 1; }
+    rflush
+    cost_measure postk "$r" postk
+    daemon_alive_check "POST with keys" || { daemon_stop; daemon_start 1; }
     cost_setup_get100
     cost_measure get "$r" get
     daemon_alive_check "GET100" || { daemon_stop; daemon_start 1; }
@@ -224,6 +237,10 @@ for r in $(seq "$REPS"); do
     cost_measure rb1 "$r" rb1
     rflush
     cost_measure rb16 "$r" rb16
+    rflush
+    cost_measure rb1k "$r" rb1k
+    rflush
+    cost_measure rb16k "$r" rb16k
     CV[ratio:post:$r]=$(awk -v a="$(cv1 post daemon "$r")" -v b="$(cv1 nginx nginx "$r")" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
     CV[ratio:get:$r]=$(awk -v a="$(cv1 get daemon "$r")" -v b="$(cv1 nginx nginx "$r")" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
 done
@@ -252,6 +269,9 @@ ${BUSY_NOTE:-machine idle before the run (${BUSY}% busy)}
 | Redis CPU per POST /events           | $(m post redis) | $(rg post redis) | ≤ 8 | $(verdict "$(m post redis)" 8) |
 |   of which user / sys                | $(m post redis_user) / $(m post redis_sys) | | | |
 | Redis commands per POST (in scripts too) | $(m post calls) | | | |
+| daemon CPU per POST with an Idempotency-Key | $(m postk daemon) | $(rg postk daemon) | | |
+| Redis CPU per POST with an Idempotency-Key | $(m postk redis) | $(rg postk redis) | | |
+| Redis commands per POST with a key   | $(m postk calls) | | | |
 | daemon CPU per GET of 100 events     | $(m get daemon) | $(rg get daemon) | ≤ 30 | $(verdict "$(m get daemon)" 30) |
 |   of which user / sys                | $(m get daemon_user) / $(m get daemon_sys) | | | |
 | ratio daemon-GET100 / nginx          | $(m ratio get)× | $(rg ratio get) | | |
@@ -259,15 +279,20 @@ ${BUSY_NOTE:-machine idle before the run (${BUSY}% busy)}
 | Redis commands per GET100            | $(m get calls) | | | |
 | Redis CPU per publish script call, redis-benchmark -P1  | $(m rb1 redis) | $(rg rb1 redis) | | |
 | Redis CPU per publish script call, redis-benchmark -P16 | $(m rb16 redis) | $(rg rb16 redis) | | |
+| the same with a new key each call, -P1  | $(m rb1k redis) | $(rg rb1k redis) | | |
+| the same with a new key each call, -P16 | $(m rb16k redis) | $(rg rb16k redis) | | |
 | load generator CPU: wrk nginx / POST / GET100 | $(m nginx loadgen) / $(m post loadgen) / $(m get loadgen) | | | |
 
 | rate (req/s)                         | median | [range] |
 |--------------------------------------|--------|---------|
 | nginx static 200                     | $(m nginx rps) | $(rg nginx rps) |
 | POST /events                         | $(m post rps) | $(rg post rps) |
+| POST /events with an Idempotency-Key | $(m postk rps) | $(rg postk rps) |
 | GET 100 events                       | $(m get rps) | $(rg get rps) |
 | redis-benchmark publish script, -P1  | $(m rb1 rps) | $(rg rb1 rps) |
 | redis-benchmark publish script, -P16 | $(m rb16 rps) | $(rg rb16 rps) |
+| the same with a new key each call, -P1  | $(m rb1k rps) | $(rg rb1k rps) |
+| the same with a new key each call, -P16 | $(m rb16k rps) | $(rg rb16k rps) |
 
 other processes on the box during the runs (% of one core, median): nginx $(m nginx others), POST $(m post others), GET100 $(m get others), rb $(m rb1 others) / $(m rb16 others)
 daemon RSS after the load: $(mb "$RSS_LOAD") MB

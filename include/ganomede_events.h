@@ -215,10 +215,34 @@ size_t ge_client_active(const ge_client *client);
 /* POST <events>: publish {from, type[, data]} on channel. data_json, if not
  * NULL, must be the JSON text of a non-null object or array (data_len
  * bytes). The reply is the stored event ({"id","timestamp",...}).
- * Returns 0, or GE_EINVAL (nothing sent, cb not called). */
+ * Returns 0, or GE_EINVAL (nothing sent, cb not called).
+ *
+ * Exactly once through failovers (docs/client.md, "Sends through a
+ * failover"): each send carries a random Idempotency-Key (128 bits, hex)
+ * and is sent again, same key and body, after a failure without an answer
+ * (connection refused or reset, timeout) or a 503, waiting 100 ms, then
+ * twice as long each time up to 2 s, 8 tries in all (ge_client_send_retries);
+ * a server that remembers keys stores the event once and answers every try
+ * with it. cb gets the first answer that is not retried, or the last
+ * try's error. A server that ignores the key (older ones) may store an
+ * event once per try that reached Redis: see ge_client_send_idempotent.
+ * After ge_client_shutdown, a send waiting to be tried again is tried at
+ * once, a last time. */
 int ge_client_send(ge_client *client, const char *channel, const char *from,
                    const char *type, const char *data_json, size_t data_len,
                    ge_reply_cb cb, void *userdata);
+
+/* The tries of every later send: tries in all (1: none again; 0: 8), the
+ * first wait in ms (0: 100), doubled each time up to max_backoff_ms (0:
+ * 2000). Returns GE_OK, or GE_EINVAL for a NULL client. Functions, not
+ * option fields, so that programs built against an older
+ * ge_client_options keep working. */
+int ge_client_send_retries(ge_client *client, unsigned tries, unsigned backoff_ms,
+                           unsigned max_backoff_ms);
+/* With on 0, later sends carry no Idempotency-Key and are tried once (as
+ * before: against a server that ignores keys, a retry could store an
+ * event twice). Default 1. Returns GE_OK, or GE_EINVAL for a NULL client. */
+int ge_client_send_idempotent(ge_client *client, int on);
 
 /* GET <prefix>/latest: the last `limit` events (0: server default 100). */
 int ge_client_latest(ge_client *client, const char *channel, unsigned limit,

@@ -60,6 +60,20 @@ function connection(opts, pathKey, defaultPath) {
     if (typeof opts.pollPerChannel !== 'boolean') throw new TypeError('options.pollPerChannel must be a boolean');
     if (opts.pollPerChannel) out.pollPerChannel = true;
   }
+  if (!absent(opts.idempotencyKeys)) {
+    if (typeof opts.idempotencyKeys !== 'boolean') throw new TypeError('options.idempotencyKeys must be a boolean');
+    if (!opts.idempotencyKeys) out.noIdempotencyKeys = true;
+  }
+  const sendTries = integer(opts, 'sendTries', 1, 'a positive integer');
+  if (sendTries !== undefined) {
+    if (sendTries > 1000) throw new TypeError('options.sendTries must be a positive integer up to 1000');
+    out.sendTries = sendTries;
+  }
+  for (const k of ['sendBackoff', 'sendMaxBackoff']) {
+    const v = integer(opts, k, 1, 'a positive integer of ms');
+    if (v > 3600000) throw new TypeError('options.' + k + ' must be a positive integer of ms up to 3600000');
+    if (v !== undefined) out[k] = v;
+  }
   const limit = integer(opts, 'limit', 1, 'a positive integer');
   if (limit > 0xffffffff) throw new TypeError('options.limit must be a positive integer below 2^32');
   if (limit !== undefined) out.limit = limit;

@@ -213,6 +213,10 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
     opts.ca_pem = ca_pem.empty() ? nullptr : ca_pem.c_str();
     opts.insecure = OptBool(o, "insecure", &ok);
     const int per_channel = OptBool(o, "pollPerChannel", &ok);
+    // Sends (docs/client.md, "Sends through a failover"); checked in lib/options.js.
+    const long send_tries = OptInteger(o, "sendTries", &ok), send_backoff = OptInteger(o, "sendBackoff", &ok),
+               send_max_backoff = OptInteger(o, "sendMaxBackoff", &ok);
+    const int no_keys = OptBool(o, "noIdempotencyKeys", &ok);
     if (!ok) return;
     if (limit < 0 || limit > 4294967295L || max_bytes < 0) {
         Napi::TypeError::New(env, max_bytes < 0 ? "options.maxResponseBytes must be positive"
@@ -237,6 +241,9 @@ Engine::Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) 
         return;
     }
     ge_client_poll_per_channel(client_, per_channel);
+    auto in_range = [](long v) { return v < 0 || v > 4294967295L ? 0u : static_cast<unsigned>(v); };
+    ge_client_send_retries(client_, in_range(send_tries), in_range(send_backoff), in_range(send_max_backoff));
+    ge_client_send_idempotent(client_, !no_keys);
     handlers_ = Napi::Persistent(info[1].As<Napi::Object>());  // refcount 1
     strong_ = true;
     Napi::Object res = Napi::Object::New(env);

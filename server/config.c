@@ -218,6 +218,10 @@ static int load_ha(ge_config *cfg, char *err, size_t errlen) {
     cfg->publish_min_replicas = (unsigned)n;
     if (env_num("PUBLISH_REPLICA_TIMEOUT_MS", "1000", 1, 600000, &n, err, errlen)) return -1;
     cfg->publish_replica_timeout_ms = (unsigned)n;
+    if (env_num("IDEMPOTENCY_WINDOW_MS", "600000", 0, 86400000ULL * 7, &n, err, errlen)) return -1;
+    cfg->idempotency_window_ms = n;
+    if (env_num("IDEMPOTENCY_MAX_KEYS", "10000", 16, 10000000, &n, err, errlen)) return -1;
+    cfg->idempotency_max_keys = (unsigned)n;
     return 0;
 }
 

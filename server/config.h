@@ -27,6 +27,8 @@ typedef struct ge_config {
     char redis_cluster[1024];
     unsigned publish_min_replicas;       /* PUBLISH_MIN_REPLICAS, 0: off */
     unsigned publish_replica_timeout_ms; /* PUBLISH_REPLICA_TIMEOUT_MS */
+    uint64_t idempotency_window_ms;      /* IDEMPOTENCY_WINDOW_MS, 0: keys ignored */
+    unsigned idempotency_max_keys;       /* IDEMPOTENCY_MAX_KEYS */
     int redis_allow_eviction;            /* REDIS_ALLOW_EVICTION: serve an evicting Redis */
     uint64_t poll_timeout_ms;
     const char *host;        /* borrowed */

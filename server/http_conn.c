@@ -42,7 +42,7 @@ struct ge_http_conn {
      * NUL-terminated. */
     ge_buf head;
     size_t url_len, head_bytes;
-    size_t kept_off[3];
+    size_t kept_off[4];
     unsigned kept; /* bits: the headers of kept_names found */
     int kept_open; /* the one whose value is being read, -1: none */
     int url_open, in_value, field; /* field: 0 other, 1 kept, 2 Expect */
@@ -61,11 +61,11 @@ struct ge_http_conn {
 };
 
 /* The headers a request keeps for the api. */
-enum { K_CTYPE, K_AUTH, K_LAST_ID, K_COUNT };
+enum { K_CTYPE, K_AUTH, K_LAST_ID, K_IDEM, K_COUNT };
 static const struct {
     const char *name;
     size_t len;
-} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}};
+} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}, {"idempotency-key", 15}};
 
 /* ---- lists and buffers ---- */
 
@@ -388,6 +388,7 @@ static int dispatch(ge_http_conn *c) {
     r.content_type = c->kept & (1u << K_CTYPE) ? c->head.data + c->kept_off[K_CTYPE] : NULL;
     r.authorization = c->kept & (1u << K_AUTH) ? c->head.data + c->kept_off[K_AUTH] : NULL;
     r.last_event_id = c->kept & (1u << K_LAST_ID) ? c->head.data + c->kept_off[K_LAST_ID] : NULL;
+    r.idempotency_key = c->kept & (1u << K_IDEM) ? c->head.data + c->kept_off[K_IDEM] : NULL;
     r.head_too_large = c->head_over || c->head_bytes > h->max_header;
     r.body_too_large = c->too_large;
     if (!c->too_large && c->body_kept && c->body_len) {

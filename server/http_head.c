@@ -71,7 +71,7 @@ void ge_http_head_write(ge_buf *w, int minor, const ge_answer *a, size_t length,
         HEADER(w, "Access-Control-Allow-Origin: ", a->allow_origin);
         if (a->status == 204 && a->allow) { /* a CORS preflight */
             HEADER(w, "Access-Control-Allow-Methods: ", a->allow);
-            HEADER(w, "Access-Control-Allow-Headers: ", "Authorization, Content-Type, Last-Event-ID");
+            HEADER(w, "Access-Control-Allow-Headers: ", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key");
             HEADER(w, "Access-Control-Max-Age: ", "600");
         }
     }

@@ -64,6 +64,9 @@ static void usage(FILE *f) {
             "                                    also redis-sentinel://[[user]:password@]h:p,h:p/master[/db]\n"
             "  PUBLISH_MIN_REPLICAS              answer a publish once this many replicas have it (0)\n"
             "  PUBLISH_REPLICA_TIMEOUT_MS        how long to wait for them before a 503 (1000)\n"
+            "  IDEMPOTENCY_WINDOW_MS             how long a publish's Idempotency-Key is remembered;\n"
+            "                                    0: keys are ignored (600000)\n"
+            "  IDEMPOTENCY_MAX_KEYS              keys remembered per channel: its last events' (10000)\n"
             "  REDIS_ALLOW_EVICTION              1: serve a Redis whose maxmemory-policy evicts keys (0)\n"
             "  POLL_TIMEOUT                      long-poll wait in ms (5000)\n"
             "  HOST, PORT                        listen address (0.0.0.0, 8000)\n"
@@ -211,7 +214,9 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                              .min_replicas = cfg->publish_min_replicas,
                              .replica_timeout_ms = cfg->publish_replica_timeout_ms,
                              .allow_eviction = cfg->redis_allow_eviction,
-                             .cluster = cfg->redis_cluster};
+                             .cluster = cfg->redis_cluster,
+                             .idempotency_window_ms = cfg->idempotency_window_ms,
+                             .idempotency_max_keys = cfg->idempotency_max_keys};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
     d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);

@@ -1,5 +1,5 @@
-/* The client: options, lifetime, and the one-shot requests (send, latest,
- * index create/get, ack). Pollers are in ge_client_poll.c, the HTTP layer
+/* The client: options, lifetime, and the one-shot requests (latest,
+ * index create/get, ack; sends are ge_client_send.c's). Pollers are in ge_client_poll.c, the HTTP layer
  * in ge_client_http.c, the driving in ge_client_loop.c. Every option is
  * checked here, and only here: the Node addon passes its values through. */
 #include <pthread.h>
@@ -118,6 +118,7 @@ ge_client *ge_client_new(const ge_client_options *o, const char **err) {
 void ge__client_destroy(ge_client *c) {
     c->closed = 1;
     c->dispatching++; /* a ge_client_free from an "Aborted" callback waits */
+    ge__sends_free(c);
     ge__http_cleanup(c);
     ge__pollers_free(c);
     ge_buf_free(&c->base);
@@ -186,36 +187,6 @@ static int start(ge_req *r) {
     if (ge__req_start(r) != 0) return GE_EINVAL;
     c->n_replies++;
     return GE_OK;
-}
-
-int ge_client_send(ge_client *c, const char *channel, const char *from, const char *type,
-                   const char *data_json, size_t data_len, ge_reply_cb cb, void *ud) {
-    if (!c) return GE_EINVAL;
-    if (c->closed) return GE_ECLOSED;
-    if (!c->client_id || !nonempty(channel) || !nonempty(from) || !nonempty(type)) return GE_EINVAL;
-    if (data_json) {
-        if (ge_json_validate(data_json, data_len, NULL) != 0) return GE_EINVAL;
-        ge_json_type t = ge_json_type_of((ge_slice){data_json, data_len});
-        if (t != GE_JSON_OBJECT && t != GE_JSON_ARRAY) return GE_EINVAL;
-    }
-    ge_req *r = reply_req(c, cb, ud);
-    ge_buf_append(&r->url, c->base.data, c->base.len);
-    ge_buf_append(&r->url, c->events_path.data, c->events_path.len);
-    r->is_post = 1;
-    ge_buf *b = &r->post;
-    ge_buf_reserve(b, 96 + data_len);
-    ge_buf_putc(b, '{');
-    json_member(b, "clientId", c->client_id, 1);
-    json_member(b, "secret", c->secret, 0);
-    json_member(b, "channel", channel, 0);
-    json_member(b, "from", from, 0);
-    json_member(b, "type", type, 0);
-    if (data_json) {
-        ge_buf_puts(b, ",\"data\":");
-        ge_buf_append(b, data_json, data_len);
-    }
-    ge_buf_putc(b, '}');
-    return start(r);
 }
 
 /* GET <prefix>/<route>?channel=C[&limit=N]&secret=S, answered to cb. */

@@ -99,6 +99,7 @@ static void req_free(ge_req *r) {
     ge_buf_free(&r->url);
     ge_buf_free(&r->post);
     ge_buf_free(&r->body);
+    curl_slist_free_all(r->headers);
     free(r);
 }
 
@@ -143,7 +144,7 @@ int ge__req_start(ge_req *r) {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->json_headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers ? r->headers : c->json_headers);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      c->opts.connect_timeout_ms > 0 ? c->opts.connect_timeout_ms : 10000L);
     if (r->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);

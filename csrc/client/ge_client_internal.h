@@ -6,6 +6,8 @@
  *                     the host-loop entry points (socket / timeout action);
  *                     destroys a client whose free was deferred
  *     -> ge_client.c       options, lifetime, one-shot requests
+ *          -> ge_client_send.c  sends: an Idempotency-Key each, tried again
+ *                               after a failure without an answer or a 503
  *          -> ge_client_poll.c  per-channel pollers: cursor, back-off, drain;
  *                               the multi-channel poll that carries them all
  *               -> ge_client_multi.c the multi-channel poll's body and answer
@@ -31,6 +33,7 @@
 typedef struct ge_req ge_req;
 typedef struct ge_timer ge_timer;
 typedef struct ge_poller ge_poller;
+typedef struct ge_send ge_send;
 
 /* The rc `done` gets when the client is freed with the request in flight
  * (no answer will come; owners release what they hold). */
@@ -54,6 +57,7 @@ struct ge_req {
     ge_buf post;      /* request body (POST), kept alive for curl */
     ge_buf body;      /* response body */
     int is_post;
+    struct curl_slist *headers; /* owned; NULL: the client's json_headers */
     int too_big;      /* the answer passed max_response_bytes */
     uint64_t lost_from, lost_to, reset_counter; /* signal headers of a poll answer */
     int reset;
@@ -124,6 +128,12 @@ struct ge_client {
 
     ge_poller *pollers;
     size_t n_subscribed;
+
+    /* Sends (ge_client_send.c): those waiting to be tried again, and the
+     * settings of ge_client_send_retries / ge_client_send_idempotent. */
+    ge_send *sends;
+    unsigned send_tries, send_backoff_ms, send_max_backoff_ms;
+    int send_no_key;
     /* The multi-channel poll (docs/client.md): at most two in flight, the
      * newer carrying every channel (mreqs[0] the older); msend sends the
      * next one once the callbacks of this turn have run. multi_off: the
@@ -194,6 +204,12 @@ int ge__multi_parse(const char *body, size_t len, ge_multi_part **parts, size_t 
 
 /* ---- ge_client_poll.c ---- */
 void ge__pollers_free(ge_client *c);
+
+/* ---- ge_client_send.c ---- */
+/* Shut down: each send waiting for a retry is tried now, a last time. */
+void ge__sends_flush(ge_client *c);
+/* Freed: each send waiting for a retry is answered "Aborted". */
+void ge__sends_free(ge_client *c);
 
 /* ---- ge_client.c ---- */
 void ge__client_destroy(ge_client *c);

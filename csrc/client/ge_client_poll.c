@@ -152,6 +152,7 @@ void ge_client_shutdown(ge_client *c) {
         }
     }
     c->drain_pending = 1;
+    ge__sends_flush(c);
     ge__http_release(c); /* now, unless one-shot requests are in flight */
     ge__reschedule(c);
 }

@@ -151,7 +151,8 @@ static void metrics(ge_api *api, ge_reply *to) {
                            ge_store_ready(api->store), ge_store_sub_ready(api->store),
                            ge_metrics_now() - api->started, pub->trimmed + api->sweep_trimmed,
                            ev->lost_signals + mu->lost_signals + st->lost_signals, ev->resets + mu->resets + st->resets,
-                           ge_store_writable(api->store), api->calls.storage_full, st->open, st->events_sent};
+                           ge_store_writable(api->store), api->calls.storage_full, st->open, st->events_sent,
+                           pub->repeats};
     ge_buf extra = GE_BUF_INIT;
     ge_lag_render(api->lag, &extra);
     ge_api_metrics(api->metrics, &g, api->store, extra.data ? extra.data : "", to);
@@ -229,7 +230,7 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     switch (r) {
     case R_EVENTS:
         c = req->method == GE_M_GET ? ge_api_events_get(api->events, &p, &to)
-                                    : ge_api_publish_post(api->publish, &p, &to);
+                                    : ge_api_publish_post(api->publish, &p, req->idempotency_key, &to);
         break;
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;

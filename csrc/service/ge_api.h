@@ -37,6 +37,7 @@ typedef struct ge_request {
     int head_too_large; /* request line and headers exceeded their limit: answer 431 */
     const char *authorization; /* the Authorization header's value, NULL if none */
     const char *last_event_id; /* the Last-Event-ID header's value, NULL if none */
+    const char *idempotency_key; /* the Idempotency-Key header's value, NULL if none */
 } ge_request;
 
 /* One answer, borrowed for the duration of the respond call. The api

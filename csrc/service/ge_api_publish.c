@@ -1,4 +1,4 @@
-/* POST /events/v1/events (ge_api_publish.h). Calls ge_call.c, the store
+/* POST /events/v1/events (ge_api_publish.h), with its Idempotency-Key. Calls ge_call.c, the store
  * and the retention rules. */
 #include "ge_api_publish.h"
 
@@ -27,24 +27,42 @@ static void publish_free(ge_call *c) { free(GE_CALL_OWNER(c, publish_call, call)
 static const ge_call_kind publish_kind = {NULL, publish_free};
 
 static void publish_cb(ge_call *c, redisReply *r) {
-    static const char noreplicas[] = GE_STORE_NOREPLICAS;
+    static const char noreplicas[] = GE_STORE_NOREPLICAS, conflict[] = GE_STORE_IDEMCONFLICT;
     /* Too few replicas have it (docs/high-availability.md): retryable. */
     if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, noreplicas, sizeof noreplicas - 1)) {
         ge_call_error(c, 503, "ServiceUnavailable", r->str + sizeof noreplicas - 1);
         return;
     }
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, conflict, sizeof conflict - 1)) {
+        ge_call_error(c, 422, "IdempotencyKeyReused", r->str + sizeof conflict - 1);
+        return;
+    }
     if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
-    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER) {
+    if ((r->elements != 2 && r->elements != 3) || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
         ge_call_store_failed(c, r);
         return;
     }
     ge_api_publish_stats *st = &GE_CALL_OWNER(c, publish_call, call)->pub->stats;
-    st->published++;
-    st->trimmed += (uint64_t)r->element[1]->integer;
+    if (r->elements == 3) { /* a repeat: the event its key stored before */
+        st->repeats++;
+        c->reply.extra = "X-Events-Repeat: true\r\n";
+    } else {
+        st->published++;
+        st->trimmed += (uint64_t)r->element[1]->integer;
+    }
     ge_call_finish(c, 200, r->element[0]->str, r->element[0]->len);
 }
 
-ge_call *ge_api_publish_post(ge_api_publish *pub, const ge_params *p, ge_reply *to) {
+/* 1 when key is an Idempotency-Key this route takes. */
+static int idem_key_valid(const char *key) {
+    size_t n = 0;
+    for (; key[n]; n++)
+        if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e) return 0;
+    return n >= 1 && n <= GE_IDEMPOTENCY_KEY_MAX;
+}
+
+ge_call *ge_api_publish_post(ge_api_publish *pub, const ge_params *p, const char *idem_key, ge_reply *to) {
     ge_buf tmp = GE_BUF_INIT, channel = GE_BUF_INIT, type = GE_BUF_INIT, from = GE_BUF_INIT, data = GE_BUF_INIT;
     const char *msg = NULL;
     ge_call *c = NULL;
@@ -52,7 +70,9 @@ ge_call *ge_api_publish_post(ge_api_publish *pub, const ge_params *p, ge_reply *
     static const char *const names[F_COUNT] = {"clientId", "channel", "from", "type", "data"};
     ge_slice f[F_COUNT];
     ge_params_body_members(p, names, F_COUNT, f); /* one pass over a JSON body */
-    if (!ge_params_body_str_at(p, names[F_CLIENT], f[F_CLIENT], &tmp)) msg = "Invalid Client ID";
+    if (idem_key && !idem_key_valid(idem_key))
+        msg = "Invalid Idempotency-Key: 1 to 255 visible ASCII characters (no spaces), e.g. 32 hex digits";
+    else if (!ge_params_body_str_at(p, names[F_CLIENT], f[F_CLIENT], &tmp)) msg = "Invalid Client ID";
     else if (!ge_params_body_str_at(p, names[F_CHANNEL], f[F_CHANNEL], &channel)) msg = "Invalid Channel";
     else if (ge_store_channel_reserved(channel.data)) msg = GE_STORE_RESERVED_CHANNEL;
     else if (!ge_params_body_str_at(p, names[F_FROM], f[F_FROM], &tmp)) msg = "Invalid from";
@@ -79,7 +99,7 @@ ge_call *ge_api_publish_post(ge_api_publish *pub, const ge_params *p, ge_reply *
         c = &pc->call;
         ge_retention_limits lim = ge_retention_for(pub->retention, channel.data);
         ge_store_publish(pub->store, ge_call_op(c, publish_cb), channel.data, pub->loop.now_ms(pub->loop.data),
-                         type.data, from.data, data.data, data.len, &lim);
+                         type.data, from.data, data.data, data.len, idem_key, &lim);
     }
     ge_buf_free(&tmp);
     ge_buf_free(&channel);

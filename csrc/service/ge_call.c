@@ -15,7 +15,7 @@
 /* ---- answers ------------------------------------------------------------ */
 
 void ge_reply_init(ge_reply *to, ge_calls *calls, size_t route, ge_respond_fn respond, void *conn) {
-    *to = (ge_reply){calls, respond, conn, route, ge_metrics_now(), "application/json", NULL, "", ""};
+    *to = (ge_reply){calls, respond, conn, route, ge_metrics_now(), "application/json", NULL, "", "", NULL};
 }
 
 /* Count the answer, time it, tell the observer. */
@@ -29,7 +29,7 @@ static void meter(const ge_reply *to, int status) {
 void ge_reply_send(ge_reply *to, int status, const char *body, size_t len) {
     meter(to, status);
     ge_answer a = {status, len ? to->content_type : NULL, to->allow, to->lost[0] ? to->lost : NULL,
-                   to->reset[0] ? to->reset : NULL, body, len, to->calls->allow_origin, NULL};
+                   to->reset[0] ? to->reset : NULL, body, len, to->calls->allow_origin, to->extra};
     to->respond(to->conn, &a);
 }
 

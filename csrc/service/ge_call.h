@@ -62,6 +62,7 @@ typedef struct ge_reply {
     const char *content_type; /* of a body; "application/json" unless the route sets another */
     const char *allow;        /* the Allow header of a 405, else NULL */
     char lost[48], reset[24]; /* X-Events-Lost, X-Events-Reset; "" when none */
+    const char *extra;        /* more header lines (static), each ending in CRLF; NULL: none */
 } ge_reply;
 
 void ge_reply_init(ge_reply *to, ge_calls *calls, size_t route, ge_respond_fn respond, void *conn);

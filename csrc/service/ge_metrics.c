@@ -126,6 +126,9 @@ void ge_metrics_render(const ge_metrics *m, const ge_metrics_gauges *g, ge_buf *
                   "ganomede_events_streams_open %zu\n"
                   "# HELP ganomede_events_stream_events_sent_total Events sent on event streams.\n"
                   "# TYPE ganomede_events_stream_events_sent_total counter\n"
-                  "ganomede_events_stream_events_sent_total %llu\n",
-                  g->streams, (unsigned long long)g->stream_events);
+                  "ganomede_events_stream_events_sent_total %llu\n"
+                  "# HELP ganomede_events_publish_repeats_total Publishes answered with the event their Idempotency-Key stored before (not counted as published).\n"
+                  "# TYPE ganomede_events_publish_repeats_total counter\n"
+                  "ganomede_events_publish_repeats_total %llu\n",
+                  g->streams, (unsigned long long)g->stream_events, (unsigned long long)g->repeats);
 }

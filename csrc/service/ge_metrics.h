@@ -31,6 +31,7 @@ typedef struct ge_metrics_gauges {
     uint64_t storage_full;   /* answers 503 StorageFull */
     size_t streams;          /* event streams open */
     uint64_t stream_events;  /* events sent on event streams */
+    uint64_t repeats;        /* publishes answered with the event their idempotency key stored before */
 } ge_metrics_gauges;
 
 ge_metrics *ge_metrics_new(const char *const *route_names, size_t nroutes);

@@ -243,9 +243,11 @@ static void batch_fail(void *arg, ge_batch_event *e) {
 }
 
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts, const char *type_json,
-                      const char *from_json, const char *data_json, size_t data_len, const ge_retention_limits *lim) {
+                      const char *from_json, const char *data_json, size_t data_len, const char *idem_key,
+                      const ge_retention_limits *lim) {
+    if (!idem_key) idem_key = "";
     if (s->cl) {
-        ge_store_cluster_publish(s, req, channel, ts, type_json, from_json, data_json, data_len, lim);
+        ge_store_cluster_publish(s, req, channel, ts, type_json, from_json, data_json, data_len, idem_key, lim);
         return;
     }
     ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
@@ -254,12 +256,13 @@ void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint6
     char tsbuf[GE_U64_STR_SIZE], maxbuf[GE_U64_STR_SIZE], agebuf[GE_U64_STR_SIZE];
     size_t tslen = ge_u64_str(tsbuf, ts), maxlen = ge_u64_str(maxbuf, lim ? lim->max_events : 0),
            agelen = ge_u64_str(agebuf, lim ? lim->max_age_ms : 0);
-    /* The publish script's one event (ge_store_scripts.h): 2 keys, 7 arguments. */
+    /* The publish script's one event (ge_store_scripts.h): 2 keys, 10 arguments. */
     enum { NKEYS = 2, CHANNEL_ARG = 2 };
     const char *args[] = {k1.data, k2.data, channel, tsbuf, type_json, from_json, data_json ? data_json : "",
-                          maxbuf, agebuf};
+                          maxbuf, agebuf, idem_key, s->idem_window, s->idem_cap};
     size_t lens[] = {k1.len, k2.len, strlen(channel), tslen, strlen(type_json), strlen(from_json),
-                     data_json ? data_len : 0, maxlen, agelen};
+                     data_json ? data_len : 0, maxlen, agelen, strlen(idem_key), strlen(s->idem_window),
+                     strlen(s->idem_cap)};
     const int nargs = (int)(sizeof args / sizeof args[0]);
     op *o = script_op(s, req, S_PUBLISH, NKEYS, nargs, args, lens);
     o->c = s->replicas ? &s->pub : &s->cmd;
@@ -618,6 +621,8 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     s->port = opt->port ? opt->port : 6379;
     s->db = opt->db;
     s->fail_timer = loop->timer_new(loop->data, fail_timer_cb, s);
+    ge_u64_str(s->idem_window, opt->idempotency_window_ms);
+    ge_u64_str(s->idem_cap, opt->idempotency_max_keys ? opt->idempotency_max_keys : 10000);
     if (opt->min_replicas) {
         ge_replicas_host rh = {s, replica_pub, replica_done};
         s->replicas = ge_replicas_new(opt->min_replicas, opt->replica_timeout_ms ? opt->replica_timeout_ms : 1000, &rh);

@@ -91,6 +91,11 @@ typedef struct ge_store_options {
      * the index operations, which are answered with an error reply starting
      * "ERR" and naming the mode. */
     const char *cluster;
+    /* Idempotency keys (docs/protocol.md, "Publishing exactly once"): how
+     * long a publish's key is remembered (ms; 0: keys are ignored) and how
+     * many a channel keeps at most (its last events' keys; 0: 10000). */
+    uint64_t idempotency_window_ms;
+    unsigned idempotency_max_keys;
 } ge_store_options;
 
 /* Pub/sub notifications, all called from the loop. */
@@ -140,8 +145,12 @@ int ge_store_reply_full(const struct redisReply *r);
 /* Publish: INCR, SET, ZADD, trim by count, PUBLISH, after checking that
  * no key is taken by other data. type_json/from_json are JSON string
  * literals, data_json the compact data or NULL, lim the channel's
- * retention (NULL: none; borrowed). Reply: array [the stored event JSON
- * (string), events trimmed (integer)], or an error starting KEYCOLLISION
+ * retention (NULL: none; borrowed), idem_key the publish's idempotency
+ * key (NULL or "": none; ignored without idempotency_window_ms). Reply:
+ * array [the stored event JSON (string), events trimmed (integer)]; for a
+ * key already given to a stored event within the window, nothing written,
+ * [that event, 0, 1] (a repeat), or an error starting GE_STORE_IDEMCONFLICT
+ * when that event has another body; or an error starting KEYCOLLISION
  * with nothing written; with min_replicas, an error reply starting
  * "NOREPLICAS" when too few replicas confirmed it in time (the event may
  * still be stored): GE_STORE_NOREPLICAS. Publishes that wait for the
@@ -150,7 +159,10 @@ int ge_store_reply_full(const struct redisReply *r);
  * its own reply, as above. */
 void ge_store_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
                       const char *type_json, const char *from_json, const char *data_json, size_t data_len,
-                      const ge_retention_limits *lim);
+                      const char *idem_key, const ge_retention_limits *lim);
+/* The start of the error reply of a repeated idempotency key with another
+ * body; the rest says which event has it. */
+#define GE_STORE_IDEMCONFLICT "IDEMCONFLICT "
 
 /* How a read takes its cursor. The values are the READ script's. */
 typedef enum ge_store_read_mode {

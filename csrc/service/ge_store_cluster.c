@@ -38,12 +38,15 @@
 #include "ge_time.h"
 
 /* Publish one event. KEYS: CCOUNTER(ch), CEVENTS(ch), CRETENTION(ch);
- * ARGV: tag, ch, timestamp, type, from, data|"", max events, max age ms.
- * The tag is ge_store_ctag's (Lua never escapes a name). The keys of one
- * slot only (the retention list is the one of the channel's slot). Reply
- * as GE_LUA_PUBLISH's for one event. */
+ * ARGV: tag, ch, timestamp, type, from, data|"", max events, idempotency
+ * key|"", its window ms (0: off), the cap of keys kept, max age ms. The
+ * tag is ge_store_ctag's (Lua never escapes a name). The keys of one slot
+ * only (the retention list is the one of the channel's slot). The key is
+ * claimed in CIDEM(ch) as in GE_LUA_PUBLISH (GE_LUA_IDEM). Reply as
+ * GE_LUA_PUBLISH's for one event. */
 #define GE_LUA_CPUBLISH                                                                \
     GE_LUA_COLLISION                                                                   \
+    GE_LUA_IDEM                                                                        \
     "local ck, zk, tag, ch = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"                     \
     "local id = redis.pcall('INCR', ck)\n"                                             \
     "if type(id) == 'table' then\n"                                                    \
@@ -52,25 +55,45 @@
     "  return id end\n"                                                                \
     "local sid = string.format('%d', id)\n"                                            \
     "local key = " GE_LUA_CKEY_EVENT("tag", "sid") "\n"                               \
-    "local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[3] .. ',\"type\":' .. ARGV[4] .. " \
+    "local function event(sid, ts)\n"                                                  \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ts .. ',\"type\":' .. ARGV[4] .. " \
     "',\"from\":' .. ARGV[5]\n"                                                        \
-    "if ARGV[6] ~= '' then ev = ev .. ',\"data\":' .. ARGV[6] end\n"                   \
-    "ev = ev .. '}'\n"                                                                 \
+    "  if ARGV[6] ~= '' then ev = ev .. ',\"data\":' .. ARGV[6] end\n"                 \
+    "  return ev .. '}'\n"                                                             \
+    "end\n"                                                                            \
+    "local ev = event(sid, ARGV[3])\n"                                                 \
     "local function undo() if id == 1 then redis.call('DEL', ck) else redis.call('DECR', ck) end end\n" \
+    "local ik, ikey, win = " GE_LUA_CKEY_IDEM("tag") ", ARGV[8], tonumber(ARGV[9])\n" \
+    "local claimed = win > 0 and ikey ~= ''\n"                                         \
+    "if claimed then\n"                                                                \
+    "  local ok, r = pcall(claim, ik, ikey, id, tonumber(ARGV[3]), win,\n"             \
+    "    function(oid) return " GE_LUA_CKEY_EVENT("tag", "oid") " end, event)\n"      \
+    "  if not ok then\n"                                                               \
+    "    undo()\n"                                                                     \
+    "    local e = type(r) == 'table' and r.err or tostring(r)\n"                      \
+    "    if string.find(e, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
+    "    error(r) end\n"                                                               \
+    "  if r then undo() return r end\n"                                                \
+    "end\n"                                                                            \
+    "local function unclaim() if claimed then redis.call('ZREM', ik, ikey) end end\n"  \
     "local set = redis.pcall('SET', key, ev, 'NX')\n"                                  \
     "if type(set) == 'table' and set.err then\n"                                      \
     "  undo()\n"                                                                       \
+    "  unclaim()\n"                                                                    \
     "  if string.find(set.err, 'non local key') then return redis.error_reply(" GE_LUA_CMIGRATING ") end\n" \
     "  return set end\n"                                                              \
     "if not set then\n"                                                                \
     "  undo()\n"                                                                       \
+    "  unclaim()\n"                                                                    \
     "  return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
     "local z = redis.pcall('ZADD', zk, id, key)\n"                                     \
     "if type(z) == 'table' then\n"                                                     \
     "  redis.call('DEL', key)\n"                                                       \
     "  undo()\n"                                                                       \
+    "  unclaim()\n"                                                                    \
     "  return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
-    "local trimmed, max, age = 0, tonumber(ARGV[7]), tonumber(ARGV[8])\n"              \
+    "if win > 0 and id % 16 == 0 then forget(ik, id, tonumber(ARGV[10])) end\n"        \
+    "local trimmed, max, age = 0, tonumber(ARGV[7]), tonumber(ARGV[11])\n"             \
     "if age > 0 then redis.call('ZADD', KEYS[3], 'NX', string.format('%d', tonumber(ARGV[3]) + age), ch) end\n" \
     "if max > 0 then\n"                                                                \
     "  local excess = redis.call('ZCARD', zk) - max\n"                                 \
@@ -150,6 +173,7 @@ typedef struct cop {
     char *stored;    /* with min_replicas: the stored event (copied) until WAIT answers */
     size_t stored_len;
     long long trimmed;
+    int repeat;      /* the stored event answers a repeated idempotency key */
     size_t argc;     /* the script's arguments after EVALSHA and its sha */
     size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */
     size_t part_len; /* a unit with ack: the SET's length at the start of tail */
@@ -194,14 +218,16 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
     ge_store_cluster *m = o->m;
     long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     if (got >= (long long)m->min_replicas) {
-        redisReply ev = {0}, tr = {0}, *el[2] = {&ev, &tr}, arr = {0};
+        redisReply ev = {0}, tr = {0}, rp = {0}, *el[3] = {&ev, &tr, &rp}, arr = {0};
         ev.type = REDIS_REPLY_STRING;
         ev.str = o->stored;
         ev.len = o->stored_len;
         tr.type = REDIS_REPLY_INTEGER;
         tr.integer = o->trimmed;
+        rp.type = REDIS_REPLY_INTEGER;
+        rp.integer = 1;
         arr.type = REDIS_REPLY_ARRAY;
-        arr.elements = 2;
+        arr.elements = o->repeat ? 3 : 2;
         arr.element = el;
         cop_done(o, &arr);
         return;
@@ -209,7 +235,7 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
     char msg[240];
     snprintf(msg, sizeof msg,
              GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
-             "may be stored or not; publishing again may store it twice",
+             "may be stored or not; publish again with the same Idempotency-Key",
              got < 0 ? 0 : got, m->min_replicas, m->replica_timeout_ms);
     redisReply e = {0};
     e.type = REDIS_REPLY_ERROR;
@@ -248,13 +274,14 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
     if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
         ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
     if (o->script == CS_PUBLISH && o->m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY &&
-        r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING) {
+        (r->elements == 2 || r->elements == 3) && r->element[0]->type == REDIS_REPLY_STRING) {
         /* WAIT on the connection that took the write: it counts the replicas of its writes */
         o->stored = malloc(r->element[0]->len + 1);
         if (!o->stored) abort();
         memcpy(o->stored, r->element[0]->str, r->element[0]->len + 1);
         o->stored_len = r->element[0]->len;
         o->trimmed = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
+        o->repeat = r->elements == 3;
         ge_buf *b = &s->resp;
         ge_buf_reset(b);
         ge_resp_array(b, 3);
@@ -423,7 +450,7 @@ static void bulk_ckey(ge_store *s, ge_buf *b, ge_store_ckey_kind kind, const cha
 
 void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts,
                               const char *type_json, const char *from_json, const char *data_json, size_t data_len,
-                              const ge_retention_limits *lim) {
+                              const char *idem_key, const ge_retention_limits *lim) {
     ge_buf t = GE_BUF_INIT, tag = GE_BUF_INIT;
     ge_store_ctag(&tag, channel, strlen(channel));
     ge_resp_str(&t, "3");
@@ -437,10 +464,13 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
     ge_resp_str(&t, from_json);
     ge_resp_bulk(&t, data_json ? data_json : "", data_json ? data_len : 0);
     ge_resp_u64(&t, lim ? lim->max_events : 0);
+    ge_resp_str(&t, idem_key);
+    ge_resp_str(&t, s->idem_window);
+    ge_resp_str(&t, s->idem_cap);
     ge_resp_u64(&t, lim ? lim->max_age_ms : 0);
     cop *o = cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), s->cl->min_replicas ? GE_CLUSTER_SECOND : 0,
                      CS_PUBLISH, &t);
-    o->argc = 12;
+    o->argc = 15;
     ge_buf_free(&t);
     ge_buf_free(&tag);
     cop_send(o);

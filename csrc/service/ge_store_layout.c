@@ -18,6 +18,7 @@ static const form forms[] = {
     [GE_KEY_INDEX_DEF] = {GE_KEY_INDEX_DEF_PRE, NULL, GE_KEY_INDEX_DEF_POST},
     [GE_KEY_INDEX_LIST] = {GE_KEY_INDEX_LIST_PRE, GE_KEY_INDEX_LIST_MID, GE_KEY_INDEX_LIST_POST},
     [GE_KEY_CONSUMERS] = {GE_KEY_CONSUMERS_PRE, NULL, GE_KEY_CONSUMERS_POST},
+    [GE_KEY_IDEM] = {GE_KEY_IDEM_PRE, NULL, GE_KEY_IDEM_POST},
 };
 
 void ge_store_key(ge_buf *out, ge_store_key_kind kind, const char *a, size_t alen, const char *b, size_t blen) {

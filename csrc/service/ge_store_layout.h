@@ -15,6 +15,8 @@
  * key ends in a word: ids are digits),
  *   <channel>:consumers                CONSUMERS   zset, member a clientId, score the ms
  *                                                  (wall clock) of its last read
+ *   <channel>:idempotency              IDEM        zset, member an Idempotency-Key, score
+ *                                                  the id of the event it published
  * and global ones, which no channel can name (no event key is
  * "ge:" followed by letters: ids are numbers):
  *   ge:retention   zset, member <channel>, score the ms when its oldest
@@ -55,6 +57,8 @@
 #define GE_KEY_INDEX_LIST_POST ""
 #define GE_KEY_CONSUMERS_PRE ""
 #define GE_KEY_CONSUMERS_POST ":consumers"
+#define GE_KEY_IDEM_PRE ""
+#define GE_KEY_IDEM_POST ":idempotency"
 
 #define GE_KEY_RETENTION "ge:retention"
 #define GE_KEY_CONFIRMED "ge:confirmed"
@@ -69,6 +73,7 @@
 #define GE_LUA_KEY_EVENT(ch, id) ch " .. '" GE_KEY_EVENT_MID "' .. " id
 #define GE_LUA_KEY_EVENTS(ch) ch " .. '" GE_KEY_EVENTS_POST "'"
 #define GE_LUA_KEY_EVENTS_CHANNEL(key) "string.sub(" key ", 1, #" key " - #'" GE_KEY_EVENTS_POST "')"
+#define GE_LUA_KEY_IDEM(ch) ch " .. '" GE_KEY_IDEM_POST "'"
 #define GE_LUA_KEY_COUNTER(ch) "'" GE_KEY_COUNTER_PRE "' .. " ch
 #define GE_LUA_KEY_CURSOR(client, ch) "'" GE_KEY_CURSOR_PRE "' .. " client " .. '" GE_KEY_CURSOR_MID "' .. " ch
 #define GE_LUA_KEY_INDEX_LIST(index, value) \
@@ -82,6 +87,7 @@ typedef enum ge_store_key_kind {
     GE_KEY_INDEX_DEF,  /* index id */
     GE_KEY_INDEX_LIST, /* index id, value */
     GE_KEY_CONSUMERS,  /* channel */
+    GE_KEY_IDEM,       /* channel */
 } ge_store_key_kind;
 
 /* Append key `kind` of the parts a (and b, for the two-part keys; else
@@ -114,6 +120,8 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
  *   {<t>}:confirmed                   CCONFIRMED  the highest id replicas confirmed
  *   {<t>}:consumers                   CCONSUMERS  zset, member a clientId, score the ms
  *                                                 of its last read
+ *   {<t>}:idempotency                 CIDEM       zset, member an Idempotency-Key, score
+ *                                                 the id of the event it published
  * Keys found by something other than a channel carry their own tag:
  *   {<i>}index                        CINDEX_DEF  i: the index id, escaped like t
  *   {<s>}retention                    CRETENTION  zset of the channels of slot S with an
@@ -135,6 +143,7 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
 #define GE_CKEY_INDEX_LIST_MID ":index:"
 #define GE_CKEY_CONFIRMED_POST ":confirmed"
 #define GE_CKEY_CONSUMERS_POST ":consumers"
+#define GE_CKEY_IDEM_POST ":idempotency"
 #define GE_CKEY_INDEX_DEF_POST "index"
 #define GE_CKEY_RETENTION_POST "retention"
 #define GE_CKEY_WRITE_PROBE_POST "write-probe"
@@ -147,6 +156,7 @@ const char *ge_store_key_event_parts(ge_buf *out, const char *channel, size_t le
  * expressions: tag is the channel's "{<t>}" (the C side passes it, built
  * by ge_store_ctag: Lua never escapes a name). */
 #define GE_LUA_CKEY_EVENT(tag, id) tag " .. '" GE_CKEY_EVENT_MID "' .. " id
+#define GE_LUA_CKEY_IDEM(tag) tag " .. '" GE_CKEY_IDEM_POST "'"
 #define GE_LUA_CKEY_EVENTS(tag) tag " .. '" GE_CKEY_EVENTS_POST "'"
 #define GE_LUA_CKEY_CURSOR(tag, client) tag " .. '" GE_CKEY_CURSOR_MID "' .. " client
 #define GE_LUA_CKEY_POSITION(tag, index) tag " .. '" GE_CKEY_POSITION_MID "' .. " index
@@ -164,6 +174,7 @@ typedef enum ge_store_ckey_kind {
     GE_CKEY_INDEX_DEF,  /* index id */
     GE_CKEY_RETENTION,  /* channel: the list of its slot */
     GE_CKEY_CONSUMERS,  /* channel */
+    GE_CKEY_IDEM,       /* channel */
 } ge_store_ckey_kind;
 
 /* Append "{<t>}", the hash tag of name[0..len) (a channel, or an index

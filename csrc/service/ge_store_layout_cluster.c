@@ -102,6 +102,7 @@ void ge_store_ckey(ge_buf *out, ge_store_ckey_kind kind, const char *ch, size_t 
         break;
     case GE_CKEY_CONFIRMED: ge_buf_puts(out, GE_CKEY_CONFIRMED_POST); break;
     case GE_CKEY_CONSUMERS: ge_buf_puts(out, GE_CKEY_CONSUMERS_POST); break;
+    case GE_CKEY_IDEM: ge_buf_puts(out, GE_CKEY_IDEM_POST); break;
     case GE_CKEY_INDEX_DEF: ge_buf_puts(out, GE_CKEY_INDEX_DEF_POST); break;
     case GE_CKEY_RETENTION: break; /* above */
     }

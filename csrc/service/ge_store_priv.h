@@ -66,6 +66,7 @@ struct ge_store {
     ge_loop_timer *probe_timer;
     ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
     ge_seen seen;          /* when each consumer was last filed in its channel's CONSUMERS */
+    char idem_window[24], idem_cap[24]; /* the publish script's window and cap arguments, in decimal */
     ge_store_cluster *cl;  /* NULL: one Redis (the connections above); else the cluster mode, which uses them not */
 };
 
@@ -101,7 +102,7 @@ void ge_store_cluster_stop(ge_store *s); /* answers what was sent (NULL) */
 int ge_store_cluster_ready(const ge_store *s);
 void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t timestamp,
                               const char *type_json, const char *from_json, const char *data_json, size_t data_len,
-                              const ge_retention_limits *lim);
+                              const char *idem_key, const ge_retention_limits *lim);
 void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                            ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit);
 void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,

@@ -138,27 +138,29 @@ static void on_wait(redisAsyncContext *ac, void *rep, void *priv) {
     char msg[220];
     snprintf(msg, sizeof msg,
              GE_STORE_NOREPLICAS "only %lld of the %u replicas required confirmed the event within %u ms: it "
-             "may be stored or not; publishing again may store it twice",
+             "may be stored or not; publish again with the same Idempotency-Key",
              got < 0 ? 0 : got, r->min_replicas, r->timeout_ms);
     while (r->acked_head && r->acked_head->seq <= r->wait_covers) {
         ge_replica_pub *p = r->acked_head;
         r->acked_head = p->next;
         if (!r->acked_head) r->acked_tail = NULL;
         redisReply fake = {0};
-        redisReply fev = {0}, ftrim = {0}, *fel[2] = {&fev, &ftrim};
+        redisReply fev = {0}, ftrim = {0}, frep = {0}, *fel[3] = {&fev, &ftrim, &frep};
         if (got >= (long long)r->min_replicas && p->gen == r->wait_gen) {
             ge_replica_pub *n = p->next;
             if (!n || n->seq > r->wait_covers || n->channel_len != p->channel_len ||
                 memcmp(n->channel, p->channel, p->channel_len) != 0)
                 confirm(ac, p); /* the last of its channel in this batch */
-            /* The publish script's reply again: {event, events trimmed}. */
+            /* The publish script's reply again: {event, events trimmed[, 1]}. */
             fev.type = REDIS_REPLY_STRING;
             fev.str = p->saved;
             fev.len = p->saved_len;
             ftrim.type = REDIS_REPLY_INTEGER;
             ftrim.integer = p->trimmed;
+            frep.type = REDIS_REPLY_INTEGER;
+            frep.integer = 1;
             fake.type = REDIS_REPLY_ARRAY;
-            fake.elements = 2;
+            fake.elements = p->repeat ? 3 : 2;
             fake.element = fel;
         } else {
             fake.type = REDIS_REPLY_ERROR;
@@ -176,13 +178,14 @@ void ge_replicas_stored(ge_replicas *r, ge_replica_pub *p, const redisReply *rep
         answer(r, p, NULL); /* its connection is gone: no WAIT can count it */
         return;
     }
-    /* reply: the publish script's {event, events trimmed} */
-    const redisReply *ev = reply->elements == 2 ? reply->element[0] : NULL;
+    /* reply: the publish script's {event, events trimmed[, 1 for a repeat]} */
+    const redisReply *ev = reply->elements == 2 || reply->elements == 3 ? reply->element[0] : NULL;
     if (!ev || ev->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER) {
         answer(r, p, (redisReply *)reply);
         return;
     }
     p->trimmed = reply->element[1]->integer;
+    p->repeat = reply->elements == 3;
     p->saved = malloc(ev->len + 1);
     if (!p->saved) abort();
     memcpy(p->saved, ev->str, ev->len);

@@ -40,6 +40,7 @@ typedef struct ge_replica_pub {
     char *saved;                 /* the stored event, kept until WAIT answers */
     size_t saved_len;
     long long trimmed;           /* the reply's count of events trimmed */
+    int repeat;                  /* the reply's third element: a repeated idempotency key */
 } ge_replica_pub;
 
 /* Which reply a read's cap applies to. */
@@ -62,7 +63,7 @@ typedef struct ge_replicas_host {
     /* The publish connection, NULL while it is not ready. */
     redisAsyncContext *(*pub)(void *arg);
     /* The answer to publish p: its confirmed reply (the publish script's
-     * {event, events trimmed} again), an error reply starting NOREPLICAS,
+     * {event, events trimmed[, 1 for a repeat]} again), an error reply starting NOREPLICAS,
      * or NULL (its connection was lost). reply is borrowed. */
     void (*done)(void *arg, ge_replica_pub *p, redisReply *reply);
 } ge_replicas_host;

@@ -24,12 +24,51 @@
     "  return #ks\n"                                                    \
     "end\n"
 
+/* Idempotency keys (docs/protocol.md, "Publishing exactly once"): the
+ * keys of a channel's recent publishes, in the zset ik (member the key,
+ * score the id of the event it stored). claim(ik, k, id, now, win, keyof,
+ * build) claims key k for event id, published at now with a window of win
+ * ms: nil when it is this event's (ZADD NX, then PEXPIRE: the set goes
+ * when no key came for a window). When k names an event still stored
+ * whose timestamp is within the window, the answer for this publish
+ * instead, nothing written: {that event, 0, 1} (a repeat) when
+ * build(its id, its timestamp) (this publish's event with them) is that
+ * event, else an IDEMCONFLICT error. A key whose event is gone (trimmed)
+ * or older than the window is claimed anew. keyof(id): the EVENT key of
+ * id. forget(ik, id, cap) drops the keys of events id - cap and older;
+ * every 16th id (then the set holds at most cap + 15 keys). */
+#define GE_LUA_IDEM                                                                    \
+    "local function claim(ik, k, id, now, win, keyof, build)\n"                        \
+    "  local added = redis.pcall('ZADD', ik, 'NX', id, k)\n"                           \
+    "  if type(added) == 'table' then\n"                                               \
+    "    if added.err and string.find(added.err, '^WRONGTYPE') then\n"                 \
+    "      return collision(ik .. ' holds something other than the idempotency keys of a channel') end\n" \
+    "    error(added) end\n"                                                           \
+    "  if added == 0 then\n"                                                           \
+    "    local oid = string.format('%d', tonumber(redis.call('ZSCORE', ik, k)))\n"     \
+    "    local ev = redis.call('GET', keyof(oid))\n"                                   \
+    "    local ots = ev and string.match(ev, '^{\"id\":%d+,\"timestamp\":(%d+)')\n"    \
+    "    if ots and tonumber(ots) + win > now then\n"                                  \
+    "      if ev ~= build(oid, ots) then\n"                                            \
+    "        return redis.error_reply('IDEMCONFLICT the Idempotency-Key was given to event ' .. oid .. " \
+    "' of this channel, with another body') end\n"                                     \
+    "      return {ev, 0, 1} end\n"                                                    \
+    "    redis.call('ZADD', ik, id, k)\n"                                              \
+    "  end\n"                                                                          \
+    "  redis.call('PEXPIRE', ik, win)\n"                                               \
+    "end\n"                                                                            \
+    "local function forget(ik, id, cap)\n"                                             \
+    "  redis.call('ZREMRANGEBYSCORE', ik, '-inf', string.format('%d', id - cap))\n"    \
+    "end\n"
+
 /* Publish events, each atomic on its own and answered on its own
  * (ge_store_batch.h): one call carries one event or several, of any
  * channels; a channel's events are stored in their order.
  * KEYS: COUNTER(ch), EVENTS(ch) of every event in order, then RETENTION;
- * ARGV: 7 per event, in order: ch, timestamp, type, from, data|"", max
- * events, max age ms. (One event: KEYS COUNTER, EVENTS, RETENTION.)
+ * ARGV: 10 per event, in order: ch, timestamp, type, from, data|"", max
+ * events, max age ms, idempotency key|"", its window ms (0: keys are
+ * off), the cap of keys kept. (One event: KEYS COUNTER, EVENTS,
+ * RETENTION.) The key set IDEM(ch) is built here (GE_LUA_IDEM).
  * One event: the collision checks ride on the writes' own replies (INCR's
  * error for a counter that is not one, SET NX's nil for an event key that
  * exists, ZADD's error for a key set that is not a sorted set), and an
@@ -55,16 +94,26 @@
  * publishes (and by the sweep). With an age limit the channel is listed in
  * ge:retention (score: when its oldest event expires) so the sweep finds
  * it; NX keeps the earlier expiry.
+ * With a window, an event with a key first claims it (GE_LUA_IDEM): a
+ * repeat is answered {the event stored first, 0, 1} and writes nothing
+ * (its INCR undone, no PUBLISH); a claimed key is given back when its
+ * event cannot be stored. Several events of one channel go together only
+ * when their keys are distinct and all new: one ZADD NX of them all (with
+ * the ids just taken, higher than any in the set, so a ZREMRANGEBYSCORE of
+ * those ids gives them back when one was known, and the events go one by
+ * one).
  * Reply: one element per event: {event JSON, events trimmed (for several
- * of one channel, all on the last)}, or an error (KEYCOLLISION ... with
- * nothing written); for one event, that element itself (the reply of a
- * call of one event is the one-event script's of old). */
+ * of one channel, all on the last)}, {event JSON, 0, 1} for a repeat, or
+ * an error (KEYCOLLISION ... or IDEMCONFLICT ... with nothing written);
+ * for one event, that element itself (the reply of a call of one event is
+ * the one-event script's of old). */
 #define GE_LUA_PUBLISH                                                                 \
     GE_LUA_COLLISION                                                                   \
+    GE_LUA_IDEM                                                                        \
     "local function wrongtype(r) return type(r) == 'table' and r.err and "            \
     "(string.find(r.err, '^WRONGTYPE') or string.find(r.err, 'not an integer')) end\n" \
-    "local function event(sid, a)\n"                                                   \
-    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[a + 2] .. ',\"type\":' .. ARGV[a + 3] .. " \
+    "local function event(sid, a, ts)\n"                                               \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. (ts or ARGV[a + 2]) .. ',\"type\":' .. ARGV[a + 3] .. " \
     "',\"from\":' .. ARGV[a + 4]\n"                                                    \
     "  if ARGV[a + 5] ~= '' then ev = ev .. ',\"data\":' .. ARGV[a + 5] end\n"         \
     "  return ev .. '}'\n"                                                             \
@@ -81,7 +130,7 @@
     "end\n"                                                                            \
     "local function undo(ck, top, n) if top == n then redis.call('DEL', ck) else redis.call('DECRBY', ck, n) end end\n" \
     "local function one(i)\n"                                                          \
-    "  local ck, zk, a = KEYS[2 * i - 1], KEYS[2 * i], 7 * (i - 1)\n"                  \
+    "  local ck, zk, a = KEYS[2 * i - 1], KEYS[2 * i], 10 * (i - 1)\n"                 \
     "  local ch = ARGV[a + 1]\n"                                                       \
     "  local id = redis.pcall('INCR', ck)\n"                                           \
     "  if type(id) == 'table' then\n"                                                  \
@@ -90,17 +139,29 @@
     "    return id end\n"                                                              \
     "  local sid = string.format('%d', id)\n"                                          \
     "  local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                               \
+    "  local ik, ikey, win = " GE_LUA_KEY_IDEM("ch") ", ARGV[a + 8], tonumber(ARGV[a + 9])\n" \
+    "  local claimed = win > 0 and ikey ~= ''\n"                                       \
+    "  if claimed then\n"                                                              \
+    "    local r = claim(ik, ikey, id, tonumber(ARGV[a + 2]), win,\n"                  \
+    "      function(oid) return " GE_LUA_KEY_EVENT("ch", "oid") " end,\n"             \
+    "      function(oid, ots) return event(oid, a, ots) end)\n"                        \
+    "    if r then undo(ck, id, 1) return r end\n"                                     \
+    "  end\n"                                                                          \
+    "  local function unclaim() if claimed then redis.call('ZREM', ik, ikey) end end\n" \
     "  local ev = event(sid, a)\n"                                                     \
     "  if not redis.call('SET', key, ev, 'NX') then\n"                                 \
     "    undo(ck, id, 1)\n"                                                            \
+    "    unclaim()\n"                                                                  \
     "    return collision(key .. ' already exists: event ' .. sid .. ' of channel ' .. ch .. ' was not stored') end\n" \
     "  local z = redis.pcall('ZADD', zk, id, key)\n"                                   \
     "  if type(z) == 'table' then\n"                                                   \
     "    redis.call('DEL', key)\n"                                                     \
     "    undo(ck, id, 1)\n"                                                            \
+    "    unclaim()\n"                                                                  \
     "    if wrongtype(z) then\n"                                                       \
     "      return collision(zk .. ' holds something other than the event list of channel ' .. ch) end\n" \
     "    return z end\n"                                                               \
+    "  if win > 0 and id % 16 == 0 then forget(ik, id, tonumber(ARGV[a + 10])) end\n"  \
     "  local trimmed, max, age = 0, tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])\n"    \
     "  if max > 0 then trimmed = trim(zk, max, 100) end\n"                             \
     "  if age > 0 then\n"                                                              \
@@ -111,26 +172,46 @@
     "if #KEYS == 3 then return one(1) end\n"                                           \
     "local out = {}\n"                                                                 \
     "local function together(g)\n"                                                     \
-    "  local n, f = #g, 7 * (g[1] - 1)\n"                                              \
+    "  local n, f = #g, 10 * (g[1] - 1)\n"                                             \
     "  local ck, zk, ch = KEYS[2 * g[1] - 1], KEYS[2 * g[1]], ARGV[f + 1]\n"           \
+    "  local win, iks, seen = tonumber(ARGV[f + 9]), {}, {}\n"                         \
     "  for _, i in ipairs(g) do\n"                                                     \
-    "    if ARGV[7 * i - 1] ~= ARGV[f + 6] or ARGV[7 * i] ~= ARGV[f + 7] then return false end end\n" \
+    "    if ARGV[10 * i - 4] ~= ARGV[f + 6] or ARGV[10 * i - 3] ~= ARGV[f + 7] then return false end\n" \
+    "    local k = ARGV[10 * i - 2]\n"                                                 \
+    "    if win > 0 and k ~= '' then\n"                                                \
+    "      if seen[k] then return false end\n"                                         \
+    "      seen[k] = true\n"                                                           \
+    "      iks[#iks + 1] = k\n"                                                        \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
+    "  local ik = " GE_LUA_KEY_IDEM("ch") "\n"                                        \
     "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
     "  if type(top) == 'table' then return false end\n"                                \
-    "  local kv, za, sids = {}, {}, {}\n"                                              \
+    "  local kv, za, sids, ia = {}, {}, {}, {}\n"                                      \
     "  for j, i in ipairs(g) do\n"                                                     \
     "    local sid = string.format('%d', top - n + j)\n"                               \
     "    local key = " GE_LUA_KEY_EVENT("ch", "sid") "\n"                             \
-    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, 7 * (i - 1)), top - n + j, key, sid\n" \
+    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, event(sid, 10 * (i - 1)), top - n + j, key, sid\n" \
+    "    if #iks > 0 and ARGV[10 * i - 2] ~= '' then ia[#ia + 1] = top - n + j ia[#ia + 1] = ARGV[10 * i - 2] end\n" \
     "  end\n"                                                                          \
-    "  if redis.call('MSETNX', unpack(kv)) == 0 then undo(ck, top, n) return false end\n" \
+    "  local function unclaim() if #ia > 0 then redis.call('ZREMRANGEBYSCORE', ik, top - n + 1, top) end end\n" \
+    "  if #ia > 0 then\n"                                                              \
+    "    local added = redis.pcall('ZADD', ik, 'NX', unpack(ia))\n"                    \
+    "    if type(added) == 'table' then undo(ck, top, n) return false end\n"           \
+    "    if added < #iks then unclaim() undo(ck, top, n) return false end\n"           \
+    "  end\n"                                                                          \
+    "  if redis.call('MSETNX', unpack(kv)) == 0 then unclaim() undo(ck, top, n) return false end\n" \
     "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
     "  if type(z) == 'table' then\n"                                                   \
     "    local ks = {}\n"                                                              \
     "    for j = 1, n do ks[j] = kv[2 * j - 1] end\n"                                  \
     "    redis.call('DEL', unpack(ks))\n"                                              \
+    "    unclaim()\n"                                                                  \
     "    undo(ck, top, n)\n"                                                           \
     "    return false end\n"                                                           \
+    "  if #ia > 0 then redis.call('PEXPIRE', ik, win) end\n"                           \
+    "  if win > 0 and math.floor(top / 16) ~= math.floor((top - n) / 16) then\n"       \
+    "    forget(ik, top - top % 16, tonumber(ARGV[f + 10])) end\n"                     \
     "  local trimmed, max, age = 0, tonumber(ARGV[f + 6]), tonumber(ARGV[f + 7])\n"    \
     "  if max > 0 then trimmed = trim(zk, max, 100 * n) end\n"                         \
     "  if age > 0 then\n"                                                              \
@@ -141,7 +222,7 @@
     "  end\n"                                                                          \
     "  return true\n"                                                                  \
     "end\n"                                                                            \
-    "local function raised(e) if type(e) == 'table' and e.err then return e end return {err = 'ERR ' .. tostring(e)} end\n" \
+"local function raised(e) if type(e) == 'table' and e.err then return e end return {err = 'ERR ' .. tostring(e)} end\n" \
     "local groups, order = {}, {}\n"                                                   \
     "for i = 1, (#KEYS - 1) / 2 do\n"                                                  \
     "  local g = groups[KEYS[2 * i - 1]]\n"                                            \

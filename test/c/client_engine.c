@@ -151,11 +151,12 @@ static void test_backoff(void) {
     rec r = {0};
     ge_client *c = client_at(free_port(), "s", &r);
     ge_client_subscribe(c, "ch", on_events, on_error, on_cycle, &r);
+    ge_client_send_retries(c, 1, 0, 0); /* one try: its error at once (retries: test/js/client-send-retry) */
     ge_client_send(c, "ch", "f", "t", "{\"x\":1}", 7, on_reply, &r);
     long t0 = now_ms();
     run_for(c, 1650);
     long took = now_ms() - t0;
-    is_int(r.replies, 1, "send completes once");
+    is_int(r.replies, 1, "send of one try completes once");
     is_int(r.status, 0, "network errors have status 0");
     is_str(r.code, "ECONNREFUSED", "refused connection: ECONNREFUSED");
     printf("# %d poll errors in %ld ms; gaps:", r.poll_errors, took);
@@ -320,11 +321,53 @@ static void test_daemon_hooks(int port) {
     ok(h.timer_at == -1, "free cancels the host timer");
 }
 
+/* A send to a port nobody listens on is tried again after each refusal,
+ * then answered once with the last try's error; one waiting for its next
+ * try is tried at once by a shutdown, and answered Aborted by a free. */
+static void test_send_retries(void) {
+    rec r = {0};
+    ge_client *c = client_at(free_port(), "s", &r);
+    is_int(ge_client_send_retries(c, 3, 100, 100), GE_OK, "send_retries");
+    long t0 = now_ms();
+    ge_client_send(c, "ch", "f", "t", NULL, 0, on_reply, &r);
+    run_until(c, &r.replies, 1, 5000);
+    long took = now_ms() - t0;
+    is_int(r.replies, 1, "a send of 3 tries is answered once");
+    is_str(r.code, "ECONNREFUSED", "with the last try's error");
+    ok(took >= 200, "after two waits of 100 ms");
+    printf("# 3 tries answered after %ld ms\n", took);
+    is_int((int)ge_client_active(c), 0, "nothing active after its answer");
+
+    rec w = {0};
+    ge_client_send_retries(c, 100, 5000, 5000);
+    ge_client_send(c, "ch", "f", "t", NULL, 0, on_reply, &w);
+    run_for(c, 200); /* the first try refused: waiting 5 s for the next */
+    is_int(w.replies, 0, "a send waiting for its next try is not answered");
+    is_int((int)ge_client_active(c), 1, "and counts as active");
+    t0 = now_ms();
+    ge_client_shutdown(c);
+    run_until(c, &w.replies, 1, 3000);
+    is_int(w.replies, 1, "shutdown: tried at once, a last time, and answered");
+    ok(now_ms() - t0 < 2500, "well before its 5 s wait");
+    is_str(w.code, "ECONNREFUSED", "with that try's error");
+    ge_client_free(c);
+
+    rec a = {0};
+    c = client_at(free_port(), "s", &a);
+    ge_client_send_retries(c, 100, 5000, 5000);
+    ge_client_send(c, "ch", "f", "t", NULL, 0, on_reply, &a);
+    run_for(c, 200);
+    ge_client_free(c);
+    is_int(a.replies, 1, "free: a send waiting for its next try is called back");
+    is_str(a.code, "Aborted", "... with Aborted");
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     test_options();
     test_args();
     test_backoff();
+    test_send_retries();
     /* Without a Redis the daemon checks are skipped, visibly (scripts/test.sh
      * always gives one, and counts a skip as a failure); with one, a daemon
      * that does not start is a failure. */

@@ -131,6 +131,10 @@ static void test_send(const env *e) {
     is_int(ge_client_send(c, ch, "f", NULL, NULL, 0, on_reply, &r), GE_EINVAL, "send: no type");
     is_int(ge_client_poll_per_channel(NULL, 1), GE_EINVAL, "poll_per_channel: NULL client");
     is_int(ge_client_poll_per_channel(c, 0), GE_OK, "poll_per_channel: the multi-channel poll kept");
+    is_int(ge_client_send_retries(NULL, 1, 0, 0), GE_EINVAL, "send_retries: NULL client");
+    is_int(ge_client_send_retries(c, 0, 0, 0), GE_OK, "send_retries: the defaults");
+    is_int(ge_client_send_idempotent(NULL, 1), GE_EINVAL, "send_idempotent: NULL client");
+    is_int(ge_client_send_idempotent(c, 1), GE_OK, "send_idempotent: keys kept");
     is_int(ge_client_send_sync(c, ch, "f", "t", "3", 1, &res), GE_EINVAL, "send_sync: bad data");
     ok(res.json == NULL && res.code == NULL, "send_sync: result stays empty on GE_EINVAL");
     is_int(ge_client_active(c), 0, "nothing in flight after refused sends");

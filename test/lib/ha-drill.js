@@ -49,7 +49,26 @@ function publisher(url, channel, p) {
   return st;
 }
 
-// opts: minReplicas (0), failback (true), consumers (true), log (fn).
+// Publishes {p, seq} as publisher() does, through a Node Client's send,
+// which gives each an Idempotency-Key and tries it again through the
+// failover (docs/client.md): a seq is a failure only when every try failed.
+function retryingPublisher(client, channel, p) {
+  const st = { acks: [], failures: [], stopped: false };
+  st.done = (async () => {
+    for (let seq = 1; !st.stopped; seq++) {
+      const sent = Date.now();
+      const { err, res } = await new Promise((resolve) => client.send(channel,
+        { from: 'ha/v1', type: 'seq', data: { p, seq } }, (err, res) => resolve({ err, res })));
+      if (!err) st.acks.push({ id: res.id, p, seq, sent, at: Date.now() });
+      else st.failures.push({ p, seq, sent, at: Date.now(), status: err.statusCode || 0, message: err.message });
+      await h.sleep(PUBLISH_GAP_MS);
+    }
+  })();
+  return st;
+}
+
+// opts: minReplicas (0), failback (true), consumers (true), log (fn),
+// retrying (false: each publish is one POST; true: retryingPublisher).
 async function runDrill(opts = {}) {
   const log = opts.log || (() => {});
   const res = { marks: {} };
@@ -87,7 +106,17 @@ async function runDrill(opts = {}) {
     res.consumers = consumers;
     res.resets = resets;
 
-    for (let p = 1; p <= 2; p++) pubs.push(publisher(server.url, channel, p));
+    for (let p = 1; p <= 2; p++) {
+      if (!opts.retrying) {
+        pubs.push(publisher(server.url, channel, p));
+        continue;
+      }
+      const { Client } = require('../..');
+      const c = new Client('ha-pub-' + p, { secret: h.SECRET, hostname: '127.0.0.1', port: server.port,
+        sendTries: 200, sendBackoff: 100, sendMaxBackoff: 500 });
+      clients.push(c);
+      pubs.push(retryingPublisher(c, channel, p));
+    }
     const acked = () => pubs.reduce((n, x) => n + x.acks.length, 0);
     const ackedAfter = (t) => pubs.some((x) => x.acks.some((a) => a.at > t));
     const firstAckAfter = (t) => Math.min(...pubs.map((x) => (x.acks.find((a) => a.at > t) || { at: Infinity }).at));
@@ -176,6 +205,7 @@ async function runDrill(opts = {}) {
     for (const c of clients) c.close();
     if (cli) { cli.proc.kill('SIGKILL'); await cli.done; }
     if (server) {
+      res.metrics = await h.request(server.url, 'GET', '/metrics').then((m) => m.body, () => '');
       res.exit = await server.stop();
       res.serverLog = server.stdout;
     }
