@@ -381,6 +381,13 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "METRICS_LAG is not supported with redis-cluster:// yet");
         return -1;
     }
+    const char *console = env_or("CONSOLE", "on");
+    if (strcmp(console, "on") == 0 || strcmp(console, "1") == 0) cfg->console = 1;
+    else if (strcmp(console, "off") == 0 || strcmp(console, "0") == 0) cfg->console = 0;
+    else {
+        snprintf(err, errlen, "CONSOLE must be on or off");
+        return -1;
+    }
     if (retention_load(cfg, err, errlen) != 0) return -1;
     if (cfg->redis_cluster[0] && ge_retention_active(cfg->retention)) { /* not served yet in cluster mode */
         snprintf(err, errlen,

@@ -211,7 +211,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                              .allow_eviction = cfg->redis_allow_eviction,
                              .cluster = cfg->redis_cluster};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
-    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
+    ge_console *console = cfg->console ? ge_console_new() : NULL;
+    d.http = ge_http_new(d.base, d.api, console, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -221,6 +222,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     event_base_dispatch(d.base);
 
     ge_http_free(d.http);
+    ge_console_free(console);
     ge_api_free(d.api);
     event_free(d.sigterm);
     event_free(d.sigint);
