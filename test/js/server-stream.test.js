@@ -7,7 +7,8 @@
 // lost and reset signals as events, heartbeats, Authorization: Bearer on
 // every route, 400 before the stream starts, curl -N, a slow reader kept
 // to a bounded memory, a client leaving or a graceful stop ending the
-// stream, HTTP/1.0, and a browser's EventSource (headless Chromium).
+// stream, HTTP/1.0, and a browser's EventSource (headless Chromium). A
+// stream without a clientId (a watcher) stores nothing.
 const tap = require('tap');
 const http = require('node:http');
 const net = require('node:net');
@@ -236,11 +237,41 @@ tap.test('Authorization: Bearer is the secret on every route; a wrong one is 401
   t.notOk(srv.stdout.includes(srv.secret) || srv.stderr.includes(srv.secret), 'the secret is never logged');
 });
 
+tap.test('a stream without a clientId starts from now or its Last-Event-ID, and stores no cursor and no consumer', T, async (t) => {
+  const [a, b] = [unique(), unique()];
+  await publish(srv, a, { n: 1 }); await publish(srv, a, { n: 2 });
+  const st = await open(srv, qs({}, [a, b]), { Authorization: 'Bearer ' + srv.secret });
+  t.equal(st.status, 200);
+  await st.until(() => st.id === '2.0', 'the id: line of where it starts');
+  t.same(st.events, [], 'what was published before it started is not sent');
+  await publish(srv, a, { n: 3 }); await publish(srv, b, { n: 1 });
+  await st.waitFor(2);
+  t.same(st.events.map((e) => [e.json.channel, e.json.id]), [[a, 3], [b, 1]], 'what is published after it started is');
+  t.equal(st.id, '3.1');
+  st.close();
+  await publish(srv, a, { n: 4 });
+  const again = await open(srv, qs({}, [a, b]), { Authorization: 'Bearer ' + srv.secret, 'Last-Event-ID': '3.1' });
+  await again.waitFor(1);
+  t.same(again.events.map((e) => [e.json.channel, e.json.id]), [[a, 4]], 'resumed from its Last-Event-ID: the missed event');
+  again.close();
+  const query = await open(srv, qs({ secret: srv.secret, lastEventId: '2.' }, [a, b]));
+  await query.until(() => query.events.length >= 2 && query.id === '4.1', 'the lastEventId query, and now for the channel without a cursor');
+  t.same(query.events.map((e) => [e.json.channel, e.json.id]), [[a, 3], [a, 4]]);
+  query.close();
+  for (const ch of [a, b]) {
+    t.equal(await redisCommand(REDIS_PORT, 'EXISTS', ch + ':consumers'), 0, 'no entry in the consumers\' registry of ' + ch);
+    const [, cursors] = await redisCommand(REDIS_PORT, 'SCAN', '0', 'MATCH', 'last-fetched:*:' + ch, 'COUNT', '100000');
+    t.same(cursors, [], 'no cursor stored for ' + ch);
+  }
+  const consumers = await request(srv.url, 'GET', '/events/v1/consumers?' + qs({ secret: srv.secret, channel: a }, []));
+  t.same(consumers.json.consumers, [], '/consumers lists nobody');
+});
+
 tap.test('bad input is a 400 with a message, before any stream starts', T, async (t) => {
   const ch = unique();
   const cases = [
     [{ clientId: 'c' }, [], /at least one channel/],
-    [{}, [ch], /Invalid Client ID/],
+    [{ clientId: '' }, [ch], /Invalid Client ID/],
     [{ clientId: 'c' }, [ch, ch], /Channel given twice/],
     [{ clientId: 'c' }, ['last-fetched:x'], /reserved|Invalid|channel/i],
     [{ clientId: 'c', lastEventId: '1.2' }, [ch], /Invalid Last-Event-ID: expected 1 cursors/],
