@@ -15,7 +15,8 @@ const net = require('node:net');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const { startServer, request, unique, sleep, limit, redisCommand, REDIS_PORT } = require('../lib/harness');
-const { need, missing, spawnOwned } = require('../lib/procs');
+const { need, missing } = require('../lib/procs');
+const { launchChromium, newTab } = require('../lib/browser');
 
 const T = { timeout: limit(60000) };
 const BEAT = 300;
@@ -382,7 +383,6 @@ tap.test('a graceful stop ends the streams, and the daemon exits', T, async (t) 
 tap.test('a browser\'s EventSource receives events and resumes after the daemon restarts', T, async (t) => {
   const why = missing('chromium');
   if (why) { t.fail(why); return; }
-  const { chromium } = require('playwright-core');
   const ch = unique();
   const page = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -403,25 +403,9 @@ tap.test('a browser\'s EventSource receives events and resumes after the daemon 
   const plain = await request(srv.url, 'OPTIONS', STREAM, undefined, { Origin: origin });
   t.equal(plain.status, 405, 'without it OPTIONS is refused, as before');
   t.equal(plain.headers.get('access-control-allow-origin'), null, 'and no answer carries the header');
-  // Chromium started by us (spawnOwned: it dies with the test), driven over CDP.
-  const cdpPort = await new Promise((r) => { const x = net.createServer().listen(0, '127.0.0.1', () => { const p = x.address().port; x.close(() => r(p)); }); });
-  const profile = fs.mkdtempSync('/tmp/ge-chromium-');
-  const proc = spawnOwned('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--user-data-dir=' + profile,
-    '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=' + cdpPort, 'about:blank'], { stdio: 'ignore' });
-  const gone = new Promise((r) => proc.once('exit', r));
-  let browser;
-  t.teardown(async () => {
-    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(2000)]);
-    proc.kill('SIGKILL');
-    await gone;
-    await sleep(200); // its helper processes go with it
-    try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (e) { t.comment('profile left: ' + e.message); }
-  });
-  for (let i = 0; i < 100 && !browser; i++) {
-    try { browser = await chromium.connectOverCDP('http://127.0.0.1:' + cdpPort); } catch (_) { await sleep(100); }
-  }
+  const browser = await launchChromium(t);
   t.ok(browser, 'chromium started');
-  const tab = await (browser.contexts()[0] || await browser.newContext()).newPage();
+  const tab = await newTab(browser);
   await tab.goto(origin + '/');
   const url = s.url + STREAM + '?' + qs({ secret: s.secret, clientId: unique(), lastEventId: '0' }, [ch]);
   await tab.evaluate((u) => {
