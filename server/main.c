@@ -84,7 +84,8 @@ static void usage(FILE *f) {
             "  CORS_ALLOW_ORIGIN                 Access-Control-Allow-Origin of every answer; OPTIONS answered (off)\n"
             "  METRICS_LAG                       /metrics lag gauges of CHANNEL_PATTERN[=CLIENT_PATTERN],... (off)\n"
             "  METRICS_LAG_MAX_SERIES            most series of each lag gauge, 1-100000 (1000)\n"
-            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n");
+            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n"
+            "  CONSOLE                           on or off: the console page, GET /events/v1/console (on)\n");
 }
 
 /* The daemon's listening sockets, one per worker, all opened by the parent
