@@ -247,7 +247,14 @@
   let lastOf = null; // {t, last} of the selected channel, for its rate
   async function refreshConsumers() {
     const channel = selected;
-    const r = await api.get('/consumers', { channel });
+    let r;
+    try {
+      r = await api.get('/consumers', { channel });
+    } catch (e) {
+      if (e.kind !== 'http' || channel !== selected) throw e;
+      $('consumers-note').textContent = e.message; // e.g. a cluster-mode daemon
+      return;
+    }
     if (channel !== selected) return;
     const t = Date.now();
     fill($('consumers').tBodies[0], r.consumers.map((c) => el('tr', { 'data-client': c.clientId },
