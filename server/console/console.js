@@ -166,7 +166,7 @@
     prevMetrics = { t, routes };
     const dt = prev ? (t - prev.t) / 1000 : 0;
     const rows = [];
-    for (const [name, r] of [...routes].sort()) {
+    for (const [name, r] of [...routes].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
       if (!r.count) continue;
       const b = prev && prev.routes.get(name);
       const dn = b ? r.dcount - b.dcount : 0;
