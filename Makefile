@@ -17,7 +17,7 @@ DAEMON_LIBS := -lhttp_parser
 COMMON_OBJ  := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ  := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
-DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(DAEMON_ASM_SRC:%.S=$(BUILD)/%.o)
 CORE_OBJ    := $(COMMON_OBJ) $(SERVICE_OBJ) $(CLIENT_OBJ)
 
 CTEST_SRC := $(sort $(wildcard test/c/*.c))
@@ -35,6 +35,11 @@ daemon: $(DAEMON)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The console's files, embedded by .incbin (make cannot see them in the .S).
+$(BUILD)/%.o: %.S $(CONSOLE_FILES)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iserver -MMD -MP -c $< -o $@
 
 $(BUILD)/libganomede-events-core.a: $(CORE_OBJ)
 	rm -f $@

@@ -66,6 +66,7 @@
             '<!@(make -s -f csrc/sources.mk print-COMMON)',
             '<!@(make -s -f csrc/sources.mk print-SERVICE)',
             '<!@(make -s -f csrc/sources.mk print-DAEMON)',
+            '<!@(make -s -f csrc/sources.mk print-DAEMON_ASM)',
           ],
           'libraries': ['-lhttp_parser', '-lhiredis', '-levent', '-lcurl', '-lm'],
         },

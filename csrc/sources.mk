@@ -17,6 +17,10 @@ SERVICE_SRC := $(sort $(wildcard csrc/service/*.c))
 CLIENT_SRC  := $(sort $(wildcard csrc/client/*.c))
 CAPI_SRC    := $(sort $(wildcard csrc/capi/*.c))
 DAEMON_SRC  := $(sort $(wildcard server/*.c))
+# The daemon's embedded files (the console's, server/console_assets.S:
+# .incbin, assembled with -Iserver by whichever compiler builds the rest).
+DAEMON_ASM_SRC := $(sort $(wildcard server/*.S))
+CONSOLE_FILES  := $(sort $(wildcard server/console/*.* server/console/vendor/*))
 # Include folders, as -I flags for make and as a list for gyp (print-INC).
 INC_SRC     := include csrc/common csrc/service csrc/client
 

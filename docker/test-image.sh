@@ -8,7 +8,8 @@
 #   - checks: size (printed, and what it adds on top of its base), no compiler
 #     or -dev package, runs as 10001:10001, and the entrypoint, run from the
 #     mounted image with chroot --userspec=10001:10001 against a Redis on
-#     loopback: /health, a publish, a long-poll, /metrics, SIGTERM exits 0;
+#     loopback: /health, a publish, a long-poll, /metrics, the console,
+#     SIGTERM exits 0;
 #     the healthcheck exits 0, then non-zero once Redis is stopped.
 # Prints TAP ("ok N - ..."), then "N passed, N failed"; exits 1 on a failure.
 #   GE_IMAGE   tag to build (ganomede/events:test)
@@ -110,6 +111,7 @@ check "a publish is acknowledged ($pub)" grep -q '"id":1' <<<"$pub"
 wait "$PPID_"
 check "a waiting long-poll receives it ($(cat "$RDIR/poll"))" grep -q '"type":"hello"' "$RDIR/poll"
 check "/metrics answers" sh -c "curl -sf '$base_url/metrics' | grep -q '^# TYPE'"
+check "the console page is built in" sh -c "curl -sf '$base_url/events/v1/console' | grep -q '<title>ganomede-events console</title>'"
 check "the healthcheck exits 0" in_image /usr/local/bin/ganomede-events-healthcheck
 kill "$RPID"; wait "$RPID" 2>/dev/null; RPID=
 unhealthy=

@@ -400,6 +400,13 @@ int ge_config_load(ge_config *cfg, char *err, size_t errlen) {
     cfg->lag_max_series = (unsigned)n;
     if (env_num("METRICS_LAG_INTERVAL", "15", 1, 3600, &n, err, errlen)) return -1;
     cfg->lag_interval_ms = n * 1000;
+    const char *console = env_or("CONSOLE", "on");
+    if (strcmp(console, "on") == 0 || strcmp(console, "1") == 0) cfg->console = 1;
+    else if (strcmp(console, "off") == 0 || strcmp(console, "0") == 0) cfg->console = 0;
+    else {
+        snprintf(err, errlen, "CONSOLE must be on or off");
+        return -1;
+    }
     if (retention_load(cfg, err, errlen) != 0) return -1;
     return 0;
 }

@@ -58,6 +58,7 @@ typedef struct ge_config {
     const char *lag_select;
     unsigned lag_max_series;
     uint64_t lag_interval_ms;
+    int console; /* CONSOLE: on (1, the default) or off (0): GET /events/v1/console */
 } ge_config;
 
 /* Fill cfg from the environment. On error writes a message (never the

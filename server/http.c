@@ -50,13 +50,14 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     ge_http_conn_sweep(&h->host, ge_now_ms());
 }
 
-ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_log *log, int fd, size_t max_body,
-                     size_t max_header, int timeout_secs, size_t max_conns) {
+ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_console *console, const ge_log *log, int fd,
+                     size_t max_body, size_t max_header, int timeout_secs, size_t max_conns) {
     ge_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     ge_http_host *s = &h->host;
     s->base = base;
     s->api = api;
+    s->console = console;
     s->log = log;
     s->max_body = max_body;
     s->hard_body = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);

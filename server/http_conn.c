@@ -42,7 +42,7 @@ struct ge_http_conn {
      * NUL-terminated. */
     ge_buf head;
     size_t url_len, head_bytes;
-    size_t kept_off[4];
+    size_t kept_off[5];
     unsigned kept; /* bits: the headers of kept_names found */
     int kept_open; /* the one whose value is being read, -1: none */
     int url_open, in_value, field; /* field: 0 other, 1 kept, 2 Expect */
@@ -61,11 +61,13 @@ struct ge_http_conn {
 };
 
 /* The headers a request keeps for the api. */
-enum { K_CTYPE, K_AUTH, K_LAST_ID, K_IDEM, K_COUNT };
+enum { K_CTYPE, K_AUTH, K_LAST_ID, K_IDEM, K_IF_NONE_MATCH, K_COUNT };
 static const struct {
     const char *name;
     size_t len;
-} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}, {"idempotency-key", 15}};
+} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}, {"idempotency-key", 15},
+                         {"if-none-match", 13}};
+_Static_assert(K_COUNT == sizeof ((ge_http_conn *)0)->kept_off / sizeof(size_t), "one offset per kept header");
 
 /* ---- lists and buffers ---- */
 
@@ -400,7 +402,11 @@ static int dispatch(ge_http_conn *c) {
     c->is_head = r.method == GE_M_HEAD;
     c->answered = 0;
     c->in_handle = 1;
-    ge_call *call = ge_api_handle(h->api, &r, respond, c);
+    const char *inm = c->kept & (1u << K_IF_NONE_MATCH) ? c->head.data + c->kept_off[K_IF_NONE_MATCH] : NULL;
+    ge_answer page;
+    ge_call *call = NULL;
+    if (!r.head_too_large && ge_console_answer(h->console, &r, inm, &h->console_head, &page)) respond(c, &page);
+    else call = ge_api_handle(h->api, &r, respond, c);
     c->in_handle = 0;
     c->body_kept = 0;
     c->body_len = 0;
@@ -718,4 +724,5 @@ void ge_http_conn_close_all(ge_http_host *h) {
     while (h->busy_head) close_conn(h->busy_head);
     while (h->nspare) free(h->spare[--h->nspare]);
     ge_buf_free(&h->wbuf);
+    ge_buf_free(&h->console_head);
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "console.h"
 #include "ge_api.h"
 #include "ge_buf.h"
 #include "ge_log.h"
@@ -38,6 +39,7 @@ typedef struct ge_http_host {
      * borrowed, they must outlive every connection */
     struct event_base *base;
     ge_api *api;
+    const ge_console *console; /* NULL: off (its paths are the api's: 404) */
     const ge_log *log;
     size_t max_body;    /* larger bodies get 413 */
     size_t hard_body;   /* read and dropped up to this; past it 413 and close */
@@ -54,6 +56,7 @@ typedef struct ge_http_host {
     char *spare[GE_HTTP_SPARE_BUFFERS]; /* input buffers for reuse */
     size_t nspare;
     ge_buf wbuf; /* an answer's head, being written */
+    ge_buf console_head; /* a console answer's header lines */
     ge_http_date date;
 } ge_http_host;
 

@@ -89,7 +89,8 @@ static void usage(FILE *f) {
             "  CORS_ALLOW_ORIGIN                 Access-Control-Allow-Origin of every answer; OPTIONS answered (off)\n"
             "  METRICS_LAG                       /metrics lag gauges of CHANNEL_PATTERN[=CLIENT_PATTERN],... (off)\n"
             "  METRICS_LAG_MAX_SERIES            most series of each lag gauge, 1-100000 (1000)\n"
-            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n");
+            "  METRICS_LAG_INTERVAL              seconds between refreshes of the lag gauges, 1-3600 (15)\n"
+            "  CONSOLE                           on or off: the console page, GET /events/v1/console (on)\n");
 }
 
 /* The daemon's listening sockets, one per worker, all opened by the parent
@@ -218,7 +219,8 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
                              .idempotency_window_ms = cfg->idempotency_window_ms,
                              .idempotency_max_keys = cfg->idempotency_max_keys};
     d.api = ge_api_new(&loop, &acfg, &ropt, log);
-    d.http = ge_http_new(d.base, d.api, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
+    ge_console *console = cfg->console ? ge_console_new() : NULL;
+    d.http = ge_http_new(d.base, d.api, console, log, fd, cfg->max_body, cfg->max_header, cfg->read_timeout,
                          cfg->max_connections);
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
@@ -228,6 +230,7 @@ static int serve(const ge_config *cfg, const ge_log *log, int fd, const char *st
     event_base_dispatch(d.base);
 
     ge_http_free(d.http);
+    ge_console_free(console);
     ge_api_free(d.api);
     event_free(d.sigterm);
     event_free(d.sigint);

@@ -4,7 +4,13 @@
  * is the rule that no wake-up is missed: a channel's waiter is added
  * before its first read, a channel woken while its read is under way is
  * read again when that read returns, and every channel is waited on and
- * read again once a lost pub/sub connection is back. */
+ * read again once a lost pub/sub connection is back.
+ *
+ * A stream without a clientId (a watcher: the console's live tail) reads
+ * with GE_READ_AFTER only: it stores no cursor and files nobody in the
+ * consumers' registry. A channel whose cursor it is not given starts from
+ * the channel's last id, read first (the counter alone, a range read of
+ * no events), then told in an id: line. */
 #include "ge_api_stream.h"
 
 #include <hiredis/hiredis.h>
@@ -34,7 +40,8 @@ typedef struct schan {
     stream *s;
     char *name;
     ge_read_cursor cur; /* after: the last id sent (or the starting cursor) */
-    int known;          /* cur.after is known (else: the stored cursor, not read yet) */
+    int known;          /* cur.after is known (else: the stored cursor, or without a clientId the
+                           channel's last id, not read yet) */
     int acks;           /* its first read stores cur.after as the clientId's cursor */
     ge_store_req req;   /* its read under way; it holds the call */
     int scripted;       /* that read is the script's */
@@ -46,7 +53,7 @@ struct stream {
     ge_call call;
     ge_api_stream *as;
     stream *prev, *next;
-    char *client_id;
+    char *client_id; /* NULL: a watcher, which stores nothing */
     schan *ch;
     size_t n;
     ge_loop_timer *beat, *end, *resub;
@@ -186,9 +193,14 @@ static void chan_read(schan *ch, int script) {
     ch->reading = 1;
     ch->dirty = 0;
     ch->cur.limit = GE_READ_DEFAULT_LIMIT;
-    ge_store_read_mode mode = ch->acks ? GE_READ_ACK : ch->known ? GE_READ_AFTER : GE_READ_STORED;
     ge_call_hold(&s->call);
     ch->req.cb = chan_read_cb;
+    if (!ch->known && !s->client_id) { /* a watcher starting from now: the counter only */
+        ch->scripted = 0;
+        ge_store_read_range(s->as->store, &ch->req, NULL, ch->name, GE_READ_AFTER, 0, 0);
+        return;
+    }
+    ge_store_read_mode mode = ch->acks ? GE_READ_ACK : ch->known ? GE_READ_AFTER : GE_READ_STORED;
     ch->scripted = ge_read_start(s->as->store, &ch->req, s->client_id, ch->name, mode, &ch->cur, script);
 }
 
@@ -198,7 +210,16 @@ static void chan_read_cb(ge_store_req *req, redisReply *r) {
     if (!ge_call_resume(&s->call)) return; /* the stream ended meanwhile, and is freed */
     ch->reading = 0;
     ge_read_result res = {0};
-    ge_read_parse(r, ch->scripted, ch->cur.after, &res);
+    ge_read_parse(r, ch->scripted, ch->known ? ch->cur.after : 0, &res);
+    if (!ch->known && !s->client_id && res.ok) { /* a watcher's start: the channel's last id */
+        ch->known = 1;
+        ch->cur.after = ch->cur.last_id = res.last_id;
+        put_id(s, &s->out);
+        ge_buf_putc(&s->out, '\n');
+        flush_out(s);
+        if (ch->dirty) chan_read(ch, 0);
+        return;
+    }
     ge_read_next next = ge_read_follow(&ch->cur, &res);
     if (next == GE_READ_FAILED) { /* Redis away or refusing: the client comes back with its id */
         ge_log_write(s->as->log, GE_LOG_WARN, NULL, "event stream ended: a read failed");
@@ -312,7 +333,8 @@ static int parse_id(stream *s, const char *id) {
         }
         if (!digits || v > GE_PARAM_INT_MAX) return 0;
         s->ch[i].cur.after = v;
-        s->ch[i].known = s->ch[i].acks = 1;
+        s->ch[i].known = 1;
+        s->ch[i].acks = s->client_id != NULL; /* a watcher stores no cursor */
     }
     return *p == '\0';
 }
@@ -380,6 +402,7 @@ static int parse_channels(stream *s, const char *q, size_t qn, size_t max_len, g
 static void discard(stream *s) {
     for (size_t i = 0; i < s->n; i++) free(s->ch[i].name);
     free(s->ch);
+    free(s->client_id);
     free(s);
 }
 
@@ -388,10 +411,12 @@ static void discard(stream *s) {
 ge_call *ge_api_stream_get(ge_api_stream *as, const ge_params *p, const char *query, size_t query_len,
                            const char *last_event_id, ge_reply *to) {
     const char *client_id = ge_params_query_str(p, "clientId");
-    if (!client_id) return ge_reply_invalid(to, "Invalid Client ID"), NULL;
+    if (!client_id && ge_form_get(&p->query, "clientId")) /* given, but not a string: absent is a watcher */
+        return ge_reply_invalid(to, "Invalid Client ID"), NULL;
     stream *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->as = as;
+    s->client_id = client_id ? ge_xstrdup(client_id) : NULL; /* before parse_id */
     ge_buf msg = GE_BUF_INIT;
     int rc = parse_channels(s, query, query_len, p->max_len, &msg);
     if (rc == 0) {
@@ -418,7 +443,6 @@ ge_call *ge_api_stream_get(ge_api_stream *as, const ge_params *p, const char *qu
     ge_call_init(&s->call, to, &stream_kind);
     as->stats.open++; /* until stream_stop */
     s->call.writable = stream_writable;
-    s->client_id = ge_xstrdup(client_id);
     s->next = as->streams;
     if (as->streams) as->streams->prev = s;
     as->streams = s;

@@ -1,5 +1,6 @@
 /* GET /events/v1/stream: a Server-Sent Events stream of the events of one
- * or more channels for one clientId (docs/protocol.md, "Server-Sent
+ * or more channels for one clientId, or for a watcher storing nothing
+ * (docs/protocol.md, "Server-Sent
  * Events"). Internal to csrc/service: ge_api.c routes to it.
  *
  * Each channel's reads are ge_read.c's, its waits ge_waiters'; the stream

@@ -5,7 +5,8 @@
 // compiles nothing; the daemon is skipped with one line saying how to get
 // it; the installed Client publishes and receives over http against our
 // daemon, and over https through a TLS front (stunnel) trusting the front's
-// certificate through caFile, PEM text and a Buffer in agent.options.ca.
+// certificate through caFile, PEM text and a Buffer in agent.options.ca;
+// where the install builds the daemon, it serves the console.
 const t = require('tap');
 const { spawnSync, execFileSync } = require('node:child_process');
 const { spawnOwned, which, missing } = require('../lib/procs');
@@ -201,4 +202,21 @@ t.test('machine with hiredis, libevent and libcurl headers: the install builds t
     { cwd: app, env, encoding: 'utf8', timeout: 60000 });
   t.equal(v.status, 0, 'the bin entry runs the daemon: ' + v.stdout + v.stderr);
   t.match(v.stdout + v.stderr, /2\.0\.0|ganomede-events/, 'which prints its version');
+  // The installed daemon serves the console built into it.
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const port = await freePort();
+  const d = spawnOwned(path.join(app, 'node_modules', '.bin', 'ganomede-events-server'), [], {
+    cwd: app, stdio: 'ignore',
+    env: Object.assign({}, env, { API_SECRET: 's', HOST: '127.0.0.1', PORT: String(port),
+      REDIS_EVENTS_PORT_6379_TCP_ADDR: '127.0.0.1', REDIS_EVENTS_PORT_6379_TCP_PORT: String(redis.port) }),
+  });
+  const gone = new Promise((r) => d.once('exit', r));
+  t.teardown(async () => { d.kill('SIGTERM'); await gone; });
+  await waitPort(port);
+  for (const [p, type] of [['/events/v1/console', /text\/html/], ['/events/v1/console/vendor/uPlot.iife.min.js', /text\/javascript/]]) {
+    const res = await fetch('http://127.0.0.1:' + port + p);
+    t.equal(res.status, 200, 'the installed daemon serves ' + p);
+    t.match(res.headers.get('content-type'), type);
+  }
 });

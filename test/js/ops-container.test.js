@@ -178,6 +178,9 @@ tap.test('the staged server runs through the entrypoint: health, publish + read,
     const got = await request(url, 'GET', '/events/v1/events?' + q({ secret, clientId: 'reader', channel, after: 0 }));
     t.equal(got.status, 200, got.body);
     t.strictSame(got.json.map((ev) => [ev.id, ev.type, ev.from, ev.data]), [[1, 'PING', 'ops-test', { n: 1 }]]);
+    const page = await request(url, 'GET', '/events/v1/console');
+    t.equal(page.status, 200, 'the console is built into the staged daemon');
+    t.match(page.body, /<title>ganomede-events console<\/title>/);
 
     // The image's HEALTHCHECK command, against this server and a closed port.
     const hc = path.join(bin, 'ganomede-events-healthcheck');

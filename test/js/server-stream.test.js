@@ -7,14 +7,16 @@
 // lost and reset signals as events, heartbeats, Authorization: Bearer on
 // every route, 400 before the stream starts, curl -N, a slow reader kept
 // to a bounded memory, a client leaving or a graceful stop ending the
-// stream, HTTP/1.0, and a browser's EventSource (headless Chromium).
+// stream, HTTP/1.0, and a browser's EventSource (headless Chromium). A
+// stream without a clientId (a watcher) stores nothing.
 const tap = require('tap');
 const http = require('node:http');
 const net = require('node:net');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const { startServer, request, unique, sleep, limit, redisCommand, REDIS_PORT } = require('../lib/harness');
-const { need, missing, spawnOwned } = require('../lib/procs');
+const { need, missing } = require('../lib/procs');
+const { launchChromium, newTab } = require('../lib/browser');
 
 const T = { timeout: limit(60000) };
 const BEAT = 300;
@@ -236,11 +238,41 @@ tap.test('Authorization: Bearer is the secret on every route; a wrong one is 401
   t.notOk(srv.stdout.includes(srv.secret) || srv.stderr.includes(srv.secret), 'the secret is never logged');
 });
 
+tap.test('a stream without a clientId starts from now or its Last-Event-ID, and stores no cursor and no consumer', T, async (t) => {
+  const [a, b] = [unique(), unique()];
+  await publish(srv, a, { n: 1 }); await publish(srv, a, { n: 2 });
+  const st = await open(srv, qs({}, [a, b]), { Authorization: 'Bearer ' + srv.secret });
+  t.equal(st.status, 200);
+  await st.until(() => st.id === '2.0', 'the id: line of where it starts');
+  t.same(st.events, [], 'what was published before it started is not sent');
+  await publish(srv, a, { n: 3 }); await publish(srv, b, { n: 1 });
+  await st.waitFor(2);
+  t.same(st.events.map((e) => [e.json.channel, e.json.id]), [[a, 3], [b, 1]], 'what is published after it started is');
+  t.equal(st.id, '3.1');
+  st.close();
+  await publish(srv, a, { n: 4 });
+  const again = await open(srv, qs({}, [a, b]), { Authorization: 'Bearer ' + srv.secret, 'Last-Event-ID': '3.1' });
+  await again.waitFor(1);
+  t.same(again.events.map((e) => [e.json.channel, e.json.id]), [[a, 4]], 'resumed from its Last-Event-ID: the missed event');
+  again.close();
+  const query = await open(srv, qs({ secret: srv.secret, lastEventId: '2.' }, [a, b]));
+  await query.until(() => query.events.length >= 2 && query.id === '4.1', 'the lastEventId query, and now for the channel without a cursor');
+  t.same(query.events.map((e) => [e.json.channel, e.json.id]), [[a, 3], [a, 4]]);
+  query.close();
+  for (const ch of [a, b]) {
+    t.equal(await redisCommand(REDIS_PORT, 'EXISTS', ch + ':consumers'), 0, 'no entry in the consumers\' registry of ' + ch);
+    const [, cursors] = await redisCommand(REDIS_PORT, 'SCAN', '0', 'MATCH', 'last-fetched:*:' + ch, 'COUNT', '100000');
+    t.same(cursors, [], 'no cursor stored for ' + ch);
+  }
+  const consumers = await request(srv.url, 'GET', '/events/v1/consumers?' + qs({ secret: srv.secret, channel: a }, []));
+  t.same(consumers.json.consumers, [], '/consumers lists nobody');
+});
+
 tap.test('bad input is a 400 with a message, before any stream starts', T, async (t) => {
   const ch = unique();
   const cases = [
     [{ clientId: 'c' }, [], /at least one channel/],
-    [{}, [ch], /Invalid Client ID/],
+    [{ clientId: '' }, [ch], /Invalid Client ID/],
     [{ clientId: 'c' }, [ch, ch], /Channel given twice/],
     [{ clientId: 'c' }, ['last-fetched:x'], /reserved|Invalid|channel/i],
     [{ clientId: 'c', lastEventId: '1.2' }, [ch], /Invalid Last-Event-ID: expected 1 cursors/],
@@ -351,7 +383,6 @@ tap.test('a graceful stop ends the streams, and the daemon exits', T, async (t) 
 tap.test('a browser\'s EventSource receives events and resumes after the daemon restarts', T, async (t) => {
   const why = missing('chromium');
   if (why) { t.fail(why); return; }
-  const { chromium } = require('playwright-core');
   const ch = unique();
   const page = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
@@ -372,25 +403,9 @@ tap.test('a browser\'s EventSource receives events and resumes after the daemon 
   const plain = await request(srv.url, 'OPTIONS', STREAM, undefined, { Origin: origin });
   t.equal(plain.status, 405, 'without it OPTIONS is refused, as before');
   t.equal(plain.headers.get('access-control-allow-origin'), null, 'and no answer carries the header');
-  // Chromium started by us (spawnOwned: it dies with the test), driven over CDP.
-  const cdpPort = await new Promise((r) => { const x = net.createServer().listen(0, '127.0.0.1', () => { const p = x.address().port; x.close(() => r(p)); }); });
-  const profile = fs.mkdtempSync('/tmp/ge-chromium-');
-  const proc = spawnOwned('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--user-data-dir=' + profile,
-    '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=' + cdpPort, 'about:blank'], { stdio: 'ignore' });
-  const gone = new Promise((r) => proc.once('exit', r));
-  let browser;
-  t.teardown(async () => {
-    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(2000)]);
-    proc.kill('SIGKILL');
-    await gone;
-    await sleep(200); // its helper processes go with it
-    try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); } catch (e) { t.comment('profile left: ' + e.message); }
-  });
-  for (let i = 0; i < 100 && !browser; i++) {
-    try { browser = await chromium.connectOverCDP('http://127.0.0.1:' + cdpPort); } catch (_) { await sleep(100); }
-  }
+  const browser = await launchChromium(t);
   t.ok(browser, 'chromium started');
-  const tab = await (browser.contexts()[0] || await browser.newContext()).newPage();
+  const tab = await newTab(browser);
   await tab.goto(origin + '/');
   const url = s.url + STREAM + '?' + qs({ secret: s.secret, clientId: unique(), lastEventId: '0' }, [ch]);
   await tab.evaluate((u) => {
