@@ -7,7 +7,7 @@
 // batched path (publishes held together by CLIENT PAUSE) and on Redis
 // Cluster too.
 const t = require('tap');
-const net = require('net');
+const { subscriber } = require('../lib/redis-subscriber');
 const h = require('../lib/harness');
 const { startRedisCluster } = require('../lib/redis-cluster');
 
@@ -25,29 +25,6 @@ const read = async (s, channel) => {
     encodeURIComponent(channel));
   return r.json;
 };
-
-// What Redis announced on channels (one SUBSCRIBE connection), by channel.
-async function subscriber(t, port, channels) {
-  const seen = {};
-  for (const c of channels) seen[c] = [];
-  const sock = net.connect(port, '127.0.0.1');
-  t.teardown(() => sock.destroy());
-  let buf = '', subscribed = 0, ready;
-  const isReady = new Promise((r) => { ready = r; });
-  sock.setEncoding('binary');
-  sock.on('data', (d) => {
-    buf += d;
-    const re = /^\*3\r\n\$\d+\r\n(message|subscribe)\r\n\$\d+\r\n([^\r]*)\r\n(?:\$\d+\r\n([^\r]*)|:(\d+))\r\n/;
-    for (let m; (m = re.exec(buf));) {
-      buf = buf.slice(m[0].length);
-      if (m[1] === 'message') seen[m[2]].push(Number(m[3]));
-      else if (++subscribed === channels.length) ready();
-    }
-  });
-  sock.write('SUBSCRIBE ' + channels.join(' ') + '\r\n');
-  await isReady;
-  return seen;
-}
 
 async function stack(t, env = {}) {
   const redis = await h.startRedis();

@@ -7,7 +7,7 @@
 // counted), held with CLIENT PAUSE while the publishes arrive, so that
 // they wait for the daemon's first call and go together in the next.
 const t = require('tap');
-const net = require('net');
+const { subscriber } = require('../lib/redis-subscriber');
 const { startServer, startRedis, request, redisCommand, limit, sleep } = require('../lib/harness');
 const ha = require('../lib/ha-cluster');
 
@@ -27,29 +27,6 @@ const calls = async (port, cmd) => {
 const scriptCalls = (port) => calls(port, 'evalsha');
 const range = (n) => Array.from({ length: n }, (_, i) => i + 1);
 const sorted = (a) => a.slice().sort((x, y) => x - y);
-
-// A Redis connection subscribed to channels: what was announced, by channel.
-async function subscriber(t, port, channels) {
-  const seen = {};
-  for (const c of channels) seen[c] = [];
-  const sock = net.connect(port, '127.0.0.1');
-  t.teardown(() => sock.destroy());
-  let buf = '', subscribed = 0, ready;
-  const isReady = new Promise((r) => { ready = r; });
-  sock.setEncoding('binary');
-  sock.on('data', (d) => {
-    buf += d;
-    const re = /^\*3\r\n\$\d+\r\n(message|subscribe)\r\n\$\d+\r\n([^\r]*)\r\n(?:\$\d+\r\n([^\r]*)|:(\d+))\r\n/;
-    for (let m; (m = re.exec(buf));) {
-      buf = buf.slice(m[0].length);
-      if (m[1] === 'message') seen[m[2]].push(Number(m[3]));
-      else if (++subscribed === channels.length) ready();
-    }
-  });
-  sock.write('SUBSCRIBE ' + channels.join(' ') + '\r\n');
-  await isReady;
-  return seen;
-}
 
 // Redis and a daemon on it; stopped at the test's end.
 async function stack(t, env = {}) {
