@@ -1,4 +1,5 @@
 #include "http_conn.h"
+#include "http_conn_priv.h"
 
 #include <errno.h>
 #include <http_parser.h>
@@ -20,54 +21,6 @@
 #define PIPELINED_CHECK_MS 500
 
 static const char BAD_REQUEST[] = "{\"code\":\"BadRequest\",\"message\":\"Malformed HTTP request\"}";
-
-struct ge_http_conn {
-    ge_http_host *h;
-    ge_http_conn *prev, *next; /* in h's idle or busy list */
-    int busy;                  /* in the busy list: a call waits for its answer */
-    int fd;
-    struct event *rd, *wr, *check; /* wr and check made when first needed */
-    int reading;                   /* rd is added */
-    http_parser p;
-    /* Input: in[0, in_len) was read, in[0, in_pos) given to the parser. */
-    char *in;
-    size_t in_len, in_pos, in_cap;
-    /* Output not written yet: out[out_off, out_len). */
-    char *out;
-    size_t out_len, out_off, out_cap;
-    uint64_t since; /* ms: accept or the last answer (the deadline's start) */
-
-    /* The request being read. head: its URL, a NUL, then the values of
-     * the headers it keeps (the first of each of kept_names), each
-     * NUL-terminated. */
-    ge_buf head;
-    size_t url_len, head_bytes;
-    size_t kept_off[5];
-    unsigned kept; /* bits: the headers of kept_names found */
-    int kept_open; /* the one whose value is being read, -1: none */
-    int url_open, in_value, field; /* field: 0 other, 1 kept, 2 Expect */
-    char name[16], expect[16];
-    size_t name_len, expect_len;
-    /* Its body, kept in place in the input buffer: in[body_off, +body_len). */
-    size_t body_off, body_len;
-    uint64_t body_seen;
-    int body_kept, too_large, head_over, done, early;
-    int keep_alive, minor;
-
-    /* Its answer. */
-    ge_call *call; /* waiting for respond */
-    int in_handle, answered, is_head, close_after, eof, dead;
-    int streaming; /* the answer is a stream (ge_stream_host): its head is out, its call is waiting */
-};
-
-/* The headers a request keeps for the api. */
-enum { K_CTYPE, K_AUTH, K_LAST_ID, K_IDEM, K_IF_NONE_MATCH, K_COUNT };
-static const struct {
-    const char *name;
-    size_t len;
-} kept_names[K_COUNT] = {{"content-type", 12}, {"authorization", 13}, {"last-event-id", 13}, {"idempotency-key", 15},
-                         {"if-none-match", 13}};
-_Static_assert(K_COUNT == sizeof ((ge_http_conn *)0)->kept_off / sizeof(size_t), "one offset per kept header");
 
 /* ---- lists and buffers ---- */
 
@@ -332,7 +285,6 @@ const ge_stream_host ge_http_conn_streams = {stream_start, stream_write, stream_
 
 /* ---- requests ---- */
 
-static const http_parser_settings SETTINGS;
 static int process(ge_http_conn *c);
 static void after_input(ge_http_conn *c);
 
@@ -442,7 +394,7 @@ static void bad_request(ge_http_conn *c) {
  * pending. 0 when the connection was closed. */
 static int process(ge_http_conn *c) {
     while (!c->call && c->out_len == 0 && !c->close_after && c->in_pos < c->in_len) {
-        size_t n = http_parser_execute(&c->p, &SETTINGS, c->in + c->in_pos, c->in_len - c->in_pos);
+        size_t n = http_parser_execute(&c->p, &ge_http_request_settings, c->in + c->in_pos, c->in_len - c->in_pos);
         c->in_pos += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
         if (c->done || c->early) {
@@ -531,170 +483,6 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
     if (!process(c)) return;
     after_input(c);
 }
-
-/* ---- parser callbacks ---- */
-
-static int over_head(ge_http_conn *c, size_t more) {
-    c->head_bytes += more;
-    if (c->head_bytes <= c->h->hard_header) return 0;
-    c->head_over = 1;
-    return 1; /* stops the parser: 431 */
-}
-
-static int on_message_begin(http_parser *p) {
-    ge_http_conn *c = p->data;
-    if (c->head.cap > 4096) ge_buf_free(&c->head);
-    ge_buf_reset(&c->head);
-    c->url_len = 0;
-    c->kept = 0;
-    c->kept_open = -1;
-    c->head_bytes = sizeof " HTTP/1.1" + 8; /* counted as libevent counted */
-    c->url_open = 1;
-    c->in_value = c->field = 0;
-    c->name_len = c->expect_len = 0;
-    c->body_off = c->body_len = 0;
-    c->body_seen = 0;
-    c->body_kept = c->too_large = c->head_over = c->done = c->early = 0;
-    c->keep_alive = 1;
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len) {
-    ge_http_conn *c = p->data;
-    c->minor = 1;
-    if (over_head(c, len)) return 1;
-    ge_buf_append(&c->head, at, len);
-    return 0;
-}
-
-static void close_url(ge_http_conn *c) {
-    if (!c->url_open) return;
-    c->url_len = c->head.len;
-    ge_buf_putc(&c->head, '\0');
-    c->url_open = 0;
-}
-
-/* The end of a kept header's value: its NUL, its trailing blanks cut. */
-static void close_kept(ge_http_conn *c) {
-    if (c->kept_open < 0) return;
-    size_t end = c->head.len, off = c->kept_off[c->kept_open];
-    while (end > off && (c->head.data[end - 1] == ' ' || c->head.data[end - 1] == '\t')) end--;
-    c->head.len = end;
-    ge_buf_putc(&c->head, '\0');
-    c->kept_open = -1;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len) {
-    ge_http_conn *c = p->data;
-    close_url(c);
-    close_kept(c);
-    if (c->in_value) {
-        c->in_value = 0;
-        c->name_len = 0;
-    }
-    if (c->name_len < sizeof c->name) /* name_len counts on past what name holds */
-        memcpy(c->name + c->name_len, at, len < sizeof c->name - c->name_len ? len : sizeof c->name - c->name_len);
-    c->name_len += len;
-    return over_head(c, len);
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len) {
-    ge_http_conn *c = p->data;
-    if (!c->in_value) {
-        c->in_value = 1;
-        c->field = 0;
-        for (int k = 0; k < K_COUNT; k++) {
-            if (c->name_len != kept_names[k].len || strncasecmp(c->name, kept_names[k].name, kept_names[k].len) ||
-                (c->kept & (1u << k)))
-                continue;
-            c->field = 1;
-            c->kept |= 1u << k;
-            c->kept_open = k;
-            c->kept_off[k] = c->head.len;
-        }
-        if (!c->field && c->name_len == 6 && !strncasecmp(c->name, "expect", 6)) {
-            c->field = 2;
-            c->expect_len = 0;
-        }
-        if (over_head(c, 2)) return 1;
-    }
-    if (over_head(c, len)) return 1;
-    if (c->field == 1) ge_buf_append(&c->head, at, len);
-    if (c->field == 2 && c->expect_len < sizeof c->expect) {
-        size_t n = len < sizeof c->expect - c->expect_len ? len : sizeof c->expect - c->expect_len;
-        memcpy(c->expect + c->expect_len, at, n);
-        c->expect_len += n;
-    }
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p) {
-    ge_http_conn *c = p->data;
-    ge_http_host *h = c->h;
-    close_url(c);
-    close_kept(c);
-    c->minor = p->http_major == 1 ? p->http_minor : (p->http_major > 1);
-    c->keep_alive = http_should_keep_alive(p);
-    if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > h->max_body) {
-        c->too_large = 1;
-        if (p->content_length > h->hard_body) { /* answered at once, then closed */
-            c->early = 1;
-            http_parser_pause(p, 1);
-            return 0;
-        }
-    }
-    int body = (p->flags & F_CHUNKED) || (p->content_length && p->content_length != ULLONG_MAX);
-    if (body && c->minor >= 1 && c->expect_len == 12 && !strncasecmp(c->expect, "100-continue", 12) &&
-        c->out_len == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        ssize_t n = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
-        (void)n; /* a client that gets no 100 sends its body after a while anyway */
-    }
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len) {
-    ge_http_conn *c = p->data;
-    ge_http_host *h = c->h;
-    c->body_seen += len;
-    if (!c->too_large && c->body_len + len > h->max_body) {
-        c->too_large = 1;
-        c->body_kept = 0;
-        c->body_len = 0;
-    }
-    if (c->too_large) {
-        if (c->body_seen > h->hard_body) {
-            c->early = 1;
-            http_parser_pause(p, 1);
-        }
-        return 0;
-    }
-    if (!c->body_kept) {
-        c->body_kept = 1;
-        c->body_off = (size_t)(at - c->in);
-    }
-    char *to = c->in + c->body_off + c->body_len;
-    if (to != at) memmove(to, at, len); /* chunked: the chunks close up */
-    c->body_len += len;
-    return 0;
-}
-
-static int on_message_complete(http_parser *p) {
-    ge_http_conn *c = p->data;
-    c->done = 1;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings SETTINGS = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
 
 /* ---- the host's side ---- */
 
