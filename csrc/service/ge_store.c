@@ -633,6 +633,7 @@ ge_store *ge_store_new(const ge_loop *loop, const ge_store_options *opt, const g
     ge_store_memory_init(s, opt);
     if (opt->cluster && *opt->cluster) {
         if (ge_store_cluster_start(s, opt) != 0) ge_log_write(log, GE_LOG_ERROR, NULL, "redis cluster: bad seeds");
+        else s->probe_send = ge_store_cluster_probe;
         return s;
     }
     ge_store_conns_start(s, opt);

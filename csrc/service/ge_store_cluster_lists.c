@@ -1,5 +1,6 @@
-/* The store's cluster mode: what walks many channels or slots (ge_store.h's
- * consumers, channels, and the retention sweep's trim and due channels),
+/* The store's cluster mode: what walks many channels, slots or masters
+ * (ge_store.h's consumers, channels, the retention sweep's trim and due
+ * channels, and the write probe),
  * through the mode's operations (ge_store_cluster_priv.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,4 +181,61 @@ static void due_done(cop *o, redisReply *r) {
 
 void ge_store_cluster_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned n) {
     due_send(s->cl, req, now_ms, n, 0);
+}
+
+/* ---- the write probe: a SET XX of a key that never exists, on every master ---- */
+
+typedef struct probe_round probe_round;
+typedef struct probe_one {
+    ge_store_req req;
+    probe_round *round;
+} probe_one;
+struct probe_round {
+    ge_store *s;
+    size_t left;
+    int answered, refused; /* some master answered; some refused for lack of memory */
+    probe_one one[];
+};
+
+static void probe_one_cb(ge_store_req *req, redisReply *reply) {
+    probe_round *r = GE_STORE_REQ_OWNER(req, probe_one, req)->round;
+    if (reply) r->answered = 1;
+    if (ge_store_reply_full(reply)) r->refused = 1;
+    if (--r->left) return;
+    static char oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
+    redisReply ok = {.type = REDIS_REPLY_STATUS}, full = {.type = REDIS_REPLY_ERROR, .str = oom, .len = sizeof oom - 1};
+    ge_store *s = r->s;
+    const redisReply *answer = !r->answered ? NULL : r->refused ? &full : &ok;
+    free(r);
+    ge_store_probe_answered(s, answer);
+}
+
+void ge_store_cluster_probe(ge_store *s) {
+    ge_store_cluster *m = s->cl;
+    size_t n = ge_cluster_shards(m->cl, NULL, 0);
+    ge_cluster_shard *sh = calloc(n ? n : 1, sizeof *sh);
+    if (!sh) abort();
+    n = ge_cluster_shards(m->cl, sh, n);
+    if (n == 0) sh[0].first_slot = 0, n = 1; /* no map: slot 0's probe fails, from the loop */
+    probe_round *r = calloc(1, sizeof *r + n * sizeof r->one[0]);
+    if (!r) abort();
+    r->s = s;
+    r->left = n;
+    ge_buf cmd = GE_BUF_INIT, key = GE_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        r->one[i].round = r;
+        r->one[i].req.cb = probe_one_cb;
+        ge_buf_reset(&cmd);
+        ge_buf_reset(&key);
+        ge_store_ckey_probe(&key, sh[i].first_slot);
+        ge_resp_array(&cmd, 4);
+        ge_resp_str(&cmd, "SET");
+        ge_resp_bulk(&cmd, key.data, key.len);
+        ge_resp_str(&cmd, "1");
+        ge_resp_str(&cmd, "XX");
+        ge_store_cop_send(ge_store_cop_new(m, &r->one[i].req, sh[i].first_slot, GE_CLUSTER_RESEND, -1, &cmd));
+    }
+    ge_buf_free(&cmd);
+    ge_buf_free(&key);
+    free(sh);
 }

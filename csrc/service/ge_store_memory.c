@@ -112,10 +112,7 @@ void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote) {
     else if (wrote && r && r->type != REDIS_REPLY_ERROR) set_full(s, 0);
 }
 
-static void on_probe(redisAsyncContext *ac, void *r, void *priv) {
-    (void)ac;
-    ge_store *s = priv;
-    redisReply *reply = r;
+void ge_store_probe_answered(ge_store *s, const redisReply *reply) {
     s->probing = 0;
     if (s->closing) return;
     if (reply && reply->type != REDIS_REPLY_ERROR) set_full(s, 0);
@@ -123,11 +120,21 @@ static void on_probe(redisAsyncContext *ac, void *r, void *priv) {
     if (s->full) s->loop.timer_start(s->probe_timer, PROBE_MS);
 }
 
+static void on_probe(redisAsyncContext *ac, void *r, void *priv) {
+    (void)ac;
+    ge_store_probe_answered(priv, r);
+}
+
 /* The probe's key never exists (XX: set only if it does), so it writes
  * nothing; SET is refused like any write while Redis is out of memory,
  * whatever it would do. */
 void ge_store_probe(ge_store *s) {
     if (s->probing || s->closing) return;
+    if (s->probe_send) {
+        s->probing = 1;
+        s->probe_send(s);
+        return;
+    }
     if (!s->cmd.ready || redisAsyncCommand(s->cmd.ac, on_probe, s, "SET " GE_KEY_WRITE_PROBE " 1 XX") != REDIS_OK) {
         if (s->full) s->loop.timer_start(s->probe_timer, PROBE_MS);
         return;

@@ -64,6 +64,9 @@ struct ge_store {
     int full;              /* Redis refused a write for lack of memory */
     int probing, closing;
     ge_loop_timer *probe_timer;
+    /* the mode's own probe (NULL: the SET on the command connection); it
+     * ends with ge_store_probe_answered, from the loop */
+    void (*probe_send)(ge_store *s);
     ge_buf resp, scratch;  /* a command being formatted (ge_resp.h), a key being built: reused */
     ge_seen seen;          /* when each consumer was last filed in its channel's CONSUMERS */
     char idem_window[24], idem_cap[24]; /* the publish script's window and cap arguments, in decimal */
@@ -93,6 +96,9 @@ int ge_store_policy_check(ge_store *s, const redisReply *info);
 void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote);
 /* Ask Redis with a write that stores nothing whether it accepts writes. */
 void ge_store_probe(ge_store *s);
+/* The probe's answer: reply (borrowed; NULL: none came) as Redis gave it
+ * to the probe's write, or, of several masters, the refusal of one. */
+void ge_store_probe_answered(ge_store *s, const redisReply *reply);
 
 /* ge_store_cluster.c: the cluster mode, the operations of ge_store.h
  * (same contracts) on Redis Cluster. Start: 0, or -1 when the seeds are
@@ -111,6 +117,8 @@ void ge_store_cluster_latest(ge_store *s, ge_store_req *req, const char *channel
 void ge_store_cluster_subscribe(ge_store *s, const char *channel);
 void ge_store_cluster_unsubscribe(ge_store *s, const char *channel);
 /* Answer req from the loop with an error reply `why` (static). */
+/* The write probe (ge_store.probe_send): on every master. */
+void ge_store_cluster_probe(ge_store *s);
 void ge_store_cluster_consumers(ge_store *s, ge_store_req *req, const char *channel);
 void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count);
 /* A channels' page cursor of this mode ("0", or "<slot>-<SCAN cursor>"):

@@ -308,6 +308,28 @@ t.test('cluster: retention by count at publish, by age in the sweep, and the wal
   t.equal((await publish(s2, age[0], { n: 4 })).id, 4, 'ids go on');
 });
 
+t.test('cluster: a master out of memory: 503 StorageFull, /health says so, and the probe sees it end with no publish', { timeout: h.limit(60000) }, async (t) => {
+  const ch = h.unique('oom');
+  await publish(s, ch, { n: 1 });
+  const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+  const port = await cluster.slotMaster(slot);
+  await h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '1');
+  t.teardown(() => h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '0').catch(() => {}));
+  const r = await h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel: ch, from: 'f', type: 't' });
+  t.equal(r.status, 503, 'the publish is refused');
+  t.equal(r.json && r.json.code, 'StorageFull');
+  const health = await h.request(s.url, 'GET', '/health');
+  t.equal(health.status, 503, '/health: unavailable');
+  t.equal(health.json.redis.writes, false, 'writes: false');
+  await h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '0');
+  const end = Date.now() + h.limit(10000);
+  let back;
+  while (Date.now() < end && (back = await h.request(s.url, 'GET', '/health')).status !== 200) await h.sleep(100);
+  t.equal(back.status, 200, 'writes again, seen by the probe (no publish meanwhile)');
+  t.equal(back.json.redis.writes, true);
+  t.equal((await publish(s, ch, { n: 2 })).id, 2, 'and publishes go on');
+});
+
 t.test('cluster: indices, the definition in its id\'s slot, position and rows in the channel\'s, on every master', { timeout: h.limit(60000) }, async (t) => {
   const define = (id, channel, field) => h.request(s.url, 'POST', '/events/v1/indices', { secret: s.secret, id, channel, field });
   const lookup = (id, value) => h.request(s.url, 'GET', '/events/v1/indices/' + encodeURIComponent(id) + '/' + encodeURIComponent(value) + '?secret=' + s.secret);
