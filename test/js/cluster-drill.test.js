@@ -18,6 +18,8 @@ t.test('cluster drill with PUBLISH_MIN_REPLICAS=1: a master killed, a busy slot 
   for (const f of r.failures) statuses[f.status] = (statuses[f.status] || 0) + 1;
   t.comment(`${r.acks.length} publishes answered 200, refused ${JSON.stringify(statuses)}; victim's channels unserved ` +
     `${r.unserved && r.unserved.ms} ms (first 503 to first 200, the node's restart included)`);
+  t.comment('Node Clients, events of the other masters\' channels published while the victim\'s slots had no master: ' +
+    r.othersDelay.map((d) => `${d.name} ${d.n} events, received after median ${d.median} ms, max ${d.max} ms; errors ${JSON.stringify(d.errors)}`).join('; '));
   t.same(r.exits, [{ code: 0, signal: null }, { code: 0, signal: null }], 'both daemons exit 0');
   t.ok(r.unserved, 'the victim\'s channels were refused (503) during the failover');
   t.same(r.failures.filter((f) => f.status !== 503), [], 'every refused publish is a 503');

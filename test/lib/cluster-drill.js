@@ -49,6 +49,7 @@ function publisher(servers, channels, hot, p) {
 // the resets it was told of.
 function nodeConsumer(server, channels, name) {
   const byChannel = channels.map(() => []);
+  const arrivals = channels.map(() => new Map()); // id -> ms of its (last) arrival
   const resets = channels.map(() => 0);
   const index = new Map(channels.map((c, k) => [c, k]));
   const errors = {};
@@ -59,9 +60,9 @@ function nodeConsumer(server, channels, name) {
   });
   for (const channel of channels) {
     const k = index.get(channel);
-    c.on(channel, (ev) => byChannel[k].push(ev));
+    c.on(channel, (ev) => { byChannel[k].push(ev); arrivals[k].set(ev.id, Date.now()); });
   }
-  return { name, events: () => byChannel, resets: () => resets, errors, close: () => c.close() };
+  return { name, events: () => byChannel, arrivals, resets: () => resets, errors, close: () => c.close() };
 }
 
 // The CLI on every channel: its lines carry data.c, the channel's index;
@@ -201,6 +202,7 @@ async function runClusterDrill(opts = {}) {
     res.acks = [].concat(...pubs.map((p) => p.acks));
     res.failures = [].concat(...pubs.map((p) => p.failures));
     res.onVictim = onVictim;
+    res.promotedAt = promoted.at;
 
     // What the cluster holds, read through a daemon: every channel from id 0.
     res.final = [];
@@ -231,6 +233,13 @@ async function runClusterDrill(opts = {}) {
     await ha.until(async () => consumers.every((x) => !behind(x)), 30000,
       'every consumer to receive the last event of every channel').catch((e) => {
       res.catchUpError = e.message + ': ' + consumers.map((x) => x.name + ' behind on ' + behind(x) + ' channels').join(', ');
+    });
+    // How late the Node Clients received the events answered 200 on the
+    // other masters' channels while the victim's slots had no master.
+    res.othersDelay = consumers.filter((x) => x.arrivals).map((x) => {
+      const d = res.acks.filter((a) => !onVictim(a.c) && a.at >= res.marks.killedAt && a.at <= res.promotedAt)
+        .map((a) => (x.arrivals[a.c].get(a.id) || Infinity) - a.at).sort((p, q) => p - q);
+      return { name: x.name, n: d.length, median: d[d.length >> 1], max: d[d.length - 1], errors: x.errors };
     });
     return res;
   } finally {
