@@ -10,6 +10,9 @@
 //   unserved   the first publish answered 503 on that master's channels ->
 //              the first publish sent after it answered 200
 //   lost       events answered 200 that the cluster no longer holds
+//   others     how late the Node Clients (each on all 1,000 channels, one
+//              multi-channel long-poll) received the events answered 200 on
+//              the live masters' channels while the victim had no master
 //
 //   node bench/cluster-failover.js [--drills 3] [--lag-replica]
 //
@@ -26,12 +29,15 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
   for (let i = 1; i <= drills; i++) {
     const r = await runClusterDrill({ minReplicas: 0, recover: false, lagReplica: process.argv.includes('--lag-replica') });
     if (!r.unserved || r.unserved.ms === null) throw new Error('drill ' + i + ': the victim\'s channels were not refused then served');
-    rows.push({ promote: r.promoteMs, unserved: r.unserved.ms, lost: r.lost.length, acked: r.acks.length });
+    const late = r.othersDelay.map((d) => d.median);
+    rows.push({ promote: r.promoteMs, unserved: r.unserved.ms, lost: r.lost.length, acked: r.acks.length, late: median(late),
+      lateMax: Math.max(...r.othersDelay.map((d) => d.max)) });
     console.log(`drill ${i}: promotion ${r.promoteMs} ms after the kill, channels unserved ${r.unserved.ms} ms ` +
-      `(first 503 to first 200), ${r.acks.length} publishes answered 200, ${r.lost.length} of them lost, ${r.failures.length} refused` +
+      `(first 503 to first 200), ${r.acks.length} publishes answered 200, ${r.lost.length} of them lost, ${r.failures.length} refused; ` +
+      `the live masters' events reached the Clients after a median ${late.join(' and ')} ms (at most ${rows[rows.length - 1].lateMax} ms)` +
       (r.catchUpError ? '; ' + r.catchUpError : ''));
   }
   console.log(`median of ${drills}: promotion ${median(rows.map((x) => x.promote))} ms, unserved ` +
-    `${median(rows.map((x) => x.unserved))} ms; lost ${rows.reduce((n, x) => n + x.lost, 0)} of ` +
+    `${median(rows.map((x) => x.unserved))} ms, the live masters' events late by ${median(rows.map((x) => x.late))} ms; lost ${rows.reduce((n, x) => n + x.lost, 0)} of ` +
     `${rows.reduce((n, x) => n + x.acked, 0)} answered 200 in all`);
 })().catch((e) => { console.error(e); process.exit(1); });
