@@ -110,24 +110,6 @@ t.test('cluster: /health lists the shards, /metrics the cluster client\'s counts
   t.match(m.body, /ganomede_events_cluster_subscriptions\{state="wanted"\} \d+/);
 });
 
-// Move `slot` from the master at `from` to the one at `to` by hand, a few
-// keys per MIGRATE with pauses, so publishes and reads meet the slot half
-// moved (ASK, TRYAGAIN) and then moved (MOVED, the shard channel's
-// subscription lost and placed again).
-async function migrateSlot(slot, from, to) {
-  const fromId = await h.redisCommand(from, 'CLUSTER', 'MYID');
-  const toId = await h.redisCommand(to, 'CLUSTER', 'MYID');
-  await h.redisCommand(to, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
-  await h.redisCommand(from, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-  for (;;) {
-    const keys = await h.redisCommand(from, 'CLUSTER', 'GETKEYSINSLOT', slot, 3);
-    if (!keys.length) break;
-    await h.redisCommand(from, 'MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
-    await h.sleep(5);
-  }
-  for (const n of cluster.nodes) await h.redisCommand(n.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
-}
-
 t.test('cluster: slots migrated while publishing and consuming: nothing lost, nothing doubled', { timeout: h.limit(180000) }, async (t) => {
   const N = 120;
   const channels = Array.from({ length: 6 }, (_, i) => h.unique('mig' + i) + (i % 2 ? '{x}' : ':y'));
@@ -164,7 +146,7 @@ t.test('cluster: slots migrated while publishing and consuming: nothing lost, no
     }
   });
   await h.sleep(200);
-  for (const p of plan) await migrateSlot(p.slot, p.from, p.to);
+  for (const p of plan) await cluster.migrateSlot(p.slot, p.from, p.to);
   await Promise.all(publishers);
   publishing = false;
   for (const ch of channels) await publish(s, ch, { n: 'end' }); // wakes the last polls

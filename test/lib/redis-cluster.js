@@ -12,6 +12,9 @@
 //   await c.slotMaster(slot)     the port of the master serving slot
 //   await c.replicaOf(port)      the port of a replica of that master
 //   await c.kill(port)           kill -9 one node
+//   await c.restart(port)        start a killed node again (same port, same nodes.conf):
+//                                a failed-over master comes back as a replica
+//   await c.migrateSlot(slot, from, to)  move a slot by hand, a few keys per MIGRATE
 //   await c.healthy(ms)          wait for cluster_state:ok everywhere again
 //   await c.stop()
 const { execFile } = require('node:child_process');
@@ -48,6 +51,28 @@ function run(cmd, args, ms) {
 function field(info, name) {
   const m = new RegExp('^' + name + ':(.*)$', 'm').exec(info);
   return m ? m[1].trim() : undefined;
+}
+
+// Fewer than 3 masters, which `redis-cli --cluster create` refuses: the
+// slots split evenly by hand, every node met, each replica given its master.
+async function joinByHand(nodes, masters) {
+  const ids = [];
+  for (const n of nodes) ids.push(await h.redisCommand(n.port, 'CLUSTER', 'MYID'));
+  for (let i = 0; i < masters; i++) {
+    const lo = Math.floor(16384 * i / masters), hi = Math.floor(16384 * (i + 1) / masters) - 1;
+    await h.redisCommand(nodes[i].port, 'CLUSTER', 'ADDSLOTSRANGE', lo, hi);
+  }
+  for (const n of nodes.slice(1)) await h.redisCommand(n.port, 'CLUSTER', 'MEET', '127.0.0.1', nodes[0].port);
+  for (let i = masters; i < nodes.length; i++) {
+    const master = ids[(i - masters) % masters];
+    const end = Date.now() + h.limit(20000);
+    for (;;) { // the replica must know its master first
+      const r = await h.redisCommand(nodes[i].port, 'CLUSTER', 'REPLICATE', master).catch((e) => e);
+      if (r === 'OK') break;
+      if (Date.now() > end) throw new Error('CLUSTER REPLICATE failed: ' + r.message);
+      await h.sleep(100);
+    }
+  }
 }
 
 // opts.masters (3), opts.replicas per master (1), opts.nodeTimeout ms (1000),
@@ -105,6 +130,33 @@ async function startRedisCluster(opts = {}) {
       n.proc.kill(sig);
       await done;
     },
+    async restart(port) {
+      const n = nodes.find((x) => x.port === port);
+      await c.kill(port);
+      n.proc = spawnOwned('redis-server', n.args, { stdio: 'ignore' });
+      await h.waitPort(port);
+    },
+    // Move `slot` from the master at `from` to the one at `to`, opts.keys
+    // keys per MIGRATE (3) with opts.pauseMs between them (5), so that
+    // commands meet the slot half moved (ASK, TRYAGAIN), then moved (MOVED).
+    async migrateSlot(slot, from, to, opts = {}) {
+      const fromId = await h.redisCommand(from, 'CLUSTER', 'MYID');
+      const toId = await h.redisCommand(to, 'CLUSTER', 'MYID');
+      await h.redisCommand(to, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+      await h.redisCommand(from, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+      let moved = 0;
+      for (;;) {
+        const keys = await h.redisCommand(from, 'CLUSTER', 'GETKEYSINSLOT', slot, opts.keys ?? 3);
+        if (!keys.length) break;
+        await h.redisCommand(from, 'MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
+        moved += keys.length;
+        await h.sleep(opts.pauseMs ?? 5);
+      }
+      for (const n of alive()) {
+        if ((await h.redisCommand(n.port, 'ROLE'))[0] === 'master') await h.redisCommand(n.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      }
+      return moved;
+    },
     async stop() {
       for (const n of nodes) await c.kill(n.port);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -113,16 +165,21 @@ async function startRedisCluster(opts = {}) {
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await clusterPort();
-      const proc = spawnOwned('redis-server', ['--port', String(port), '--bind', '127.0.0.1',
+      const args = ['--port', String(port), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes-' + port + '.conf',
         '--cluster-node-timeout', String(opts.nodeTimeout ?? 1000), '--cluster-require-full-coverage', 'no',
         '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no',
-        '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...(opts.args || [])], { stdio: 'ignore' });
-      nodes.push({ port, proc });
+        '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...(opts.args || [])];
+      const proc = spawnOwned('redis-server', args, { stdio: 'ignore' });
+      nodes.push({ port, proc, args });
       await h.waitPort(port);
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => '127.0.0.1:' + n.port),
-      '--cluster-replicas', String(replicas), '--cluster-yes'], 30000);
+    if (masters >= 3) {
+      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => '127.0.0.1:' + n.port),
+        '--cluster-replicas', String(replicas), '--cluster-yes'], 30000);
+    } else {
+      await joinByHand(nodes, masters);
+    }
     await c.healthy();
   } catch (e) {
     await c.stop();
