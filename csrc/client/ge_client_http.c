@@ -275,16 +275,16 @@ void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *
         err->message = scratch->data + moff;
         return;
     }
+    ge__error_of_json(r->body.data, r->body.len, status, err, scratch);
+}
+
+void ge__error_of_json(const char *json, size_t len, long status, ge_error *err, ge_buf *scratch) {
+    ge_slice obj = {json, len};
     err->status = (int)status;
     ge_slice code = {NULL, 0}, msg = {NULL, 0};
-    if (r->body.len && ge_json_validate(r->body.data, r->body.len, NULL) == 0) {
-        ge_slice root = {r->body.data, r->body.len};
-        if (ge_json_type_of(root) == GE_JSON_OBJECT) {
-            if (ge_json_object_get(root, "code", &code) && ge_json_type_of(code) != GE_JSON_STRING)
-                code.p = NULL;
-            if (ge_json_object_get(root, "message", &msg) && ge_json_type_of(msg) != GE_JSON_STRING)
-                msg.p = NULL;
-        }
+    if (obj.n && ge_json_validate(obj.p, obj.n, NULL) == 0 && ge_json_type_of(obj) == GE_JSON_OBJECT) {
+        if (ge_json_object_get(obj, "code", &code) && ge_json_type_of(code) != GE_JSON_STRING) code.p = NULL;
+        if (ge_json_object_get(obj, "message", &msg) && ge_json_type_of(msg) != GE_JSON_STRING) msg.p = NULL;
     }
     if (code.p) ge_json_string_decode(code, scratch);
     else if (status == 200) ge_buf_puts(scratch, "BadResponse");

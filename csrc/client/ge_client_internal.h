@@ -164,6 +164,10 @@ void ge__url_escape(ge_buf *out, const char *s);
  * every GET /events the client makes (polls and acknowledgements). */
 void ge__events_url(ge_buf *u, const ge_client *c, const char *channel);
 void ge__make_error(ge_req *r, CURLcode rc, long status, ge_error *err, ge_buf *scratch);
+/* err->status = status, code and message from the JSON object
+ * json[0..len)'s "code" and "message" (else HTTPError / "HTTP <status>"),
+ * their text in scratch (which must be empty). err->body is left as it is. */
+void ge__error_of_json(const char *json, size_t len, long status, ge_error *err, ge_buf *scratch);
 
 void ge__timer_arm(ge_client *c, ge_timer *t, uint64_t due);
 void ge__timer_stop(ge_client *c, ge_timer *t);
@@ -194,6 +198,9 @@ typedef struct ge_multi_part {
     size_t events_len;
     uint64_t lost_from, lost_to, reset_counter;
     int reset;
+    long err_status; /* 0, or the channel's own error: its status, and its {"code","message"} object */
+    const char *err;
+    size_t err_len;
 } ge_multi_part;
 /* The body of POST <pathname>/multi for the n pollers (their cursors and
  * sent_ts), limit as the route takes it. */

@@ -78,6 +78,12 @@ int ge__multi_parse(const char *body, size_t len, ge_multi_part **parts, size_t 
             member_u64(sig, "to", &pt->lost_to) && (pt->lost_from > pt->lost_to || !pt->lost_to))
             pt->lost_from = pt->lost_to = 0;
         if (ge_json_object_get(v, "reset", &sig) && member_u64(sig, "lastId", &pt->reset_counter)) pt->reset = 1;
+        uint64_t st;
+        if (ge_json_object_get(v, "error", &sig) && ge_json_type_of(sig) == GE_JSON_OBJECT) {
+            pt->err_status = member_u64(sig, "status", &st) && st >= 400 && st <= 599 ? (long)st : 503;
+            pt->err = sig.p;
+            pt->err_len = sig.n;
+        }
     }
     *parts = a;
     *n = count;

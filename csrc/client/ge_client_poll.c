@@ -301,17 +301,22 @@ static void deliver(ge_poller *p, ge_poll *poll, ge_event_ref *refs, size_t coun
     else want(p);
 }
 
-static void fail(ge_poller *p, ge_poll *poll, ge_req *r, CURLcode rc, long status) {
+/* p's poll failed with err (borrowed): it backs off, then its callbacks. */
+static void fail_with(ge_poller *p, ge_poll *poll, const ge_error *err) {
     ge_client *c = p->client;
     unsigned gen = p->generation;
     void *ud = p->userdata;
-    ge_error err;
-    ge_buf scratch = GE_BUF_INIT;
-    ge__make_error(r, rc, status, &err, &scratch);
-    poll->error = &err;
+    poll->error = err;
     back_off(p);
     if (p->on_error) p->on_error(c, poll, ud);
     if (p->generation == gen && p->on_cycle) p->on_cycle(c, poll, ud);
+}
+
+static void fail(ge_poller *p, ge_poll *poll, ge_req *r, CURLcode rc, long status) {
+    ge_error err;
+    ge_buf scratch = GE_BUF_INIT;
+    ge__make_error(r, rc, status, &err, &scratch);
+    fail_with(p, poll, &err);
     ge_buf_free(&scratch);
 }
 
@@ -512,7 +517,7 @@ static void multi_done(ge_req *r, CURLcode rc, long status) {
             size_t at;
             if (!mpoll_find(mp, names.data + parts[j].name_off, &at)) continue;
             part_of[at] = j;
-            any_events |= parts[j].events_len > 2; /* more than "[]" */
+            any_events |= parts[j].events_len > 2 || parts[j].err_status; /* more than "[]" */
         }
     }
     for (size_t i = 0; i < mp->n && !c->free_pending; i++) {
@@ -529,6 +534,21 @@ static void multi_done(ge_req *r, CURLcode rc, long status) {
             poll.finished = p->cursor;
             poll.next = p->cursor;
             fail(p, &poll, r, rc, status);
+        } else if (part_of[i] != SIZE_MAX && parts[part_of[i]].err_status) {
+            /* that channel's own failure (its shard away...): it backs off alone */
+            const ge_multi_part *pt = &parts[part_of[i]];
+            ge_poll poll;
+            memset(&poll, 0, sizeof poll);
+            poll.channel = p->channel;
+            poll.finished = p->cursor;
+            poll.next = p->cursor;
+            ge_error err = {0};
+            ge_buf scratch = GE_BUF_INIT;
+            ge__error_of_json(pt->err, pt->err_len, pt->err_status, &err, &scratch);
+            err.body = pt->err;
+            err.body_len = pt->err_len;
+            fail_with(p, &poll, &err);
+            ge_buf_free(&scratch);
         } else if (part_of[i] != SIZE_MAX) {
             multi_deliver(p, r, &parts[part_of[i]]);
         } else if (any_events) {

@@ -55,6 +55,9 @@ typedef struct mchan {
     ge_buf found;         /* the events found, one after the other */
     size_t *ends;         /* where each ends in found */
     size_t nfound;
+    int err_status;       /* its read failed (its shard away, Redis full...): answered for it alone */
+    const char *err_code;
+    ge_buf err_msg;
 } mchan;
 
 struct multi_call {
@@ -66,7 +69,8 @@ struct multi_call {
     size_t n;
     uint64_t total_limit;
     size_t reading;        /* channels with a read under way */
-    int found;             /* some channel has events */
+    size_t failed;         /* channels whose read failed */
+    int found;             /* some channel has events, or failed */
     int parked;            /* waiting on every channel */
     ge_loop_timer *timer;
 };
@@ -89,6 +93,7 @@ static void multi_free(ge_call *c) {
     for (size_t i = 0; i < m->n; i++) {
         free(m->ch[i].name);
         ge_buf_free(&m->ch[i].found);
+        ge_buf_free(&m->ch[i].err_msg);
         free(m->ch[i].ends);
     }
     free(m->ch);
@@ -109,7 +114,7 @@ static void keep_for_next(multi_call *m) {
         const mchan *ch = &m->ch[i];
         kc[i] = (ge_kept_chan){ch->name, ch->cur.after, ch->cur.after_ts, !ch->given,
                                ch->waiter.armed && ch->settled && !ch->reading && !ch->reread && !ch->nfound &&
-                                   !ch->acks && !ch->cur.lost_to && !ch->cur.reset,
+                                   !ch->acks && !ch->cur.lost_to && !ch->cur.reset && !ch->err_status,
                                ch->since};
     }
     ge_multi_keep_put(mu->keep, m->client_id, kc, m->n);
@@ -144,8 +149,9 @@ static void fair_shares(const multi_call *m, size_t *take) {
         if (m->ch[i].nfound > take[i]) take[i]++, used++;
 }
 
-/* {"channels":[{"channel":..., "events":[...], "lost":{...}, "reset":{...}}]}:
- * the channels with events or a signal, in the request's order. */
+/* {"channels":[{"channel":..., "events":[...], "lost":{...}, "reset":{...},
+ * "error":{...}}]}: the channels with events, a signal or an error, in the
+ * request's order. */
 static void multi_answer(multi_call *m) {
     ge_api_multi *mu = m->mu;
     size_t *take = calloc(m->n ? m->n : 1, sizeof *take);
@@ -156,7 +162,7 @@ static void multi_answer(multi_call *m) {
     int first = 1;
     for (size_t i = 0; i < m->n; i++) {
         mchan *ch = &m->ch[i];
-        if (!take[i] && !ch->cur.lost_to && !ch->cur.reset) continue;
+        if (!take[i] && !ch->cur.lost_to && !ch->cur.reset && !ch->err_status) continue;
         if (!first) ge_buf_putc(&b, ',');
         first = 0;
         ge_buf_puts(&b, "{\"channel\":");
@@ -177,6 +183,13 @@ static void multi_answer(multi_call *m) {
             ge_buf_u64(&b, ch->cur.last_id);
             ge_buf_putc(&b, '}');
             mu->stats.resets++;
+        }
+        if (ch->err_status) {
+            ge_buf_printf(&b, ",\"error\":{\"status\":%d,\"code\":", ch->err_status);
+            ge_json_string_encode(&b, ch->err_code, strlen(ch->err_code));
+            ge_buf_puts(&b, ",\"message\":");
+            ge_json_string_encode(&b, ch->err_msg.data ? ch->err_msg.data : "", ch->err_msg.len);
+            ge_buf_putc(&b, '}');
         }
         ge_buf_putc(&b, '}');
     }
@@ -221,6 +234,20 @@ static void log_ack_refused(const mchan *ch) {
     ge_buf_free(&x);
 }
 
+/* ch's read failed (bad: Redis's reply, NULL: none): that channel is
+ * answered with its error, the others as they are; when every channel
+ * failed, the request is answered with the error as a whole: 1 then (the
+ * request may be freed), else 0. */
+static int chan_failed(mchan *ch, const redisReply *bad) {
+    multi_call *m = ch->m;
+    if (ch->err_status) return 0;
+    ge_call_store_error(&m->call, bad, &ch->err_status, &ch->err_code, &ch->err_msg);
+    m->found = 1;
+    if (++m->failed < m->n) return 0;
+    ge_call_error(&m->call, ch->err_status, ch->err_code, ch->err_msg.data ? ch->err_msg.data : "");
+    return 1;
+}
+
 /* What the request does once a channel's read is followed: answer when
  * events are found (at once while waiting; once every first read is
  * back before), else wait. */
@@ -234,9 +261,13 @@ static void chan_apply(mchan *ch, const ge_read_result *res) {
     multi_call *m = ch->m;
     ch->reading = 0;
     m->reading--;
+    if (ch->err_status) { /* failed meanwhile (its subscription lost) */
+        multi_settle(m);
+        return;
+    }
     if (!res->ok) {
         if (ch->acks && ge_store_reply_full(res->bad)) log_ack_refused(ch);
-        ge_call_store_failed(&m->call, res->bad);
+        if (!chan_failed(ch, res->bad)) multi_settle(m);
         return;
     }
     ch->acks = 0; /* stored: the reads that follow acknowledge nothing */
@@ -273,11 +304,8 @@ static void chan_more_cb(ge_store_req *req, redisReply *r) {
     m->reading--;
     ge_read_result res = {0};
     ge_read_parse(r, 0, ch->more_after, &res);
-    if (!res.ok) {
-        ge_call_store_failed(&m->call, res.bad);
-        return;
-    }
-    if (res.count) chan_keep(ch, &res);
+    /* failed: the events found first are answered; the next request reads on after them */
+    if (res.ok && res.count && !ch->err_status) chan_keep(ch, &res);
     multi_settle(m);
 }
 
@@ -319,7 +347,23 @@ static void chan_read(mchan *ch, ge_store_read_mode mode, int script) {
 static void chan_wake(ge_waiter *w, ge_wake why) {
     mchan *ch = w->data;
     if (why == GE_WAKE_LOST) {
-        ge_call_error(&ch->m->call, 503, "ServiceUnavailable", "Redis connection lost");
+        multi_call *m = ch->m;
+        if (!ge_store_sub_ready(m->mu->store)) { /* every channel's: the request as a whole */
+            ge_call_error(&m->call, 503, "ServiceUnavailable", "Redis connection lost");
+            return;
+        }
+        if (ch->nfound) return; /* answered with those */
+        if (!ch->err_status) {   /* its shard's subscription (Redis Cluster): that channel alone */
+            ch->err_status = 503;
+            ch->err_code = "ServiceUnavailable";
+            ge_buf_puts(&ch->err_msg, "Redis subscription lost");
+            m->found = 1;
+            if (++m->failed == m->n) {
+                ge_call_error(&m->call, 503, "ServiceUnavailable", "Redis connection lost");
+                return;
+            }
+        }
+        multi_settle(m);
         return;
     }
     if (ch->nfound) return;          /* found already: answered with those */

@@ -207,35 +207,51 @@ void ge_call_cancel(ge_call *c) {
     release(c);
 }
 
-int ge_call_collision(ge_call *c, const redisReply *r, int status) {
+/* A name-collision error of the store (KEYCOLLISION, WRONGTYPE): 1 and its
+ * message appended to m; else 0. */
+static int collision_msg(const redisReply *r, ge_buf *m) {
     static const char prefix[] = "KEYCOLLISION ";
     if (!r || r->type != REDIS_REPLY_ERROR) return 0;
-    ge_buf m = GE_BUF_INIT;
     if (strncmp(r->str, prefix, sizeof prefix - 1) == 0)
-        ge_buf_printf(&m, "%s (a name collision: see the Redis layout in docs/protocol.md)", r->str + sizeof prefix - 1);
+        ge_buf_printf(m, "%s (a name collision: see the Redis layout in docs/protocol.md)", r->str + sizeof prefix - 1);
     else if (strstr(r->str, "WRONGTYPE"))
-        ge_buf_puts(&m, "A Redis key of this request holds another kind of data (a name collision: see the Redis "
-                        "layout in docs/protocol.md)");
-    else {
-        ge_buf_free(&m);
-        return 0;
-    }
-    ge_call_error(c, status, "KeyCollision", m.data);
-    ge_buf_free(&m);
+        ge_buf_puts(m, "A Redis key of this request holds another kind of data (a name collision: see the Redis "
+                       "layout in docs/protocol.md)");
+    else return 0;
     return 1;
 }
 
-void ge_call_store_failed(ge_call *c, const redisReply *r) {
+int ge_call_collision(ge_call *c, const redisReply *r, int status) {
+    ge_buf m = GE_BUF_INIT;
+    int yes = collision_msg(r, &m);
+    if (yes) ge_call_error(c, status, "KeyCollision", m.data);
+    ge_buf_free(&m);
+    return yes;
+}
+
+void ge_call_store_error(ge_call *c, const redisReply *r, int *status, const char **code, ge_buf *message) {
     if (!r) {
-        ge_buf m = GE_BUF_INIT;
-        unavailable_msg(c->reply.calls, &m);
-        ge_call_error(c, 503, "ServiceUnavailable", m.data);
-        ge_buf_free(&m);
+        *status = 503, *code = "ServiceUnavailable";
+        unavailable_msg(c->reply.calls, message);
     } else if (ge_store_reply_full(r)) { /* retryable: nothing was stored (docs/protocol.md) */
         c->reply.calls->storage_full++;
-        ge_call_error(c, 503, "StorageFull", "Redis is out of memory (maxmemory)");
-    } else if (!ge_call_collision(c, r, 500))
-        ge_call_error(c, 500, "InternalError", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+        *status = 503, *code = "StorageFull";
+        ge_buf_puts(message, "Redis is out of memory (maxmemory)");
+    } else if (collision_msg(r, message)) {
+        *status = 500, *code = "KeyCollision";
+    } else {
+        *status = 500, *code = "InternalError";
+        ge_buf_puts(message, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+    }
+}
+
+void ge_call_store_failed(ge_call *c, const redisReply *r) {
+    int status;
+    const char *code;
+    ge_buf m = GE_BUF_INIT;
+    ge_call_store_error(c, r, &status, &code, &m);
+    ge_call_error(c, status, code, m.data ? m.data : "");
+    ge_buf_free(&m);
 }
 
 int ge_call_expect(ge_call *c, const redisReply *r, int type) {

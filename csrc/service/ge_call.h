@@ -151,6 +151,11 @@ size_t ge_call_stream_write(ge_call *c, const char *data, size_t len);
 /* Answer a reply that is not what was asked for (NULL: Redis away; an
  * OOM refusal: 503 StorageFull, counted). */
 void ge_call_store_failed(ge_call *c, const struct redisReply *r);
+/* What ge_call_store_failed would answer, without answering: *status,
+ * *code (a static string) and the message appended to message (an OOM
+ * refusal counted likewise). For an answer that carries the failure of a
+ * part of the request (one channel of several). */
+void ge_call_store_error(ge_call *c, const struct redisReply *r, int *status, const char **code, ge_buf *message);
 /* When r is a name-collision error of the store (KEYCOLLISION, WRONGTYPE),
  * answer it with `status` and code KeyCollision and return 1; else 0. */
 int ge_call_collision(ge_call *c, const struct redisReply *r, int status);

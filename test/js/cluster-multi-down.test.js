@@ -34,6 +34,10 @@ t.test('cluster, one master down: a multi-channel read and a Client serve the ot
   t.equal(both.status, 200, 'with a channel of the down master beside it too: ' + both.body);
   t.same(((both.json && both.json.channels) || []).filter((x) => x.channel === up).map((x) => x.events.map((e) => e.data.n)), [[1]],
     'the live master\'s channel has its events');
+  const downPart = ((both.json && both.json.channels) || []).find((x) => x.channel === down);
+  t.same(downPart && [downPart.events, downPart.error && downPart.error.status, downPart.error && downPart.error.code],
+    [[], 503, 'ServiceUnavailable'], 'the down master\'s channel is answered with its own error');
+  t.equal((await multi([{ channel: down, after: 0 }])).status, 503, 'a request of only that channel is a 503 as a whole');
 
   // A Client listening on both gets the live channel's new events.
   const c = new h.Client(h.unique('md'), { secret: s.secret, protocol: 'http', hostname: '127.0.0.1', port: s.port });
@@ -46,6 +50,7 @@ t.test('cluster, one master down: a multi-channel read and a Client serve the ot
   await h.publish(stack, up, { from: 'f', type: 't', data: { n: 2 } });
   const end = Date.now() + h.limit(8000);
   while (!got.includes(2) && Date.now() < end) await h.sleep(50);
+  t.ok(errors.some((e) => e.startsWith(down + ' 503')), 'the down channel\'s error is told for it');
   t.ok(got.includes(2), 'the Client received the live channel\'s event within 8 s (errors: ' +
     JSON.stringify(errors.filter((e) => e.startsWith(up)).slice(0, 3)) + ', ' + errors.filter((e) => e.startsWith(up)).length + ' on it)');
 });
