@@ -163,72 +163,93 @@ fail:
     return -1;
 }
 
-static int copy_events(ge_copy_state *s, ge_copy_chan *ch, uint64_t *last_id) {
-    ge_buf keys = GE_BUF_INIT, prefix = GE_BUF_INIT;
-    ckey(&keys, GE_CKEY_EVENTS, ch, NULL, 0);
-    ckey(&prefix, GE_CKEY_EVENT, ch, "", 0);
-    /* Resume after the highest id the target holds: pages are written
-     * whole and in order of id. */
-    ge_copy_args a = {0};
-    ge_copy_arg_s(&a, "ZRANGE");
-    ge_copy_arg(&a, keys.data, keys.len);
-    ge_copy_arg_s(&a, "-1");
-    ge_copy_arg_s(&a, "-1");
-    ge_copy_arg_s(&a, "WITHSCORES");
-    redisReply *r = ge_copy_dst(s->io, ch->slot, &a);
-    ge_copy_args_reset(&a);
-    int rc = -1;
-    if (!r) goto out;
-    uint64_t after = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && !s->full ? score_id(r->element[1]) : 0;
-    freeReplyObject(r);
-    *last_id = after;
+/* Walk ch's source events a page at a time after `after`: fn for each
+ * page with events (ids: their ids and scores, json: the events, n of
+ * them), progress told after each; *last (when not NULL) the last id
+ * walked. 0 at the end, -1 when a page could not be read or fn said -1. */
+typedef int (*page_fn)(ge_copy_state *s, ge_copy_chan *ch, const redisReply *ids, const redisReply *json, size_t n,
+                       void *arg);
+static int walk_pages(ge_copy_state *s, ge_copy_chan *ch, uint64_t after, page_fn fn, void *arg, uint64_t *last) {
     for (;;) {
-        redisReply *ids, *json, *w;
-        int failed = 0;
-        if (src_page(s, ch, after, &ids, &json) != 0) goto out;
+        redisReply *ids, *json;
+        if (src_page(s, ch, after, &ids, &json) != 0) return -1;
         size_t n = ids->elements / 2;
-        /* The page in scripts of at most CHUNK_BYTES of events each, in
-         * order of id. */
-        size_t bytes = 0;
-        for (size_t i = 0; i < n && !failed; i++) {
-            const redisReply *j = json->element[i];
-            if (j->type == REDIS_REPLY_STRING) { /* else removed by retention meanwhile */
-                if (a.n == 0) {
-                    ge_copy_arg_s(&a, "EVAL");
-                    ge_copy_arg(&a, LUA_PAGE, sizeof LUA_PAGE - 1);
-                    ge_copy_arg_s(&a, "1");
-                    ge_copy_arg(&a, keys.data, keys.len);
-                    ge_copy_arg(&a, prefix.data, prefix.len);
-                    bytes = 0;
-                }
-                ge_copy_arg_u64(&a, score_id(ids->element[2 * i + 1]));
-                ge_copy_arg(&a, j->str, j->len);
-                bytes += j->len;
-            }
-            if (a.n && (bytes >= CHUNK_BYTES || i + 1 == n)) {
-                failed = !(w = ge_copy_dst(s->io, ch->slot, &a));
-                ge_copy_args_reset(&a);
-                if (w && w->type == REDIS_REPLY_ARRAY && w->elements == 3) {
-                    ch->copied += (uint64_t)w->element[0]->integer;
-                    ch->kept += (uint64_t)w->element[2]->integer;
-                }
-                if (w) freeReplyObject(w);
-            }
-        }
+        int rc = n ? fn(s, ch, ids, json, n, arg) : 0;
         if (n) after = score_id(ids->element[2 * n - 1]);
         freeReplyObject(ids);
         if (json) freeReplyObject(json);
-        if (failed) goto out;
+        if (rc != 0) return -1;
         s->events_done += n;
-        *last_id = after;
+        if (last) *last = after;
         progress(s, ch);
-        if (n < s->page) break;
+        if (n < s->page) return 0;
     }
-    rc = 0;
-out:
-    ge_copy_args_free(&a);
-    ge_buf_free(&keys);
-    ge_buf_free(&prefix);
+}
+
+typedef struct copy_page_ctx {
+    ge_buf keys, prefix; /* the channel's CEVENTS key, and its CEVENT keys' prefix */
+    ge_copy_args a;
+} copy_page_ctx;
+
+/* A page written in scripts of at most CHUNK_BYTES of events each, in
+ * order of id. */
+static int copy_page(ge_copy_state *s, ge_copy_chan *ch, const redisReply *ids, const redisReply *json, size_t n,
+                     void *arg) {
+    copy_page_ctx *x = arg;
+    ge_copy_args *a = &x->a;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *j = json->element[i];
+        if (j->type == REDIS_REPLY_STRING) { /* else removed by retention meanwhile */
+            if (a->n == 0) {
+                ge_copy_arg_s(a, "EVAL");
+                ge_copy_arg(a, LUA_PAGE, sizeof LUA_PAGE - 1);
+                ge_copy_arg_s(a, "1");
+                ge_copy_arg(a, x->keys.data, x->keys.len);
+                ge_copy_arg(a, x->prefix.data, x->prefix.len);
+                bytes = 0;
+            }
+            ge_copy_arg_u64(a, score_id(ids->element[2 * i + 1]));
+            ge_copy_arg(a, j->str, j->len);
+            bytes += j->len;
+        }
+        if (a->n && (bytes >= CHUNK_BYTES || i + 1 == n)) {
+            redisReply *w = ge_copy_dst(s->io, ch->slot, a);
+            ge_copy_args_reset(a);
+            if (!w) return -1;
+            if (w->type == REDIS_REPLY_ARRAY && w->elements == 3) {
+                ch->copied += (uint64_t)w->element[0]->integer;
+                ch->kept += (uint64_t)w->element[2]->integer;
+            }
+            freeReplyObject(w);
+        }
+    }
+    return 0;
+}
+
+static int copy_events(ge_copy_state *s, ge_copy_chan *ch, uint64_t *last_id) {
+    copy_page_ctx x = {GE_BUF_INIT, GE_BUF_INIT, {0}};
+    ckey(&x.keys, GE_CKEY_EVENTS, ch, NULL, 0);
+    ckey(&x.prefix, GE_CKEY_EVENT, ch, "", 0);
+    /* Resume after the highest id the target holds: pages are written
+     * whole and in order of id. */
+    ge_copy_arg_s(&x.a, "ZRANGE");
+    ge_copy_arg(&x.a, x.keys.data, x.keys.len);
+    ge_copy_arg_s(&x.a, "-1");
+    ge_copy_arg_s(&x.a, "-1");
+    ge_copy_arg_s(&x.a, "WITHSCORES");
+    redisReply *r = ge_copy_dst(s->io, ch->slot, &x.a);
+    ge_copy_args_reset(&x.a);
+    int rc = -1;
+    if (r) {
+        uint64_t after = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && !s->full ? score_id(r->element[1]) : 0;
+        freeReplyObject(r);
+        *last_id = after;
+        rc = walk_pages(s, ch, after, copy_page, &x, last_id);
+    }
+    ge_copy_args_free(&x.a);
+    ge_buf_free(&x.keys);
+    ge_buf_free(&x.prefix);
     return rc;
 }
 
@@ -344,51 +365,43 @@ out:
     return rc;
 }
 
+typedef struct compare_page_ctx {
+    ge_buf key;
+    ge_copy_args a;
+} compare_page_ctx;
+
+static int compare_page(ge_copy_state *s, ge_copy_chan *ch, const redisReply *ids, const redisReply *json, size_t n,
+                        void *arg) {
+    compare_page_ctx *x = arg;
+    ge_copy_arg_s(&x->a, "MGET");
+    for (size_t i = 0; i < n; i++) {
+        ge_buf_reset(&x->key);
+        char id[24];
+        int idl = snprintf(id, sizeof id, "%llu", (unsigned long long)score_id(ids->element[2 * i + 1]));
+        ge_store_ckey(&x->key, GE_CKEY_EVENT, ch->name, ch->len, id, (size_t)idl, NULL, 0);
+        ge_copy_arg(&x->a, x->key.data, x->key.len);
+    }
+    redisReply *theirs = ge_copy_dst(s->io, ch->slot, &x->a);
+    ge_copy_args_reset(&x->a);
+    if (!theirs) return -1;
+    if (theirs->type == REDIS_REPLY_ARRAY && theirs->elements == n) {
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *m = json->element[i], *t = theirs->element[i];
+            if (m->type != REDIS_REPLY_STRING) continue;
+            if (t->type != REDIS_REPLY_STRING || t->len != m->len || memcmp(t->str, m->str, m->len) != 0) ch->differ++;
+        }
+    }
+    freeReplyObject(theirs);
+    return 0;
+}
+
 /* Every source event compared with the target's: ch->differ counts those
  * absent or different there. */
 static int compare_events(ge_copy_state *s, ge_copy_chan *ch) {
-    ge_buf key = GE_BUF_INIT;
-    ge_copy_args a = {0};
-    uint64_t after = 0;
-    int rc = -1;
-    for (;;) {
-        redisReply *ids, *json, *theirs = NULL;
-        if (src_page(s, ch, after, &ids, &json) != 0) goto out;
-        size_t n = ids->elements / 2;
-        if (n) {
-            ge_copy_arg_s(&a, "MGET");
-            for (size_t i = 0; i < n; i++) {
-                ge_buf_reset(&key);
-                char id[24];
-                int idl = snprintf(id, sizeof id, "%llu", (unsigned long long)score_id(ids->element[2 * i + 1]));
-                ge_store_ckey(&key, GE_CKEY_EVENT, ch->name, ch->len, id, (size_t)idl, NULL, 0);
-                ge_copy_arg(&a, key.data, key.len);
-            }
-            theirs = ge_copy_dst(s->io, ch->slot, &a);
-            ge_copy_args_reset(&a);
-            if (theirs && theirs->type == REDIS_REPLY_ARRAY && theirs->elements == n) {
-                for (size_t i = 0; i < n; i++) {
-                    const redisReply *m = json->element[i], *t = theirs->element[i];
-                    if (m->type != REDIS_REPLY_STRING) continue;
-                    if (t->type != REDIS_REPLY_STRING || t->len != m->len || memcmp(t->str, m->str, m->len) != 0)
-                        ch->differ++;
-                }
-            }
-            after = score_id(ids->element[2 * n - 1]);
-        }
-        freeReplyObject(ids);
-        if (json) freeReplyObject(json);
-        int failed = n && !theirs;
-        if (theirs) freeReplyObject(theirs);
-        if (failed) goto out;
-        s->events_done += n;
-        progress(s, ch);
-        if (n < s->page) break;
-    }
-    rc = 0;
-out:
-    ge_copy_args_free(&a);
-    ge_buf_free(&key);
+    compare_page_ctx x = {GE_BUF_INIT, {0}};
+    int rc = walk_pages(s, ch, 0, compare_page, &x, NULL);
+    ge_copy_args_free(&x.a);
+    ge_buf_free(&x.key);
     return rc;
 }
 
