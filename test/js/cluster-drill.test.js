@@ -4,7 +4,8 @@
 // Node Clients and CLI `listen`s on every channel; kill -9 of a master and
 // the cluster's own failover, the node started again, and a busy slot
 // migrated. With PUBLISH_MIN_REPLICAS=1 every event answered 200 reaches
-// every consumer once, in id order; without it the losses are counted and
+// every consumer once, in id order, and the Node Clients' sends, tried
+// again through the failover, are each stored once; without it the losses are counted and
 // every consumer whose cursor was on an id given again is told.
 const t = require('tap');
 const { runClusterDrill } = require('../lib/cluster-drill');
@@ -13,7 +14,7 @@ const { limit } = require('../lib/harness');
 const key = (e) => e.data.c + '/' + e.data.p + '/' + e.data.seq;
 
 t.test('cluster drill with PUBLISH_MIN_REPLICAS=1: a master killed, a busy slot migrated, nothing lost', { timeout: limit(120000) }, async (t) => {
-  const r = await runClusterDrill({ minReplicas: 1, recover: true, log: (m) => t.comment(m) });
+  const r = await runClusterDrill({ minReplicas: 1, recover: true, senders: 2, log: (m) => t.comment(m) });
   const statuses = {};
   for (const f of r.failures) statuses[f.status] = (statuses[f.status] || 0) + 1;
   t.comment(`${r.acks.length} publishes answered 200, refused ${JSON.stringify(statuses)}; victim's channels unserved ` +
@@ -32,6 +33,18 @@ t.test('cluster drill with PUBLISH_MIN_REPLICAS=1: a master killed, a busy slot 
   t.same(r.lost.map((a) => a.c + '/' + a.id), [], 'every event answered 200 is stored, under its id');
   t.ok(r.acks.some((a) => r.onVictim(a.c) && a.at > r.marks.killedAt), 'the failed-over shard answered 200 again');
   t.ok(r.acks.some((a) => r.slots[a.c] === r.migrated.slot && a.at > r.marks.migrationAt), 'the migrated slot was published on meanwhile');
+
+  // The Node Clients' sends (a key with each, tried again through the failover): each stored once.
+  // A try answers in milliseconds (or is refused at once): an answer a second after its send was tried again.
+  const sentDuring = r.sends.acks.filter((a) => r.onVictim(a.c) && a.at > r.marks.killedAt && a.at - a.sent > 1000);
+  t.comment(`sends: ${r.sends.acks.length} answered, ${r.sends.failures.length} failed after their last try; ` +
+    `${sentDuring.length} on the victim's shard answered only after the failover`);
+  t.ok(sentDuring.length > 0, 'sends on the failed-over shard were retried through the failover and answered');
+  t.same(r.sends.failures.map((f) => f.status + ' ' + f.message).slice(0, 3), [], 'no send failed after its tries');
+  const stored = new Map();
+  for (const evs of r.final) for (const e of evs) if (e.data.p > 100) stored.set(e.data.p + '/' + e.data.seq, (stored.get(e.data.p + '/' + e.data.seq) || 0) + 1);
+  t.same([...stored].filter(([, n]) => n > 1).slice(0, 5), [], 'no send stored twice');
+  t.same(r.sends.acks.filter((a) => !stored.has(a.p + '/' + a.seq)).slice(0, 5), [], 'every send answered is stored');
 
   t.notOk(r.catchUpError, r.catchUpError || 'every consumer caught up');
   for (const x of r.consumers) {

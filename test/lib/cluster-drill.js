@@ -45,6 +45,29 @@ function publisher(servers, channels, hot, p) {
   return st;
 }
 
+// Publishes {c, p, seq} as a Node Client's send() does (an Idempotency-Key
+// with each, tried again after no answer or a 503): the send's answer is
+// the ack; one that failed after its last try, a failure. Mostly on the
+// victim-to-be's busy channel (hot[0]), which the failover stops.
+function retryingPublisher(server, channels, hot, p) {
+  const st = { acks: [], failures: [], stopped: false, retrying: true };
+  const c = new ch.Client(h.unique('drill-send-' + p), { secret: h.SECRET, protocol: 'http', hostname: '127.0.0.1', port: server.port });
+  st.done = (async () => {
+    for (let seq = 1; !st.stopped; seq++) {
+      const k = seq % 4 ? hot[0] : hot[seq % hot.length];
+      const sent = Date.now();
+      await new Promise((resolve) => c.send(channels[k], { from: 'drill/v1', type: 'seq', data: { c: k, p, seq } }, (err, ev) => {
+        if (err) st.failures.push({ c: k, p, seq, sent, at: Date.now(), status: err.statusCode || 0, message: err.message });
+        else st.acks.push({ c: k, id: ev.id, p, seq, sent, at: Date.now() });
+        resolve();
+      }));
+      await h.sleep(PUBLISH_GAP_MS);
+    }
+    c.close();
+  })();
+  return st;
+}
+
 // A consumer's view: per channel index, the events in arrival order, and
 // the resets it was told of.
 function nodeConsumer(server, channels, name) {
@@ -94,7 +117,8 @@ function unserved(pubs, onVictim, from) {
 }
 
 // opts: minReplicas (0), recover (restart the killed node and migrate a
-// busy slot: true), lagReplica (make the victim's replica lag before the
+// busy slot: true), senders (Node Clients publishing with send(), as
+// retryingPublisher: 0), lagReplica (make the victim's replica lag before the
 // kill, so that the failover takes events back: false), log (fn).
 async function runClusterDrill(opts = {}) {
   const log = opts.log || (() => {});
@@ -138,6 +162,7 @@ async function runClusterDrill(opts = {}) {
     await ha.until(async () => consumers.every((x) => x.events().every((e) => e.length > 0)), 30000,
       'every consumer to receive an event of every channel');
     for (let p = 1; p <= PUBLISHERS; p++) pubs.push(publisher(servers, channels, hot, p));
+    for (let p = 1; p <= (opts.senders || 0); p++) pubs.push(retryingPublisher(servers[p % 2], channels, hot, 100 + p));
     const acked = () => pubs.reduce((n, x) => n + x.acks.length, 0);
     await ha.until(async () => acked() >= 300, 20000, 'steady publishing');
 
@@ -201,6 +226,8 @@ async function runClusterDrill(opts = {}) {
     res.unserved = unserved(pubs, onVictim, killedAt - 500);
     res.acks = [].concat(...pubs.map((p) => p.acks));
     res.failures = [].concat(...pubs.map((p) => p.failures));
+    res.sends = { acks: [].concat(...pubs.filter((p) => p.retrying).map((p) => p.acks)),
+      failures: [].concat(...pubs.filter((p) => p.retrying).map((p) => p.failures)) };
     res.onVictim = onVictim;
     res.promotedAt = promoted.at;
 
