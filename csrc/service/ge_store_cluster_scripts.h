@@ -13,9 +13,9 @@
  * only (the retention list is the one of the channel's slot). The key is
  * claimed in CIDEM(ch) as in GE_LUA_PUBLISH (GE_LUA_IDEM). Reply as
  * GE_LUA_PUBLISH's for one event. */
-#define GE_LUA_CPUBLISH                                                                \
-    GE_LUA_COLLISION                                                                   \
-    GE_LUA_IDEM                                                                        \
+#define GE_LUA_CPUBLISH GE_LUA_COLLISION GE_LUA_IDEM GE_LUA_CPUBLISH_ONE
+/* GE_LUA_CPUBLISH's body: reads KEYS and ARGV, returns the reply. */
+#define GE_LUA_CPUBLISH_ONE                                                            \
     "local ck, zk, tag, ch = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"                     \
     "local id = redis.pcall('INCR', ck)\n"                                             \
     "if type(id) == 'table' then\n"                                                    \
@@ -74,6 +74,49 @@
     "redis.call('SPUBLISH', tag, sid)\n"                                               \
     "return {ev, trimmed}\n"
 
+/* Publish several events of one slot (ge_store_cluster_batch.h), each as
+ * GE_LUA_CPUBLISH would, in order, atomic on its own and answered on its
+ * own. KEYS: GE_LUA_CPUBLISH's 3 of every event, in order; ARGV: its 11
+ * of every event, in order. Reply: an array of one element per event,
+ * GE_LUA_CPUBLISH's reply for it (a collision, an IDEMCONFLICT, a repeat
+ * are that event's alone; a repeat of a key claimed by an event before it
+ * in the call is answered that event, as two calls would).
+ * A migration (the slot MIGRATING here): before any write the script
+ * asks for CWRITE_PROBE of the slot (a key that never exists), which Redis
+ * refuses ("non local key") exactly when the slot is migrating and a key
+ * absent here must be looked for on its new master: the whole call is
+ * then answered TRYAGAIN with nothing written, and the cluster client
+ * sends it again as a whole (ge_cluster.h). A slot's state cannot change
+ * while a script runs, so past the probe no event meets the refusal; were
+ * one to (its keys present here, a later key not), that event is undone
+ * as GE_LUA_CPUBLISH does, the events before it stay stored and answered,
+ * and it and the ones after it are answered TRYAGAIN with nothing written
+ * (the C side sends them again, first of their slot). An error raised in
+ * an event is that event's answer. */
+#define GE_LUA_CPUBLISH_BATCH                                                          \
+    GE_LUA_COLLISION                                                                   \
+    GE_LUA_IDEM                                                                        \
+    "local function one(KEYS, ARGV)\n" GE_LUA_CPUBLISH_ONE "end\n"                     \
+    "local probe = redis.pcall('EXISTS', (string.gsub(KEYS[3], '" GE_CKEY_RETENTION_POST "$', '" \
+    GE_CKEY_WRITE_PROBE_POST "')))\n"                                                   \
+    "if type(probe) == 'table' and probe.err and string.find(probe.err, 'non local key') then\n" \
+    "  return redis.error_reply(" GE_LUA_CMIGRATING ") end\n"                           \
+    "local out, n, moving = {}, #KEYS / 3, false\n"                                     \
+    "for i = 1, n do\n"                                                                 \
+    "  local r\n"                                                                       \
+    "  if moving then r = redis.error_reply(" GE_LUA_CMIGRATING ") else\n"              \
+    "    local ok, got = pcall(one, {KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]}, {unpack(ARGV, 11 * i - 10, 11 * i)})\n" \
+    "    r = got\n"                                                                     \
+    "    if not ok then r = redis.error_reply(type(got) == 'table' and got.err or tostring(got)) end\n" \
+    "    if type(r) == 'table' and r.err and string.find(r.err, '^TRYAGAIN') then\n"    \
+    "      if i == 1 then return r end\n"                                               \
+    "      moving = true\n"                                                             \
+    "    end\n"                                                                         \
+    "  end\n"                                                                           \
+    "  out[i] = r\n"                                                                    \
+    "end\n"                                                                             \
+    "return out\n"
+
 /* A page of the channels of the master it runs on (no KEYS: the keys
  * SCAN finds there). As GE_LUA_CHANNELS, the channel read back from its
  * CEVENTS key's tag. */
@@ -103,7 +146,7 @@
  * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */
 
-enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
+enum { CS_PUBLISH, CS_PUBLISH_BATCH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
 /* Each CS_*'s script text. */
 extern const char *const ge_store_cluster_scripts[CS_COUNT];
 
