@@ -11,9 +11,12 @@
  * known, else (and again on NOSCRIPT) with EVAL. Reads may be sent again
  * after a lost connection (GE_CLUSTER_RESEND); writes never are.
  *
- * With min_replicas a publish goes on its master's second connection
- * (GE_CLUSTER_SECOND) and is followed there by WAIT (ge_cluster_send_node):
- * answered once that many replicas of that master have it, else
+ * Publishes go through ge_store_cluster_batch.h: those of one slot that
+ * wait while its call is under way share the next call.
+ *
+ * With min_replicas a publish call goes on its master's second connection
+ * (GE_CLUSTER_SECOND) and is followed there by one WAIT (ge_cluster_send_node):
+ * each publish it stored answered once that many replicas of that master have it, else
  * NOREPLICAS, as in the single-Redis mode. Reads are not capped at the
  * confirmed id in this mode (an event a failover took back is told by the
  * reused-ids check, docs/protocol.md).

@@ -30,7 +30,7 @@ struct ge_store_cluster {
     size_t nunsub, capunsub;
     ge_loop_timer *unsub_timer;
     ge_buf chan; /* the channel a shard channel names, handed to the events */
-    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish */
+    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish call */
     unsigned due_slot; /* where the sweep's next look for due channels starts */
     ge_cbatches *batches; /* the publishes, per slot (ge_store_cluster_batch.h) */
 };
