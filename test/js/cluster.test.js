@@ -422,6 +422,15 @@ t.test('cluster: concurrent publishes of one channel share script calls, each an
   t.same(stored.json.map((e) => e.id), Array.from({ length: N }, (_, i) => i + 1), 'stored in the order of their ids');
   const byId = new Map(stored.json.map((e) => [e.id, e.data.n]));
   t.ok(rs.every((r, n) => byId.get(r.json.id) === n), 'each answered the id of its own event');
+  // Distinct new Idempotency-Keys sharing calls, then all of them again at once: repeats, nothing more stored.
+  const K = 100, key = (i) => 'bk-' + ch + '-' + i;
+  const keyed = await Promise.all(Array.from({ length: K }, (_, i) => post(ch, { i }, { 'Idempotency-Key': key(i) })));
+  t.ok(keyed.every((r) => r.status === 200 && r.headers.get('x-events-repeat') === null), 'keyed publishes stored');
+  t.same(keyed.map((r) => r.json.id).sort((a, b) => a - b), Array.from({ length: K }, (_, i) => N + i + 1), 'their ids follow, each once');
+  const again = await Promise.all(Array.from({ length: K }, (_, i) => post(ch, { i }, { 'Idempotency-Key': key(i) })));
+  t.ok(again.every((r, i) => r.status === 200 && r.headers.get('x-events-repeat') === 'true' && r.json.id === keyed[i].json.id),
+    'each repeat answered its own first event');
+  t.equal(await h.redisCommand(port, 'GET', tg + ':last'), String(N + K), 'nothing more stored');
 });
 
 t.test('cluster: publishes of channels of one slot share calls; a collision or a repeat answered for its event only', { timeout: h.limit(60000) }, async (t) => {
