@@ -18,11 +18,9 @@
  * array of another length) is every event's answer; NULL (connection
  * lost) too.
  *
- * The unit is "the events for one connection": a host that must keep a
- * script to the keys of one slot (Redis Cluster) keeps one ge_batch per
- * slot (or channel) of the connection and adds each event to its own; a
- * ge_batch is small, and the batches of one connection never wait for
- * each other.
+ * The unit is "the events for one connection". Redis Cluster, where a
+ * script keeps to the keys of one slot, batches per slot in
+ * ge_store_cluster_batch.h (same caps, calls through the cluster client).
  *
  * Memory: a ge_batch_event is the host's, embedded in its operation; it
  * and the strings it points to must stay valid until its answer (done,

@@ -11,9 +11,12 @@
  * known, else (and again on NOSCRIPT) with EVAL. Reads may be sent again
  * after a lost connection (GE_CLUSTER_RESEND); writes never are.
  *
- * With min_replicas a publish goes on its master's second connection
- * (GE_CLUSTER_SECOND) and is followed there by WAIT (ge_cluster_send_node):
- * answered once that many replicas of that master have it, else
+ * Publishes go through ge_store_cluster_batch.h: those of one slot that
+ * wait while its call is under way share the next call.
+ *
+ * With min_replicas a publish call goes on its master's second connection
+ * (GE_CLUSTER_SECOND) and is followed there by one WAIT (ge_cluster_send_node):
+ * each publish it stored answered once that many replicas of that master have it, else
  * NOREPLICAS, as in the single-Redis mode. Reads are not capped at the
  * confirmed id in this mode (an event a failover took back is told by the
  * reused-ids check, docs/protocol.md).
@@ -25,6 +28,7 @@
  * the scripts are ge_store_cluster_scripts.h's. */
 #include <assert.h>
 #include <hiredis/hiredis.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,14 +73,20 @@ void ge_store_cop_done(cop *o, redisReply *reply) {
     free(o);
 }
 
-/* WAIT's answer to a publish (min_replicas): the stored event once enough
- * replicas have it, else NOREPLICAS (it may be stored or not). */
-static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
-    (void)err;
-    (void)node;
-    cop *o = arg;
+/* ---- publishes: batched per slot (ge_store_cluster_batch.h) ------------------- */
+
+static cop *event_cop(ge_cbatch_event *e) { return (cop *)(void *)((char *)e - offsetof(cop, ev)); }
+
+static const char *batch_sha(void *arg, int batch) {
+    ge_store_cluster *m = arg;
+    return m->sha[batch ? CS_PUBLISH_BATCH : CS_PUBLISH];
+}
+
+/* A stored publish once WAIT answered got replicas (-1: no answer): the
+ * stored event once enough replicas have it, else NOREPLICAS (it may be
+ * stored or not). */
+static void wait_answer(cop *o, long long got) {
     ge_store_cluster *m = o->m;
-    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
     if (got >= (long long)m->min_replicas) {
         redisReply ev = {0}, tr = {0}, rp = {0}, *el[3] = {&ev, &tr, &rp}, arr = {0};
         ev.type = REDIS_REPLY_STRING;
@@ -104,6 +114,70 @@ static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_no
     ge_store_cop_done(o, &e);
 }
 
+/* WAIT's answer (min_replicas) for the publishes of one call, arg the
+ * first (chained by next). */
+static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
+    (void)err;
+    (void)node;
+    long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    for (cop *o = arg, *next; o; o = next) {
+        next = o->next;
+        wait_answer(o, got);
+    }
+}
+
+static int tryagain(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, "TRYAGAIN", 8) == 0;
+}
+
+/* One call of publishes answered (ge_cbatch_host): each its own answer;
+ * with min_replicas the stored ones after one WAIT on the master that
+ * took the call, on the connection it took it on. */
+static void batch_answered(void *arg, ge_cbatch_event *first, redisReply *const *replies, unsigned count,
+                           const char *err, ge_cluster_node *node) {
+    ge_store_cluster *m = arg;
+    ge_store *s = m->s;
+    if (err && !s->closing) ge_log_write(s->log, GE_LOG_WARN, NULL, "redis cluster: %s", err);
+    /* an event answered TRYAGAIN inside a call whose first was not: nothing of it written, sent again */
+    int again = count > 1 && !tryagain(replies[0]);
+    cop *waiting = NULL, **wt = &waiting;
+    unsigned i = 0;
+    for (ge_cbatch_event *e = first, *next; e; e = next, i++) {
+        next = e->next;
+        cop *o = event_cop(e);
+        redisReply *r = replies[i];
+        if (again && tryagain(r)) {
+            ge_cbatches_again(m->batches, e);
+            continue;
+        }
+        ge_store_note_reply(s, r, r && r->type == REDIS_REPLY_ARRAY);
+        if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
+            ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
+        if (m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY && (r->elements == 2 || r->elements == 3) &&
+            r->element[0]->type == REDIS_REPLY_STRING) {
+            o->stored = malloc(r->element[0]->len + 1);
+            if (!o->stored) abort();
+            memcpy(o->stored, r->element[0]->str, r->element[0]->len + 1);
+            o->stored_len = r->element[0]->len;
+            o->trimmed = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
+            o->repeat = r->elements == 3;
+            o->next = NULL;
+            *wt = o;
+            wt = &o->next;
+            continue;
+        }
+        ge_store_cop_done(o, r);
+    }
+    if (!waiting) return;
+    /* one WAIT on the connection that took the writes: it counts the replicas of its writes */
+    ge_buf *b = &s->resp;
+    ge_buf_reset(b);
+    ge_resp_array(b, 3);
+    ge_resp_str(b, "WAIT");
+    ge_resp_u64(b, m->min_replicas);
+    ge_resp_u64(b, m->replica_timeout_ms);
+    ge_cluster_send_node(m->cl, node, b->data, b->len, on_wait, waiting);
+}
 
 static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
     (void)node;
@@ -127,27 +201,9 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         err_reply.len = strlen(err_reply.str);
         r = &err_reply;
     }
-    ge_store_note_reply(s, r, o->script == CS_PUBLISH && r && r->type == REDIS_REPLY_ARRAY);
+    ge_store_note_reply(s, r, 0);
     if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
         ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
-    if (o->script == CS_PUBLISH && o->m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY &&
-        (r->elements == 2 || r->elements == 3) && r->element[0]->type == REDIS_REPLY_STRING) {
-        /* WAIT on the connection that took the write: it counts the replicas of its writes */
-        o->stored = malloc(r->element[0]->len + 1);
-        if (!o->stored) abort();
-        memcpy(o->stored, r->element[0]->str, r->element[0]->len + 1);
-        o->stored_len = r->element[0]->len;
-        o->trimmed = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
-        o->repeat = r->elements == 3;
-        ge_buf *b = &s->resp;
-        ge_buf_reset(b);
-        ge_resp_array(b, 3);
-        ge_resp_str(b, "WAIT");
-        ge_resp_u64(b, o->m->min_replicas);
-        ge_resp_u64(b, o->m->replica_timeout_ms);
-        ge_cluster_send_node(o->m->cl, node, b->data, b->len, on_wait, o);
-        return;
-    }
     if (o->done) o->done(o, r);
     else ge_store_cop_done(o, r);
 }
@@ -307,12 +363,13 @@ void ge_store_cluster_bulk_key(ge_store *s, ge_buf *b, ge_store_ckey_kind kind, 
 void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channel, uint64_t ts,
                               const char *type_json, const char *from_json, const char *data_json, size_t data_len,
                               const char *idem_key, const ge_retention_limits *lim) {
+    /* GE_LUA_CPUBLISH's 3 keys, then its 11 arguments */
     ge_buf t = GE_BUF_INIT, tag = GE_BUF_INIT;
     ge_store_ctag(&tag, channel, strlen(channel));
-    ge_resp_str(&t, "3");
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_COUNTER, channel, NULL);
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_EVENTS, channel, NULL);
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_RETENTION, channel, NULL);
+    size_t keys_len = t.len;
     ge_resp_bulk(&t, tag.data, tag.len);
     ge_resp_str(&t, channel);
     ge_resp_u64(&t, ts);
@@ -324,12 +381,17 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
     ge_resp_str(&t, s->idem_window);
     ge_resp_str(&t, s->idem_cap);
     ge_resp_u64(&t, lim ? lim->max_age_ms : 0);
-    cop *o = ge_store_cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), s->cl->min_replicas ? GE_CLUSTER_SECOND : 0,
-                     CS_PUBLISH, &t);
-    o->argc = 15;
+    unsigned slot = ge_store_cslot(channel, strlen(channel));
+    cop *o = ge_store_cop_new(s->cl, req, slot, 0, CS_PUBLISH, &t);
+    o->ev.keys = o->tail;
+    o->ev.keys_len = keys_len;
+    o->ev.nkeys = 3;
+    o->ev.args = o->tail + keys_len;
+    o->ev.args_len = t.len - keys_len;
+    o->ev.nargs = 11;
     ge_buf_free(&t);
     ge_buf_free(&tag);
-    ge_store_cop_send(o);
+    ge_cbatches_add(s->cl->batches, slot, &o->ev);
 }
 
 void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
@@ -458,6 +520,9 @@ int ge_store_cluster_start(ge_store *s, const ge_store_options *opt) {
                                  .lost = sub_lost,
                                  .arg = m};
     m->sub = ge_cluster_sub_new(m->cl, &s->loop, s->log, &so);
+    ge_cbatch_host bh = {.arg = m, .sha = batch_sha, .answered = batch_answered};
+    m->batches = ge_cbatches_new(m->cl, &bh, ge_store_cluster_scripts[CS_PUBLISH],
+                                 ge_store_cluster_scripts[CS_PUBLISH_BATCH], m->min_replicas ? GE_CLUSTER_SECOND : 0);
     m->refuse_timer = s->loop.timer_new(s->loop.data, refuse_fire, m);
     m->unsub_timer = s->loop.timer_new(s->loop.data, unsub_fire, m);
     return 0;
@@ -467,7 +532,9 @@ void ge_store_cluster_stop(ge_store *s) {
     ge_store_cluster *m = s->cl;
     if (!m) return;
     ge_cluster_sub_free(m->sub);
-    ge_cluster_free(m->cl); /* answers what was sent (NULL) */
+    ge_cbatches_close(m->batches); /* what waits is answered; the calls answered next send nothing */
+    ge_cluster_free(m->cl);        /* answers what was sent (NULL) */
+    ge_cbatches_free(m->batches);
     refuse_fire(m);
     for (size_t i = 0; i < m->nunsub; i++) free(m->unsub[i]);
     free(m->unsub);

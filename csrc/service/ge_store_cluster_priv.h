@@ -9,6 +9,7 @@
 #include "ge_buf.h"
 #include "ge_cluster.h"
 #include "ge_cluster_sub.h"
+#include "ge_store_cluster_batch.h"
 #include "ge_store_cluster_scripts.h"
 #include "ge_store_layout.h"
 #include "ge_store_priv.h"
@@ -29,8 +30,9 @@ struct ge_store_cluster {
     size_t nunsub, capunsub;
     ge_loop_timer *unsub_timer;
     ge_buf chan; /* the channel a shard channel names, handed to the events */
-    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish */
+    unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish call */
     unsigned due_slot; /* where the sweep's next look for due channels starts */
+    ge_cbatches *batches; /* the publishes, per slot (ge_store_cluster_batch.h) */
 };
 
 /* An operation: a script (or plain command) of one slot. */
@@ -48,6 +50,7 @@ typedef struct cop {
     size_t stored_len;
     long long trimmed;
     int repeat;      /* the stored event answers a repeated idempotency key */
+    ge_cbatch_event ev; /* a publish: in its slot's batch, keys and arguments in tail */
     size_t argc;     /* the script's arguments after EVALSHA and its sha */
     size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */
     size_t part_len; /* a unit with ack: the SET's length at the start of tail */

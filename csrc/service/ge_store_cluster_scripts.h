@@ -13,9 +13,9 @@
  * only (the retention list is the one of the channel's slot). The key is
  * claimed in CIDEM(ch) as in GE_LUA_PUBLISH (GE_LUA_IDEM). Reply as
  * GE_LUA_PUBLISH's for one event. */
-#define GE_LUA_CPUBLISH                                                                \
-    GE_LUA_COLLISION                                                                   \
-    GE_LUA_IDEM                                                                        \
+#define GE_LUA_CPUBLISH GE_LUA_COLLISION GE_LUA_IDEM GE_LUA_CPUBLISH_ONE
+/* GE_LUA_CPUBLISH's body: reads KEYS and ARGV, returns the reply. */
+#define GE_LUA_CPUBLISH_ONE                                                            \
     "local ck, zk, tag, ch = KEYS[1], KEYS[2], ARGV[1], ARGV[2]\n"                     \
     "local id = redis.pcall('INCR', ck)\n"                                             \
     "if type(id) == 'table' then\n"                                                    \
@@ -74,6 +74,134 @@
     "redis.call('SPUBLISH', tag, sid)\n"                                               \
     "return {ev, trimmed}\n"
 
+/* Publish several events of one slot (ge_store_cluster_batch.h), each
+ * atomic on its own and answered on its own, a channel's in their order.
+ * KEYS: GE_LUA_CPUBLISH's 3 of every event, in order; ARGV: its 11 of
+ * every event, in order. Reply: an array of one element per event,
+ * GE_LUA_CPUBLISH's reply for it.
+ * Several events of one channel (same limits, distinct new idempotency
+ * keys) are written together, as GE_LUA_PUBLISH does: INCRBY n, one
+ * ZADD NX of their keys, MSETNX of their events, one ZADD, one trim (at
+ * most 100 per event), then an SPUBLISH each; when a check fails the
+ * writes are undone and the events go one by one as GE_LUA_CPUBLISH, so
+ * each gets its own answer (a collision, an IDEMCONFLICT, a repeat, also
+ * of a key claimed by an event before it in the call). The keys and
+ * values written are the same as one by one.
+ * A migration (the slot MIGRATING on this master): before any write the
+ * script asks for CWRITE_PROBE of the slot (a key that never exists),
+ * which Redis refuses ("non local key") exactly when the slot is
+ * migrating: the whole call is answered TRYAGAIN with nothing written,
+ * and the cluster client sends it again as a whole (ge_cluster.h). A
+ * slot's state cannot change while a script runs, so past the probe no
+ * write meets that refusal; were one to, its event is undone as
+ * GE_LUA_CPUBLISH does, the events stored before it stay stored and
+ * answered, and it and every event after it are answered TRYAGAIN with
+ * nothing written (the C side sends them again, first of their slot, in
+ * their order); when nothing was stored yet the whole call is answered
+ * TRYAGAIN. An error raised in an event is that event's answer. */
+#define GE_LUA_CPUBLISH_BATCH                                                          \
+    GE_LUA_COLLISION                                                                   \
+    GE_LUA_IDEM                                                                        \
+    "local function one(KEYS, ARGV)\n" GE_LUA_CPUBLISH_ONE "end\n"                     \
+    "local migrating = redis.error_reply(" GE_LUA_CMIGRATING ")\n"                      \
+    "local probe = redis.pcall('EXISTS', (string.gsub(KEYS[3], '" GE_CKEY_RETENTION_POST "$', '" \
+    GE_CKEY_WRITE_PROBE_POST "')))\n"                                                   \
+    "if type(probe) == 'table' and probe.err and string.find(probe.err, 'non local key') then return migrating end\n" \
+    "local function evof(sid, a)\n"                                                    \
+    "  local ev = '{\"id\":' .. sid .. ',\"timestamp\":' .. ARGV[a + 3] .. ',\"type\":' .. ARGV[a + 4] .. " \
+    "',\"from\":' .. ARGV[a + 5]\n"                                                    \
+    "  if ARGV[a + 6] ~= '' then ev = ev .. ',\"data\":' .. ARGV[a + 6] end\n"         \
+    "  return ev .. '}'\n"                                                             \
+    "end\n"                                                                            \
+    "local out = {}\n"                                                                 \
+    "local function together(g)\n"                                                     \
+    "  local n, f = #g, 11 * (g[1] - 1)\n"                                             \
+    "  local ck, zk, tag, ch = KEYS[3 * g[1] - 2], KEYS[3 * g[1] - 1], ARGV[f + 1], ARGV[f + 2]\n" \
+    "  local win, iks, seen = tonumber(ARGV[f + 9]), {}, {}\n"                         \
+    "  for _, i in ipairs(g) do\n"                                                     \
+    "    local a = 11 * (i - 1)\n"                                                     \
+    "    for _, x in ipairs({7, 9, 10, 11}) do if ARGV[a + x] ~= ARGV[f + x] then return false end end\n" \
+    "    local k = ARGV[a + 8]\n"                                                      \
+    "    if win > 0 and k ~= '' then\n"                                                \
+    "      if seen[k] then return false end\n"                                         \
+    "      seen[k] = true\n"                                                           \
+    "      iks[#iks + 1] = k\n"                                                        \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
+    "  local ik = " GE_LUA_CKEY_IDEM("tag") "\n"                                      \
+    "  local top = redis.pcall('INCRBY', ck, n)\n"                                     \
+    "  if type(top) == 'table' then return false end\n"                                \
+    "  local kv, za, sids, ia = {}, {}, {}, {}\n"                                      \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    local sid = string.format('%d', top - n + j)\n"                               \
+    "    local key = " GE_LUA_CKEY_EVENT("tag", "sid") "\n"                           \
+    "    kv[2 * j - 1], kv[2 * j], za[2 * j - 1], za[2 * j], sids[j] = key, evof(sid, 11 * (i - 1)), top - n + j, key, sid\n" \
+    "    if #iks > 0 and ARGV[11 * i - 3] ~= '' then ia[#ia + 1] = top - n + j ia[#ia + 1] = ARGV[11 * i - 3] end\n" \
+    "  end\n"                                                                          \
+    "  local function undo() if top == n then redis.call('DEL', ck) else redis.call('DECRBY', ck, n) end end\n" \
+    "  local function unclaim() if #ia > 0 then redis.call('ZREMRANGEBYSCORE', ik, top - n + 1, top) end end\n" \
+    "  if #ia > 0 then\n"                                                              \
+    "    local added = redis.pcall('ZADD', ik, 'NX', unpack(ia))\n"                    \
+    "    if type(added) == 'table' then undo() return false end\n"                     \
+    "    if added < #iks then unclaim() undo() return false end\n"                     \
+    "  end\n"                                                                          \
+    "  if redis.pcall('MSETNX', unpack(kv)) ~= 1 then unclaim() undo() return false end\n" \
+    "  local z = redis.pcall('ZADD', zk, unpack(za))\n"                                \
+    "  if type(z) == 'table' then\n"                                                   \
+    "    local ks = {}\n"                                                              \
+    "    for j = 1, n do ks[j] = kv[2 * j - 1] end\n"                                  \
+    "    redis.call('DEL', unpack(ks))\n"                                              \
+    "    unclaim()\n"                                                                  \
+    "    undo()\n"                                                                     \
+    "    return false end\n"                                                           \
+    "  if #ia > 0 then redis.call('PEXPIRE', ik, win) end\n"                           \
+    "  if win > 0 and math.floor(top / 16) ~= math.floor((top - n) / 16) then\n"       \
+    "    forget(ik, top - top % 16, tonumber(ARGV[f + 10])) end\n"                     \
+    "  local trimmed, max, age = 0, tonumber(ARGV[f + 7]), tonumber(ARGV[f + 11])\n"   \
+    "  if age > 0 then redis.call('ZADD', KEYS[3 * g[1]], 'NX', string.format('%d', tonumber(ARGV[f + 3]) + age), ch) end\n" \
+    "  if max > 0 then\n"                                                              \
+    "    local excess = redis.call('ZCARD', zk) - max\n"                               \
+    "    if excess > 0 then\n"                                                         \
+    "      local popped = redis.call('ZPOPMIN', zk, math.min(excess, 100 * n))\n"      \
+    "      for i = 1, #popped, 2 do redis.pcall('DEL', popped[i]) trimmed = trimmed + 1 end\n" \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
+    "  for j, i in ipairs(g) do\n"                                                     \
+    "    redis.call('SPUBLISH', tag, sids[j])\n"                                       \
+    "    out[i] = {kv[2 * j], j == n and trimmed or 0}\n"                              \
+    "  end\n"                                                                          \
+    "  return true\n"                                                                  \
+    "end\n"                                                                            \
+    "local function raised(e) if type(e) == 'table' and e.err then return e end return {err = 'ERR ' .. tostring(e)} end\n" \
+    "local groups, order = {}, {}\n"                                                   \
+    "for i = 1, #KEYS / 3 do\n"                                                        \
+    "  local g = groups[KEYS[3 * i - 2]]\n"                                            \
+    "  if not g then g = {} groups[KEYS[3 * i - 2]] = g order[#order + 1] = g end\n"   \
+    "  g[#g + 1] = i\n"                                                                \
+    "end\n"                                                                            \
+    "local wrote, moving = false, false\n"                                             \
+    "for _, g in ipairs(order) do\n"                                                   \
+    "  local ok, done = true, false\n"                                                 \
+    "  if #g > 1 and not moving then ok, done = pcall(together, g) end\n"              \
+    "  if not ok then for _, i in ipairs(g) do out[i] = raised(done) end\n"            \
+    "  elseif done then wrote = true\n"                                                \
+    "  else\n"                                                                         \
+    "    for _, i in ipairs(g) do\n"                                                   \
+    "      local r = migrating\n"                                                      \
+    "      if not moving then\n"                                                       \
+    "        local fine, got = pcall(one, {KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]}, {unpack(ARGV, 11 * i - 10, 11 * i)})\n" \
+    "        r = fine and got or raised(got)\n"                                        \
+    "        if type(r) == 'table' and r.err and string.find(r.err, '^TRYAGAIN') then\n" \
+    "          if not wrote then return migrating end\n"                               \
+    "          moving = true\n"                                                        \
+    "        elseif not (type(r) == 'table' and r.err) then wrote = true end\n"        \
+    "      end\n"                                                                      \
+    "      out[i] = r\n"                                                               \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "return out\n"
+
 /* A page of the channels of the master it runs on (no KEYS: the keys
  * SCAN finds there). As GE_LUA_CHANNELS, the channel read back from its
  * CEVENTS key's tag. */
@@ -103,7 +231,7 @@
  * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */
 
-enum { CS_PUBLISH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
+enum { CS_PUBLISH, CS_PUBLISH_BATCH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
 /* Each CS_*'s script text. */
 extern const char *const ge_store_cluster_scripts[CS_COUNT];
 

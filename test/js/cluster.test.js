@@ -385,3 +385,141 @@ t.test('cluster: a cursor on an id a failover gave again is told (afterTimestamp
   }
   t.equal(await h.redisCommand(port, 'GET', tg + ':cursor:a'), '3', 'the stored cursor lowered to 3');
 });
+
+// Channels whose tags hash to one slot: CRC16 (XMODEM) of a plain name,
+// as Redis Cluster hashes "{name}".
+function crc16(str) {
+  let crc = 0;
+  for (const b of Buffer.from(str)) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+function sameSlot(prefix, n) {
+  const first = prefix + '-0', slot = crc16(first) % 16384, out = [first];
+  for (let i = 1; out.length < n; i++) if (crc16(prefix + '-' + i) % 16384 === slot) out.push(prefix + '-' + i);
+  return { channels: out, slot };
+}
+// The script calls a master ran since its counts were reset.
+async function scriptCalls(port) {
+  const info = await h.redisCommand(port, 'INFO', 'commandstats');
+  let n = 0;
+  for (const m of String(info).matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) n += Number(m[2]);
+  return n;
+}
+const post = (channel, data, headers) =>
+  h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel, from: 'f', type: 't', data }, headers);
+
+t.test('cluster: concurrent publishes of one channel share script calls, each answered its own id', { timeout: h.limit(60000) }, async (t) => {
+  const ch = h.unique('batch1');
+  const tg = tag(ch);
+  const port = await cluster.slotMaster(await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tg + ':last'));
+  await h.redisCommand(port, 'CONFIG', 'RESETSTAT');
+  const N = 300;
+  const rs = await Promise.all(Array.from({ length: N }, (_, n) => post(ch, { n })));
+  const calls = await scriptCalls(port);
+  t.ok(rs.every((r) => r.status === 200), 'every publish stored');
+  t.ok(calls > 0 && calls < N, 'fewer script calls (' + calls + ') than publishes (' + N + ')');
+  t.same(rs.map((r) => r.json.id).sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i + 1), 'ids 1..N, each once');
+  const stored = await get(s, { clientId: 'b1', channel: ch, after: 0, limit: 1000 });
+  t.same(stored.json.map((e) => e.id), Array.from({ length: N }, (_, i) => i + 1), 'stored in the order of their ids');
+  const byId = new Map(stored.json.map((e) => [e.id, e.data.n]));
+  t.ok(rs.every((r, n) => byId.get(r.json.id) === n), 'each answered the id of its own event');
+  // Distinct new Idempotency-Keys sharing calls, then all of them again at once: repeats, nothing more stored.
+  const K = 100, key = (i) => 'bk-' + ch + '-' + i;
+  const keyed = await Promise.all(Array.from({ length: K }, (_, i) => post(ch, { i }, { 'Idempotency-Key': key(i) })));
+  t.ok(keyed.every((r) => r.status === 200 && r.headers.get('x-events-repeat') === null), 'keyed publishes stored');
+  t.same(keyed.map((r) => r.json.id).sort((a, b) => a - b), Array.from({ length: K }, (_, i) => N + i + 1), 'their ids follow, each once');
+  const again = await Promise.all(Array.from({ length: K }, (_, i) => post(ch, { i }, { 'Idempotency-Key': key(i) })));
+  t.ok(again.every((r, i) => r.status === 200 && r.headers.get('x-events-repeat') === 'true' && r.json.id === keyed[i].json.id),
+    'each repeat answered its own first event');
+  t.equal(await h.redisCommand(port, 'GET', tg + ':last'), String(N + K), 'nothing more stored');
+});
+
+t.test('cluster: publishes of channels of one slot share calls; a collision or a repeat answered for its event only', { timeout: h.limit(60000) }, async (t) => {
+  const { channels, slot } = sameSlot(h.unique('slotb'), 4);
+  const port = await cluster.slotMaster(slot);
+  for (const c of channels) t.equal(await h.redisCommand(port, 'CLUSTER', 'KEYSLOT', tag(c) + ':last'), slot, c + ' in slot ' + slot);
+  const bad = channels[3];
+  await h.redisCommand(port, 'SET', tag(bad) + ':1', 'not an event'); // the first event of `bad` collides
+  await h.redisCommand(port, 'CONFIG', 'RESETSTAT');
+  const N = 240, jobs = [];
+  for (let n = 0; n < N; n++) {
+    const c = channels[n % 4];
+    // on channels[2], every fourth one repeats one key: one event, the others its repeats
+    const headers = c === channels[2] && n % 8 === 2 ? { 'Idempotency-Key': 'same-key-1' } : {};
+    jobs.push(post(c, c === channels[2] && headers['Idempotency-Key'] ? { k: 1 } : { n }, headers).then((r) => ({ c, n, r, keyed: !!headers['Idempotency-Key'] })));
+  }
+  const rs = await Promise.all(jobs);
+  const calls = await scriptCalls(port);
+  t.ok(calls > 0 && calls < N, 'fewer script calls (' + calls + ') than publishes (' + N + ')');
+  const badOnes = rs.filter((x) => x.c === bad);
+  t.ok(badOnes.every((x) => x.r.status !== 200 && x.r.json && x.r.json.code === 'KeyCollision'), 'each publish on the collided channel told: ' + badOnes[0].r.status + ' ' + badOnes[0].r.body);
+  t.equal(await h.redisCommand(port, 'GET', tag(bad) + ':1'), 'not an event', 'the colliding key left as it was');
+  t.equal(await h.redisCommand(port, 'EXISTS', tag(bad) + ':last'), 0, 'its counter undone');
+  for (const c of channels.slice(0, 3)) {
+    const mine = rs.filter((x) => x.c === c);
+    t.ok(mine.every((x) => x.r.status === 200), c + ': every publish answered 200 beside the collisions');
+    const stored = (await get(s, { clientId: 'b2', channel: c, after: 0, limit: 1000 })).json;
+    const plain = mine.filter((x) => !x.keyed);
+    const keyed = mine.filter((x) => x.keyed);
+    t.equal(stored.length, plain.length + (keyed.length ? 1 : 0), c + ': one event per publish, one for the repeated key');
+    t.same(stored.map((e) => e.id), stored.map((_, i) => i + 1), c + ': ids 1..n in order');
+    const byId = new Map(stored.map((e) => [e.id, e.data]));
+    t.ok(plain.every((x) => byId.get(x.r.json.id).n === x.n), c + ': each answered the id of its own event');
+    if (keyed.length) {
+      const ids = new Set(keyed.map((x) => x.r.json.id));
+      t.equal(ids.size, 1, c + ': the repeats answered the first event\'s id');
+      t.equal(keyed.filter((x) => x.r.headers.get('x-events-repeat') === 'true').length, keyed.length - 1, c + ': all but one told a repeat');
+      t.same(byId.get([...ids][0]), { k: 1 }, c + ': that event is the keyed body');
+    }
+  }
+});
+
+t.test('cluster: a slot migrated under concurrent publishes sharing its calls: nothing lost, nothing doubled', { timeout: h.limit(180000) }, async (t) => {
+  const { channels, slot } = sameSlot(h.unique('migb'), 3);
+  const ports = cluster.nodes.map((n) => n.port);
+  const from = await cluster.slotMaster(slot), to = ports[(ports.indexOf(from) + 1) % ports.length];
+  await h.redisCommand(from, 'CONFIG', 'RESETSTAT');
+  const answered = new Map(channels.map((ch) => [ch, []]));
+  const statuses = {};
+  const W = 6, N = 40; // W publishers at once on each channel, N publishes each
+  const publishers = [];
+  for (const ch of channels) {
+    for (let w = 0; w < W; w++) {
+      publishers.push((async () => {
+        for (let n = 0; n < N; n++) {
+          const r = await post(ch, { w, n });
+          statuses[r.status] = (statuses[r.status] || 0) + 1;
+          if (r.status === 200) answered.get(ch).push({ id: r.json.id, k: w + ':' + n });
+          await h.sleep(1);
+        }
+      })());
+    }
+  }
+  const followed = async () => {
+    const m = (await h.request(s.url, 'GET', '/metrics')).body;
+    const v = (re) => Number((re.exec(m) || [0, 0])[1]);
+    return v(/^ganomede_events_cluster_retries_total (\d+)/m) + v(/^ganomede_events_cluster_redirects_total\{kind="ask"\} (\d+)/m);
+  };
+  const before = await followed();
+  await h.sleep(100);
+  const shared = await scriptCalls(from);
+  await migrateSlot(slot, from, to);
+  await Promise.all(publishers);
+  t.ok(await followed() > before, 'calls met the slot half moved (TRYAGAIN or ASK followed)');
+  t.comment('publish answers: ' + JSON.stringify(statuses) + ', script calls on the old master before the move: ' + shared);
+  t.notOk(statuses[500], 'no publish answered 500');
+  t.ok(statuses[200] > 0, 'publishes stored');
+  t.equal(await cluster.slotMaster(slot), to, 'the slot moved');
+  for (const ch of channels) {
+    const got = (await get(s, { clientId: 'mb', channel: ch, after: 0, limit: 10000 })).json;
+    const ids = got.map((e) => e.id);
+    t.same(ids, ids.slice().sort((a, b) => a - b).filter((v, i, a) => i === 0 || a[i - 1] !== v), ch + ': in id order, no duplicate');
+    const byId = new Map(got.map((e) => [e.id, e.data.w + ':' + e.data.n]));
+    t.same(answered.get(ch).filter((a) => byId.get(a.id) !== a.k), [], ch + ': every event answered 200 stored once, as published');
+    t.equal(new Set(answered.get(ch).map((a) => a.id)).size, answered.get(ch).length, ch + ': no id answered twice');
+    t.equal(new Set(got.map((e) => e.data.w + ':' + e.data.n)).size, got.length, ch + ': no publish stored twice');
+  }
+});
