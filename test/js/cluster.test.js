@@ -506,7 +506,7 @@ t.test('cluster: a slot migrated under concurrent publishes sharing its calls: n
   const before = await followed();
   await h.sleep(100);
   const shared = await scriptCalls(from);
-  await migrateSlot(slot, from, to);
+  await cluster.migrateSlot(slot, from, to);
   await Promise.all(publishers);
   t.ok(await followed() > before, 'calls met the slot half moved (TRYAGAIN or ASK followed)');
   t.comment('publish answers: ' + JSON.stringify(statuses) + ', script calls on the old master before the move: ' + shared);
