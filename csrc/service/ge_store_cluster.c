@@ -609,4 +609,15 @@ void ge_store_cluster_metrics(const ge_store *s, ge_buf *out) {
                   (unsigned long long)c.moved, (unsigned long long)c.ask, (unsigned long long)c.retried,
                   (unsigned long long)c.failed, (unsigned long long)c.refreshes, c.slots_served, n, up, sc.channels,
                   sc.active, (unsigned long long)sc.lost, (unsigned long long)sc.resubscribed);
+    /* Each master of the map: one label set per master (as many as the cluster has, at most 64). */
+    ge_buf_puts(out, "# HELP ganomede_events_cluster_master_up a master of the slot map: 1 reachable, 0 not\n"
+                     "# TYPE ganomede_events_cluster_master_up gauge\n");
+    for (size_t i = 0; i < n; i++)
+        ge_buf_printf(out, "ganomede_events_cluster_master_up{master=\"%s:%d\"} %d\n", sh[i].host, sh[i].port,
+                      sh[i].reachable ? 1 : 0);
+    ge_buf_puts(out, "# HELP ganomede_events_cluster_master_slots the slots the map gives a master\n"
+                     "# TYPE ganomede_events_cluster_master_slots gauge\n");
+    for (size_t i = 0; i < n; i++)
+        ge_buf_printf(out, "ganomede_events_cluster_master_slots{master=\"%s:%d\"} %u\n", sh[i].host, sh[i].port,
+                      sh[i].slots);
 }

@@ -28,6 +28,8 @@ t.test('cluster, one master down: a multi-channel read and a Client serve the ot
   t.equal((await h.request(s.url, 'GET', '/events/v1/events?secret=' + s.secret + '&clientId=r&channel=' + up + '&after=0')).status,
     200, 'the single-channel read of a channel on a live master is served');
   const multi = (channels) => h.request(s.url, 'POST', '/events/v1/events/multi', { secret: s.secret, clientId: 'r', channels });
+  const metrics = (await h.request(s.url, 'GET', '/metrics')).body;
+  t.match(metrics, new RegExp('\nganomede_events_cluster_master_up\\{master="127\\.0\\.0\\.1:' + victim + '"\\} 0\n'), '/metrics: the down master');
   const alone = await multi([{ channel: up, after: 0 }]);
   t.equal(alone.status, 200, 'a multi-channel read of that channel alone is served');
   const both = await multi([{ channel: up, after: 0 }, { channel: down, after: 0 }]);

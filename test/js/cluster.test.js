@@ -108,6 +108,11 @@ t.test('cluster: /health lists the shards, /metrics the cluster client\'s counts
   t.match(m.body, /ganomede_events_cluster_slots_served 16384/);
   t.match(m.body, /ganomede_events_cluster_masters\{state="reachable"\} 3/);
   t.match(m.body, /ganomede_events_cluster_subscriptions\{state="wanted"\} \d+/);
+  for (const n of cluster.nodes) {
+    t.match(m.body, new RegExp('\nganomede_events_cluster_master_up\\{master="127\\.0\\.0\\.1:' + n.port + '"\\} 1\n'), 'master ' + n.port + ' up');
+  }
+  const slots = [...m.body.matchAll(/\nganomede_events_cluster_master_slots\{master="[^"]+"\} (\d+)/g)].map((x) => Number(x[1]));
+  t.same([slots.length, slots.reduce((a, b) => a + b, 0)], [3, 16384], 'each master\'s slots');
 });
 
 t.test('cluster: slots migrated while publishing and consuming: nothing lost, nothing doubled', { timeout: h.limit(180000) }, async (t) => {
