@@ -215,7 +215,11 @@ async function runClusterDrill(opts = {}) {
       res.migrated = { slot, from, to: promoted.port, keys: await cluster.migrateSlot(slot, from, promoted.port) };
       res.marks.migratedAt = Date.now();
       log(`slot ${slot} (${res.migrated.keys} keys) moved from ${from} to ${promoted.port} in ${res.marks.migratedAt - res.marks.migrationAt} ms`);
-      res.movedTo = await cluster.slotMaster(slot);
+      // The masters were told (SETSLOT ... NODE); a replica asked for the map learns it by gossip.
+      res.movedTo = await ha.until(async () => {
+        const m = await cluster.slotMaster(slot);
+        return m === promoted.port ? m : false;
+      }, 5000, 'every node to name the slot\'s new master').catch(() => cluster.slotMaster(slot));
     } else {
       await ha.until(async () => pubs.some((p) => p.acks.some((a) => onVictim(a.c) && a.sent > promoted.at)), 20000,
         'a publish on the failed-over shard answered 200');
