@@ -82,7 +82,11 @@ redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail_early "redis-server did 
 export GE_TEST_REDIS_PORT=$REDIS_PORT
 
 passed=0 failed=0
-fail() { failed=$((failed + 1)); echo "not ok - $1"; }
+# Every failure is also listed once more just before the tally, so the last
+# lines of a long run name what failed.
+failures=$(mktemp)
+trap 'cleanup; rm -f "$failures"' EXIT
+fail() { failed=$((failed + 1)); echo "not ok - $1"; echo "$1" >>"$failures"; }
 
 # C unit tests: each binary prints TAP ("ok N", "not ok N", "1..N" last)
 # and runs under a time limit.
@@ -99,6 +103,7 @@ for t in "$GE_BUILD"/test/*; do
   s=$(grep -ciE '^ok .*# (skip|todo)' "$out")
   plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$out" | tail -1)
   passed=$((passed + p - s)); failed=$((failed + f))
+  grep -E '^not ok ' "$out" | sed "s|^not ok [0-9]* *-* *|$t: |" >>"$failures"
   grep -iE '^ok .*# (skip|todo)' "$out" | while read -r l; do echo "not ok - $t: skipped, but this suite has all it needs: $l"; done
   failed=$((failed + s))
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then fail "$t timed out after $C_LIMIT s"
@@ -154,21 +159,25 @@ if [ ${#files[@]} -gt 0 ]; then
   # that failed with no failing test (crash, time limit) counts once; a
   # file that passed with no test at all ran nothing, and fails.
   awk '
-    function skipped(l) { s++; print "not ok - skipped, but this suite has all it needs: " l }
-    /^# Subtest: / { subfail = 0; points = 0 }
+    function skipped(l) { s++; print "not ok - skipped, but this suite has all it needs: " l; print "#fail skipped: " l }
+    function name(l) { sub(/^ *(not )?ok [0-9]+ *-? */, "", l); sub(/ # time=.*/, "", l); return l }
+    /^# Subtest: / { subfail = 0; points = 0; file = substr($0, 12); sub_ = "" }
+    /^    # Subtest: / { sub_ = substr($0, 16) }
+    /^        not ok [0-9]/ { print "#fail " file ": " sub_ ": " name($0) }
     /^    (not )?ok [0-9]/ {
       points++
-      if ($1 == "not") { f++; subfail++ }
+      if ($1 == "not") { f++; subfail++; print "#fail " file ": " name($0) }
       else if (tolower($0) ~ /# (skip|todo)/) skipped(substr($0, 5))
       else p++
     }
     /^(not )?ok [0-9]/ {
-      if ($1 == "not") { if (!subfail) f++ }
+      if ($1 == "not") { if (!subfail) { f++; print "#fail " name($0) } }
       else if (tolower($0) ~ /# (skip|todo)/) skipped($0)
-      else if (!points) { f++; print "not " $0 " ran zero checks" }
+      else if (!points) { f++; print "not " $0 " ran zero checks"; print "#fail " name($0) ": ran zero checks" }
     }
     END { print "#counts", p + 0, f + 0, s + 0 }' "$out" >"$out.sum"
-  grep -v '^#counts' "$out.sum"
+  grep -vE '^#(counts|fail )' "$out.sum"
+  sed -n 's/^#fail //p' "$out.sum" >>"$failures"
   read -r _ p f s < <(grep '^#counts' "$out.sum")
   passed=$((passed + p)); failed=$((failed + f + s))
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then fail "tap exited $rc"; fi
@@ -187,5 +196,9 @@ else
 fi
 echo "# JS tests: $((SECONDS - started)) s"
 
+if [ -s "$failures" ]; then
+  echo "# what failed:"
+  awk '!seen[$0]++ { print "# failed: " substr($0, 1, 300) }' "$failures"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -76,6 +76,9 @@ for f in fail.c crash.c hang.c noplan.c skip.c zero.c \
       check "$(pgrep -f '^sleep 300$' >/dev/null || echo 1)" "$f: the process the test left behind was stopped" "$log" ;;
     missing-program.test.js)
       check "$(grep -q 'program ge-no-such-program is not installed' "$log" && echo 1)" "$f: the failure names the missing program" "$log" ;;
+    fail.c|fail.test.js)
+      # The lines just before the tally name the file that failed.
+      check "$(tail -4 "$log" | grep '^# failed: ' | grep -q "${f%.c}" && echo 1)" "$f: the last lines before the tally name it" "$log" ;;
   esac
 done
 
@@ -89,6 +92,8 @@ if wanted ci-fail; then
   use fail.test.js
   bash "$S/.ci/run" >"$log" 2>&1; rc=$?
   check "$([ $rc -ne 0 ] && echo 1)" ".ci/run with a failing JS test exits non-zero (exit $rc, \"$(last_line)\")" "$log"
+  check "$(sed -n '/^## what failed$/,$p' "$log" | grep -q 'fail.test.js: fails' && echo 1)" \
+    ".ci/run lists the failing test after its steps, under \"## what failed\"" "$log"
 fi
 # A scripts/test.sh that lies: its line says nothing failed, its status does.
 real=$S/scripts/test.sh.real
