@@ -114,6 +114,7 @@ static unsigned allowed_mask(enum route r, const char **allow) {
     case R_EVENTS: return *allow = "GET, POST", M(GE_M_GET) | M(GE_M_POST);
     case R_INDICES:
     case R_MULTI: return *allow = "POST", M(GE_M_POST);
+    case R_CONSUMERS: return *allow = "GET, DELETE", M(GE_M_GET) | M(GE_M_DELETE);
     default: return *allow = "GET", M(GE_M_GET);
     }
 }
@@ -235,7 +236,10 @@ ge_call *ge_api_handle(ge_api *api, const ge_request *req, ge_respond_fn host_re
     case R_LATEST: c = ge_api_latest_get(api->events, &p, &to); break;
     case R_MULTI: c = ge_api_multi_post(api->multi, &p, &to); break;
     case R_STREAM: c = ge_api_stream_get(api->stream, &p, req->query, req->query_len, req->last_event_id, &to); break;
-    case R_CONSUMERS: c = ge_api_consumers_get(api->store, &p, &to); break;
+    case R_CONSUMERS:
+        c = req->method == GE_M_GET ? ge_api_consumers_get(api->store, &p, &to)
+                                    : ge_api_consumers_delete(api->store, &p, &to);
+        break;
     case R_CHANNELS: c = ge_api_channels_get(api->store, api->retention, &p, &to); break;
     case R_INDICES: c = ge_api_index_define(api->store, &p, &to); break;
     case R_INDEX_GET: {

@@ -1,4 +1,5 @@
-/* GET /events/v1/consumers and GET /events/v1/channels (ge_api_consumers.h).
+/* GET and DELETE /events/v1/consumers, GET /events/v1/channels
+ * (ge_api_consumers.h).
  *
  * A channel's consumers are the clients filed in its CONSUMERS key by
  * their reads (ge_store_layout.h), never found by scanning the keyspace;
@@ -25,6 +26,7 @@
 typedef struct show_call {
     ge_call call;
     char *channel;
+    char *client; /* DELETE /consumers */
     const ge_retention *retention;
 } show_call;
 
@@ -33,6 +35,7 @@ static show_call *show_of(ge_call *c) { return GE_CALL_OWNER(c, show_call, call)
 static void show_free(ge_call *c) {
     show_call *sc = show_of(c);
     free(sc->channel);
+    free(sc->client);
     free(sc);
 }
 
@@ -96,6 +99,46 @@ ge_call *ge_api_consumers_get(ge_store *store, const ge_params *p, ge_reply *to)
     show_call *sc = show_new(to);
     sc->channel = ge_xstrdup(channel);
     ge_store_consumers(store, ge_call_op(&sc->call, consumers_cb), channel);
+    return &sc->call;
+}
+
+/* ---- DELETE /consumers ------------------------------------------------------ */
+
+static void forget_cb(ge_call *c, redisReply *r) {
+    if (!ge_call_expect(c, r, REDIS_REPLY_ARRAY)) return;
+    int named = r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 1;
+    if (r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        (named && (r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING))) {
+        ge_call_error(c, 500, "InternalError", "unexpected reply from Redis");
+        return;
+    }
+    show_call *sc = show_of(c);
+    ge_buf b = GE_BUF_INIT;
+    if (!named) {
+        ge_buf_puts(&b, "the consumers of this channel do not include this clientId");
+        ge_call_error(c, 404, "ConsumerNotFound", b.data);
+    } else {
+        ge_buf_puts(&b, "{\"channel\":");
+        ge_json_string_encode(&b, sc->channel, strlen(sc->channel));
+        ge_buf_puts(&b, ",\"clientId\":");
+        ge_json_string_encode(&b, sc->client, strlen(sc->client));
+        ge_buf_printf(&b, ",\"after\":%llu}", (unsigned long long)u64_of(r->element[1]));
+        ge_call_finish(c, 200, b.data, b.len);
+    }
+    ge_buf_free(&b);
+}
+
+ge_call *ge_api_consumers_delete(ge_store *store, const ge_params *p, ge_reply *to) {
+    const char *channel = ge_params_query_str(p, "channel");
+    if (!channel) return ge_reply_invalid(to, "Invalid Channel"), NULL;
+    if (ge_store_channel_reserved(channel)) return ge_reply_invalid(to, GE_STORE_RESERVED_CHANNEL), NULL;
+    const char *client = ge_params_query_str(p, "clientId");
+    if (!client) return ge_reply_invalid(to, "Invalid Client ID"), NULL;
+    if (!ge_store_ready(store)) return ge_reply_unavailable(to), NULL;
+    show_call *sc = show_new(to);
+    sc->channel = ge_xstrdup(channel);
+    sc->client = ge_xstrdup(client);
+    ge_store_forget(store, ge_call_op(&sc->call, forget_cb), channel, client);
     return &sc->call;
 }
 

@@ -18,3 +18,9 @@ int ge_seen_due(ge_seen *t, const char *client, const char *channel, uint64_t no
     t->at_ms[i] = now_ms;
     return 1;
 }
+
+void ge_seen_forget(ge_seen *t, const char *client, const char *channel) {
+    uint64_t h = pair_hash(client, channel);
+    size_t i = (size_t)(h % GE_SEEN_SLOTS);
+    if (t->hash[i] == h) t->hash[i] = 0;
+}

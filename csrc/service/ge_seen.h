@@ -24,5 +24,7 @@ typedef struct ge_seen {
  * last GE_SEEN_PERIOD_MS as far as the table knows; the slot then takes
  * now_ms. 0 otherwise. A clock stepping back makes a pair due. */
 int ge_seen_due(ge_seen *t, const char *client, const char *channel, uint64_t now_ms);
+/* The pair is due at once (it was taken out of the registry). */
+void ge_seen_forget(ge_seen *t, const char *client, const char *channel);
 
 #endif

@@ -403,6 +403,21 @@ void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel) {
     ge_buf_free(&k3);
 }
 
+void ge_store_forget(ge_store *s, ge_store_req *req, const char *channel, const char *client) {
+    ge_seen_forget(&s->seen, client, channel); /* its next read files it again */
+    if (s->cl) {
+        ge_store_cluster_forget(s, req, channel, client);
+        return;
+    }
+    ge_buf k1 = GE_BUF_INIT, k2 = GE_BUF_INIT;
+    key(&k1, GE_KEY_CONSUMERS, channel, NULL);
+    key(&k2, GE_KEY_CURSOR, client, channel);
+    ARGS(k1.data, k2.data, client);
+    run_script(s, req, S_FORGET, 2, nargs_, args_, lens_);
+    ge_buf_free(&k1);
+    ge_buf_free(&k2);
+}
+
 int ge_store_channels_cursor_ok(const ge_store *s, const char *cursor) {
     unsigned slot;
     const char *scan;

@@ -220,6 +220,10 @@ void ge_store_expiring(ge_store *s, ge_store_req *req, uint64_t now_ms, unsigned
  * ms of its last read, timestamp of its oldest unacknowledged retained
  * event or ""]. */
 void ge_store_consumers(ge_store *s, ge_store_req *req, const char *channel);
+/* Take client out of channel's CONSUMERS and delete its cursor (nothing
+ * when the registry does not name it: GE_LUA_FORGET). Reply: array [0]
+ * (not named) or [1, its acknowledged id as a string]. */
+void ge_store_forget(ge_store *s, ge_store_req *req, const char *channel, const char *client);
 /* SCAN steps (COUNT count) over the channels' EVENTS keys from cursor
  * ("0" to start) until count channels are found (a step may find more),
  * SCAN ends, or 100 steps were taken. Reply: array of strings [next cursor ("0": done), then per

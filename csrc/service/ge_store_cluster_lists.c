@@ -29,6 +29,18 @@ void ge_store_cluster_consumers(ge_store *s, ge_store_req *req, const char *chan
     ge_store_cop_send(o);
 }
 
+void ge_store_cluster_forget(ge_store *s, ge_store_req *req, const char *channel, const char *client) {
+    ge_buf t = GE_BUF_INIT;
+    ge_resp_str(&t, "2");
+    ge_store_cluster_bulk_key(s, &t, GE_CKEY_CONSUMERS, channel, NULL);
+    ge_store_cluster_bulk_key(s, &t, GE_CKEY_CURSOR, channel, client);
+    ge_resp_bulk(&t, client, strlen(client));
+    cop *o = ge_store_cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), GE_CLUSTER_RESEND, CS_FORGET, &t);
+    o->argc = 4;
+    ge_buf_free(&t);
+    ge_store_cop_send(o);
+}
+
 /* The channels' pages: cursor "<slot>-<SCAN cursor>" walks the master
  * serving slot; its SCAN done, the master whose lowest slot is the next
  * above slot, from the lowest; the last one done: "0". */

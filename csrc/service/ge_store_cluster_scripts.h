@@ -231,7 +231,7 @@
  * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */
 
-enum { CS_PUBLISH, CS_PUBLISH_BATCH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
+enum { CS_PUBLISH, CS_PUBLISH_BATCH, CS_READ, CS_LATEST, CS_CONSUMERS, CS_FORGET, CS_CHANNELS, CS_TRIM, CS_DUE, CS_COUNT };
 /* Each CS_*'s script text. */
 extern const char *const ge_store_cluster_scripts[CS_COUNT];
 

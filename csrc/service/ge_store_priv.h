@@ -20,7 +20,7 @@
 #include "ge_store_replicas.h"
 
 /* The scripts (ge_store_scripts.h), loaded on every command connection. */
-enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_CONSUMERS, S_CHANNELS, S_COUNT };
+enum { S_PUBLISH, S_READ, S_LATEST, S_IDX_PENDING, S_IDX_COMMIT, S_IDX_ROWS, S_IDX_DEFINE, S_TRIM, S_CONSUMERS, S_FORGET, S_CHANNELS, S_COUNT };
 typedef struct conn conn;
 
 typedef struct op op; /* an operation under way (ge_store.c) */
@@ -120,6 +120,7 @@ void ge_store_cluster_unsubscribe(ge_store *s, const char *channel);
 /* The write probe (ge_store.probe_send): on every master. */
 void ge_store_cluster_probe(ge_store *s);
 void ge_store_cluster_consumers(ge_store *s, ge_store_req *req, const char *channel);
+void ge_store_cluster_forget(ge_store *s, ge_store_req *req, const char *channel, const char *client);
 void ge_store_cluster_channels(ge_store *s, ge_store_req *req, const char *cursor, unsigned count);
 /* A channels' page cursor of this mode ("0", or "<slot>-<SCAN cursor>"):
  * 0 with *slot (GE_CLUSTER_SLOTS for "0": the first master) and *scan

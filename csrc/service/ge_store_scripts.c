@@ -14,5 +14,6 @@ const char *const ge_store_scripts[S_COUNT] = {
     [S_IDX_DEFINE] = GE_LUA_INDEX_DEFINE,
     [S_TRIM] = GE_LUA_TRIM,
     [S_CONSUMERS] = GE_LUA_CONSUMERS,
+    [S_FORGET] = GE_LUA_FORGET,
     [S_CHANNELS] = GE_LUA_CHANNELS,
 };

@@ -485,6 +485,17 @@
     "end\n"                                                                           \
     "return out\n"
 
+/* KEYS: CONSUMERS(ch), CURSOR(client, ch); ARGV: client. A client the
+ * registry names is taken out of it and its cursor deleted; a name the
+ * registry does not hold (an index's position shares the cursors' keys)
+ * leaves the cursor alone. Reply: {0} (not named) or {1, its acknowledged
+ * id ("0": none stored, or not a number)}. */
+#define GE_LUA_FORGET                                                                 \
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {0} end\n"              \
+    "local after = tonumber(redis.pcall('GET', KEYS[2])) or 0\n"                      \
+    "redis.call('DEL', KEYS[2])\n"                                                    \
+    "return {1, string.format('%d', after)}\n"
+
 /* KEYS: CONSUMERS(ch), EVENTS(ch), COUNTER(ch); ARGV: channel.
  * Reply: {last id, then per consumer (by clientId): clientId, its
  * acknowledged id (0: none stored), its lag (the retained events after

@@ -33,6 +33,11 @@ int main(void) {
     ok(ge_seen_due(t, "c", "other", 11001) && ge_seen_due(t, "other", "ch", 11001), "each pair on its own");
     ok(ge_seen_due(t, "c", "ch", 5000), "a clock stepping back makes it due");
     ok(ge_seen_due(t, "ab", "c", 20000) && ge_seen_due(t, "a", "bc", 20000), "the split between the names counts");
+    ge_seen_due(t, "f", "ch", 25000);
+    ge_seen_forget(t, "f", "other");
+    ok(!ge_seen_due(t, "f", "ch", 25100), "forgetting another pair leaves it");
+    ge_seen_forget(t, "f", "ch");
+    ok(ge_seen_due(t, "f", "ch", 25200), "a pair taken out of the registry is due at once");
     int all = 1;
     for (int i = 0; i < 10000; i++) {
         char name[16];

@@ -207,6 +207,23 @@ t.test('cluster: the consumers of a channel, filed in its slot, by either kind o
   t.same([none.status, none.json.last, none.json.consumers], [200, 0, []], 'an unknown channel: none');
 });
 
+t.test('cluster: DELETE forgets a consumer, in its channel\'s slot', { timeout: h.limit(60000) }, async (t) => {
+  const ch = h.unique('forget{');
+  for (let n = 1; n <= 3; n++) await publish(s, ch, { n });
+  t.equal((await get(s, { clientId: 'gone', channel: ch, after: 2 })).status, 200);
+  t.equal((await get(s, { clientId: 'stays', channel: ch, after: 1 })).status, 200);
+  const del = (clientId) => h.request(s.url, 'DELETE', '/events/v1/consumers?' + q({ secret: s.secret, channel: ch, clientId }));
+  let r = await del('gone');
+  t.same([r.status, r.json], [200, { channel: ch, clientId: 'gone', after: 2 }]);
+  r = await consumersOf(s, ch);
+  t.same(r.json.consumers.map((c) => c.clientId), ['stays'], 'out of the registry');
+  const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
+  t.equal(await h.redisCommand(await cluster.slotMaster(slot), 'EXISTS', tag(ch) + ':cursor:gone'), 0, 'its cursor is deleted');
+  t.same([(await del('gone')).status, (await del('never')).status], [404, 404], 'a name the registry does not hold: 404');
+  r = await get(s, { clientId: 'gone', channel: ch });
+  t.same(r.json.map((e) => e.id), [1, 2, 3], 'back again, it reads from the start');
+});
+
 t.test('cluster: the channels, a page at a time over every master, each once', { timeout: h.limit(60000) }, async (t) => {
   const mine = hostile.map((x) => x + h.unique('+')).concat(Array.from({ length: 30 }, () => h.unique('pg')));
   for (const ch of mine) await publish(s, ch, { n: 1 });

@@ -2,7 +2,7 @@
 // Where consumers stand: GET /events/v1/consumers (cursor, lag, last read)
 // and GET /events/v1/channels (paged), over a real daemon and Redis.
 const tap = require('tap');
-const { startServer, request, unique, sleep, limit } = require('../lib/harness');
+const { REDIS_PORT, startServer, request, redisCommand, unique, sleep, limit } = require('../lib/harness');
 
 const T = { timeout: limit(60000) };
 const q = (o) => Object.entries(o).map(([k, v]) => encodeURIComponent(k) + '=' + encodeURIComponent(v)).join('&');
@@ -95,7 +95,62 @@ tap.test('consumers: an unknown channel has none; bad input is refused', T, asyn
   r = await request(s.url, 'GET', '/events/v1/consumers?' + q({ secret: 'wrong', channel: ch }));
   t.equal(r.status, 401);
   r = await request(s.url, 'POST', '/events/v1/consumers', { secret: s.secret, channel: ch });
-  t.same([r.status, r.headers.get('allow')], [405, 'GET']);
+  t.same([r.status, r.headers.get('allow')], [405, 'GET, DELETE']);
+});
+
+const forget = (s, params) => request(s.url, 'DELETE', '/events/v1/consumers?' + q(params));
+
+tap.test('consumers: DELETE forgets a consumer gone for good, its registry entry and its cursor', T, async (t) => {
+  const s = await startServer();
+  t.teardown(() => s.stop());
+  const ch = unique();
+  await publish(s, ch, 4);
+  await read(s, { clientId: 'gone', channel: ch, after: 3 });
+  await read(s, { clientId: 'stays', channel: ch, after: 1 });
+  let r = await forget(s, { secret: s.secret, channel: ch, clientId: 'gone' });
+  t.same([r.status, r.json], [200, { channel: ch, clientId: 'gone', after: 3 }], 'answers the acknowledged id it had');
+  r = await consumers(s, ch);
+  t.same(r.json.consumers.map((c) => [c.clientId, c.after]), [['stays', 1]], 'the others stay as they were');
+  t.equal(await redisCommand(REDIS_PORT, 'EXISTS', 'last-fetched:gone:' + ch), 0, 'its cursor is deleted');
+  t.equal(await redisCommand(REDIS_PORT, 'GET', 'last-fetched:stays:' + ch), '1');
+
+  r = await forget(s, { secret: s.secret, channel: ch, clientId: 'gone' });
+  t.same([r.status, r.json.code], [404, 'ConsumerNotFound'], 'a second DELETE: not found');
+  t.match(r.json.message, /do not include/);
+
+  // A client that comes back starts over from the oldest retained event:
+  // at least once, nothing skipped.
+  r = await read(s, { clientId: 'gone', channel: ch });
+  t.same(r.json.map((e) => e.id), [1, 2, 3, 4], 'back again, it reads from the start');
+  r = await consumers(s, ch);
+  t.same(r.json.consumers.map((c) => c.clientId), ['gone', 'stays'], 'and is filed again by that read');
+});
+
+tap.test('consumers: DELETE leaves alone what the registry does not name; bad input is refused', T, async (t) => {
+  const s = await startServer();
+  t.teardown(() => s.stop());
+  const ch = unique();
+  await publish(s, ch, 2);
+  // An index's position shares the cursors' keys: a name the registry does
+  // not hold is never deleted.
+  await redisCommand(REDIS_PORT, 'SET', 'last-fetched:my-index:' + ch, '2');
+  let r = await forget(s, { secret: s.secret, channel: ch, clientId: 'my-index' });
+  t.same([r.status, r.json.code], [404, 'ConsumerNotFound']);
+  t.equal(await redisCommand(REDIS_PORT, 'GET', 'last-fetched:my-index:' + ch), '2', 'the key it does not name is kept');
+  r = await forget(s, { secret: s.secret, clientId: 'x' });
+  t.same([r.status, r.json.message], [400, 'Invalid Channel']);
+  r = await forget(s, { secret: s.secret, channel: ch });
+  t.same([r.status, r.json.message], [400, 'Invalid Client ID']);
+  r = await forget(s, { secret: s.secret, channel: 'indices', clientId: 'x' });
+  t.equal(r.status, 400);
+  r = await forget(s, { channel: ch, clientId: 'x' });
+  t.same([r.status, r.json.code], [401, 'InvalidCredentialsError'], 'the secret is required');
+  r = await request(s.url, 'DELETE', '/events/v1/consumers?' + q({ channel: ch, clientId: 'x' }), undefined, { authorization: 'Bearer ' + s.secret });
+  t.equal(r.status, 404, 'or the secret as a Bearer token');
+  await redisCommand(REDIS_PORT, 'SET', ch + ':consumers', 'not a sorted set');
+  r = await forget(s, { secret: s.secret, channel: ch, clientId: 'x' });
+  t.ok(r.status >= 500 && r.json && r.json.code, 'a registry of another type: an error answer, no crash (' + r.status + ')');
+  t.equal((await request(s.url, 'GET', '/health')).status, 200);
 });
 
 tap.test('channels: pages through every channel with its last id, retained count and retention rule', T, async (t) => {
