@@ -260,7 +260,8 @@
     fill($('consumers').tBodies[0], r.consumers.map((c) => el('tr', { 'data-client': c.clientId },
       el('td', {}, el('code', {}, c.clientId)), num(c.after),
       el('td', { class: 'num ' + lagClass(c), 'data-lag': String(c.lag) }, c.lag),
-      num(fmtMs(c.oldestUnackedAge)), num(time(c.lastSeen)))));
+      num(fmtMs(c.oldestUnackedAge)), num(time(c.lastSeen)),
+      el('td', {}, el('button', { type: 'button', class: 'forget-consumer', 'data-client': c.clientId, title: 'Take it out of the list and delete its cursor' }, 'forget')))));
     $('consumers-note').textContent = r.consumers.length ? '' : 'No consumer has read this channel with a clientId.';
     const rate = lastOf && t > lastOf.t ? ((r.last - lastOf.last) * 1000) / (t - lastOf.t) : null;
     lastOf = { t, last: r.last };
@@ -292,6 +293,24 @@
       if (chart.width !== width) chart.setSize({ width, height: 220 });
       chart.setData(series);
     }
+  }
+
+  // A consumer gone for good: out of the registry, its cursor deleted
+  // (DELETE /consumers), once the operator confirmed.
+  async function forgetConsumer(clientId) {
+    const channel = selected;
+    if (!confirm('Forget consumer ' + clientId + ' of ' + channel + '?\n\nIts cursor is deleted: should it read again, ' +
+                 'it starts from the oldest retained event.')) return;
+    let note;
+    try {
+      await api.request('DELETE', '/consumers', { channel, clientId });
+      note = 'Forgot ' + clientId + '.';
+    } catch (e) {
+      if (e.kind !== 'http') return failed(e);
+      note = clientId + ' not forgotten: ' + e.message;
+    }
+    await guard(refreshConsumers);
+    if (channel === selected) $('consumers-note').textContent = note; // until the next refresh
   }
 
   // ---- the live tail ------------------------------------------------------------
@@ -372,6 +391,10 @@
     stop();
     sessionStorage.removeItem(SECRET_KEY);
     location.reload();
+  });
+  $('consumers').addEventListener('click', (e) => {
+    const b = e.target.closest('button.forget-consumer');
+    if (b && api) forgetConsumer(b.dataset.client);
   });
   document.forms.publish.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -116,6 +116,21 @@ tap.test('the console: secret, channels, consumers\' lag, live tail, publish, me
   await tab.screenshot({ path: SHOT, fullPage: true });
   t.comment('screenshot: ' + path.relative(ROOT, SHOT));
 
+  // Forgetting a consumer: asked first; dismissed, nothing changes.
+  const dialogs = [];
+  const answer = (accept) => tab.once('dialog', (d) => { dialogs.push(d.message()); accept ? d.accept() : d.dismiss(); });
+  answer(false);
+  await tab.click('#consumers button.forget-consumer[data-client="sync"]');
+  await sleep(limit(300));
+  t.match(dialogs[0], /Forget consumer sync of users\/v1\?/, 'the console asks before forgetting a consumer');
+  t.same((await redisCommand(redis.port, 'ZRANGE', 'users/v1:consumers', '0', '-1')).sort(), ['mailer', 'sync'], 'dismissed: still listed');
+  answer(true);
+  await tab.click('#consumers button.forget-consumer[data-client="sync"]');
+  await tab.waitForFunction(() => !document.querySelector('#consumers tr[data-client="sync"]') &&
+    !!document.querySelector('#consumers tr[data-client="mailer"]'), null, { timeout: limit(5000) });
+  t.same(await redisCommand(redis.port, 'ZRANGE', 'users/v1:consumers', '0', '-1'), ['mailer'], 'accepted: out of the registry');
+  t.equal(await redisCommand(redis.port, 'EXISTS', 'last-fetched:sync:users/v1'), 0, 'and its cursor deleted');
+
   t.same(await tab.evaluate(() => window.cspViolations), [], 'no Content-Security-Policy violation');
   t.same(problems, [], 'no error in the page\'s console');
   t.notOk(urls.some((u) => u.includes(srv.secret)), 'the secret is in no URL the page asked for');
