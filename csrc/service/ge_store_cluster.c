@@ -150,7 +150,7 @@ static void batch_answered(void *arg, ge_cbatch_event *first, redisReply *const 
             ge_cbatches_again(m->batches, e);
             continue;
         }
-        ge_store_note_reply(s, r, r && r->type == REDIS_REPLY_ARRAY);
+        ge_store_cluster_note(m, node, r, r && r->type == REDIS_REPLY_ARRAY);
         if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
             ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
         if (m->min_replicas && node && r && r->type == REDIS_REPLY_ARRAY && (r->elements == 2 || r->elements == 3) &&
@@ -180,7 +180,6 @@ static void batch_answered(void *arg, ge_cbatch_event *first, redisReply *const 
 }
 
 static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
-    (void)node;
     cop *o = arg;
     ge_store *s = o->m->s;
     if (err && !s->closing) ge_log_write(s->log, GE_LOG_WARN, NULL, "redis cluster: %s", err);
@@ -201,7 +200,7 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         err_reply.len = strlen(err_reply.str);
         r = &err_reply;
     }
-    ge_store_note_reply(s, r, 0);
+    ge_store_cluster_note(o->m, node, r, 0);
     if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
         ge_log_write(s->log, GE_LOG_ERROR, NULL, "redis script error: %s", r->str);
     if (o->done) o->done(o, r);
@@ -542,6 +541,7 @@ void ge_store_cluster_stop(ge_store *s) {
     s->loop.timer_free(m->unsub_timer);
     for (int i = 0; i <= CS_COUNT; i++) ge_buf_free(&m->setup[i]);
     ge_buf_free(&m->chan);
+    ge_store_cluster_memory_free(m);
     free(m);
     s->cl = NULL;
 }
@@ -557,8 +557,10 @@ void ge_store_cluster_health(const ge_store *s, ge_buf *out) {
     if (n > sizeof sh / sizeof sh[0]) n = sizeof sh / sizeof sh[0];
     ge_buf_printf(out, ",\"cluster\":{\"slotsServed\":%u,\"shards\":[", c.slots_served);
     for (size_t i = 0; i < n; i++)
-        ge_buf_printf(out, "%s{\"master\":\"%s:%d\",\"slots\":%u,\"reachable\":%s}", i ? "," : "", sh[i].host,
-                      sh[i].port, sh[i].slots, sh[i].reachable ? "true" : "false");
+        ge_buf_printf(out, "%s{\"master\":\"%s:%d\",\"slots\":%u,\"reachable\":%s,\"writable\":%s}", i ? "," : "",
+                      sh[i].host, sh[i].port, sh[i].slots, sh[i].reachable ? "true" : "false",
+                      sh[i].reachable && !ge_store_cluster_master_full(s->cl, sh[i].host, sh[i].port) ? "true"
+                                                                                                 : "false");
     ge_buf_puts(out, "]}");
 }
 
@@ -620,4 +622,10 @@ void ge_store_cluster_metrics(const ge_store *s, ge_buf *out) {
     for (size_t i = 0; i < n; i++)
         ge_buf_printf(out, "ganomede_events_cluster_master_slots{master=\"%s:%d\"} %u\n", sh[i].host, sh[i].port,
                       sh[i].slots);
+    ge_buf_puts(out, "# HELP ganomede_events_cluster_master_writable a master of the slot map: 1 accepts writes, 0 "
+                     "refused them for lack of memory (or is not reachable)\n"
+                     "# TYPE ganomede_events_cluster_master_writable gauge\n");
+    for (size_t i = 0; i < n; i++)
+        ge_buf_printf(out, "ganomede_events_cluster_master_writable{master=\"%s:%d\"} %d\n", sh[i].host, sh[i].port,
+                      sh[i].reachable && !ge_store_cluster_master_full(s->cl, sh[i].host, sh[i].port));
 }

@@ -201,25 +201,25 @@ typedef struct probe_round probe_round;
 typedef struct probe_one {
     ge_store_req req;
     probe_round *round;
+    char addr[GE_STORE_ADDR_SIZE]; /* the master it was sent to */
 } probe_one;
 struct probe_round {
     ge_store *s;
     size_t left;
-    int answered, refused; /* some master answered; some refused for lack of memory */
     probe_one one[];
 };
 
 static void probe_one_cb(ge_store_req *req, redisReply *reply) {
-    probe_round *r = GE_STORE_REQ_OWNER(req, probe_one, req)->round;
-    if (reply) r->answered = 1;
-    if (ge_store_reply_full(reply)) r->refused = 1;
-    if (--r->left) return;
-    static char oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
-    redisReply ok = {.type = REDIS_REPLY_STATUS}, full = {.type = REDIS_REPLY_ERROR, .str = oom, .len = sizeof oom - 1};
+    probe_one *one = GE_STORE_REQ_OWNER(req, probe_one, req);
+    probe_round *r = one->round;
     ge_store *s = r->s;
-    const redisReply *answer = !r->answered ? NULL : r->refused ? &full : &ok;
+    if (!s->closing && reply && (reply->type != REDIS_REPLY_ERROR || ge_store_reply_full(reply)))
+        ge_store_cluster_mark(s->cl, one->addr, ge_store_reply_full(reply)); /* another error tells nothing */
+    if (--r->left) return;
     free(r);
-    ge_store_probe_answered(s, answer);
+    if (s->closing) return;
+    ge_store_cluster_forget_gone(s->cl);
+    ge_store_probe_ended(s, s->cl->nfull > 0);
 }
 
 void ge_store_cluster_probe(ge_store *s) {
@@ -237,6 +237,7 @@ void ge_store_cluster_probe(ge_store *s) {
     for (size_t i = 0; i < n; i++) {
         r->one[i].round = r;
         r->one[i].req.cb = probe_one_cb;
+        ge_store_cluster_addr(r->one[i].addr, sh[i].host, sh[i].port);
         ge_buf_reset(&cmd);
         ge_buf_reset(&key);
         ge_store_ckey_probe(&key, sh[i].first_slot);

@@ -33,6 +33,8 @@ struct ge_store_cluster {
     unsigned min_replicas, replica_timeout_ms; /* PUBLISH_MIN_REPLICAS: a WAIT after each publish call */
     unsigned due_slot; /* where the sweep's next look for due channels starts */
     ge_cbatches *batches; /* the publishes, per slot (ge_store_cluster_batch.h) */
+    char **full;          /* "host:port" of the masters out of memory (ge_store_cluster_memory.c) */
+    size_t nfull, capfull;
 };
 
 /* An operation: a script (or plain command) of one slot. */
@@ -75,6 +77,21 @@ void ge_store_cop_send(cop *o);
 void ge_store_cop_done(cop *o, redisReply *reply);
 /* o is freed, req->cb not called: req is free for another operation. */
 void ge_store_cop_free(cop *o);
+/* Redis's memory per master (ge_store_cluster_memory.c). A reply of
+ * node (borrowed; NULL: none told) to an operation: an OOM refusal marks
+ * that master full, a success of a write (wrote) ends it. */
+void ge_store_cluster_note(ge_store_cluster *m, ge_cluster_node *node, const redisReply *r, int wrote);
+/* 1 when master host:port refused writes for lack of memory and has not
+ * accepted one since. */
+int ge_store_cluster_master_full(const ge_store_cluster *m, const char *host, int port);
+#define GE_STORE_ADDR_SIZE 300 /* "host:port"; a longer host is cut (only compared) */
+void ge_store_cluster_addr(char out[GE_STORE_ADDR_SIZE], const char *host, int port);
+/* The probe's answer of master addr: full (1) or it accepts writes (0). */
+void ge_store_cluster_mark(ge_store_cluster *m, const char *addr, int full);
+/* At the end of a probe round: masters no longer in the map are forgotten. */
+void ge_store_cluster_forget_gone(ge_store_cluster *m);
+void ge_store_cluster_memory_free(ge_store_cluster *m);
+
 /* Append key `kind` of channel ch (part a where it has one) to b as a RESP bulk string. */
 void ge_store_cluster_bulk_key(ge_store *s, ge_buf *b, ge_store_ckey_kind kind, const char *ch, const char *a);
 

@@ -93,7 +93,7 @@ int ge_store_policy_check(ge_store *s, const redisReply *info) {
 
 /* ---- out of memory ----------------------------------------------------------- */
 
-static void set_full(ge_store *s, int full) {
+void ge_store_set_full(ge_store *s, int full) {
     if (full == s->full) return;
     s->full = full;
     if (full) {
@@ -108,16 +108,25 @@ static void set_full(ge_store *s, int full) {
 }
 
 void ge_store_note_reply(ge_store *s, const redisReply *r, int wrote) {
-    if (ge_store_reply_full(r)) set_full(s, 1);
-    else if (wrote && r && r->type != REDIS_REPLY_ERROR) set_full(s, 0);
+    if (ge_store_reply_full(r)) ge_store_set_full(s, 1);
+    else if (wrote && r && r->type != REDIS_REPLY_ERROR) ge_store_set_full(s, 0);
 }
 
 void ge_store_probe_answered(ge_store *s, const redisReply *reply) {
     s->probing = 0;
     if (s->closing) return;
-    if (reply && reply->type != REDIS_REPLY_ERROR) set_full(s, 0);
-    else if (reply && ge_store_reply_full(reply)) set_full(s, 1);
+    if (reply && reply->type != REDIS_REPLY_ERROR) ge_store_set_full(s, 0);
+    else if (reply && ge_store_reply_full(reply)) ge_store_set_full(s, 1);
     if (s->full) s->loop.timer_start(s->probe_timer, PROBE_MS);
+}
+
+void ge_store_probe_later(ge_store *s) {
+    if (!s->closing) s->loop.timer_start(s->probe_timer, PROBE_MS);
+}
+
+void ge_store_probe_ended(ge_store *s, int again) {
+    s->probing = 0;
+    if (again) ge_store_probe_later(s);
 }
 
 static void on_probe(redisAsyncContext *ac, void *r, void *priv) {

@@ -99,6 +99,13 @@ void ge_store_probe(ge_store *s);
 /* The probe's answer: reply (borrowed; NULL: none came) as Redis gave it
  * to the probe's write, or, of several masters, the refusal of one. */
 void ge_store_probe_answered(ge_store *s, const redisReply *reply);
+/* The store is full (1: writes refused, logged and probed) or not. */
+void ge_store_set_full(ge_store *s, int full);
+/* The probe in a second. */
+void ge_store_probe_later(ge_store *s);
+/* A probe of the mode's own (probe_send) is over; again: probe once more
+ * in a second. */
+void ge_store_probe_ended(ge_store *s, int again);
 
 /* ge_store_cluster.c: the cluster mode, the operations of ge_store.h
  * (same contracts) on Redis Cluster. Start: 0, or -1 when the seeds are

@@ -312,26 +312,59 @@ t.test('cluster: retention by count at publish, by age in the sweep, and the wal
   t.equal((await publish(s2, age[0], { n: 4 })).id, 4, 'ids go on');
 });
 
-t.test('cluster: a master out of memory: 503 StorageFull, /health says so, and the probe sees it end with no publish', { timeout: h.limit(60000) }, async (t) => {
+t.test('cluster: a master out of memory: its channels 503 StorageFull, the others served, /health per master, the probe sees it end', { timeout: h.limit(90000) }, async (t) => {
   const ch = h.unique('oom');
   await publish(s, ch, { n: 1 });
-  const slot = await h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(ch) + ':last');
-  const port = await cluster.slotMaster(slot);
+  const slotOf = (c) => h.redisCommand(cluster.nodes[0].port, 'CLUSTER', 'KEYSLOT', tag(c) + ':last');
+  const port = await cluster.slotMaster(await slotOf(ch));
+  let other;
+  for (let i = 0; !other && i < 100; i++) {
+    const c = h.unique('oom-other');
+    if ((await cluster.slotMaster(await slotOf(c))) !== port) other = c;
+  }
+  const masters = [...new Set(await Promise.all(cluster.nodes.map(async (n) => {
+    const role = await h.redisCommand(n.port, 'ROLE');
+    return role[0] === 'master' ? n.port : null;
+  })))].filter(Boolean);
+  const reset = () => Promise.all(masters.map((p) => h.redisCommand(p, 'CONFIG', 'SET', 'maxmemory', '0').catch(() => {})));
+  t.teardown(reset);
+  const shardOf = (health, p) => health.json.cluster.shards.find((x) => x.master.endsWith(':' + p));
+  const post = (c) => h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel: c, from: 'f', type: 't' });
+
   await h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '1');
-  t.teardown(() => h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '0').catch(() => {}));
-  const r = await h.request(s.url, 'POST', '/events/v1/events', { secret: s.secret, clientId: 'pub', channel: ch, from: 'f', type: 't' });
-  t.equal(r.status, 503, 'the publish is refused');
-  t.equal(r.json && r.json.code, 'StorageFull');
-  const health = await h.request(s.url, 'GET', '/health');
-  t.equal(health.status, 503, '/health: unavailable');
-  t.equal(health.json.redis.writes, false, 'writes: false');
+  let r = await post(ch);
+  t.same([r.status, r.json && r.json.code], [503, 'StorageFull'], 'a publish on the full master is refused');
+  for (let i = 0; i < 3; i++) {
+    r = await post(other);
+    t.equal(r.status, 200, 'a channel of another master is served');
+    const health = await h.request(s.url, 'GET', '/health');
+    t.same([health.status, health.json.redis.writes], [200, true], '/health stays ok while some master takes writes (no flapping)');
+    t.same([shardOf(health, port).writable, shardOf(health, port).reachable], [false, true], 'and names the full master');
+  }
+  const m = (await h.request(s.url, 'GET', '/metrics')).body;
+  t.match(m, new RegExp('ganomede_events_cluster_master_writable\\{master="[^"]*:' + port + '"\\} 0\\n'), 'its gauge: 0');
+  t.match(m, /ganomede_events_cluster_master_writable\{master="[^"]*"\} 1\n/, 'the others: 1');
+
   await h.redisCommand(port, 'CONFIG', 'SET', 'maxmemory', '0');
-  const end = Date.now() + h.limit(10000);
-  let back;
-  while (Date.now() < end && (back = await h.request(s.url, 'GET', '/health')).status !== 200) await h.sleep(100);
-  t.equal(back.status, 200, 'writes again, seen by the probe (no publish meanwhile)');
-  t.equal(back.json.redis.writes, true);
+  const until = async (what, ok) => {
+    const end = Date.now() + h.limit(10000);
+    let health;
+    while (Date.now() < end && !ok(health = await h.request(s.url, 'GET', '/health'))) await h.sleep(100);
+    t.ok(ok(health), what);
+    return health;
+  };
+  await until('writes again, seen by the probe (no publish meanwhile)', (x) => shardOf(x, port).writable === true);
   t.equal((await publish(s, ch, { n: 2 })).id, 2, 'and publishes go on');
+
+  // Every master full: the daemon as a whole cannot take a write.
+  for (const p of masters) await h.redisCommand(p, 'CONFIG', 'SET', 'maxmemory', '1');
+  t.equal((await post(ch)).status, 503);
+  let health = await until('every master full: /health 503, writes false', (x) => x.status === 503 && x.json.redis.writes === false);
+  t.ok(health.json.cluster.shards.every((x) => x.writable === false), 'each master named full');
+  t.match(health.json.reason, /out of memory/);
+  await reset();
+  health = await until('room again: /health 200', (x) => x.status === 200 && x.json.redis.writes === true);
+  t.ok(health.json.cluster.shards.every((x) => x.writable === true), 'every master writable');
 });
 
 t.test('cluster: indices, the definition in its id\'s slot, position and rows in the channel\'s, on every master', { timeout: h.limit(60000) }, async (t) => {
