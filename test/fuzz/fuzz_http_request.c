@@ -33,8 +33,11 @@
  *   byte 1: bits 0-2 the number of writes minus one; bits 3-4: the rest
  *           is sent 1, 2, 5 or 17 times over (past the 16 KiB an input
  *           buffer starts with, and the 64 KiB of a 431 past four times
- *           MAX_HEADER_BYTES); the cut points come from a generator seeded
- *           with the whole byte.
+ *           MAX_HEADER_BYTES); bit 5: the daemon's socket takes 4 KiB at
+ *           most (its answers wait for the client: partial writes, output
+ *           pending, pipelined input parked); bit 6: the client reads
+ *           nothing until it has sent everything; the cut points come
+ *           from a generator seeded with the whole byte.
  *
  * Properties checked (abort() on violation): whatever the daemon sends
  * starts with an HTTP/1.x status line; every input ends within a bounded
@@ -91,12 +94,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 /* What the client got: its start is checked, the rest counted. */
 typedef struct peer {
     int fd;
+    int lazy; /* reads nothing yet */
     char start[16];
     size_t got;
 } peer;
 
 static int drain(peer *p) {
     int any = 0;
+    if (p->fd < 0 || p->lazy) return 0;
     char buf[8192];
     for (;;) {
         ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -116,7 +121,7 @@ static void pump(peer *p, int *turns) {
     while (quiet < 2) {
         CHECK(++*turns <= MAX_TURNS);
         event_base_loop(base, EVLOOP_NONBLOCK);
-        int got = p->fd >= 0 && drain(p);
+        int got = drain(p);
         if (!got && event_base_get_num_events(base, EVENT_BASE_COUNT_ACTIVE) == 0) quiet++;
         else quiet = 0;
     }
@@ -162,7 +167,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
-    peer p = {.fd = sv[1]};
+    peer p = {.fd = sv[1], .lazy = !!(cut & 64)};
+    if (cut & 32) {
+        int small = 4096;
+        CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    }
     ge_http_conn_open(&host, sv[0]);
 
     /* The writes: the bytes repeated, cut at points from a small LCG
@@ -186,6 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pump(&p, &turns);
     }
     free(sent);
+    p.lazy = 0;
     if (cfg & 64) {
         close(p.fd);
         p.fd = -1;
