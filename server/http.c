@@ -1,7 +1,6 @@
 #include "http.h"
 
 #include <event2/listener.h>
-#include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -55,23 +54,10 @@ ge_http *ge_http_new(struct event_base *base, ge_api *api, const ge_console *con
     ge_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     ge_http_host *s = &h->host;
-    s->base = base;
-    s->api = api;
-    s->console = console;
-    s->log = log;
-    s->max_body = max_body;
-    s->hard_body = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
-    s->max_header = max_header;
-    s->hard_header = max_header * 4;
-    s->timeout_ms = (uint64_t)timeout_secs * 1000;
+    ge_http_host_init(s, base, api, console, log, max_body, max_header, timeout_secs);
     s->closed = on_closed;
     s->closed_arg = h;
-    /* http-parser's own cap on a head (one for the process) must not cut
-     * in before ours. */
-    uint64_t parser_cap = (uint64_t)s->hard_header + 4096;
-    http_parser_set_max_header_size(parser_cap > UINT32_MAX ? UINT32_MAX : (uint32_t)parser_cap);
     h->max_conns = max_conns;
-    ge_api_set_stream_host(api, &ge_http_conn_streams);
     h->sweep = event_new(base, -1, EV_PERSIST, on_sweep, h);
     if (!h->sweep) abort();
     struct timeval tv = {0, SWEEP_MS * 1000};

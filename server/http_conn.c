@@ -486,6 +486,25 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- the host's side ---- */
 
+void ge_http_host_init(ge_http_host *h, struct event_base *base, ge_api *api, const ge_console *console,
+                       const ge_log *log, size_t max_body, size_t max_header, int timeout_secs) {
+    *h = (ge_http_host){0};
+    h->base = base;
+    h->api = api;
+    h->console = console;
+    h->log = log;
+    h->max_body = max_body;
+    h->hard_body = max_body * 4 > (16u << 20) ? max_body * 4 : (16u << 20);
+    h->max_header = max_header;
+    h->hard_header = max_header * 4;
+    h->timeout_ms = (uint64_t)timeout_secs * 1000;
+    /* http-parser's own cap on a head (one for the process) must not cut
+     * in before ours. */
+    uint64_t parser_cap = (uint64_t)h->hard_header + 4096;
+    http_parser_set_max_header_size(parser_cap > UINT32_MAX ? UINT32_MAX : (uint32_t)parser_cap);
+    ge_api_set_stream_host(api, &ge_http_conn_streams);
+}
+
 void ge_http_conn_open(ge_http_host *h, int fd) {
     ge_http_conn *c = calloc(1, sizeof *c);
     if (!c) abort();

@@ -65,6 +65,16 @@ typedef struct ge_http_host {
  * closes when the stream ends. */
 extern const ge_stream_host ge_http_conn_streams;
 
+/* Set up h for its first connection (everything else zeroed): base, api,
+ * console and log borrowed. max_body, max_header: larger bodies get 413,
+ * larger heads 431; up to four times max_header (and max_body, or 16 MiB
+ * if more) is read for that, past it the answer goes out at once and the
+ * connection is closed. timeout_secs: the deadline of a connection with
+ * no call waiting. Registers the connections' streaming verbs with api
+ * and sets http-parser's cap on a head (one for the process) above ours.
+ * The owner may set closed afterwards. */
+void ge_http_host_init(ge_http_host *h, struct event_base *base, ge_api *api, const ge_console *console,
+                       const ge_log *log, size_t max_body, size_t max_header, int timeout_secs);
 /* Serve the accepted, non-blocking socket fd (the connection owns it). */
 void ge_http_conn_open(ge_http_host *h, int fd);
 /* Close the connections whose deadline has passed at now_ms. */

@@ -12,7 +12,9 @@
 # never written), with test/fuzz/<name>.dict if there is one. Any crash,
 # sanitizer report, leak or timeout fails the run; the reproducer is left in
 # out/fuzz/artifacts-<name>/. Targets link only the pure COMMON sources;
-# client_response and multi_answer also link the client engine and libcurl.
+# client_response and multi_answer also link the client engine and libcurl;
+# http_request links the daemon's HTTP face and the whole service (its
+# libraries as the daemon's: http-parser, libevent, hiredis).
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
@@ -36,6 +38,13 @@ FUZZ_EXTRA_multi_answer    := $(FUZZ_CLIENT_SRC)
 FUZZ_LIBS_multi_answer     := -lcurl
 # json: jansson is the reference parser the scanner is compared with.
 FUZZ_LIBS_json             := -ljansson
+# http_request: the daemon minus main.c, config.c and what only they call
+# (the listener, statsd, copy), with the console's embedded files.
+FUZZ_DAEMON_SRC := server/http_conn.c server/http_request.c server/http_head.c server/console.c \
+                   server/loop_libevent.c $(DAEMON_ASM_SRC)
+FUZZ_EXTRA_http_request := csrc/common/ge_log.c $(SERVICE_SRC) $(FUZZ_DAEMON_SRC)
+FUZZ_FLAGS_http_request := -Iserver
+FUZZ_LIBS_http_request  := $(DAEMON_LIBS) -lhiredis -levent -lm
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-clang $(FUZZ_NAMES:%=fuzz-run-%)
 
@@ -56,9 +65,10 @@ fuzz-clang:
 	if ! probe; then bash scripts/deps.sh checks; fi; \
 	probe || { echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer (scripts/deps.sh checks installs clang and libclang-rt-14-dev)" >&2; exit 1; }
 
-$(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(wildcard csrc/*/*.h include/*.h) | fuzz-clang
+$(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_COMMON_SRC) $(FUZZ_CLIENT_SRC) $(SERVICE_SRC) \
+             $(wildcard csrc/*/*.h include/*.h server/*.c server/*.h) $(DAEMON_ASM_SRC) $(CONSOLE_FILES) | fuzz-clang
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_COMMON_SRC) $(FUZZ_EXTRA_$*) $(FUZZ_LIBS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_COMMON_SRC) $(FUZZ_EXTRA_$*) $(FUZZ_LIBS_$*)
 
 # Run one target on a fresh copy of its seeds. libFuzzer exits non-zero on
 # a crash, a sanitizer report, a leak or a unit slower than FUZZ_TIMEOUT.
