@@ -265,6 +265,17 @@ async function runClusterDrill(opts = {}) {
       'every consumer to receive the last event of every channel').catch((e) => {
       res.catchUpError = e.message + ': ' + consumers.map((x) => x.name + ' behind on ' + behind(x) + ' channels').join(', ');
     });
+    // What the caller waits for before the consumers stop (opts.settled,
+    // a predicate of res; at most 30 s): a consumer is told of a cursor on
+    // an id taken back at its next read of that channel, which may come
+    // after it has received every event.
+    if (opts.settled) {
+      const from = Date.now();
+      await ha.until(async () => opts.settled(res), 30000, opts.settledWhat || 'the consumers to settle').catch((e) => {
+        res.settleError = e.message;
+      });
+      res.settleMs = Date.now() - from;
+    }
     // How late the Node Clients received the events answered 200 on the
     // other masters' channels while the victim's slots had no master.
     res.othersDelay = consumers.filter((x) => x.arrivals).map((x) => {
