@@ -7,7 +7,12 @@
 // taking turns, every master flushed before each run.
 //
 //   make BUILD=out-base all   (from the commit to compare with)
-//   node bench/cluster-batch.js [--base out-base] [--build out] [--duration 5s] [--reps 3]
+//   node bench/cluster-batch.js [--base out-base] [--build out] [--duration 5s] [--reps 3] [--min-replicas N]
+//
+// --min-replicas N: the cluster has one replica per master and both
+// builds run with PUBLISH_MIN_REPLICAS=N (a WAIT after each call, the
+// confirmed id raised after it); the after build also runs without it,
+// in the same cluster, as the yardstick.
 //
 // Everything it starts dies with it (test/lib/procs spawnOwned). On this
 // 2-core machine the three masters share the cores with the daemon and
@@ -18,6 +23,7 @@ const path = require('node:path');
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const DURATION = arg('--duration', '5s');
 const REPS = Number(arg('--reps', '3'));
+const MIN_REPLICAS = Number(arg('--min-replicas', '0'));
 const BUILDS = { before: arg('--base', 'out-base'), after: arg('--build', 'out') };
 const median = (a) => a.slice().sort((x, y) => x - y)[(a.length - 1) >> 1];
 
@@ -61,21 +67,29 @@ const line = (label, r) => label + ': POST one channel ' + median(r.post).toFixe
     await run(hs.after, { REDIS_EVENTS_PORT_6379_TCP_PORT: String(redis.port) }, single);
   }
   await redis.stop();
-  const cluster = await startRedisCluster({ masters: 3, replicas: 0 });
-  const r = { before: { post: [], spread: [] }, after: { post: [], spread: [] } };
+  const cluster = await startRedisCluster({ masters: 3, replicas: MIN_REPLICAS ? 1 : 0 });
+  const r = { before: { post: [], spread: [] }, after: { post: [], spread: [] }, none: { post: [], spread: [] } };
+  const env = { REDIS_URL: 'redis-cluster://' + cluster.seeds() };
+  if (MIN_REPLICAS) env.PUBLISH_MIN_REPLICAS = String(MIN_REPLICAS);
   for (let i = 0; i < REPS; i++) {
-    for (const b of ['before', 'after']) {
-      for (const n of cluster.nodes) await hs.after.redisCommand(n.port, 'FLUSHALL');
-      await run(hs[b], { REDIS_URL: 'redis-cluster://' + cluster.seeds() }, r[b]);
+    for (const b of MIN_REPLICAS ? ['before', 'after', 'none'] : ['before', 'after']) {
+      for (const n of cluster.nodes) await hs.after.redisCommand(n.port, 'FLUSHALL').catch(() => {}); // a replica refuses it
+      await run(hs[b === 'none' ? 'after' : b], b === 'none' ? { REDIS_URL: env.REDIS_URL } : env, r[b]);
     }
   }
   await cluster.stop();
+  if (MIN_REPLICAS) {
+    console.log('with PUBLISH_MIN_REPLICAS=' + MIN_REPLICAS + ' (1 replica per master), except "none":');
+    console.log(line('Redis Cluster, none: the after build without PUBLISH_MIN_REPLICAS', r.none));
+  }
   console.log(line('single Redis (' + BUILDS.after + ')', single));
   console.log(line('Redis Cluster, 3 masters, before (' + BUILDS.before + ')', r.before));
   console.log(line('Redis Cluster, 3 masters, after (' + BUILDS.after + ')', r.after));
   const pct = (a, b) => ((median(a) / median(b) - 1) * 100).toFixed(0) + '%';
   console.log('after against before: POST ' + pct(r.after.post, r.before.post) + ', POST 300 channels ' +
     pct(r.after.spread, r.before.spread));
+  if (MIN_REPLICAS) console.log('after with PUBLISH_MIN_REPLICAS against without: POST ' + pct(r.after.post, r.none.post) +
+    ', POST 300 channels ' + pct(r.after.spread, r.none.spread));
   console.log('cluster against single Redis: before POST ' + pct(r.before.post, single.post) + ', 300 channels ' +
     pct(r.before.spread, single.spread) + '; after POST ' + pct(r.after.post, single.post) + ', 300 channels ' +
     pct(r.after.spread, single.spread));

@@ -17,9 +17,12 @@
  * With min_replicas a publish call goes on its master's second connection
  * (GE_CLUSTER_SECOND) and is followed there by one WAIT (ge_cluster_send_node):
  * each publish it stored answered once that many replicas of that master have it, else
- * NOREPLICAS, as in the single-Redis mode. Reads are not capped at the
- * confirmed id in this mode (an event a failover took back is told by the
- * reused-ids check, docs/protocol.md).
+ * NOREPLICAS, as in the single-Redis mode. Once WAIT counted them, each
+ * channel's {<t>}:confirmed is raised to its highest id there, on that
+ * connection (GE_LUA_CCONFIRM, which wakes the long-polls again), and
+ * reads see a channel's events up to it only: the read script reads it
+ * with the events (GE_LUA_CREAD), a range read's MGET asks for it last
+ * (ge_replicas_apply_cap hides what lies beyond).
  *
  * This file: the operations (ge_store_cluster_priv.h) and the ones of
  * one channel (publish, reads, latest), pub/sub, set-up, health and
@@ -40,6 +43,7 @@
 #include "ge_resp.h"
 #include "ge_store_layout.h"
 #include "ge_store_cluster_priv.h"
+#include "ge_store_replicas.h"
 #include "ge_str.h"
 #include "ge_time.h"
 
@@ -114,12 +118,87 @@ static void wait_answer(cop *o, long long got) {
     ge_store_cop_done(o, &e);
 }
 
+/* Bulk string i (0-based) of the RESP bulk strings at p[0..len): *v, *n;
+ * -1 when there are not that many. */
+static int resp_bulk_at(const char *p, size_t len, unsigned i, const char **v, size_t *n) {
+    const char *end = p + len;
+    for (;;) {
+        if (p >= end || *p != '$') return -1;
+        char *q;
+        unsigned long long l = strtoull(p + 1, &q, 10);
+        if (q + 2 > end || (size_t)(end - q - 2) < l + 2) return -1;
+        if (i-- == 0) {
+            *v = q + 2;
+            *n = (size_t)l;
+            return 0;
+        }
+        p = q + 2 + l + 2;
+    }
+}
+
+static void confirm_sent(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
+    (void)arg, (void)reply, (void)err, (void)node;
+}
+
+/* After a WAIT counted the publishes from o on (chained by next): raise
+ * the confirmed id of each of their channels to the highest of its ids
+ * there, on node, on the connection the publishes and WAIT went on (no
+ * answer needed: a lost one is made good by the next). */
+static void confirm_all(ge_store_cluster *m, cop *first, ge_cluster_node *node) {
+    ge_store *s = m->s;
+    ge_buf ch = GE_BUF_INIT, key = GE_BUF_INIT;
+    for (cop *o = first; o; o = o->next) {
+        const char *tag, *name;
+        size_t tlen, nlen;
+        /* the publish's ARGV: tag, channel, ... (ge_store_cluster_publish) */
+        if (resp_bulk_at(o->ev.args, o->ev.args_len, 0, &tag, &tlen) != 0 ||
+            resp_bulk_at(o->ev.args, o->ev.args_len, 1, &name, &nlen) != 0)
+            continue;
+        uint64_t id = ge_store_event_u64(o->stored, "id");
+        int later = 0;
+        for (cop *p = o->next; p && !later; p = p->next) {
+            const char *pn;
+            size_t pl;
+            later = resp_bulk_at(p->ev.args, p->ev.args_len, 1, &pn, &pl) == 0 && pl == nlen &&
+                    memcmp(pn, name, nlen) == 0;
+        }
+        if (later) continue; /* its channel's confirmation goes with the last of them */
+        for (cop *p = first; p != o; p = p->next) {
+            const char *pn;
+            size_t pl;
+            uint64_t pid;
+            if (resp_bulk_at(p->ev.args, p->ev.args_len, 1, &pn, &pl) == 0 && pl == nlen &&
+                memcmp(pn, name, nlen) == 0 && (pid = ge_store_event_u64(p->stored, "id")) > id)
+                id = pid; /* a repeat answers an older id */
+        }
+        if (!id) continue;
+        ge_buf_reset(&ch);
+        ge_buf_append(&ch, name, nlen);
+        ge_buf_append(&ch, "", 1);
+        ge_buf_reset(&key);
+        ge_store_ckey(&key, GE_CKEY_CONFIRMED, ch.data, nlen, NULL, 0, NULL, 0);
+        ge_buf *b = &s->resp;
+        ge_buf_reset(b);
+        ge_resp_array(b, 6);
+        ge_resp_str(b, "EVAL");
+        ge_resp_str(b, GE_LUA_CCONFIRM);
+        ge_resp_str(b, "1");
+        ge_resp_bulk(b, key.data, key.len);
+        ge_resp_bulk(b, tag, tlen);
+        ge_resp_u64(b, id);
+        ge_cluster_send_node(m->cl, node, b->data, b->len, confirm_sent, NULL);
+    }
+    ge_buf_free(&ch);
+    ge_buf_free(&key);
+}
+
 /* WAIT's answer (min_replicas) for the publishes of one call, arg the
  * first (chained by next). */
 static void on_wait(void *arg, redisReply *reply, const char *err, ge_cluster_node *node) {
     (void)err;
-    (void)node;
     long long got = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    cop *first = arg;
+    if (got >= (long long)first->m->min_replicas && node) confirm_all(first->m, first, node);
     for (cop *o = arg, *next; o; o = next) {
         next = o->next;
         wait_answer(o, got);
@@ -199,6 +278,14 @@ static void on_reply(void *arg, redisReply *reply, const char *err, ge_cluster_n
         err_reply.str = "ERR unexpected reply to the range read";
         err_reply.len = strlen(err_reply.str);
         r = &err_reply;
+    }
+    if (o->capped && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        /* the MGET's last element is CCONFIRMED: the cap, taken off the reply */
+        redisReply *c = r->element[--r->elements];
+        ge_replica_cap cap = {GE_CAP_RANGE, c->type == REDIS_REPLY_STRING ? strtoull(c->str, NULL, 10) : 0, o->after};
+        freeReplyObject(c);
+        r->element[r->elements] = NULL;
+        ge_replicas_apply_cap(&cap, r);
     }
     ge_store_cluster_note(o->m, node, r, 0);
     if (r && r->type == REDIS_REPLY_ERROR && !ge_store_reply_full(r))
@@ -396,11 +483,13 @@ void ge_store_cluster_publish(ge_store *s, ge_store_req *req, const char *channe
 void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id, const char *channel,
                            ge_store_read_mode mode, uint64_t after, uint64_t after_ts, uint64_t limit) {
     ge_buf t = GE_BUF_INIT;
-    ge_resp_str(&t, "4");
+    int capped = s->cl->min_replicas > 0; /* GE_LUA_CREAD's fifth key: the cap */
+    ge_resp_str(&t, capped ? "5" : "4");
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_EVENTS, channel, NULL);
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_CURSOR, channel, client_id ? client_id : "");
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_COUNTER, channel, NULL);
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_CONSUMERS, channel, NULL);
+    if (capped) ge_store_cluster_bulk_key(s, &t, GE_CKEY_CONFIRMED, channel, NULL);
     char m[2] = {(char)('0' + mode), 0};
     ge_resp_str(&t, m);
     ge_resp_u64(&t, after);
@@ -414,7 +503,7 @@ void ge_store_cluster_read(ge_store *s, ge_store_req *req, const char *client_id
     /* a read that stores nothing may run twice */
     int flags = mode == GE_READ_AFTER ? GE_CLUSTER_RESEND : 0;
     cop *o = ge_store_cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), flags, CS_READ, &t);
-    o->argc = 11;
+    o->argc = 11 + capped;
     ge_buf_free(&t);
     ge_store_cop_send(o);
 }
@@ -441,7 +530,8 @@ void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *cli
         }
     }
     unsigned argc = n + 2 + (after > 0);
-    ge_resp_array(&t, argc);
+    int capped = s->cl->min_replicas > 0; /* the cap asked for last, in the same MGET */
+    ge_resp_array(&t, argc + capped);
     ge_resp_str(&t, "MGET");
     ge_store_cluster_bulk_key(s, &t, GE_CKEY_COUNTER, channel, NULL);
     for (unsigned i = 2; i < argc; i++) {
@@ -449,8 +539,11 @@ void ge_store_cluster_read_range(ge_store *s, ge_store_req *req, const char *cli
         ge_u64_str(id, i < n + 2 ? after + i - 1 : after);
         ge_store_cluster_bulk_key(s, &t, GE_CKEY_EVENT, channel, id);
     }
+    if (capped) ge_store_cluster_bulk_key(s, &t, GE_CKEY_CONFIRMED, channel, NULL);
     cop *o = ge_store_cop_new(s->cl, req, ge_store_cslot(channel, strlen(channel)), part ? 0 : GE_CLUSTER_RESEND, -1, &t);
     o->unit = 1;
+    o->capped = capped;
+    o->after = after;
     o->part_len = part;
     o->seen_len = seen;
     ge_buf_free(&t);

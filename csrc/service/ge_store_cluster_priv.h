@@ -52,6 +52,8 @@ typedef struct cop {
     size_t stored_len;
     long long trimmed;
     int repeat;      /* the stored event answers a repeated idempotency key */
+    int capped;      /* a range read whose MGET ends with CCONFIRMED (min_replicas) */
+    uint64_t after;  /* then the read's after */
     ge_cbatch_event ev; /* a publish: in its slot's batch, keys and arguments in tail */
     size_t argc;     /* the script's arguments after EVALSHA and its sha */
     size_t tail_len; /* RESP of those arguments (or the plain command / the unit's parts) */

@@ -226,7 +226,38 @@
     "end\n"                                                                            \
     "return out\n"
 
-/* The scripts of this mode; READ, LATEST, CONSUMERS and TRIM are the
+/* Raise a channel's confirmed id (PUBLISH_MIN_REPLICAS, after a WAIT
+ * counted its publishes), only ever raising it, and announce it on the
+ * channel's shard channel so that the long-polls its publish woke too
+ * early read again. KEYS: CCONFIRMED(ch); ARGV: tag, id. Reply: 1. */
+#define GE_LUA_CCONFIRM                                                                \
+    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"                     \
+    "if tonumber(ARGV[2]) > c then redis.call('SET', KEYS[1], ARGV[2])\n"              \
+    "  redis.call('SPUBLISH', ARGV[1], ARGV[2]) end\n"                                 \
+    "return 1\n"
+
+/* GE_LUA_READ capped at the confirmed id: KEYS and ARGV as GE_LUA_READ's,
+ * and with PUBLISH_MIN_REPLICAS a fifth key, CCONFIRMED(ch) (absent: 0,
+ * none confirmed yet), read in the same script as the events, so the
+ * first event beyond it and all after it are left out of the reply (the
+ * header stays GE_LUA_READ's), as the single-Redis mode does with the
+ * HGET sent just before its read (ge_store_replicas.h). */
+#define GE_LUA_CREAD                                                                   \
+    "local cap = KEYS[5] and (tonumber(redis.call('GET', KEYS[5]) or '0') or 0)\n"     \
+    "local function read()\n" GE_LUA_READ "\nend\n"                                    \
+    "local out = read()\n"                                                             \
+    "if cap then\n"                                                                    \
+    "  for i = 5, #out do\n"                                                           \
+    "    if (tonumber(string.match(out[i], '\"id\":(%d+)')) or 0) > cap then\n"         \
+    "      for j = #out, i, -1 do out[j] = nil end\n"                                  \
+    "      break\n"                                                                    \
+    "    end\n"                                                                        \
+    "  end\n"                                                                          \
+    "end\n"                                                                            \
+    "return out\n"
+
+/* The scripts of this mode (CCONFIRM is sent with EVAL, not among them);
+ * READ is GE_LUA_CREAD, GE_LUA_READ capped; LATEST, CONSUMERS and TRIM are the
  * single-Redis ones (they touch only their KEYS, the members of the
  * events' set and, for CONSUMERS, the cursors of the channel's tag), a
  * migration's refusal answered TRYAGAIN. */

@@ -17,6 +17,9 @@
  * two events. Raising it publishes again, to wake the long-polls the
  * event's own publication woke too early.
  *
+ * The cluster mode (ge_store_cluster.c) has its own WAIT and confirmation
+ * and uses only ge_replicas_apply_cap, on the cap its MGET read.
+ *
  * Memory: ge_replica_pub and ge_replica_cap are embedded in the store's
  * operation and must stay valid until the operation's answer (done, or
  * the reply the cap applies to). */

@@ -114,6 +114,19 @@ t.test('cluster: with PUBLISH_MIN_REPLICAS=1 no event answered 200 is lost throu
   t.match(r.json.message, /only 0 of the 1 replicas required confirmed the event within 500 ms/);
   t.comment('publish answers: ' + JSON.stringify(statuses));
   t.ok(statuses[503], 'the outage was seen (503s)');
+  // Readers see up to each channel's confirmed id: the killed node back as
+  // a replica, one more event confirmed on each channel shows every event
+  // stored before it (a confirmation the kill cut off included).
+  await cluster.restart(victim);
+  await cluster.healthy(30000);
+  for (const ch of channels) {
+    let last;
+    for (let i = 0; i < 200 && (!last || last.status !== 200); i++) {
+      if (last) await h.sleep(50);
+      last = await post(s, ch, { n: 'confirming' });
+    }
+    t.equal(last.status, 200, ch + ': a publish confirmed again once the shard has a replica');
+  }
   for (const ch of channels) {
     const r = await get(s, { clientId: 'check', channel: ch, after: 0, limit: 10000 });
     t.equal(r.status, 200);
