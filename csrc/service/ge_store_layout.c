@@ -57,7 +57,7 @@ int ge_store_channel_reserved(const char *channel) {
      * its events are the counters of channels named by numbers. */
     size_t n = strlen(channel);
     return n + strlen(GE_KEY_EVENT_MID) == strlen(GE_KEY_COUNTER_PRE) && strncmp(channel, GE_KEY_COUNTER_PRE, n) == 0 &&
-           strcmp(GE_KEY_COUNTER_PRE + n, GE_KEY_EVENT_MID) == 0;
+           strcmp(&GE_KEY_COUNTER_PRE[n], GE_KEY_EVENT_MID) == 0;
 }
 
 uint64_t ge_store_event_u64(const char *json, const char *key) {
