@@ -69,7 +69,8 @@ void ge_store_cluster_mark(ge_store_cluster *m, const char *addr, int full) {
 void ge_store_cluster_note(ge_store_cluster *m, ge_cluster_node *node, const redisReply *r, int wrote) {
     if (!node || m->s->closing) return;
     int full = ge_store_reply_full(r);
-    if (!full && !(wrote && r && r->type != REDIS_REPLY_ERROR)) return;
+    if (!full && (m->nfull == 0 || !(wrote && r && r->type != REDIS_REPLY_ERROR)))
+        return; /* the common case, every reply: nothing to learn, no address formatted */
     int port = 0;
     const char *host = ge_cluster_node_addr(node, &port);
     char a[GE_STORE_ADDR_SIZE];
